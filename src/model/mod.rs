@@ -1,0 +1,14 @@
+//! The pure core: route keys, liveness, the one response classifier, health
+//! transitions, budgets and admission, selection. No I/O, no clock reads: every
+//! function that needs the time takes `now` as a parameter.
+
+pub mod budget;
+pub mod classify;
+pub mod health;
+pub mod liveness;
+pub mod route_key;
+
+pub use classify::{Classification, ClassifierRules, ResponseEvidence, classify_response};
+pub use health::{RouteHealth, RouteStatus};
+pub use liveness::{Availability, DeadReason, DegradedReason, Liveness, RateLimitWindow};
+pub use route_key::RouteKey;
