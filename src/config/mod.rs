@@ -1,0 +1,44 @@
+//! Configuration: the schema (serde types), loading with all-at-once validation,
+//! and the built-in provider definitions.
+
+pub mod builtin;
+pub mod load;
+pub mod problem;
+pub mod provider_def;
+pub mod schema;
+pub mod secret_spec;
+pub mod validate;
+
+pub use problem::{Problem, Severity};
+pub use provider_def::ProviderDefinition;
+pub use schema::Config;
+
+/// Parse and validate config text: the typed config (when the text is an object)
+/// and every problem, errors and warnings alike.
+pub fn check_text(text: &str) -> (Option<Config>, Vec<Problem>) {
+    let parsed = load::parse_config(text);
+    let mut problems = parsed.problems;
+    if let Some(config) = &parsed.config {
+        problems.extend(validate::validate(config, &parsed.set_aside));
+    }
+    (parsed.config, problems)
+}
+
+impl Config {
+    /// The definition for a provider kind: a user definition wins over a built-in.
+    pub fn definition(&self, kind: &str) -> Option<ProviderDefinition> {
+        self.provider_definitions
+            .get(kind)
+            .cloned()
+            .map(|mut d| {
+                if d.name.is_empty() {
+                    d.name = kind.to_owned();
+                }
+                d
+            })
+            .or_else(|| builtin::definition(kind))
+    }
+}
+
+#[cfg(test)]
+mod tests;

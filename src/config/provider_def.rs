@@ -1,0 +1,253 @@
+//! Provider definitions: providers are data (SPEC §5). Built-ins are JSON files
+//! compiled into the binary; users add their own under `provider_definitions`.
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::budget::{ActionBudget, RepairOwner};
+use crate::model::classify::{ClassifierRules, FailureRule, RateLimitRules};
+
+/// Everything oauth-mux knows about one provider.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ProviderDefinition {
+    /// Set from the map key or the built-in file when absent.
+    pub name: String,
+    pub display_name: Option<String>,
+    pub extension_mode: ExtensionMode,
+    pub auth: AuthEndpoints,
+    /// How to read tokens out of the stored credential (see `secrets::CredentialFormat`).
+    pub credential: serde_json::Value,
+    pub injection: Injection,
+    pub detection: Detection,
+    pub runtime: RuntimeRequirements,
+    pub repair: Repair,
+    pub capabilities: Vec<Capability>,
+    pub rate_limits: RateLimitRules,
+    pub failure_rules: Vec<FailureRule>,
+    /// Where a managed session's proxy sends this provider's model traffic.
+    pub upstream: Option<Upstream>,
+}
+
+impl ProviderDefinition {
+    pub fn classifier_rules(&self) -> ClassifierRules<'_> {
+        ClassifierRules {
+            failure_rules: &self.failure_rules,
+            rate_limits: &self.rate_limits,
+        }
+    }
+
+    /// Find a capability by name or alias.
+    pub fn capability(&self, name: &str) -> Option<&Capability> {
+        self.capabilities
+            .iter()
+            .find(|c| c.name == name)
+            .or_else(|| {
+                self.capabilities
+                    .iter()
+                    .find(|c| c.aliases.iter().any(|a| a == name))
+            })
+    }
+
+    pub fn title(&self) -> &str {
+        self.display_name.as_deref().unwrap_or(&self.name)
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExtensionMode {
+    #[default]
+    SchemaOnly,
+    CommandAdapter,
+    SecretBackendAdapter,
+    TransportAdapter,
+    CompiledProviderAdapter,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AuthEndpoints {
+    pub discovery_url: Option<String>,
+    pub token_endpoint: Option<String>,
+    pub authorization_endpoint: Option<String>,
+    pub revocation_endpoint: Option<String>,
+    pub device_authorization_endpoint: Option<String>,
+    pub client_id: Option<String>,
+    pub pkce: bool,
+    pub dpop: bool,
+    pub grant_types: Vec<String>,
+}
+
+impl Default for AuthEndpoints {
+    fn default() -> Self {
+        Self {
+            discovery_url: None,
+            token_endpoint: None,
+            authorization_endpoint: None,
+            revocation_endpoint: None,
+            device_authorization_endpoint: None,
+            client_id: None,
+            pkce: true,
+            dpop: false,
+            grant_types: vec!["authorization_code".into(), "refresh_token".into()],
+        }
+    }
+}
+
+/// How credentials reach a child process.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Injection {
+    /// Env var naming the account's config dir (e.g. `CODEX_HOME`).
+    pub config_dir_env: Option<String>,
+    /// File name written into a private temp dir when the account has no config dir.
+    pub credential_filename: String,
+    /// Template with `{{access_token}}`, `{{refresh_token}}`, `{{expires_at}}`.
+    pub credential_template: Option<String>,
+    /// `[ENV_NAME, "access_token" | "refresh_token"]` pairs exported directly.
+    pub direct_env: Vec<(String, String)>,
+}
+
+impl Default for Injection {
+    fn default() -> Self {
+        Self {
+            config_dir_env: None,
+            credential_filename: "credentials.json".into(),
+            credential_template: None,
+            direct_env: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Detection {
+    pub binary_names: Vec<String>,
+    pub env_markers: Vec<String>,
+}
+
+/// What must be present locally for a route to be usable.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RuntimeRequirements {
+    pub required_binaries: Vec<String>,
+    pub env_vars: Vec<String>,
+    pub writable_paths: Vec<String>,
+    pub session_paths: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Repair {
+    pub owner: RepairOwner,
+    /// The command a human runs to log in again; `{account}` and `{config_dir}` are filled in.
+    pub login_command: Option<String>,
+    pub proactive_refresh: Option<String>,
+    pub refresh_token_response: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Capability {
+    pub name: String,
+    pub aliases: Vec<String>,
+    pub proof_status: Option<String>,
+    pub proof_requirements: Vec<String>,
+    pub probe: Option<ProbeDefinition>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProbeTransport {
+    #[default]
+    Http,
+    Command,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProbeAuth {
+    #[default]
+    Bearer,
+    AuthorizationHeader,
+    TokenHeader,
+    None,
+}
+
+/// Extra checks on a successful probe body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BodyValidation {
+    /// RFC 9728 protected-resource metadata: `resource` and `authorization_servers` are HTTPS URLs.
+    ProtectedResourceMetadata,
+}
+
+/// How to check one capability of one account.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ProbeDefinition {
+    pub transport: ProbeTransport,
+    pub method: String,
+    /// May hold `{{ENV_NAME}}` placeholders, expanded from the environment.
+    pub url: Option<String>,
+    pub body: Option<String>,
+    pub content_type: Option<String>,
+    pub command: Vec<String>,
+    pub auth: ProbeAuth,
+    pub auth_header: Option<String>,
+    pub timeout_ms: u64,
+    pub success_status_min: u16,
+    pub success_status_max: u16,
+    /// Use this response header as the failure-rule hint.
+    pub hint_header: Option<String>,
+    /// Use the response body as the hint (the default when no `hint_header`).
+    pub hint_body: bool,
+    /// Defaults: `cheap_provider` for HTTP, `free_command` for commands.
+    pub budget: Option<ActionBudget>,
+    pub validate_body: Option<BodyValidation>,
+}
+
+impl Default for ProbeDefinition {
+    fn default() -> Self {
+        Self {
+            transport: ProbeTransport::Http,
+            method: "GET".into(),
+            url: None,
+            body: None,
+            content_type: None,
+            command: Vec::new(),
+            auth: ProbeAuth::Bearer,
+            auth_header: None,
+            timeout_ms: 30_000,
+            success_status_min: 200,
+            success_status_max: 299,
+            hint_header: None,
+            hint_body: false,
+            budget: None,
+            validate_body: None,
+        }
+    }
+}
+
+impl ProbeDefinition {
+    pub fn effective_budget(&self) -> ActionBudget {
+        self.budget.unwrap_or(match self.transport {
+            ProbeTransport::Http => ActionBudget::CheapProvider,
+            ProbeTransport::Command => ActionBudget::FreeCommand,
+        })
+    }
+}
+
+/// The upstream a managed session forwards to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Upstream {
+    /// `codex` or `claude`: which harness wire protocol this provider speaks.
+    pub harness: String,
+    pub base_url: String,
+    /// Origin for API-key accounts when it differs (Codex: `https://api.openai.com`).
+    #[serde(default)]
+    pub api_key_base_url: Option<String>,
+    /// Env var that overrides `base_url` (for gateways, mirrors and tests).
+    #[serde(default)]
+    pub base_url_env: Option<String>,
+}
