@@ -6,7 +6,10 @@ pub mod budget;
 pub mod classify;
 pub mod health;
 pub mod liveness;
+pub mod repair;
 pub mod route_key;
+pub mod runtime;
+pub mod selection;
 
 pub use classify::{Classification, ClassifierRules, ResponseEvidence, classify_response};
 pub use health::{RouteHealth, RouteStatus};

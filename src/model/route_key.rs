@@ -158,3 +158,16 @@ mod tests {
         }
     }
 }
+
+impl serde::Serialize for RouteKey {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for RouteKey {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        RouteKey::parse(&s).map_err(serde::de::Error::custom)
+    }
+}
