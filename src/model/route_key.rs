@@ -106,6 +106,19 @@ impl FromStr for RouteKey {
     }
 }
 
+impl serde::Serialize for RouteKey {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for RouteKey {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        RouteKey::parse(&s).map_err(serde::de::Error::custom)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -156,18 +169,5 @@ mod tests {
         for key in ["a:b", "a:b#c", "toy:a1#expensive"] {
             assert_eq!(RouteKey::parse(key).unwrap().to_string(), key);
         }
-    }
-}
-
-impl serde::Serialize for RouteKey {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
-    }
-}
-
-impl<'de> serde::Deserialize<'de> for RouteKey {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        RouteKey::parse(&s).map_err(serde::de::Error::custom)
     }
 }
