@@ -6,7 +6,7 @@
 //! report `repair_in_progress{started_at}` via [`probe`]. Lock files are never unlinked
 //! (unlinking while another process waits on the old inode is a race).
 
-use std::fs::{File, OpenOptions, TryLockError};
+use std::fs::{File, TryLockError};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::thread;

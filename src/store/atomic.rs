@@ -59,6 +59,31 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
     sync_dir(&dir)
 }
 
+/// Remove temp files that writers of `path` left behind when they were killed
+/// mid-write. Call it only while holding the lock every writer of `path` takes, so no
+/// live writer's temp file can be removed.
+pub fn remove_stale_temps(path: &Path) -> io::Result<usize> {
+    let Some(name) = path.file_name() else {
+        return Ok(0);
+    };
+    let prefix = format!(".{}.tmp-", name.to_string_lossy());
+    let dir = parent_dir(path);
+    let entries = match fs::read_dir(&dir) {
+        Ok(entries) => entries,
+        Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(0),
+        Err(err) => return Err(err),
+    };
+    let mut removed = 0;
+    for entry in entries {
+        let entry = entry?;
+        if entry.file_name().to_string_lossy().starts_with(&prefix) {
+            fs::remove_file(entry.path())?;
+            removed += 1;
+        }
+    }
+    Ok(removed)
+}
+
 /// The directory holding `path` (`.` for a bare file name).
 pub(crate) fn parent_dir(path: &Path) -> PathBuf {
     match path.parent() {
@@ -135,6 +160,19 @@ mod tests {
         assert_eq!(mode(&path), 0o600);
         assert_eq!(mode(&tmp.path().join("x")), 0o700);
         assert_eq!(mode(&tmp.path().join("x/y")), 0o700);
+    }
+
+    #[test]
+    fn stale_temps_of_one_file_are_removed_and_others_kept() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("health.json");
+        fs::write(tmp.path().join(".health.json.tmp-0123"), b"partial").unwrap();
+        fs::write(tmp.path().join(".other.json.tmp-0123"), b"other").unwrap();
+        fs::write(&path, b"{}").unwrap();
+        assert_eq!(remove_stale_temps(&path).unwrap(), 1);
+        assert!(path.exists());
+        assert!(tmp.path().join(".other.json.tmp-0123").exists());
+        assert!(!tmp.path().join(".health.json.tmp-0123").exists());
     }
 
     #[test]

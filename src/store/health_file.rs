@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use serde_json::{Map, Value};
 
 use super::StoreError;
-use super::atomic::write_atomic;
+use super::atomic::{remove_stale_temps, write_atomic};
 use super::lock::{DEFAULT_LOCK_TIMEOUT, lock_path_for, with_exclusive};
 
 /// The store format version this build writes.
@@ -141,6 +141,7 @@ impl HealthFile {
 
     /// Apply `change` to the route records under an exclusive lock on `<path>.lock`:
     /// re-read the store, call `change`, and write the result atomically if it changed.
+    /// Temp files left by a writer killed mid-write are removed.
     ///
     /// Fails without writing when the file on disk cannot be understood.
     pub fn update<R>(
@@ -149,6 +150,8 @@ impl HealthFile {
     ) -> Result<R, StoreError> {
         with_exclusive(&lock_path_for(path), DEFAULT_LOCK_TIMEOUT, || {
             let mut store = Self::load(path)?;
+            // Only lock holders write this file, so any temp file beside it is stale.
+            remove_stale_temps(path).map_err(|err| StoreError::io("clean up beside", path, err))?;
             let before = store.routes.clone();
             let result = change(&mut store.routes);
             if store.routes != before {
@@ -234,7 +237,7 @@ fn corrupt(path: &Path, problem: String) -> StoreError {
         path: path.to_path_buf(),
         problem,
         fix: format!(
-            "move it aside (mv {0} {0}.bad) or run `oauth-mux health --reset all` \
+            "move it aside (mv '{0}' '{0}.bad') or run `oauth-mux health --reset all` \
              to start with empty route health",
             path.display()
         ),
