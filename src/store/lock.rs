@@ -17,7 +17,7 @@ use super::atomic::{ensure_private_dir, parent_dir};
 pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(10);
 
 const FIRST_BACKOFF: Duration = Duration::from_millis(1);
-const MAX_BACKOFF: Duration = Duration::from_millis(50);
+const MAX_BACKOFF: Duration = Duration::from_millis(10);
 
 /// An exclusive lock held on a lock file; released when dropped.
 #[derive(Debug)]
