@@ -7,6 +7,7 @@
 pub mod cli;
 pub mod commands;
 pub mod exit;
+pub mod secrets;
 
 use exit::{ExitCode, Failure, Quiet};
 
