@@ -7,7 +7,7 @@ use zeroize::Zeroize;
 
 use super::error::SecretErrorKind as Kind;
 use super::read::{Ctx, MAX_SECRET_BYTES, expand_tilde, file_error, read_file_limited, utf8};
-use super::{Secret, SecretBackend, SecretError, redact};
+use super::{Secret, SecretBackend, SecretError};
 
 /// The prefix every age X25519 identity starts with.
 const IDENTITY_PREFIX: &str = "AGE-SECRET-KEY-";
@@ -49,7 +49,6 @@ fn identity_text(ctx: &Ctx<'_>) -> Result<Secret, SecretError> {
 
 pub(crate) fn read_age(ctx: &Ctx<'_>) -> Result<Secret, SecretError> {
     let identity_text = identity_text(ctx)?;
-    redact::register(identity_text.expose());
     let identity = age::x25519::Identity::from_str(identity_text.expose()).map_err(|_| {
         SecretError::for_field(
             Kind::Invalid,

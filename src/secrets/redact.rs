@@ -89,6 +89,48 @@ pub fn register(value: &str) {
     values.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
 }
 
+/// Key-name fragments (lowercase) whose string values inside a JSON secret are
+/// registered on their own, so a credential file's tokens are scrubbed even before
+/// (or without) `parse_credential` picking them out.
+const SENSITIVE_KEY_PARTS: &[&str] = &[
+    "token",
+    "secret",
+    "key",
+    "password",
+    "credential",
+    "account_id",
+    "session",
+    "cookie",
+];
+
+/// Register a secret's text: the whole (trimmed) value and, when it is a JSON object,
+/// every string under a key named like a credential (see [`SENSITIVE_KEY_PARTS`]).
+pub fn register_secret_text(value: &str) {
+    register(value);
+    if !value.trim_start().starts_with('{') {
+        return;
+    }
+    fn walk(node: &serde_json::Value, sensitive: bool) {
+        match node {
+            serde_json::Value::String(s) if sensitive => register(s),
+            serde_json::Value::Array(items) => items.iter().for_each(|v| walk(v, sensitive)),
+            serde_json::Value::Object(map) => {
+                for (k, v) in map {
+                    let k = k.to_ascii_lowercase();
+                    walk(
+                        v,
+                        sensitive || SENSITIVE_KEY_PARTS.iter().any(|p| k.contains(p)),
+                    );
+                }
+            }
+            _ => {}
+        }
+    }
+    if let Ok(doc) = serde_json::from_str::<serde_json::Value>(value) {
+        walk(&doc, false);
+    }
+}
+
 /// Whether `value` (trimmed) is currently registered. For tests and diagnostics.
 pub fn is_registered(value: &str) -> bool {
     registry().iter().any(|v| v == value.trim())
@@ -230,6 +272,16 @@ mod tests {
         register("unit-canary-abcdefgh-longer-value");
         let out = scrub("a unit-canary-abcdefgh-longer-value b unit-canary-abcdefgh c");
         assert_eq!(out, "a [REDACTED] b [REDACTED] c");
+    }
+
+    #[test]
+    fn json_secrets_register_values_under_credential_keys() {
+        register_secret_text(
+            r#"{"tokens":{"access_token":"unit-json-access-1","meta":"unit-json-plain-1"},"label":"unit-json-label-1"}"#,
+        );
+        assert!(is_registered("unit-json-access-1"));
+        assert!(is_registered("unit-json-plain-1"), "nested under `tokens`");
+        assert!(!is_registered("unit-json-label-1"));
     }
 
     #[test]

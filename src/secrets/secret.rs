@@ -16,9 +16,11 @@ use super::redact;
 pub struct Secret(String);
 
 impl Secret {
-    /// Take ownership of `value` and register it (trimmed) for redaction.
+    /// Take ownership of `value` and register it for redaction (trimmed, plus the
+    /// credential-named fields when it is a JSON object; see
+    /// [`redact::register_secret_text`]).
     pub fn new(value: String) -> Self {
-        redact::register(&value);
+        redact::register_secret_text(&value);
         Secret(value)
     }
 
