@@ -30,9 +30,11 @@ pub const REDACTED: &str = "[REDACTED]";
 pub const MIN_REGISTERED_LEN: usize = 8;
 
 /// Prefixes of well-known credential formats and the minimum number of token
-/// characters (`[A-Za-z0-9_-]`) that must follow for the run to count as a token.
-/// A prefix only matches at a word start (not preceded by a token character), so
-/// `task-force` or `start_time` are left alone.
+/// characters (`[A-Za-z0-9_-]`) that must follow for the run to count as a token;
+/// the run must also hold a digit (real tokens are random, so practically always do),
+/// which keeps prose such as `sk-learn-classifier` intact. A prefix only matches at a
+/// word start (not preceded by a token character), so `task-force` or `start_time`
+/// are left alone.
 ///
 /// - `sk-ant-`: Anthropic API keys and OAuth tokens (`sk-ant-api03-…`, `sk-ant-oat01-…`).
 /// - `sk-`: OpenAI API keys (`sk-…`, `sk-proj-…`).
@@ -59,9 +61,12 @@ pub const TOKEN_PREFIXES: &[(&str, usize)] = &[
     ("AGE-SECRET-KEY-", 16),
 ];
 
-/// Minimum length of the base64url run after `Bearer ` for it to be masked; shorter
-/// runs (`Bearer token`, `Bearer <x>` in help text) are prose, not credentials.
+/// Minimum length of the credential after `Bearer ` for it to be masked; shorter runs
+/// (`Bearer token`, `Bearer <x>` in help text) are prose, not credentials. A run of
+/// letters only is masked from [`BEARER_WORD_LEN`] on, so `Bearer authentication`
+/// stays readable while `Bearer abcdefghijklmnopqrstuvwxyz` does not.
 const MIN_BEARER_LEN: usize = 8;
+const BEARER_WORD_LEN: usize = 20;
 
 static REGISTRY: Mutex<Vec<String>> = Mutex::new(Vec::new());
 
@@ -219,7 +224,10 @@ fn bearer_len(bytes: &[u8]) -> Option<(usize, usize)> {
     let start = WORD.len() + spaces;
     let cred = |b: &u8| b.is_ascii_alphanumeric() || b"-._~+/=".contains(b);
     let len = bytes[start..].iter().take_while(|b| cred(b)).count();
-    (len >= MIN_BEARER_LEN).then_some((start, len))
+    let cred = &bytes[start..start + len];
+    let wordlike = cred.iter().all(u8::is_ascii_alphabetic);
+    let masked = len >= BEARER_WORD_LEN || (len >= MIN_BEARER_LEN && !wordlike);
+    masked.then_some((start, len))
 }
 
 /// Mask credential-shaped runs in `text` that no one registered: JWTs, `Bearer`
@@ -247,7 +255,8 @@ pub fn mask_token_shapes(text: &str) -> String {
             let prefixed = TOKEN_PREFIXES.iter().find_map(|(prefix, min)| {
                 let p = prefix.as_bytes();
                 let body = rest.strip_prefix(p).map(token_run)?;
-                (body >= *min).then_some(p.len() + body)
+                let has_digit = rest[p.len()..p.len() + body].iter().any(u8::is_ascii_digit);
+                (body >= *min && has_digit).then_some(p.len() + body)
             });
             if let Some(len) = prefixed {
                 out.extend_from_slice(REDACTED.as_bytes());
@@ -314,6 +323,11 @@ mod tests {
             "authorization: bearer  [REDACTED]"
         );
         assert_eq!(scrub("send a Bearer token"), "send a Bearer token");
+        assert_eq!(scrub("Bearer authentication"), "Bearer authentication");
+        assert_eq!(
+            scrub("Bearer abcdefghijklmnopqrstuvwxyz"),
+            "Bearer [REDACTED]"
+        );
     }
 
     #[test]
@@ -351,7 +365,7 @@ mod tests {
     fn scrub_json_reaches_nested_strings_and_keys() {
         register("unit-json-canary-1234");
         let mut v = serde_json::json!({
-            "a": ["x unit-json-canary-1234 y", 3, {"b": "Bearer zzzzzzzzzzzz"}],
+            "a": ["x unit-json-canary-1234 y", 3, {"b": "Bearer zzzzzzzzzzzz9"}],
             "unit-json-canary-1234": true,
         });
         scrub_json(&mut v);

@@ -12,7 +12,8 @@ use super::redact;
 ///
 /// Zeroing is best effort: copies the OS or a child process made (pipe buffers, the
 /// environment) are outside our reach, and callers who `expose()` and copy the text
-/// own that copy.
+/// own that copy. The redaction registry also keeps the value for the life of the
+/// process: that copy is what lets output written later still be scrubbed.
 pub struct Secret(String);
 
 impl Secret {
