@@ -9,6 +9,7 @@ pub mod commands;
 pub mod config;
 pub mod exit;
 pub mod model;
+pub mod secrets;
 pub mod store;
 
 use exit::{ExitCode, Failure, Quiet};
