@@ -1,4 +1,5 @@
-//! Every command and flag, with help text and examples.
+//! Every command and flag, with help text and examples. Commands appear here
+//! only once they work.
 
 use clap::{Args, Parser, Subcommand};
 
@@ -11,13 +12,22 @@ pub fn parse() -> Result<Cli, u8> {
     })
 }
 
+const AFTER_HELP: &str = "\
+Start here:
+  oauth-mux init --codex-max      write a starter config (never overwrites)
+  oauth-mux doctor                what is configured, what is missing, what to run next
+  oauth-mux route explain         which route would be used, and how to repair the others
+
+Environment: OMUX_CONFIG, OMUX_CONFIG_DIR, OMUX_STATE_DIR, OMUX_RUNTIME_DIR.
+Exit codes: 0 ok, 1 error, 2 usage, 200 config, 201 nothing selectable, 202 secret read,
+203 token refresh, 204 network (docs/exit-codes.md).";
+
 #[derive(Debug, Parser)]
 #[command(
     name = "oauth-mux",
     version,
     about = "Keep AI coding harnesses working across several accounts per provider.",
-    long_about = None,
-    after_help = "Start here:\n  oauth-mux demo            see a quota handoff against a local fake provider\n  oauth-mux init --codex-max\n  oauth-mux doctor"
+    after_help = AFTER_HELP
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -27,14 +37,145 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Print the version.
-    Version(VersionArgs),
+    Version(JsonFlag),
+    /// Write a starter config (never overwrites an existing one).
+    #[command(after_help = "Examples:\n  oauth-mux init\n  oauth-mux init --codex-max")]
+    Init(InitArgs),
+    /// Validate the config or print its path.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// Check what is configured and ready, without reading tokens or contacting providers.
+    #[command(
+        after_help = "Examples:\n  oauth-mux doctor --json\n  oauth-mux doctor runtime --provider codex --json"
+    )]
+    Doctor(DoctorArgs),
+    /// Redacted inventory of providers, accounts and profiles, for agents.
+    Discover(JsonFlag),
+    /// A redacted support bundle: config summary, health, platform, tools.
+    #[command(after_help = "Examples:\n  oauth-mux report --redacted --json")]
+    Report(ReportArgs),
+    /// Built-in and configured providers.
+    #[command(subcommand)]
+    Providers(ProvidersCommand),
+    /// Configured accounts and their recorded health (no spend, no token reads).
+    #[command(subcommand)]
+    Accounts(AccountsCommand),
+    /// Show recorded route health, or reset it.
+    #[command(
+        after_help = "Examples:\n  oauth-mux health --json\n  oauth-mux health --reset codex:max-1#codex-max\n  oauth-mux health --reset all"
+    )]
+    Health(HealthArgs),
     /// Print a shell completion script.
     Completions(CompletionsArgs),
+    /// Print the man page (roff) to standard output.
+    Man,
+}
+
+/// A lone `--json` flag.
+#[derive(Debug, Args)]
+pub struct JsonFlag {
+    /// Print JSON (stable field names; see docs/json.md).
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Route selectors shared by every route-aware command.
+#[derive(Debug, Args, Default, Clone)]
+pub struct Selectors {
+    /// Profile to use (an ordered list of routes).
+    #[arg(long, short = 'p')]
+    pub profile: Option<String>,
+    /// Only this provider.
+    #[arg(long)]
+    pub provider: Option<String>,
+    /// Only this account.
+    #[arg(long)]
+    pub account: Option<String>,
+    /// The capability wanted (e.g. codex-max).
+    #[arg(long)]
+    pub capability: Option<String>,
 }
 
 #[derive(Debug, Args)]
-pub struct VersionArgs {
-    /// Print JSON.
+pub struct InitArgs {
+    /// Write the three-account Codex Max starter (max-1, max-2, max-3).
+    #[arg(long)]
+    pub codex_max: bool,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Validate the config; every problem is listed with its JSON path and a fix (exit 200 when invalid).
+    Validate(JsonFlag),
+    /// Print the config file path oauth-mux uses.
+    Path(JsonFlag),
+}
+
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    #[command(subcommand)]
+    pub sub: Option<DoctorCommand>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DoctorCommand {
+    /// Binaries, store dirs, writability and session files per account (reads no token values).
+    Runtime(RuntimeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RuntimeArgs {
+    #[command(flatten)]
+    pub selectors: Selectors,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// Redact (the default; kept for compatibility).
+    #[arg(long, default_value_t = true)]
+    pub redacted: bool,
+    /// Include file paths (config, state, secret locations). Never includes secret values.
+    #[arg(long)]
+    pub include_paths: bool,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ProvidersCommand {
+    /// List built-in and configured providers with their capabilities and budgets.
+    List(JsonFlag),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AccountsCommand {
+    /// List configured accounts with runtime, writeback and per-capability health.
+    List(AccountsListArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AccountsListArgs {
+    /// Only this provider.
+    #[arg(long)]
+    pub provider: Option<String>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct HealthArgs {
+    /// Forget the recorded health of a route or account key (`provider:account[#capability]`), or `all`.
+    #[arg(long, value_name = "KEY")]
+    pub reset: Option<String>,
+    /// Only this provider.
+    #[arg(long)]
+    pub provider: Option<String>,
     #[arg(long)]
     pub json: bool,
 }

@@ -7,8 +7,11 @@
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod evidence;
 pub mod exit;
 pub mod model;
+pub mod output;
+pub mod routes;
 pub mod secrets;
 pub mod store;
 
@@ -34,6 +37,6 @@ fn report_error(err: &anyhow::Error) -> ExitCode {
         .chain()
         .find_map(|cause| cause.downcast_ref::<Failure>().map(|f| f.code))
         .unwrap_or(ExitCode::Error);
-    eprintln!("oauth-mux: error: {err:#}");
+    output::warn(&format!("oauth-mux: error: {err:#}"));
     code
 }

@@ -1,16 +1,35 @@
 //! One module per command family. Each gathers inputs, asks the core, renders output.
 
-mod version;
+mod config_cmd;
+pub mod context;
+mod doctor;
+pub mod facts;
+mod health;
+mod init;
+mod inventory;
+pub mod version;
 
-use crate::cli::{Cli, Command};
+use crate::cli::{AccountsCommand, Cli, Command, ProvidersCommand};
 
 /// Run one parsed command.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Version(args) => version::run(&args),
+        Command::Version(args) => version::run(args.json),
+        Command::Init(args) => init::run(&args),
+        Command::Config(cmd) => config_cmd::run(&cmd),
+        Command::Doctor(args) => doctor::run(&args),
+        Command::Discover(args) => inventory::discover(args.json),
+        Command::Report(args) => inventory::report(&args),
+        Command::Providers(ProvidersCommand::List(args)) => inventory::providers_list(args.json),
+        Command::Accounts(AccountsCommand::List(args)) => inventory::accounts_list(&args),
+        Command::Health(args) => health::run(&args),
         Command::Completions(args) => {
             let mut cmd = crate::cli::command();
             clap_complete::generate(args.shell, &mut cmd, "oauth-mux", &mut std::io::stdout());
+            Ok(())
+        }
+        Command::Man => {
+            clap_mangen::Man::new(crate::cli::command()).render(&mut std::io::stdout())?;
             Ok(())
         }
     }

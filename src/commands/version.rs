@@ -1,15 +1,23 @@
 //! `oauth-mux version`.
 
-use crate::cli::VersionArgs;
+use serde::Serialize;
+
+use crate::output;
 
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
-pub fn run(args: &VersionArgs) -> anyhow::Result<()> {
-    if args.json {
-        let out = serde_json::json!({ "name": "oauth-mux", "version": VERSION });
-        println!("{}", serde_json::to_string_pretty(&out)?);
-    } else {
-        println!("oauth-mux {VERSION}");
-    }
-    Ok(())
+#[derive(Serialize)]
+struct VersionReport {
+    name: &'static str,
+    version: &'static str,
+    target: String,
+}
+
+pub fn run(json: bool) -> anyhow::Result<()> {
+    let report = VersionReport {
+        name: "oauth-mux",
+        version: VERSION,
+        target: format!("{}-{}", std::env::consts::ARCH, std::env::consts::OS),
+    };
+    output::emit(json, &report, |r| format!("oauth-mux {}", r.version))
 }

@@ -15,8 +15,8 @@ pub struct ProviderDefinition {
     pub display_name: Option<String>,
     pub extension_mode: ExtensionMode,
     pub auth: AuthEndpoints,
-    /// How to read tokens out of the stored credential (see `secrets::CredentialFormat`).
-    pub credential: serde_json::Value,
+    /// How to read tokens out of the stored credential.
+    pub credential: crate::secrets::CredentialFormat,
     pub injection: Injection,
     pub detection: Detection,
     pub runtime: RuntimeRequirements,

@@ -258,14 +258,14 @@ pub fn plan_action(
 /// Whether oauth-mux may refresh and persist this account's tokens (SPEC §2 "Writeback").
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Writeback {
-    pub capability: &'static str,
+    pub capability: String,
     pub automatic_refresh_admitted: bool,
     pub reason: &'static str,
 }
 
 /// Writeback for a provider owner and the secret backend's write capability
 /// (`readonly`, `replace_file`, `command_write`, `keychain_write`, `sops_write`, `unsupported`).
-pub fn writeback(owner: RepairOwner, capability: &'static str) -> Writeback {
+pub fn writeback(owner: RepairOwner, capability: &str) -> Writeback {
     let (admitted, reason) = match owner {
         RepairOwner::UpstreamCliLogin => (false, "provider_repair_owned_by_upstream_cli"),
         RepairOwner::ExternalSecretOwner => (false, "provider_repair_owned_by_external_secret"),
@@ -280,7 +280,7 @@ pub fn writeback(owner: RepairOwner, capability: &'static str) -> Writeback {
         },
     };
     Writeback {
-        capability,
+        capability: capability.to_owned(),
         automatic_refresh_admitted: admitted,
         reason,
     }

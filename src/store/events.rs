@@ -168,9 +168,9 @@ impl EventLog {
     }
 }
 
-// wired to crate::secrets::redact::scrub_json at merge
+/// Every row passes through the one redaction layer before it is written.
 fn redact(value: &mut Value) {
-    let _ = value;
+    crate::secrets::redact::scrub_json(value);
 }
 
 fn open_append(path: &Path) -> io::Result<File> {
@@ -238,10 +238,16 @@ mod tests {
     }
 
     #[test]
-    fn redact_is_the_identity_until_wired() {
-        let mut value = json!({"a": "b"});
-        redact(&mut value);
-        assert_eq!(value, json!({"a": "b"}));
+    fn appended_rows_are_redacted() {
+        let canary = "omux-canary-event-log-0123456789";
+        crate::secrets::redact::register(canary);
+        let tmp = tempfile::tempdir().unwrap();
+        let log = EventLog::new(tmp.path().join("repair-events.jsonl"));
+        log.append(&json!({"kind": "x", "note": format!("token {canary} leaked?")}))
+            .unwrap();
+        let text = std::fs::read_to_string(log.path()).unwrap();
+        assert!(!text.contains(canary), "{text}");
+        assert!(text.contains(crate::secrets::redact::REDACTED));
     }
 
     #[test]

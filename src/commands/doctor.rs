@@ -1,0 +1,377 @@
+//! `oauth-mux doctor` and `oauth-mux doctor runtime`: no-spend readiness.
+
+use serde::Serialize;
+
+use super::context::Context;
+use super::facts::RouteId;
+use crate::cli::{DoctorArgs, DoctorCommand, RuntimeArgs};
+use crate::config::Problem;
+use crate::exit::{ExitCode, Quiet};
+use crate::model::runtime::RuntimeReadiness;
+use crate::output;
+use crate::routes::{self, expand_home, find_on_path, is_writable};
+
+#[derive(Serialize)]
+struct DoctorReport {
+    ok: bool,
+    configured: bool,
+    config_valid: bool,
+    config_path: String,
+    config_error: Option<String>,
+    providers: usize,
+    accounts: usize,
+    profiles: usize,
+    codex_configured: bool,
+    codex_max_configured: bool,
+    warnings: Vec<Problem>,
+    health_store_readable: bool,
+    next_commands: Vec<String>,
+}
+
+pub fn run(args: &DoctorArgs) -> anyhow::Result<()> {
+    match &args.sub {
+        Some(DoctorCommand::Runtime(rt)) => runtime(rt),
+        None => doctor(args.json),
+    }
+}
+
+fn doctor(json: bool) -> anyhow::Result<()> {
+    let ctx = Context::from_env()?;
+    let config_path = ctx.dirs.config_file.display().to_string();
+    let health_store_readable = ctx.health().is_ok();
+    let mut report = DoctorReport {
+        ok: false,
+        configured: false,
+        config_valid: false,
+        config_path,
+        config_error: None,
+        providers: 0,
+        accounts: 0,
+        profiles: 0,
+        codex_configured: false,
+        codex_max_configured: false,
+        warnings: Vec::new(),
+        health_store_readable,
+        next_commands: Vec::new(),
+    };
+    match ctx.config_if_present() {
+        Ok(None) => {
+            report.next_commands = vec![
+                "oauth-mux init --codex-max".into(),
+                "oauth-mux init".into(),
+                "oauth-mux providers list".into(),
+            ];
+        }
+        Err(e) => {
+            report.configured = true;
+            report.config_error = Some(format!("{e:#}"));
+            report.next_commands = vec!["oauth-mux config validate".into()];
+        }
+        Ok(Some(loaded)) => {
+            let c = &loaded.config;
+            report.configured = true;
+            report.config_valid = true;
+            report.providers = c.providers.len();
+            report.accounts = c.providers.values().map(|p| p.accounts.len()).sum();
+            report.profiles = c.profiles.len();
+            report.codex_configured = c.providers.values().any(|p| p.kind == "codex");
+            report.codex_max_configured =
+                c.profiles.contains_key("codex-max") && report.codex_configured;
+            report.warnings = loaded.warnings;
+            report.ok = health_store_readable && report.accounts > 0;
+            let profile = c
+                .defaults
+                .profile
+                .clone()
+                .or_else(|| c.profiles.keys().next().cloned());
+            report
+                .next_commands
+                .push("oauth-mux doctor runtime --json".into());
+            if let Some(p) = profile {
+                report
+                    .next_commands
+                    .push(format!("oauth-mux route explain --profile {p} --json"));
+            }
+            report
+                .next_commands
+                .push("oauth-mux repair-plan --json".into());
+            report
+                .next_commands
+                .push("oauth-mux discover --json".into());
+            report
+                .next_commands
+                .push("oauth-mux report --redacted --json".into());
+            if report.accounts == 0 {
+                report
+                    .next_commands
+                    .insert(0, "oauth-mux providers list".into());
+            }
+        }
+    }
+    if !health_store_readable {
+        report
+            .next_commands
+            .insert(0, "oauth-mux health --json".into());
+    }
+    output::emit(json, &report, |r| {
+        let mut out = String::new();
+        let yes = |b: bool| if b { "yes" } else { "no" };
+        out.push_str(&format!("config:        {}\n", r.config_path));
+        out.push_str(&format!("configured:    {}\n", yes(r.configured)));
+        if r.configured {
+            out.push_str(&format!("valid:         {}\n", yes(r.config_valid)));
+        }
+        if let Some(e) = &r.config_error {
+            out.push_str(&format!("  {}\n", e.replace('\n', "\n  ")));
+        }
+        if r.config_valid {
+            out.push_str(&format!(
+                "providers:     {}\naccounts:      {}\nprofiles:      {}\n",
+                r.providers, r.accounts, r.profiles
+            ));
+            out.push_str(&format!("codex-max:     {}\n", yes(r.codex_max_configured)));
+        }
+        out.push_str(&format!(
+            "health store:  {}\n",
+            if r.health_store_readable {
+                "readable"
+            } else {
+                "UNREADABLE (see `oauth-mux health`)"
+            }
+        ));
+        for w in &r.warnings {
+            out.push_str(&format!("{w}\n"));
+        }
+        out + &output::next_block(&r.next_commands)
+    })
+}
+
+#[derive(Serialize)]
+struct BinaryCheck {
+    name: String,
+    found: bool,
+}
+
+#[derive(Serialize)]
+struct SessionFileCheck {
+    name: String,
+    present: bool,
+}
+
+#[derive(Serialize)]
+struct AccountRuntime {
+    provider: String,
+    account: String,
+    ready: bool,
+    runtime: RuntimeReadiness,
+    required_binaries: Vec<BinaryCheck>,
+    config_dir_set: bool,
+    config_dir_exists: Option<bool>,
+    config_dir_writable: Option<bool>,
+    session_files: Vec<SessionFileCheck>,
+    next_command: Option<String>,
+}
+
+#[derive(Serialize)]
+struct RouteRuntime {
+    route: RouteId,
+    ready: bool,
+    runtime: RuntimeReadiness,
+}
+
+#[derive(Serialize)]
+struct RuntimeReport {
+    ok: bool,
+    configured: bool,
+    config_valid: bool,
+    accounts: usize,
+    ready_accounts: usize,
+    action_needed_accounts: usize,
+    account_reports: Vec<AccountRuntime>,
+    scope: Option<serde_json::Value>,
+    route_reports: Vec<RouteRuntime>,
+    state_dir_writable: bool,
+    paths_printed: bool,
+    next_commands: Vec<String>,
+}
+
+fn runtime(args: &RuntimeArgs) -> anyhow::Result<()> {
+    let ctx = Context::from_env()?;
+    let loaded = ctx.config()?;
+    let config = &loaded.config;
+    let sel = &args.selectors;
+    let mut accounts = Vec::new();
+    for (pname, pc) in &config.providers {
+        if sel.provider.as_ref().is_some_and(|p| p != pname) {
+            continue;
+        }
+        let def = config.definition(&pc.kind);
+        for (aname, account) in &pc.accounts {
+            if sel.account.as_ref().is_some_and(|a| a != aname) {
+                continue;
+            }
+            let key = crate::model::RouteKey::new(pname, aname, None);
+            let runtime = routes::readiness(&ctx.dirs, &key, pc, account, def.as_ref());
+            let dir = account.config_dir.as_deref().map(expand_home);
+            let env = pc.config_dir_env.clone().or_else(|| {
+                def.as_ref()
+                    .and_then(|d| d.injection.config_dir_env.clone())
+            });
+            let session_files = def
+                .as_ref()
+                .map(|d| {
+                    d.runtime
+                        .session_paths
+                        .iter()
+                        .filter_map(|s| s.split_once('/'))
+                        .filter(|(e, _)| Some(*e) == env.as_deref())
+                        .map(|(_, rel)| SessionFileCheck {
+                            name: rel.to_owned(),
+                            present: dir.as_ref().is_some_and(|d| d.join(rel).exists()),
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            let ready = runtime.is_ready();
+            accounts.push(AccountRuntime {
+                provider: pname.clone(),
+                account: aname.clone(),
+                ready,
+                required_binaries: def
+                    .as_ref()
+                    .map(|d| {
+                        d.runtime
+                            .required_binaries
+                            .iter()
+                            .map(|b| BinaryCheck {
+                                name: b.clone(),
+                                found: find_on_path(b).is_some(),
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+                config_dir_set: dir.is_some(),
+                config_dir_exists: dir.as_ref().map(|d| d.is_dir()),
+                config_dir_writable: dir.as_ref().map(|d| d.is_dir() && is_writable(d)),
+                session_files,
+                next_command: (!ready).then(|| fix_hint(&runtime, pname, aname, config)),
+                runtime,
+            });
+        }
+    }
+    let (scope, route_reports) = if sel.profile.is_some() || sel.capability.is_some() {
+        let request = routes::gather(config, sel, &ctx.dirs)?;
+        let reports = request
+            .candidates
+            .iter()
+            .map(|c| RouteRuntime {
+                route: RouteId::from(&c.key),
+                ready: c.runtime.is_ready(),
+                runtime: c.runtime.clone(),
+            })
+            .collect();
+        (
+            Some(
+                serde_json::json!({"profile": request.profile, "capability": request.primary_capability}),
+            ),
+            reports,
+        )
+    } else {
+        (None, Vec::new())
+    };
+    let ready_accounts = accounts.iter().filter(|a| a.ready).count();
+    let state_dir_writable = !ctx.dirs.state_dir.exists() || is_writable(&ctx.dirs.state_dir);
+    let mut next_commands: Vec<String> = accounts
+        .iter()
+        .filter_map(|a| a.next_command.clone())
+        .collect();
+    next_commands.dedup();
+    next_commands.push("oauth-mux route explain --json".into());
+    let report = RuntimeReport {
+        ok: ready_accounts == accounts.len() && state_dir_writable,
+        configured: true,
+        config_valid: true,
+        accounts: accounts.len(),
+        ready_accounts,
+        action_needed_accounts: accounts.len() - ready_accounts,
+        account_reports: accounts,
+        scope,
+        route_reports,
+        state_dir_writable,
+        paths_printed: false,
+        next_commands,
+    };
+    output::emit(args.json, &report, |r| {
+        let rows: Vec<Vec<String>> = r
+            .account_reports
+            .iter()
+            .map(|a| {
+                let missing: Vec<&str> = a
+                    .required_binaries
+                    .iter()
+                    .filter(|b| !b.found)
+                    .map(|b| b.name.as_str())
+                    .collect();
+                vec![
+                    format!("{}:{}", a.provider, a.account),
+                    a.runtime.label().to_owned(),
+                    if missing.is_empty() {
+                        "-".into()
+                    } else {
+                        format!("missing {}", missing.join(","))
+                    },
+                    match (a.config_dir_exists, a.config_dir_writable) {
+                        (None, _) => "no config_dir".into(),
+                        (Some(false), _) => "config_dir missing".into(),
+                        (Some(true), Some(false)) => "config_dir read-only".into(),
+                        _ => "config_dir ok".into(),
+                    },
+                ]
+            })
+            .collect();
+        let mut out = format!("{} of {} accounts ready\n\n", r.ready_accounts, r.accounts);
+        out.push_str(&output::table(
+            &["ACCOUNT", "RUNTIME", "BINARIES", "STORE"],
+            &rows,
+        ));
+        if !r.state_dir_writable {
+            out.push_str("\nthe state dir is not writable: health cannot be recorded\n");
+        }
+        out + &output::next_block(&r.next_commands)
+    })?;
+    if report.ok {
+        Ok(())
+    } else {
+        Err(Quiet(ExitCode::Error).into())
+    }
+}
+
+fn fix_hint(
+    runtime: &RuntimeReadiness,
+    provider: &str,
+    account: &str,
+    config: &crate::config::Config,
+) -> String {
+    let login = config
+        .providers
+        .get(provider)
+        .and_then(|p| config.definition(&p.kind))
+        .and_then(|d| d.repair.login_command.clone());
+    match runtime {
+        RuntimeReadiness::MissingBinary { binary } => {
+            format!("install `{binary}` and put it on PATH")
+        }
+        RuntimeReadiness::SessionUnavailable { .. } | RuntimeReadiness::NeedsReauth => login
+            .map(|l| {
+                l.replace("{account}", account)
+                    .replace("{config_dir}", "<the account's config_dir>")
+            })
+            .unwrap_or_else(|| {
+                format!("oauth-mux repair-plan --provider {provider} --account {account}")
+            }),
+        RuntimeReadiness::RepairInProgress { .. } => {
+            format!("wait for the running repair of {provider}:{account}")
+        }
+        _ => format!("oauth-mux doctor runtime --provider {provider} --account {account} --json"),
+    }
+}

@@ -1,0 +1,61 @@
+//! Recording evidence: classified observations into the health store, and
+//! events into the event log. Probes, repairs and the proxy all record here.
+
+use jiff::Timestamp;
+
+use crate::model::RouteKey;
+use crate::model::classify::Classification;
+use crate::model::health::{EvidenceSource, RouteHealth};
+use crate::store::StoreError;
+use crate::store::events::EventLog;
+use crate::store::health_file::HealthFile;
+use crate::store::paths::Dirs;
+
+/// Record one classified observation for a route. A dead credential is an
+/// account-level fact, so it is also recorded on the account key.
+pub fn record(
+    dirs: &Dirs,
+    key: &RouteKey,
+    class: &Classification,
+    status: Option<u16>,
+    source: EvidenceSource,
+    now: Timestamp,
+) -> Result<RouteHealth, StoreError> {
+    HealthFile::update(&dirs.health_file(), |routes| {
+        let write = |routes: &mut std::collections::BTreeMap<String, serde_json::Value>,
+                     k: &RouteKey| {
+            let ks = k.to_string();
+            let prev = routes.get(&ks).and_then(|v| RouteHealth::from_json(v).ok());
+            let next = RouteHealth::observe(prev.as_ref(), class, status, source, now);
+            routes.insert(ks, next.to_json());
+            next
+        };
+        let recorded = write(routes, key);
+        if key.is_account_level() {
+            return recorded;
+        }
+        let account_key = key.account_key();
+        let account_dead = routes
+            .get(&account_key.to_string())
+            .and_then(|v| RouteHealth::from_json(v).ok())
+            .is_some_and(|r| matches!(r.liveness, crate::model::Liveness::Dead { .. }));
+        // A dead credential is an account fact; a working route proves the
+        // account's credential works again.
+        if matches!(class, Classification::Dead { .. })
+            || (account_dead && matches!(class, Classification::Success))
+        {
+            write(routes, &account_key);
+        }
+        recorded
+    })
+}
+
+/// Append an event to the repair event log; failures are reported on stderr but
+/// never stop the command (the event log is evidence, not state).
+pub fn append_event(dirs: &Dirs, event: serde_json::Value) {
+    if let Err(e) = EventLog::new(dirs.events_file()).append(&event) {
+        crate::output::warn(&format!(
+            "oauth-mux: warning: could not append to the event log: {e}"
+        ));
+    }
+}
