@@ -65,6 +65,15 @@ pub enum Command {
         after_help = "Examples:\n  oauth-mux health --json\n  oauth-mux health --reset codex:max-1#codex-max\n  oauth-mux health --reset all"
     )]
     Health(HealthArgs),
+    /// Select a route (no spend), or explain every route with its skip reason and repair.
+    #[command(subcommand)]
+    Route(RouteCommand),
+    /// The repair action of every route, with the exact command; changes nothing.
+    #[command(
+        name = "repair-plan",
+        after_help = "Examples:\n  oauth-mux repair-plan --profile codex-max --json"
+    )]
+    RepairPlan(SelectorsJson),
     /// Print a shell completion script.
     Completions(CompletionsArgs),
     /// Print the man page (roff) to standard output.
@@ -77,6 +86,28 @@ pub struct JsonFlag {
     /// Print JSON (stable field names; see docs/json.md).
     #[arg(long)]
     pub json: bool,
+}
+
+/// Selectors plus `--json`.
+#[derive(Debug, Args)]
+pub struct SelectorsJson {
+    #[command(flatten)]
+    pub selectors: Selectors,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RouteCommand {
+    /// Print the route that would be used (exit 201 when none is selectable). No spend.
+    #[command(after_help = "Examples:\n  oauth-mux route select --profile codex-max --json")]
+    Select(SelectorsJson),
+    /// Every route with its health, runtime, skip reason, writeback, admission and repair command.
+    #[command(
+        after_help = "Examples:\n  oauth-mux route explain\n  oauth-mux route explain --profile codex-max --capability codex-max --json"
+    )]
+    Explain(SelectorsJson),
 }
 
 /// Route selectors shared by every route-aware command.

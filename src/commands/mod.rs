@@ -3,13 +3,15 @@
 mod config_cmd;
 pub mod context;
 mod doctor;
+pub mod evaluate;
 pub mod facts;
 mod health;
 mod init;
 mod inventory;
+pub mod route;
 pub mod version;
 
-use crate::cli::{AccountsCommand, Cli, Command, ProvidersCommand};
+use crate::cli::{AccountsCommand, Cli, Command, ProvidersCommand, RouteCommand};
 
 /// Run one parsed command.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
@@ -23,6 +25,9 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Providers(ProvidersCommand::List(args)) => inventory::providers_list(args.json),
         Command::Accounts(AccountsCommand::List(args)) => inventory::accounts_list(&args),
         Command::Health(args) => health::run(&args),
+        Command::Route(RouteCommand::Select(a)) => route::run(&a.selectors, a.json, false),
+        Command::Route(RouteCommand::Explain(a)) => route::run(&a.selectors, a.json, true),
+        Command::RepairPlan(a) => route::repair_plan(&a.selectors, a.json),
         Command::Completions(args) => {
             let mut cmd = crate::cli::command();
             clap_complete::generate(args.shell, &mut cmd, "oauth-mux", &mut std::io::stdout());

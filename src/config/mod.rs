@@ -3,6 +3,7 @@
 
 pub mod builtin;
 pub mod load;
+pub mod policy;
 pub mod problem;
 pub mod provider_def;
 pub mod schema;

@@ -1,0 +1,166 @@
+//! One evaluation of the routes a command is about: selection, and for every
+//! route its evidence, repair action, writeback and admission. `route`,
+//! `repair-plan`, `repair run` and `stay-afloat` all render this.
+
+use jiff::Timestamp;
+use serde::Serialize;
+
+use super::context::{Context, HealthView, Loaded};
+use super::facts::{RouteId, account_writeback};
+use crate::cli::Selectors;
+use crate::config::Config;
+use crate::exit::Failure;
+use crate::model::budget::{AdmissionVerdict, RepairOwner};
+use crate::model::health::{EvidenceSource, RouteStatus};
+use crate::model::repair::{RepairContext, RouteAction, Writeback, plan_action};
+use crate::model::runtime::RuntimeReadiness;
+use crate::model::selection::{Selection, select};
+use crate::routes::{self, RouteRequest};
+
+/// The recorded evidence behind a route's status.
+#[derive(Debug, Clone, Serialize)]
+pub struct Evidence {
+    pub recorded: bool,
+    pub observed_at: Option<Timestamp>,
+    pub source: Option<EvidenceSource>,
+    pub last_status: Option<u16>,
+    pub last_class: Option<String>,
+}
+
+/// Everything known about one route.
+#[derive(Debug, Clone, Serialize)]
+pub struct RouteReport {
+    #[serde(flatten)]
+    pub route: RouteId,
+    pub priority: i32,
+    pub selected: bool,
+    pub selectable: bool,
+    pub skip_reason: Option<String>,
+    pub fallback_capability: bool,
+    pub status: RouteStatus,
+    pub runtime: RuntimeReadiness,
+    pub decision: crate::model::classify::Decision,
+    pub evidence: Evidence,
+    pub action: RouteAction,
+    pub writeback: Writeback,
+    /// Whether background work may run this route's probe.
+    pub daemon_probe: Option<AdmissionVerdict>,
+    /// Whether background work may run this route's repair action.
+    pub daemon_repair: AdmissionVerdict,
+}
+
+/// The evaluation of a selector set.
+pub struct Evaluation {
+    pub request: RouteRequest,
+    pub selection: Selection,
+    pub routes: Vec<RouteReport>,
+}
+
+impl Evaluation {
+    pub fn selected(&self) -> Option<&RouteReport> {
+        self.routes.iter().find(|r| r.selected)
+    }
+}
+
+/// Evaluate the routes the selectors name, at `ctx.now`.
+pub fn evaluate(
+    ctx: &Context,
+    loaded: &Loaded,
+    selectors: &Selectors,
+) -> Result<Evaluation, anyhow::Error> {
+    let health = ctx.health()?;
+    let config = &loaded.config;
+    let request = routes::gather(config, selectors, &ctx.dirs).map_err(Failure::into_anyhow)?;
+    let selection = select(
+        &request.candidates,
+        request.primary_capability.as_deref(),
+        &request.fallback_chain,
+        &health,
+        ctx.now,
+    );
+    let routes = selection
+        .routes
+        .iter()
+        .map(|view| report_for(config, &health, view, selection.selected.as_ref()))
+        .collect();
+    Ok(Evaluation {
+        request,
+        selection,
+        routes,
+    })
+}
+
+fn report_for(
+    config: &Config,
+    health: &HealthView,
+    view: &crate::model::selection::RouteView,
+    selected: Option<&crate::model::RouteKey>,
+) -> RouteReport {
+    let key = &view.key;
+    let pc = config.providers.get(&key.provider);
+    let def = pc.and_then(|p| config.definition(&p.kind));
+    let probe = def
+        .as_ref()
+        .zip(key.capability.as_ref())
+        .and_then(|(d, c)| d.capability(c))
+        .and_then(|c| c.probe.clone());
+    let probe_budget = probe.as_ref().map(|p| p.effective_budget());
+    let account = pc.and_then(|p| p.accounts.get(&key.account));
+    let config_dir = account
+        .and_then(|a| a.config_dir.clone())
+        .unwrap_or_else(|| "<config_dir>".into());
+    let login = def
+        .as_ref()
+        .and_then(|d| d.repair.login_command.as_ref())
+        .map(|l| {
+            l.replace("{account}", &key.account)
+                .replace("{config_dir}", &config_dir)
+        });
+    let owner = def
+        .as_ref()
+        .map_or(RepairOwner::ManualOnly, |d| d.repair.owner);
+    let action = plan_action(
+        key,
+        &view.status,
+        &view.runtime,
+        &RepairContext {
+            owner,
+            login_command: login.as_deref(),
+            probe_budget,
+        },
+    );
+    let admission = config.admission(&key.provider);
+    let record = health.get(key);
+    RouteReport {
+        route: RouteId::from(key),
+        priority: view.priority,
+        selected: selected == Some(key),
+        selectable: view.selectable,
+        skip_reason: view.skip_reason.clone(),
+        fallback_capability: view.fallback_capability,
+        status: view.status.clone(),
+        runtime: view.runtime.clone(),
+        decision: view.decision,
+        evidence: Evidence {
+            recorded: record.is_some(),
+            observed_at: record.and_then(|r| r.observed_at),
+            source: record.and_then(|r| r.source),
+            last_status: record.and_then(|r| r.last_status),
+            last_class: record.and_then(|r| r.last_class.clone()),
+        },
+        writeback: account.map_or_else(
+            || crate::model::repair::writeback(owner, "unsupported"),
+            |a| account_writeback(config, &key.provider, a),
+        ),
+        daemon_probe: probe_budget.map(|b| admission.admits(b)),
+        daemon_repair: admission.admits(action.budget),
+        action,
+    }
+}
+
+impl Failure {
+    /// Convert into `anyhow::Error` (keeps the exit code).
+    pub fn into_anyhow(self) -> anyhow::Error {
+        anyhow::Error::new(self)
+    }
+}

@@ -1,0 +1,212 @@
+//! `oauth-mux route select|explain` and `oauth-mux repair-plan`: no spend.
+
+use serde::Serialize;
+
+use super::context::Context;
+use super::evaluate::{Evaluation, RouteReport, evaluate};
+use super::facts::{RouteId, describe_status};
+use crate::cli::Selectors;
+use crate::exit::{ExitCode, Quiet};
+use crate::output;
+
+#[derive(Serialize)]
+struct RouteOutput<'a> {
+    action: &'static str,
+    ok: bool,
+    profile: Option<&'a str>,
+    capability: Option<&'a str>,
+    requested_capability: Option<&'a str>,
+    selected: Option<RouteId>,
+    routes: &'a [RouteReport],
+    policy: crate::model::budget::Admission,
+    spends_provider_calls: bool,
+    next_commands: Vec<String>,
+}
+
+/// `route select` (explain = false) or `route explain` (explain = true).
+pub fn run(selectors: &Selectors, json: bool, explain: bool) -> anyhow::Result<()> {
+    let ctx = Context::from_env()?;
+    let loaded = ctx.config()?;
+    let eval = evaluate(&ctx, &loaded, selectors)?;
+    let ok = eval.selection.selected.is_some();
+    let provider = eval
+        .routes
+        .first()
+        .map(|r| r.route.provider.clone())
+        .unwrap_or_default();
+    let out = RouteOutput {
+        action: if explain { "explain" } else { "select" },
+        ok,
+        profile: eval.request.profile.as_deref(),
+        capability: eval.selection.capability.as_deref(),
+        requested_capability: eval.request.primary_capability.as_deref(),
+        selected: eval.selection.selected.as_ref().map(RouteId::from),
+        routes: &eval.routes,
+        policy: loaded.config.admission(&provider),
+        spends_provider_calls: false,
+        next_commands: next_commands(&eval),
+    };
+    output::emit(json, &out, |o| render(o, &ctx, explain))?;
+    if ok {
+        Ok(())
+    } else {
+        Err(Quiet(ExitCode::NoneSelectable).into())
+    }
+}
+
+fn next_commands(eval: &Evaluation) -> Vec<String> {
+    let mut next = Vec::new();
+    if let Some(sel) = eval.selected() {
+        let mut exec = format!(
+            "oauth-mux exec --provider {} --account {}",
+            sel.route.provider, sel.route.account
+        );
+        if let Some(c) = &sel.route.capability {
+            exec.push_str(&format!(" --capability {c}"));
+        }
+        next.push(exec + " -- <command>");
+    }
+    for r in eval.routes.iter().filter(|r| !r.selected) {
+        if let Some(c) = &r.action.command
+            && !next.contains(c)
+        {
+            next.push(c.clone());
+        }
+    }
+    if eval.selected().is_none() {
+        next.push("oauth-mux repair-plan".into());
+    }
+    next
+}
+
+fn render(o: &RouteOutput<'_>, ctx: &Context, explain: bool) -> String {
+    let mut out = String::new();
+    match &o.selected {
+        Some(s) => out.push_str(&format!("selected: {}\n", s.key)),
+        None => out.push_str("selected: none — no route is selectable\n"),
+    }
+    if let (Some(req), Some(cap)) = (o.requested_capability, o.capability)
+        && req != cap
+    {
+        out.push_str(&format!(
+            "(capability {req} had no selectable route; degraded to {cap})\n"
+        ));
+    }
+    if explain || o.selected.is_none() {
+        out.push('\n');
+        out.push_str(&route_table(o.routes, ctx));
+    }
+    out + &output::next_block(&o.next_commands)
+}
+
+/// The route table shared by `route explain`, `repair-plan` and `demo`.
+pub fn route_table(routes: &[RouteReport], ctx: &Context) -> String {
+    let rows: Vec<Vec<String>> = routes
+        .iter()
+        .map(|r| {
+            let mark = if r.selected {
+                "→"
+            } else if r.selectable {
+                "·"
+            } else {
+                "✗"
+            };
+            vec![
+                format!("{mark} {}", r.route.key),
+                describe_status(&r.status, ctx.now),
+                r.runtime.label().to_owned(),
+                r.skip_reason.clone().unwrap_or_else(|| {
+                    if r.selected {
+                        "selected".into()
+                    } else {
+                        "-".into()
+                    }
+                }),
+                r.action
+                    .command
+                    .clone()
+                    .or_else(|| r.action.diagnostic_command.clone())
+                    .unwrap_or_else(|| "-".into()),
+            ]
+        })
+        .collect();
+    output::table(&["ROUTE", "HEALTH", "RUNTIME", "WHY", "REPAIR"], &rows)
+}
+
+#[derive(Serialize)]
+struct PlanRoute<'a> {
+    #[serde(flatten)]
+    route: &'a RouteId,
+    status: &'a str,
+    action: &'a crate::model::repair::RouteAction,
+    daemon_repair: &'a crate::model::budget::AdmissionVerdict,
+    writeback: &'a crate::model::repair::Writeback,
+}
+
+#[derive(Serialize)]
+struct PlanOutput<'a> {
+    profile: Option<&'a str>,
+    afloat: bool,
+    mutating: bool,
+    routes: Vec<PlanRoute<'a>>,
+    summary: std::collections::BTreeMap<String, usize>,
+    next_commands: Vec<String>,
+}
+
+/// `repair-plan`: the repair action of every route; changes nothing.
+pub fn repair_plan(selectors: &Selectors, json: bool) -> anyhow::Result<()> {
+    let ctx = Context::from_env()?;
+    let loaded = ctx.config()?;
+    let eval = evaluate(&ctx, &loaded, selectors)?;
+    let mut summary = std::collections::BTreeMap::new();
+    for r in &eval.routes {
+        let kind = serde_json::to_value(r.action.kind)?
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        *summary.entry(kind).or_insert(0) += 1;
+    }
+    let out = PlanOutput {
+        profile: eval.request.profile.as_deref(),
+        afloat: eval.selection.selected.is_some(),
+        mutating: false,
+        routes: eval
+            .routes
+            .iter()
+            .map(|r| PlanRoute {
+                route: &r.route,
+                status: r.status.label(),
+                action: &r.action,
+                daemon_repair: &r.daemon_repair,
+                writeback: &r.writeback,
+            })
+            .collect(),
+        summary,
+        next_commands: next_commands(&eval),
+    };
+    output::emit(json, &out, |o| {
+        let rows: Vec<Vec<String>> = o
+            .routes
+            .iter()
+            .map(|r| {
+                vec![
+                    r.route.key.clone(),
+                    r.status.to_owned(),
+                    serde_json::to_value(r.action.kind)
+                        .ok()
+                        .and_then(|v| v.as_str().map(str::to_owned))
+                        .unwrap_or_default(),
+                    r.action
+                        .command
+                        .clone()
+                        .or_else(|| r.action.diagnostic_command.clone())
+                        .unwrap_or_else(|| "-".into()),
+                    r.action.message.clone(),
+                ]
+            })
+            .collect();
+        format!("afloat: {}\n\n", if o.afloat { "yes" } else { "no" })
+            + &output::table(&["ROUTE", "STATE", "ACTION", "COMMAND", "WHY"], &rows)
+            + &output::next_block(&o.next_commands)
+    })
+}
