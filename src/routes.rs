@@ -128,6 +128,29 @@ pub fn gather(config: &Config, sel: &Selectors, dirs: &Dirs) -> Result<RouteRequ
             runtime,
         });
     }
+    if let Some(wanted) = &primary
+        && sel.capability.is_some()
+        && !candidates
+            .iter()
+            .any(|c| c.key.capability.as_ref() == Some(wanted) || chain.contains(wanted))
+    {
+        let mut have: Vec<String> = candidates
+            .iter()
+            .filter_map(|c| c.key.capability.clone())
+            .collect();
+        have.dedup();
+        return Err(Failure::new(
+            ExitCode::Usage,
+            format!(
+                "no route has capability {wanted:?}; these routes offer: {}",
+                if have.is_empty() {
+                    "none".into()
+                } else {
+                    have.join(", ")
+                }
+            ),
+        ));
+    }
     Ok(RouteRequest {
         profile: profile_name,
         candidates,

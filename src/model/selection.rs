@@ -89,7 +89,11 @@ pub fn select(
     for (tier_index, tier) in tiers.iter().enumerate() {
         let in_tier: Vec<Candidate> = candidates
             .iter()
-            .filter(|c| tier.is_none() || c.key.capability.as_deref() == *tier)
+            .filter(|c| {
+                tier.is_none()
+                    || c.key.capability.as_deref() == *tier
+                    || (tier_index == 0 && c.key.capability.is_none())
+            })
             .cloned()
             .collect();
         let mut provider_skipped: Vec<String> = Vec::new();
