@@ -37,6 +37,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Print the version.
+    #[command(after_help = "Examples:\n  oauth-mux version\n  oauth-mux version --json")]
     Version(JsonFlag),
     /// Write a starter config (never overwrites an existing one).
     #[command(after_help = "Examples:\n  oauth-mux init\n  oauth-mux init --codex-max")]
@@ -50,6 +51,7 @@ pub enum Command {
     )]
     Doctor(DoctorArgs),
     /// Redacted inventory of providers, accounts and profiles, for agents.
+    #[command(after_help = "Examples:\n  oauth-mux discover --json")]
     Discover(JsonFlag),
     /// A redacted support bundle: config summary, health, platform, tools.
     #[command(after_help = "Examples:\n  oauth-mux report --redacted --json")]
@@ -75,8 +77,12 @@ pub enum Command {
     )]
     RepairPlan(SelectorsJson),
     /// Print a shell completion script.
+    #[command(
+        after_help = "Examples:\n  oauth-mux completions bash > ~/.local/share/bash-completion/completions/oauth-mux\n  oauth-mux completions fish > ~/.config/fish/completions/oauth-mux.fish"
+    )]
     Completions(CompletionsArgs),
     /// Print the man page (roff) to standard output.
+    #[command(after_help = "Examples:\n  oauth-mux man > oauth-mux.1 && man ./oauth-mux.1")]
     Man,
 }
 
@@ -139,8 +145,12 @@ pub struct InitArgs {
 #[derive(Debug, Subcommand)]
 pub enum ConfigCommand {
     /// Validate the config; every problem is listed with its JSON path and a fix (exit 200 when invalid).
+    #[command(
+        after_help = "Examples:\n  oauth-mux config validate\n  OMUX_CONFIG=examples/claude.config.json oauth-mux config validate --json"
+    )]
     Validate(JsonFlag),
     /// Print the config file path oauth-mux uses.
+    #[command(after_help = "Examples:\n  oauth-mux config path\n  oauth-mux config path --json")]
     Path(JsonFlag),
 }
 
@@ -155,6 +165,9 @@ pub struct DoctorArgs {
 #[derive(Debug, Subcommand)]
 pub enum DoctorCommand {
     /// Binaries, store dirs, writability and session files per account (reads no token values).
+    #[command(
+        after_help = "Examples:\n  oauth-mux doctor runtime\n  oauth-mux doctor runtime --profile codex-max --capability codex-max --json"
+    )]
     Runtime(RuntimeArgs),
 }
 
@@ -181,12 +194,18 @@ pub struct ReportArgs {
 #[derive(Debug, Subcommand)]
 pub enum ProvidersCommand {
     /// List built-in and configured providers with their capabilities and budgets.
+    #[command(
+        after_help = "Examples:\n  oauth-mux providers list\n  oauth-mux providers list --json"
+    )]
     List(JsonFlag),
 }
 
 #[derive(Debug, Subcommand)]
 pub enum AccountsCommand {
     /// List configured accounts with runtime, writeback and per-capability health.
+    #[command(
+        after_help = "Examples:\n  oauth-mux accounts list\n  oauth-mux accounts list --provider codex --json"
+    )]
     List(AccountsListArgs),
 }
 

@@ -347,3 +347,36 @@ fn canaries_never_reach_any_output_or_state_file() {
     }
     assert_no_canary(&[CANARY_ENV, CANARY_FILE, CANARY_CMD, AGE_IDENTITY], &texts);
 }
+
+/// Every command's `--help` shows examples.
+#[test]
+fn every_command_help_has_examples() {
+    fn walk(cmd: &clap::Command, path: Vec<String>, out: &mut Vec<Vec<String>>) {
+        let subs: Vec<&clap::Command> = cmd
+            .get_subcommands()
+            .filter(|c| c.get_name() != "help")
+            .collect();
+        if subs.is_empty() || cmd.is_subcommand_required_set() == false && !path.is_empty() {
+            out.push(path.clone());
+        }
+        for s in subs {
+            let mut p = path.clone();
+            p.push(s.get_name().to_owned());
+            walk(s, p, out);
+        }
+    }
+    let mut leaves = Vec::new();
+    walk(&oauth_mux::cli::command(), Vec::new(), &mut leaves);
+    let env = TestEnv::new();
+    for path in leaves.into_iter().filter(|p| !p.is_empty()) {
+        let mut args: Vec<&str> = path.iter().map(String::as_str).collect();
+        args.push("--help");
+        let r = env.run(&args);
+        r.ok();
+        assert!(
+            r.stdout.contains("Examples:"),
+            "`oauth-mux {}` has no examples in --help",
+            path.join(" ")
+        );
+    }
+}
