@@ -356,7 +356,7 @@ fn every_command_help_has_examples() {
             .get_subcommands()
             .filter(|c| c.get_name() != "help")
             .collect();
-        if subs.is_empty() || cmd.is_subcommand_required_set() == false && !path.is_empty() {
+        if subs.is_empty() || (!cmd.is_subcommand_required_set() && !path.is_empty()) {
             out.push(path.clone());
         }
         for s in subs {
