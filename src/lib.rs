@@ -7,10 +7,12 @@
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod demo;
 pub mod evidence;
 pub mod exit;
 pub mod model;
 pub mod output;
+pub mod proxy;
 pub mod routes;
 pub mod secrets;
 pub mod store;

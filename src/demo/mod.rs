@@ -1,0 +1,3 @@
+//! `oauth-mux demo` and the loopback fake provider it (and the test suite) runs against.
+
+pub mod fake_provider;

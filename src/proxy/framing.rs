@@ -1,0 +1,592 @@
+//! HTTP/1.1 request framing on the harness side of the proxy: bounded heads (`httparse`),
+//! `Content-Length` and chunked bodies, refusal of ambiguous framing, and response writing.
+//!
+//! One [`ClientConn`] per accepted connection keeps the bytes it has read but not yet used,
+//! so pipelined requests are served in order.
+
+use std::io::{self, Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+/// Bounds applied to every request the proxy reads.
+#[derive(Clone, Debug)]
+pub struct Limits {
+    /// Largest request head (request line plus headers) accepted; larger → 431.
+    pub max_head_bytes: usize,
+    /// Largest number of header fields accepted; more → 431.
+    pub max_headers: usize,
+    /// Largest request body buffered for replay; larger → 413.
+    pub max_body_bytes: usize,
+    /// Time allowed to receive a whole head once its first byte arrived (slowloris bound).
+    pub head_timeout: Duration,
+    /// Time a keep-alive connection may sit idle between requests.
+    pub idle_timeout: Duration,
+    /// Time allowed to receive a whole body.
+    pub body_timeout: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_head_bytes: 64 * 1024,
+            max_headers: 128,
+            max_body_bytes: 32 * 1024 * 1024,
+            head_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(300),
+            body_timeout: Duration::from_secs(60),
+        }
+    }
+}
+
+/// One header field as received: the name as sent, the raw value bytes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Header {
+    pub name: String,
+    pub value: Vec<u8>,
+}
+
+/// A parsed request line and header block.
+#[derive(Clone, Debug)]
+pub struct RequestHead {
+    pub method: String,
+    pub target: String,
+    /// 0 for HTTP/1.0, 1 for HTTP/1.1.
+    pub minor_version: u8,
+    pub headers: Vec<Header>,
+}
+
+impl RequestHead {
+    /// Values of every header with this (case-insensitive) name, in order.
+    pub fn values<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a [u8]> + 'a {
+        self.headers
+            .iter()
+            .filter(move |h| h.name.eq_ignore_ascii_case(name))
+            .map(|h| h.value.as_slice())
+    }
+
+    /// True when a comma-separated header (e.g. `Connection`) carries `token`.
+    pub fn has_token(&self, name: &str, token: &str) -> bool {
+        self.values(name).any(|v| {
+            v.split(|b| *b == b',')
+                .any(|t| t.trim_ascii().eq_ignore_ascii_case(token.as_bytes()))
+        })
+    }
+
+    /// Whether the connection may carry another request after this one.
+    pub fn keep_alive(&self) -> bool {
+        if self.minor_version == 0 {
+            return self.has_token("connection", "keep-alive");
+        }
+        !self.has_token("connection", "close")
+    }
+
+    /// True for a WebSocket (or any protocol) upgrade request.
+    pub fn is_upgrade(&self) -> bool {
+        self.values("upgrade").next().is_some() || self.has_token("connection", "upgrade")
+    }
+
+    /// True when the client waits for `100 Continue` before sending its body.
+    pub fn expects_continue(&self) -> bool {
+        self.minor_version == 1 && self.has_token("expect", "100-continue")
+    }
+}
+
+/// How the request body is delimited.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BodyFraming {
+    None,
+    Length(u64),
+    Chunked,
+}
+
+/// Why a request could not be read. Those with a status get an error response, then the
+/// connection is closed (its framing can no longer be trusted).
+#[derive(Debug)]
+pub enum FrameError {
+    /// The peer closed the connection cleanly between requests.
+    Closed,
+    /// The head or body did not arrive in time, or the connection idled out.
+    Timeout {
+        mid_request: bool,
+    },
+    /// Head larger than allowed or too many fields → 431.
+    HeadTooLarge,
+    /// Body larger than allowed → 413.
+    BodyTooLarge,
+    /// Malformed or ambiguous framing → 400.
+    BadRequest(&'static str),
+    /// A transfer coding other than chunked → 501.
+    NotImplemented(&'static str),
+    Io(io::Error),
+}
+
+impl FrameError {
+    /// The status to answer with, or None when nothing should be written.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            FrameError::Closed | FrameError::Io(_) => None,
+            FrameError::Timeout { mid_request } => mid_request.then_some(408),
+            FrameError::HeadTooLarge => Some(431),
+            FrameError::BodyTooLarge => Some(413),
+            FrameError::BadRequest(_) => Some(400),
+            FrameError::NotImplemented(_) => Some(501),
+        }
+    }
+
+    /// A short, secret-free explanation for the error body.
+    pub fn message(&self) -> &'static str {
+        match self {
+            FrameError::Closed => "connection closed",
+            FrameError::Timeout { .. } => "request not received in time",
+            FrameError::HeadTooLarge => "request head too large",
+            FrameError::BodyTooLarge => "request body larger than the proxy's replay buffer",
+            FrameError::BadRequest(m) | FrameError::NotImplemented(m) => m,
+            FrameError::Io(_) => "connection error",
+        }
+    }
+}
+
+/// Decide the body framing of a request, refusing anything ambiguous (RFC 9112 §6.3):
+/// both `Transfer-Encoding` and `Content-Length`, several `Content-Length` fields, a
+/// non-numeric length, or a transfer coding other than a lone `chunked`.
+pub fn body_framing(head: &RequestHead) -> Result<BodyFraming, FrameError> {
+    let te: Vec<&[u8]> = head.values("transfer-encoding").collect();
+    let cl: Vec<&[u8]> = head.values("content-length").collect();
+    if !te.is_empty() && !cl.is_empty() {
+        return Err(FrameError::BadRequest(
+            "both Transfer-Encoding and Content-Length are present",
+        ));
+    }
+    if !te.is_empty() {
+        if head.minor_version == 0 {
+            return Err(FrameError::BadRequest(
+                "Transfer-Encoding in an HTTP/1.0 request",
+            ));
+        }
+        if te.len() > 1 {
+            return Err(FrameError::BadRequest("several Transfer-Encoding fields"));
+        }
+        return if te[0].trim_ascii().eq_ignore_ascii_case(b"chunked") {
+            Ok(BodyFraming::Chunked)
+        } else {
+            Err(FrameError::NotImplemented(
+                "only the chunked transfer coding is supported",
+            ))
+        };
+    }
+    match cl.as_slice() {
+        [] => Ok(BodyFraming::None),
+        [one] => {
+            let text = one.trim_ascii();
+            if text.is_empty() || text.len() > 19 || !text.iter().all(u8::is_ascii_digit) {
+                return Err(FrameError::BadRequest("invalid Content-Length"));
+            }
+            let n: u64 = std::str::from_utf8(text)
+                .ok()
+                .and_then(|s| s.parse().ok())
+                .ok_or(FrameError::BadRequest("invalid Content-Length"))?;
+            Ok(if n == 0 {
+                BodyFraming::None
+            } else {
+                BodyFraming::Length(n)
+            })
+        }
+        _ => Err(FrameError::BadRequest("several Content-Length fields")),
+    }
+}
+
+/// The harness side of one connection: the socket plus bytes read but not yet consumed.
+pub struct ClientConn {
+    pub stream: TcpStream,
+    buf: Vec<u8>,
+    pos: usize,
+}
+
+impl ClientConn {
+    pub fn new(stream: TcpStream) -> Self {
+        ClientConn {
+            stream,
+            buf: Vec::with_capacity(8 * 1024),
+            pos: 0,
+        }
+    }
+
+    fn pending(&self) -> &[u8] {
+        &self.buf[self.pos..]
+    }
+
+    /// Read more bytes before `deadline`; Ok(0) on EOF.
+    fn fill(&mut self, deadline: Instant, mid_request: bool) -> Result<usize, FrameError> {
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        if remaining.is_zero() {
+            return Err(FrameError::Timeout { mid_request });
+        }
+        self.stream
+            .set_read_timeout(Some(remaining))
+            .map_err(FrameError::Io)?;
+        let mut chunk = [0u8; 16 * 1024];
+        loop {
+            match self.stream.read(&mut chunk) {
+                Ok(n) => {
+                    self.buf.extend_from_slice(&chunk[..n]);
+                    return Ok(n);
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                    ) =>
+                {
+                    return Err(FrameError::Timeout { mid_request });
+                }
+                Err(e) => return Err(FrameError::Io(e)),
+            }
+        }
+    }
+
+    fn compact(&mut self) {
+        if self.pos == self.buf.len() {
+            self.buf.clear();
+            self.pos = 0;
+        } else if self.pos > 0 {
+            self.buf.drain(..self.pos);
+            self.pos = 0;
+        }
+    }
+
+    /// Read the next request head. Waits up to `idle_timeout` for its first byte, then up to
+    /// `head_timeout` for the rest.
+    pub fn read_head(&mut self, limits: &Limits) -> Result<RequestHead, FrameError> {
+        self.compact();
+        let mut deadline = Instant::now() + limits.idle_timeout;
+        let mut started = false;
+        loop {
+            // RFC 9112 §2.2: ignore empty lines before a request line.
+            while self.pending().starts_with(b"\r\n") {
+                self.pos += 2;
+            }
+            if !self.pending().is_empty() {
+                if !started {
+                    started = true;
+                    deadline = Instant::now() + limits.head_timeout;
+                }
+                if let Some(head) = self.try_parse_head(limits)? {
+                    return Ok(head);
+                }
+                if self.pending().len() > limits.max_head_bytes {
+                    return Err(FrameError::HeadTooLarge);
+                }
+            }
+            if self.fill(deadline, started)? == 0 {
+                return Err(if started {
+                    FrameError::BadRequest("connection closed in the middle of a request head")
+                } else {
+                    FrameError::Closed
+                });
+            }
+        }
+    }
+
+    fn try_parse_head(&mut self, limits: &Limits) -> Result<Option<RequestHead>, FrameError> {
+        let mut fields = vec![httparse::EMPTY_HEADER; limits.max_headers];
+        let mut req = httparse::Request::new(&mut fields);
+        match req.parse(&self.buf[self.pos..]) {
+            Ok(httparse::Status::Complete(n)) => {
+                if n > limits.max_head_bytes {
+                    return Err(FrameError::HeadTooLarge);
+                }
+                let head = RequestHead {
+                    method: req.method.unwrap_or_default().to_string(),
+                    target: req.path.unwrap_or_default().to_string(),
+                    minor_version: req.version.unwrap_or(1),
+                    headers: req
+                        .headers
+                        .iter()
+                        .map(|h| Header {
+                            name: h.name.to_string(),
+                            value: h.value.to_vec(),
+                        })
+                        .collect(),
+                };
+                self.pos += n;
+                Ok(Some(head))
+            }
+            Ok(httparse::Status::Partial) => Ok(None),
+            Err(httparse::Error::TooManyHeaders) => Err(FrameError::HeadTooLarge),
+            Err(_) => Err(FrameError::BadRequest("malformed request head")),
+        }
+    }
+
+    /// Read a whole body as framed, bounded by `max_body_bytes` and `body_timeout`.
+    pub fn read_body(
+        &mut self,
+        framing: BodyFraming,
+        limits: &Limits,
+    ) -> Result<Vec<u8>, FrameError> {
+        let deadline = Instant::now() + limits.body_timeout;
+        match framing {
+            BodyFraming::None => Ok(Vec::new()),
+            BodyFraming::Length(n) => {
+                if n > limits.max_body_bytes as u64 {
+                    return Err(FrameError::BodyTooLarge);
+                }
+                let mut body = Vec::with_capacity(n as usize);
+                self.take_exact(&mut body, n as usize, deadline)?;
+                Ok(body)
+            }
+            BodyFraming::Chunked => self.read_chunked(limits, deadline),
+        }
+    }
+
+    fn take_exact(
+        &mut self,
+        out: &mut Vec<u8>,
+        mut n: usize,
+        deadline: Instant,
+    ) -> Result<(), FrameError> {
+        loop {
+            let take = n.min(self.pending().len());
+            out.extend_from_slice(&self.buf[self.pos..self.pos + take]);
+            self.pos += take;
+            n -= take;
+            if n == 0 {
+                return Ok(());
+            }
+            self.compact();
+            if self.fill(deadline, true)? == 0 {
+                return Err(FrameError::BadRequest(
+                    "connection closed in the middle of a body",
+                ));
+            }
+        }
+    }
+
+    /// One CRLF-terminated line (without the CRLF), at most `max` bytes.
+    fn take_line(&mut self, max: usize, deadline: Instant) -> Result<Vec<u8>, FrameError> {
+        loop {
+            if let Some(i) = self.pending().iter().position(|b| *b == b'\n') {
+                if i == 0 || self.pending()[i - 1] != b'\r' {
+                    return Err(FrameError::BadRequest(
+                        "chunked body line not ended by CRLF",
+                    ));
+                }
+                let line = self.buf[self.pos..self.pos + i - 1].to_vec();
+                self.pos += i + 1;
+                return Ok(line);
+            }
+            if self.pending().len() > max {
+                return Err(FrameError::BadRequest("chunked body line too long"));
+            }
+            if self.fill(deadline, true)? == 0 {
+                return Err(FrameError::BadRequest(
+                    "connection closed in the middle of a body",
+                ));
+            }
+        }
+    }
+
+    fn read_chunked(&mut self, limits: &Limits, deadline: Instant) -> Result<Vec<u8>, FrameError> {
+        let mut body = Vec::new();
+        loop {
+            let line = self.take_line(1024, deadline)?;
+            let size_part = line
+                .split(|b| *b == b';')
+                .next()
+                .unwrap_or_default()
+                .trim_ascii();
+            if size_part.is_empty()
+                || size_part.len() > 16
+                || !size_part.iter().all(u8::is_ascii_hexdigit)
+            {
+                return Err(FrameError::BadRequest("invalid chunk size"));
+            }
+            let size = u64::from_str_radix(std::str::from_utf8(size_part).unwrap_or("x"), 16)
+                .map_err(|_| FrameError::BadRequest("invalid chunk size"))?;
+            if size == 0 {
+                // Trailer fields, then the final empty line.
+                let mut trailer_bytes = 0;
+                loop {
+                    let t = self.take_line(limits.max_head_bytes, deadline)?;
+                    if t.is_empty() {
+                        return Ok(body);
+                    }
+                    trailer_bytes += t.len();
+                    if trailer_bytes > limits.max_head_bytes {
+                        return Err(FrameError::HeadTooLarge);
+                    }
+                }
+            }
+            if body.len() as u64 + size > limits.max_body_bytes as u64 {
+                return Err(FrameError::BodyTooLarge);
+            }
+            self.take_exact(&mut body, size as usize, deadline)?;
+            if !self.take_line(0, deadline)?.is_empty() {
+                return Err(FrameError::BadRequest("chunk data not followed by CRLF"));
+            }
+        }
+    }
+}
+
+/// The reason phrase for the statuses the proxy writes itself or forwards.
+pub fn reason_phrase(status: u16) -> &'static str {
+    match status {
+        100 => "Continue",
+        200 => "OK",
+        201 => "Created",
+        204 => "No Content",
+        304 => "Not Modified",
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        404 => "Not Found",
+        408 => "Request Timeout",
+        413 => "Content Too Large",
+        426 => "Upgrade Required",
+        429 => "Too Many Requests",
+        431 => "Request Header Fields Too Large",
+        500 => "Internal Server Error",
+        501 => "Not Implemented",
+        502 => "Bad Gateway",
+        503 => "Service Unavailable",
+        504 => "Gateway Timeout",
+        529 => "Overloaded",
+        _ => "",
+    }
+}
+
+/// How a response body is delimited towards the harness.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ResponseFraming {
+    /// No body at all (HEAD, 1xx, 204, 304).
+    Empty,
+    Length(u64),
+    Chunked,
+    /// Delimited by closing the connection (HTTP/1.0 clients, unknown length).
+    Close,
+}
+
+/// Serialize a response head. `headers` must already be free of hop-by-hop and framing fields.
+pub fn encode_head(
+    status: u16,
+    headers: &[(String, Vec<u8>)],
+    framing: ResponseFraming,
+    keep_alive: bool,
+) -> Vec<u8> {
+    let mut out = Vec::with_capacity(256 + headers.len() * 48);
+    out.extend_from_slice(b"HTTP/1.1 ");
+    out.extend_from_slice(status.to_string().as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(reason_phrase(status).as_bytes());
+    out.extend_from_slice(b"\r\n");
+    for (name, value) in headers {
+        out.extend_from_slice(name.as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(value);
+        out.extend_from_slice(b"\r\n");
+    }
+    match framing {
+        ResponseFraming::Empty | ResponseFraming::Close => {}
+        ResponseFraming::Length(n) => {
+            out.extend_from_slice(b"content-length: ");
+            out.extend_from_slice(n.to_string().as_bytes());
+            out.extend_from_slice(b"\r\n");
+        }
+        ResponseFraming::Chunked => out.extend_from_slice(b"transfer-encoding: chunked\r\n"),
+    }
+    if !keep_alive {
+        out.extend_from_slice(b"connection: close\r\n");
+    }
+    out.extend_from_slice(b"\r\n");
+    out
+}
+
+/// Write one chunk of a chunked body in a single `write_all`.
+pub fn write_chunk(out: &mut impl Write, scratch: &mut Vec<u8>, data: &[u8]) -> io::Result<()> {
+    if data.is_empty() {
+        return Ok(());
+    }
+    scratch.clear();
+    scratch.extend_from_slice(format!("{:x}\r\n", data.len()).as_bytes());
+    scratch.extend_from_slice(data);
+    scratch.extend_from_slice(b"\r\n");
+    out.write_all(scratch)
+}
+
+/// The last chunk of a chunked body.
+pub const LAST_CHUNK: &[u8] = b"0\r\n\r\n";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn head(lines: &[(&str, &str)]) -> RequestHead {
+        RequestHead {
+            method: "POST".into(),
+            target: "/".into(),
+            minor_version: 1,
+            headers: lines
+                .iter()
+                .map(|(n, v)| Header {
+                    name: n.to_string(),
+                    value: v.as_bytes().to_vec(),
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn framing_rules() {
+        assert_eq!(body_framing(&head(&[])).unwrap(), BodyFraming::None);
+        assert_eq!(
+            body_framing(&head(&[("Content-Length", "12")])).unwrap(),
+            BodyFraming::Length(12)
+        );
+        assert_eq!(
+            body_framing(&head(&[("Transfer-Encoding", "Chunked")])).unwrap(),
+            BodyFraming::Chunked
+        );
+        for bad in [
+            vec![("Content-Length", "3"), ("Transfer-Encoding", "chunked")],
+            vec![("Content-Length", "3"), ("content-length", "3")],
+            vec![("Content-Length", "3"), ("content-length", "4")],
+            vec![("Content-Length", "3, 4")],
+            vec![("Content-Length", "-1")],
+            vec![("Content-Length", "+5")],
+            vec![
+                ("Transfer-Encoding", "chunked"),
+                ("Transfer-Encoding", "chunked"),
+            ],
+        ] {
+            let err = body_framing(&head(&bad)).unwrap_err();
+            assert_eq!(err.status(), Some(400), "{bad:?}");
+        }
+        let err = body_framing(&head(&[("Transfer-Encoding", "gzip, chunked")])).unwrap_err();
+        assert_eq!(err.status(), Some(501));
+    }
+
+    #[test]
+    fn keep_alive_and_upgrade() {
+        assert!(head(&[]).keep_alive());
+        assert!(!head(&[("Connection", "Close")]).keep_alive());
+        let mut h10 = head(&[]);
+        h10.minor_version = 0;
+        assert!(!h10.keep_alive());
+        assert!(head(&[("Upgrade", "websocket"), ("Connection", "Upgrade")]).is_upgrade());
+        assert!(!head(&[("Connection", "keep-alive")]).is_upgrade());
+    }
+
+    #[test]
+    fn encode_head_shapes() {
+        let h = encode_head(
+            200,
+            &[("content-type".into(), b"text/plain".to_vec())],
+            ResponseFraming::Length(2),
+            false,
+        );
+        assert_eq!(
+            String::from_utf8(h).unwrap(),
+            "HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: 2\r\nconnection: close\r\n\r\n"
+        );
+    }
+}

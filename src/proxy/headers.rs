@@ -1,0 +1,248 @@
+//! Header handling: the credential swap (the only change the proxy makes to a request) and
+//! hop-by-hop fields per RFC 9110 §7.6.1, in both directions.
+
+use super::framing::Header;
+use super::pool::Credential;
+
+/// Fields that describe one connection, never forwarded.
+const HOP_BY_HOP: &[&str] = &[
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+];
+
+/// Fields the upstream client recomputes for the new hop.
+const REFRAMED: &[&str] = &["host", "content-length", "expect"];
+
+/// Fields that carry the harness's own credential; replaced by the elected account's.
+const CREDENTIAL: &[&str] = &["authorization", "x-api-key", "chatgpt-account-id"];
+
+/// The beta flag Anthropic requires for OAuth bearer tokens.
+pub const CLAUDE_OAUTH_BETA: &str = "oauth-2025-04-20";
+
+/// Codex's per-conversation routing token; only valid on the account that issued it.
+pub const CODEX_TURN_STATE: &str = "x-codex-turn-state";
+
+fn connection_tokens(headers: &[Header]) -> Vec<String> {
+    headers
+        .iter()
+        .filter(|h| h.name.eq_ignore_ascii_case("connection"))
+        .flat_map(|h| {
+            String::from_utf8_lossy(&h.value)
+                .split(',')
+                .map(|t| t.trim().to_ascii_lowercase())
+                .filter(|t| !t.is_empty())
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+fn is_listed(name: &str, list: &[&str]) -> bool {
+    list.iter().any(|l| name.eq_ignore_ascii_case(l))
+}
+
+/// The headers to send upstream: every client header unchanged except hop-by-hop and
+/// framing fields, the credential swapped for `credential`, and `x-codex-turn-state`
+/// dropped when the request moves to another account.
+pub fn upstream_request_headers(
+    client: &[Header],
+    credential: &Credential,
+    drop_turn_state: bool,
+) -> Vec<(String, Vec<u8>)> {
+    let listed = connection_tokens(client);
+    let mut out: Vec<(String, Vec<u8>)> = Vec::with_capacity(client.len() + 2);
+    let mut betas: Option<Vec<String>> = None;
+    for h in client {
+        let name = h.name.as_str();
+        if is_listed(name, HOP_BY_HOP)
+            || is_listed(name, REFRAMED)
+            || is_listed(name, CREDENTIAL)
+            || listed.iter().any(|t| name.eq_ignore_ascii_case(t))
+            || (drop_turn_state && name.eq_ignore_ascii_case(CODEX_TURN_STATE))
+        {
+            continue;
+        }
+        if name.eq_ignore_ascii_case("anthropic-beta") {
+            let list = betas.get_or_insert_with(Vec::new);
+            list.extend(
+                String::from_utf8_lossy(&h.value)
+                    .split(',')
+                    .map(|s| s.trim().to_string())
+                    .filter(|s| !s.is_empty()),
+            );
+            continue;
+        }
+        out.push((h.name.clone(), h.value.clone()));
+    }
+    match credential {
+        Credential::CodexChatgpt {
+            access_token,
+            account_id,
+        } => {
+            out.push(("authorization".into(), bearer(access_token)));
+            out.push(("chatgpt-account-id".into(), account_id.as_bytes().to_vec()));
+        }
+        Credential::CodexApiKey { api_key } => {
+            out.push(("authorization".into(), bearer(api_key)));
+        }
+        Credential::ClaudeOauth { access_token } => {
+            out.push(("authorization".into(), bearer(access_token)));
+            let list = betas.get_or_insert_with(Vec::new);
+            if !list.iter().any(|b| b == CLAUDE_OAUTH_BETA) {
+                list.push(CLAUDE_OAUTH_BETA.to_string());
+            }
+        }
+        Credential::ClaudeApiKey { api_key } => {
+            out.push(("x-api-key".into(), api_key.as_bytes().to_vec()));
+            if let Some(list) = betas.as_mut() {
+                list.retain(|b| b != CLAUDE_OAUTH_BETA);
+            }
+        }
+    }
+    if let Some(list) = betas.filter(|l| !l.is_empty()) {
+        out.push(("anthropic-beta".into(), list.join(",").into_bytes()));
+    }
+    out
+}
+
+fn bearer(token: &str) -> Vec<u8> {
+    let mut v = b"Bearer ".to_vec();
+    v.extend_from_slice(token.as_bytes());
+    v
+}
+
+/// The upstream response headers to show the harness: all but hop-by-hop fields (including
+/// those the response's `Connection` lists) and `content-length` (the proxy re-frames).
+pub fn downstream_response_headers(upstream: &ureq::http::HeaderMap) -> Vec<(String, Vec<u8>)> {
+    let listed: Vec<String> = upstream
+        .get_all("connection")
+        .iter()
+        .flat_map(|v| {
+            String::from_utf8_lossy(v.as_bytes())
+                .split(',')
+                .map(|t| t.trim().to_ascii_lowercase())
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    upstream
+        .iter()
+        .filter(|(name, _)| {
+            let n = name.as_str();
+            !is_listed(n, HOP_BY_HOP) && n != "content-length" && !listed.iter().any(|t| t == n)
+        })
+        .map(|(name, value)| (name.as_str().to_string(), value.as_bytes().to_vec()))
+        .collect()
+}
+
+/// Response headers as evidence for the classifier (names lower-case).
+pub fn evidence_headers(upstream: &ureq::http::HeaderMap) -> Vec<(String, String)> {
+    upstream
+        .iter()
+        .map(|(n, v)| {
+            (
+                n.as_str().to_string(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn h(name: &str, value: &str) -> Header {
+        Header {
+            name: name.into(),
+            value: value.as_bytes().to_vec(),
+        }
+    }
+
+    fn get<'a>(out: &'a [(String, Vec<u8>)], name: &str) -> Vec<&'a str> {
+        out.iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| std::str::from_utf8(v).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn codex_chatgpt_swap_keeps_everything_else() {
+        let client = vec![
+            h("Host", "127.0.0.1:1"),
+            h("Authorization", "Bearer harness-token"),
+            h("chatgpt-account-id", "harness-acct"),
+            h("originator", "codex_exec"),
+            h("Connection", "keep-alive, x-drop-me"),
+            h("x-drop-me", "1"),
+            h("Content-Length", "5"),
+            h("content-encoding", "zstd"),
+            h("x-codex-turn-state", "ts"),
+        ];
+        let cred = Credential::CodexChatgpt {
+            access_token: "tok-A".into(),
+            account_id: "acct-A".into(),
+        };
+        let out = upstream_request_headers(&client, &cred, false);
+        assert_eq!(get(&out, "authorization"), ["Bearer tok-A"]);
+        assert_eq!(get(&out, "chatgpt-account-id"), ["acct-A"]);
+        assert_eq!(get(&out, "originator"), ["codex_exec"]);
+        assert_eq!(get(&out, "content-encoding"), ["zstd"]);
+        assert_eq!(get(&out, "x-codex-turn-state"), ["ts"]);
+        for gone in ["host", "connection", "x-drop-me", "content-length"] {
+            assert!(get(&out, gone).is_empty(), "{gone} forwarded");
+        }
+        let moved = upstream_request_headers(&client, &cred, true);
+        assert!(get(&moved, "x-codex-turn-state").is_empty());
+    }
+
+    #[test]
+    fn claude_oauth_adds_beta_once_and_api_key_removes_it() {
+        let client = vec![
+            h("x-api-key", "sk-ant-harness"),
+            h(
+                "anthropic-beta",
+                "claude-code-20250219,context-1m-2025-08-07",
+            ),
+        ];
+        let oauth = Credential::ClaudeOauth {
+            access_token: "oat".into(),
+        };
+        let out = upstream_request_headers(&client, &oauth, false);
+        assert_eq!(get(&out, "authorization"), ["Bearer oat"]);
+        assert!(get(&out, "x-api-key").is_empty());
+        assert_eq!(
+            get(&out, "anthropic-beta"),
+            ["claude-code-20250219,context-1m-2025-08-07,oauth-2025-04-20"]
+        );
+        let client2 = vec![
+            h("authorization", "Bearer harness"),
+            h("anthropic-beta", "claude-code-20250219,oauth-2025-04-20"),
+        ];
+        let out = upstream_request_headers(&client2, &oauth, false);
+        assert_eq!(
+            get(&out, "anthropic-beta"),
+            ["claude-code-20250219,oauth-2025-04-20"]
+        );
+        let key = Credential::ClaudeApiKey {
+            api_key: "sk-ant-k".into(),
+        };
+        let out = upstream_request_headers(&client2, &key, false);
+        assert!(get(&out, "authorization").is_empty());
+        assert_eq!(get(&out, "x-api-key"), ["sk-ant-k"]);
+        assert_eq!(get(&out, "anthropic-beta"), ["claude-code-20250219"]);
+    }
+
+    #[test]
+    fn credential_debug_is_redacted() {
+        let c = Credential::CodexApiKey {
+            api_key: "sk-canary".into(),
+        };
+        assert!(!format!("{c:?}").contains("canary"));
+    }
+}

@@ -1,0 +1,230 @@
+//! An in-memory [`Pool`]: accounts in priority order, health kept in memory. Used by tests
+//! and benchmarks of the wire path; managed sessions use the durable pool over the model's
+//! classifier and the health store.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use jiff::{SignedDuration, Timestamp};
+use serde_json::Value;
+
+use super::pool::{
+    AccountId, Action, Credential, Elected, Judgement, Pool, ResponseEvidence, UsageObservation,
+    UsageView,
+};
+
+/// One account of a [`MemoryPool`].
+#[derive(Clone, Debug)]
+pub struct MemoryAccount {
+    pub label: String,
+    pub credential: Credential,
+    pub upstream: Option<String>,
+}
+
+/// What the pool knows about one account.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct AccountState {
+    /// Classification that benched the account, if any.
+    pub benched: Option<String>,
+    pub resets_at: Option<Timestamp>,
+    /// Highest used percent over the windows last observed.
+    pub used_percent: Option<f64>,
+    /// Every classification recorded, in order.
+    pub recorded: Vec<String>,
+}
+
+/// Accounts in priority order with in-memory health.
+pub struct MemoryPool {
+    profile: String,
+    threshold_percent: f64,
+    accounts: Vec<(AccountId, Arc<Credential>, Option<String>)>,
+    state: Mutex<HashMap<AccountId, AccountState>>,
+}
+
+impl MemoryPool {
+    /// A pool over `accounts` (first = most preferred); `threshold_percent` is the usage
+    /// above which the next request moves to another account.
+    pub fn new(profile: &str, accounts: Vec<MemoryAccount>, threshold_percent: f64) -> Self {
+        MemoryPool {
+            profile: profile.to_string(),
+            threshold_percent,
+            accounts: accounts
+                .into_iter()
+                .map(|a| (AccountId(a.label), Arc::new(a.credential), a.upstream))
+                .collect(),
+            state: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// A copy of one account's state.
+    pub fn state_of(&self, label: &str) -> AccountState {
+        self.lock()
+            .get(&AccountId(label.to_string()))
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<AccountId, AccountState>> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn candidates(&self, exclude: &[AccountId]) -> Vec<(usize, Option<f64>)> {
+        let state = self.lock();
+        self.accounts
+            .iter()
+            .enumerate()
+            .filter(|(_, (id, _, _))| !exclude.contains(id))
+            .filter_map(|(i, (id, _, _))| {
+                let s = state.get(id);
+                if s.is_some_and(|s| s.benched.is_some()) {
+                    None
+                } else {
+                    Some((i, s.and_then(|s| s.used_percent)))
+                }
+            })
+            .collect()
+    }
+
+    fn elected(&self, i: usize, passed_over: Option<&'static str>) -> Elected {
+        let (id, cred, upstream) = &self.accounts[i];
+        Elected {
+            account: id.clone(),
+            credential: cred.clone(),
+            upstream: upstream.clone(),
+            passed_over,
+        }
+    }
+}
+
+/// A stand-in classifier for the in-memory pool (the durable pool uses the model's one).
+pub fn classify_for_tests(evidence: &ResponseEvidence, now: Timestamp) -> Judgement {
+    let judgement = |action, class: &str, resets_at, benches| Judgement {
+        action,
+        classification: class.to_string(),
+        resets_at,
+        benches_account: benches,
+    };
+    let body: Value = serde_json::from_slice(&evidence.body).unwrap_or(Value::Null);
+    let error_type = body
+        .pointer("/error/type")
+        .or_else(|| body.pointer("/error/code"))
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    let after = |secs: i64| now.checked_add(SignedDuration::from_secs(secs)).ok();
+    match evidence.status {
+        200..=299 => judgement(Action::Deliver, "success", None, false),
+        429 => {
+            let body_reset = body
+                .pointer("/error/resets_at")
+                .and_then(Value::as_i64)
+                .and_then(|s| Timestamp::from_second(s).ok())
+                .or_else(|| {
+                    body.pointer("/error/resets_in_seconds")
+                        .and_then(Value::as_i64)
+                        .and_then(after)
+                });
+            let unified_reset = evidence
+                .header("anthropic-ratelimit-unified-reset")
+                .and_then(|v| v.trim().parse::<i64>().ok())
+                .and_then(|s| Timestamp::from_second(s).ok());
+            let retry_after = evidence
+                .header("retry-after")
+                .and_then(|v| v.trim().parse::<i64>().ok())
+                .and_then(after);
+            if error_type == "usage_not_included" {
+                judgement(Action::TryNextAccount, "tier_insufficient", None, true)
+            } else if error_type == "usage_limit_reached"
+                || evidence.header("anthropic-ratelimit-unified-status") == Some("rejected")
+            {
+                let reset = body_reset.or(unified_reset).or(retry_after);
+                judgement(Action::TryNextAccount, "quota_exhausted", reset, true)
+            } else if let Some(reset) = body_reset.or(unified_reset).or(retry_after) {
+                judgement(Action::TryNextAccount, "rate_limited", Some(reset), true)
+            } else {
+                judgement(Action::TryNextAccount, "windowless_rate_limit", None, false)
+            }
+        }
+        401 => judgement(Action::TryNextAccount, "dead", None, true),
+        403 => judgement(Action::TryNextAccount, "tier_insufficient", None, true),
+        500..=599 => judgement(Action::RetryInPlace, "provider_degraded", None, false),
+        _ => judgement(Action::Deliver, "unknown_4xx", None, false),
+    }
+}
+
+impl Pool for MemoryPool {
+    fn profile(&self) -> &str {
+        &self.profile
+    }
+
+    fn elect(
+        &self,
+        prefer: Option<&AccountId>,
+        exclude: &[AccountId],
+        _now: Timestamp,
+    ) -> Option<Elected> {
+        let candidates = self.candidates(exclude);
+        let below = |u: &Option<f64>| u.is_none_or(|u| u < self.threshold_percent);
+        let mut passed_over = None;
+        if let Some(p) = prefer {
+            match candidates.iter().find(|(i, _)| &self.accounts[*i].0 == p) {
+                Some((i, u)) if below(u) => return Some(self.elected(*i, None)),
+                Some(_) => passed_over = Some("usage_threshold"),
+                None => passed_over = Some("not_selectable"),
+            }
+        }
+        candidates
+            .iter()
+            .find(|(_, u)| below(u))
+            .or(candidates.first())
+            .map(|(i, _)| self.elected(*i, passed_over))
+    }
+
+    fn judge(
+        &self,
+        _account: &AccountId,
+        evidence: &ResponseEvidence,
+        now: Timestamp,
+    ) -> Judgement {
+        classify_for_tests(evidence, now)
+    }
+
+    fn record(
+        &self,
+        account: &AccountId,
+        _evidence: &ResponseEvidence,
+        judgement: &Judgement,
+        usage: &[UsageObservation],
+        _now: Timestamp,
+    ) {
+        let mut state = self.lock();
+        let s = state.entry(account.clone()).or_default();
+        s.recorded.push(judgement.classification.clone());
+        if judgement.benches_account {
+            s.benched = Some(judgement.classification.clone());
+            s.resets_at = judgement.resets_at;
+        }
+        if let Some(max) = usage.iter().map(|u| u.used_percent).reduce(f64::max) {
+            s.used_percent = Some(max);
+        }
+    }
+
+    fn earliest_reset(&self, _now: Timestamp) -> Option<Timestamp> {
+        self.lock().values().filter_map(|s| s.resets_at).min()
+    }
+
+    fn usage_view(&self, now: Timestamp) -> UsageView {
+        match self.elect(None, &[], now) {
+            Some(e) => UsageView {
+                primary_used_percent: self.state_of(&e.account.0).used_percent,
+                any_selectable: true,
+                ..UsageView::default()
+            },
+            None => UsageView {
+                earliest_reset: self.earliest_reset(now),
+                ..UsageView::default()
+            },
+        }
+    }
+
+    fn flush(&self) {}
+}

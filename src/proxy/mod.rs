@@ -1,0 +1,163 @@
+//! The managed-session failover proxy (SPEC §8): blocking HTTP/1.1 on 127.0.0.1 between a
+//! harness and its provider. It swaps in the elected account's credential, holds back
+//! responses the pool judges as "this account cannot serve this", replays the request on the
+//! next account, and streams everything else byte-for-byte.
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use oauth_mux::proxy::{self, Harness, ProxyConfig, frames, memory_pool::MemoryPool};
+//! # fn pool() -> MemoryPool { unimplemented!() }
+//! let handle = proxy::start(
+//!     ProxyConfig::new(Harness::Claude, "https://api.anthropic.com"),
+//!     Arc::new(pool()),
+//!     frames::discard(),
+//! )?;
+//! println!("ANTHROPIC_BASE_URL={}", handle.base_url());
+//! handle.shutdown();
+//! # Ok::<(), anyhow::Error>(())
+//! ```
+
+pub mod frames;
+pub mod framing;
+pub mod headers;
+pub mod memory_pool;
+pub mod pool;
+pub mod replies;
+pub mod response;
+pub mod server;
+pub mod session;
+pub mod sse;
+pub mod upstream;
+pub mod usage;
+
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+
+use self::frames::FrameSink;
+use self::pool::Pool;
+use self::response::SseHold;
+use self::session::Session;
+use self::upstream::UpstreamOptions;
+
+/// Which harness the session serves: decides error shapes and path families.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Harness {
+    Codex,
+    Claude,
+}
+
+/// Everything a proxy session needs besides its pool.
+#[derive(Clone, Debug)]
+pub struct ProxyConfig {
+    pub harness: Harness,
+    /// Upstream origin (scheme, host, port), e.g. `https://chatgpt.com`.
+    pub upstream: String,
+    pub limits: framing::Limits,
+    pub upstream_options: UpstreamOptions,
+    /// Bound on holding back an SSE opening (bytes and time) before delivering anyway.
+    pub sse_hold: SseHold,
+    /// Concurrent harness connections served; more get 503.
+    pub max_connections: usize,
+    /// In-place retries for transient overload (529/5xx) and transport failures.
+    pub retries_in_place: u32,
+    /// First in-place backoff; doubled per retry.
+    pub retry_backoff: Duration,
+}
+
+impl ProxyConfig {
+    /// Defaults for a harness and an upstream origin.
+    pub fn new(harness: Harness, upstream: impl Into<String>) -> Self {
+        ProxyConfig {
+            harness,
+            upstream: upstream.into(),
+            limits: framing::Limits::default(),
+            upstream_options: UpstreamOptions::default(),
+            sse_hold: SseHold {
+                max_bytes: 64 * 1024,
+                max_time: Duration::from_secs(10),
+            },
+            max_connections: 64,
+            retries_in_place: 2,
+            retry_backoff: Duration::from_millis(250),
+        }
+    }
+}
+
+/// A running proxy. Dropping it shuts it down.
+pub struct ProxyHandle {
+    addr: SocketAddr,
+    secret: Arc<str>,
+    stop: Arc<AtomicBool>,
+    accept: Option<JoinHandle<()>>,
+    pool: Arc<dyn Pool>,
+}
+
+impl ProxyHandle {
+    /// `http://127.0.0.1:PORT/<secret>`: the only prefix the proxy serves.
+    pub fn base_url(&self) -> String {
+        format!("http://{}/{}", self.addr, self.secret)
+    }
+
+    /// The bound loopback address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Stop accepting connections and make every recorded fact durable.
+    pub fn shutdown(mut self) {
+        self.stop_now();
+    }
+
+    fn stop_now(&mut self) {
+        if let Some(accept) = self.accept.take() {
+            self.stop.store(true, Ordering::SeqCst);
+            let _ = TcpStream::connect_timeout(&self.addr, Duration::from_secs(1));
+            let _ = accept.join();
+            self.pool.flush();
+        }
+    }
+}
+
+impl Drop for ProxyHandle {
+    fn drop(&mut self) {
+        self.stop_now();
+    }
+}
+
+/// A fresh 128-bit session secret, hex-encoded.
+pub fn new_secret() -> Result<String> {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("reading OS randomness: {e}"))?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// Bind 127.0.0.1 on an ephemeral port and serve the session until shut down.
+pub fn start(config: ProxyConfig, pool: Arc<dyn Pool>, frames: FrameSink) -> Result<ProxyHandle> {
+    let listener =
+        TcpListener::bind(("127.0.0.1", 0)).context("binding the session proxy on 127.0.0.1")?;
+    let addr = listener.local_addr()?;
+    let secret: Arc<str> = new_secret()?.into();
+    let max = config.max_connections;
+    let session = Arc::new(Session::new(config, pool.clone(), frames)?);
+    let stop = Arc::new(AtomicBool::new(false));
+    let accept = {
+        let (secret, stop) = (secret.clone(), stop.clone());
+        std::thread::Builder::new()
+            .name("omux-proxy-accept".into())
+            .spawn(move || server::accept_loop(listener, session, secret, stop, max))
+            .context("starting the proxy accept thread")?
+    };
+    Ok(ProxyHandle {
+        addr,
+        secret,
+        stop,
+        accept: Some(accept),
+        pool,
+    })
+}

@@ -1,0 +1,162 @@
+//! What the proxy asks of an account pool: elect an account, judge a response, record
+//! what it learned. The proxy owns the wire; the pool owns every decision about accounts.
+
+use std::fmt;
+use std::sync::Arc;
+
+use jiff::Timestamp;
+
+/// An account inside a pool, named by the config's account label (never a raw upstream id).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct AccountId(pub String);
+
+impl fmt::Display for AccountId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The credential the proxy swaps into a request. `Debug` never shows the secret parts.
+#[derive(Clone)]
+pub enum Credential {
+    /// Codex on a ChatGPT subscription: bearer token plus `chatgpt-account-id`.
+    CodexChatgpt {
+        access_token: String,
+        account_id: String,
+    },
+    /// Codex with an OpenAI API key (`Authorization: Bearer sk-…`).
+    CodexApiKey { api_key: String },
+    /// Claude on a subscription: bearer token plus the `oauth-2025-04-20` beta flag.
+    ClaudeOauth { access_token: String },
+    /// Claude with an Anthropic API key (`x-api-key`).
+    ClaudeApiKey { api_key: String },
+}
+
+impl fmt::Debug for Credential {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let kind = match self {
+            Credential::CodexChatgpt { .. } => "CodexChatgpt",
+            Credential::CodexApiKey { .. } => "CodexApiKey",
+            Credential::ClaudeOauth { .. } => "ClaudeOauth",
+            Credential::ClaudeApiKey { .. } => "ClaudeApiKey",
+        };
+        write!(f, "Credential::{kind}(<redacted>)")
+    }
+}
+
+/// An account chosen to carry a request.
+#[derive(Clone, Debug)]
+pub struct Elected {
+    pub account: AccountId,
+    pub credential: Arc<Credential>,
+    /// Upstream origin for this account (e.g. `https://chatgpt.com`); None = the session's.
+    pub upstream: Option<String>,
+    /// Why the preferred account was passed over (`usage_threshold`, `not_selectable`), if it was.
+    pub passed_over: Option<&'static str>,
+}
+
+/// What the proxy saw from the provider: status, headers and (a bounded prefix of) the body.
+/// For an error carried as the first event of a 200 SSE stream, `status` is the HTTP status
+/// that error stands for and `body` is the event's JSON.
+#[derive(Clone, Debug, Default)]
+pub struct ResponseEvidence {
+    pub status: u16,
+    /// Header names lower-cased; values lossily decoded.
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+    /// True when this evidence came from an SSE error event inside a 2xx stream.
+    pub from_stream_event: bool,
+}
+
+impl ResponseEvidence {
+    /// First value of a header (name lower-case).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// What the proxy does with a response.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Action {
+    /// Show it to the harness.
+    Deliver,
+    /// Transient overload: send the same request to the same account again after a pause.
+    RetryInPlace,
+    /// Hold it back and replay the request on the next selectable account.
+    TryNextAccount,
+}
+
+/// The pool's judgement of one response.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Judgement {
+    pub action: Action,
+    /// Classification label for frames, e.g. `success`, `quota_exhausted`, `rate_limited`.
+    pub classification: String,
+    /// When the account's limit resets, if the provider said.
+    pub resets_at: Option<Timestamp>,
+    /// True when the account is benched by this response (false for a windowless 429).
+    pub benches_account: bool,
+}
+
+/// One usage window read from response headers (e.g. Codex primary = 5 h).
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct UsageObservation {
+    /// `primary`, `secondary`, `five_hour`, `seven_day`, …
+    pub window: String,
+    pub used_percent: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resets_in_seconds: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub window_minutes: Option<u64>,
+}
+
+/// The pool's view of one usage window, for answering the harness's own usage check.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct UsageView {
+    /// Highest used percent of the account the pool would elect now (None = unknown).
+    pub primary_used_percent: Option<f64>,
+    pub secondary_used_percent: Option<f64>,
+    pub primary_resets_at: Option<Timestamp>,
+    pub secondary_resets_at: Option<Timestamp>,
+    /// True when some account is selectable now.
+    pub any_selectable: bool,
+    /// Earliest time an account comes back when none is selectable.
+    pub earliest_reset: Option<Timestamp>,
+}
+
+/// The account pool behind one managed session. Implementations must be cheap on `elect`
+/// and `judge` (they sit on the request path) and must keep durable writes in `record`
+/// off the caller's thread; `flush` makes them durable.
+pub trait Pool: Send + Sync {
+    /// The profile name, for repair commands.
+    fn profile(&self) -> &str;
+    /// Elect an account for a request: `prefer` (the session's current account) when it is
+    /// still selectable and below the usage threshold, else the best other one. Never one in
+    /// `exclude`.
+    fn elect(
+        &self,
+        prefer: Option<&AccountId>,
+        exclude: &[AccountId],
+        now: Timestamp,
+    ) -> Option<Elected>;
+    /// Classify a response of `account`: the one classifier decides the action.
+    fn judge(&self, account: &AccountId, evidence: &ResponseEvidence, now: Timestamp) -> Judgement;
+    /// Record what a response taught about `account` (health, usage). Must not block on disk.
+    fn record(
+        &self,
+        account: &AccountId,
+        evidence: &ResponseEvidence,
+        judgement: &Judgement,
+        usage: &[UsageObservation],
+        now: Timestamp,
+    );
+    /// Earliest known reset among the pool's spent accounts.
+    fn earliest_reset(&self, now: Timestamp) -> Option<Timestamp>;
+    /// The usage the harness should see for its own limits check.
+    fn usage_view(&self, now: Timestamp) -> UsageView;
+    /// Block until every recorded fact is durable.
+    fn flush(&self);
+}

@@ -1,0 +1,451 @@
+//! One managed session's request handling: route by path, swap credentials, and the
+//! failover loop of SPEC §8 (hold back, record, elect the next account, replay).
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use jiff::Timestamp;
+
+use super::frames::{FrameSink, ProxyFrame};
+use super::framing::RequestHead;
+use super::headers::upstream_request_headers;
+use super::pool::{AccountId, Action, Credential, Elected, Pool};
+use super::replies::{self, LocalReply};
+use super::response::{self, Framing, Held};
+use super::upstream::Upstream;
+use super::usage::{observe_usage, wham_usage_body};
+use super::{Harness, ProxyConfig};
+
+/// A request read from the harness, the session secret already stripped from its path.
+pub struct ClientRequest {
+    pub head: RequestHead,
+    /// Path and query after the secret, starting with `/`.
+    pub path: String,
+    pub body: Vec<u8>,
+}
+
+/// What a request path is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Route {
+    /// Model traffic: classified, failed over, recorded.
+    Model(&'static str),
+    /// Codex's own usage check, answered from the pool.
+    Usage,
+    /// Bootstrap and side calls: pinned to the current account, passed through.
+    Side(&'static str),
+}
+
+/// Classify a request path (query ignored).
+pub fn route(path: &str) -> Route {
+    let p = path.split('?').next().unwrap_or(path);
+    if p.ends_with("/responses") || p.ends_with("/responses/compact") {
+        return Route::Model("responses");
+    }
+    if p == "/v1/messages" {
+        return Route::Model("messages");
+    }
+    if p.ends_with("/wham/usage") || p.ends_with("/codex/usage") {
+        return Route::Usage;
+    }
+    if p.starts_with("/backend-api/") {
+        Route::Side("codex_other")
+    } else {
+        Route::Side("other")
+    }
+}
+
+/// Map the path between Codex's ChatGPT (`/backend-api/codex/…`) and API-key (`/v1/…`)
+/// families to fit the elected credential. Other paths are unchanged.
+pub fn upstream_path(credential: &Credential, path: &str) -> String {
+    match credential {
+        Credential::CodexApiKey { .. } => match path.strip_prefix("/backend-api/codex/") {
+            Some(rest) => format!("/v1/{rest}"),
+            None => path.to_string(),
+        },
+        Credential::CodexChatgpt { .. } => match path.strip_prefix("/v1/") {
+            Some(rest) => format!("/backend-api/codex/{rest}"),
+            None => path.to_string(),
+        },
+        _ => path.to_string(),
+    }
+}
+
+/// State shared by every connection of one session.
+pub struct Session {
+    pub config: ProxyConfig,
+    pub pool: Arc<dyn Pool>,
+    pub frames: FrameSink,
+    pub upstream: Upstream,
+    /// The sticky account: kept while it stays selectable.
+    current: Mutex<Option<AccountId>>,
+    /// The account whose response the harness saw last (its `x-codex-turn-state`).
+    last_served: Mutex<Option<AccountId>>,
+}
+
+impl Session {
+    pub fn new(
+        config: ProxyConfig,
+        pool: Arc<dyn Pool>,
+        frames: FrameSink,
+    ) -> anyhow::Result<Self> {
+        let upstream = Upstream::new(&config.upstream_options)?;
+        Ok(Session {
+            config,
+            pool,
+            frames,
+            upstream,
+            current: Mutex::new(None),
+            last_served: Mutex::new(None),
+        })
+    }
+
+    fn emit(&self, frame: ProxyFrame) {
+        (self.frames)(frame);
+    }
+
+    /// Serve one request; returns whether the connection may carry another.
+    pub fn serve(&self, out: &mut impl Write, req: ClientRequest, keep_alive: bool) -> bool {
+        let route = route(&req.path);
+        if req.head.is_upgrade() {
+            let path_kind = match route {
+                Route::Model(k) | Route::Side(k) => k,
+                Route::Usage => "usage",
+            };
+            self.emit(ProxyFrame::UnsupportedTransport { path_kind });
+            return response::write_local(out, &replies::websocket_refused(), keep_alive);
+        }
+        let how = Framing {
+            head_request: req.head.method.eq_ignore_ascii_case("HEAD"),
+            http10: req.head.minor_version == 0,
+            keep_alive,
+        };
+        match route {
+            Route::Usage => {
+                let now = Timestamp::now();
+                let body = wham_usage_body(&self.pool.usage_view(now), now);
+                let reply = LocalReply {
+                    status: 200,
+                    headers: vec![("content-type".into(), b"application/json".to_vec())],
+                    body: serde_json::to_vec(&body).unwrap_or_default(),
+                };
+                response::write_local(out, &reply, keep_alive)
+            }
+            Route::Side(kind) => self.forward_pinned(out, &req, kind, how),
+            Route::Model(kind) => self.forward_with_failover(out, &req, kind, how),
+        }
+    }
+
+    fn upstream_url(&self, elected: &Elected, path: &str) -> String {
+        let origin = elected
+            .upstream
+            .as_deref()
+            .unwrap_or(&self.config.upstream)
+            .trim_end_matches('/');
+        format!("{origin}{}", upstream_path(&elected.credential, path))
+    }
+
+    /// Elect for this request and note a handoff when the sticky account changes. `reason`
+    /// names the failure that made this request move, if any.
+    fn elect(
+        &self,
+        exclude: &[AccountId],
+        reason: Option<&str>,
+        now: Timestamp,
+    ) -> Option<Elected> {
+        let mut current = self.current.lock().unwrap_or_else(|e| e.into_inner());
+        let elected = self.pool.elect(current.as_ref(), exclude, now)?;
+        if current.as_ref() != Some(&elected.account) {
+            if current.is_some() {
+                self.emit(ProxyFrame::Handoff {
+                    from: current.as_ref().map(|a| a.0.clone()),
+                    to: elected.account.0.clone(),
+                    reason: reason
+                        .or(elected.passed_over)
+                        .unwrap_or("not_selectable")
+                        .to_string(),
+                });
+            }
+            *current = Some(elected.account.clone());
+        }
+        Some(elected)
+    }
+
+    fn drop_turn_state(&self, account: &AccountId) -> bool {
+        let last = self.last_served.lock().unwrap_or_else(|e| e.into_inner());
+        last.as_ref() != Some(account)
+    }
+
+    fn served(&self, account: &AccountId) {
+        *self.last_served.lock().unwrap_or_else(|e| e.into_inner()) = Some(account.clone());
+    }
+
+    fn turn(
+        &self,
+        account: &AccountId,
+        req: &ClientRequest,
+        kind: &'static str,
+        status: u16,
+        classification: &str,
+        delivered: bool,
+    ) {
+        self.emit(ProxyFrame::ProxyTurn {
+            account: account.0.clone(),
+            method: req.head.method.clone(),
+            path_kind: kind,
+            status,
+            classification: classification.to_string(),
+            delivered_to_harness: delivered,
+        });
+    }
+
+    fn exhausted(&self, out: &mut impl Write, resets: Option<Timestamp>, keep_alive: bool) -> bool {
+        let now = Timestamp::now();
+        let earliest = match (resets, self.pool.earliest_reset(now)) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        let profile = self.pool.profile().to_string();
+        self.emit(ProxyFrame::PoolExhausted {
+            earliest_reset: earliest.map(|t| t.to_string()),
+            repair_command: replies::repair_command(&profile),
+        });
+        let reply = replies::pool_exhausted(self.config.harness, &profile, earliest, now);
+        response::write_local(out, &reply, keep_alive)
+    }
+
+    fn transport_failure(&self, out: &mut impl Write, err: &ureq::Error, keep_alive: bool) -> bool {
+        let reply = replies::proxy_error(
+            self.config.harness,
+            502,
+            &format!("upstream unreachable ({})", transport_error_kind(err)),
+        );
+        response::write_local(out, &reply, keep_alive)
+    }
+
+    fn send(
+        &self,
+        req: &ClientRequest,
+        url: &str,
+        headers: &[(String, Vec<u8>)],
+        model: bool,
+    ) -> Result<Held, ureq::Error> {
+        let resp = self
+            .upstream
+            .send(&req.head.method, url, headers, &req.body)?;
+        response::hold(resp, model, self.config.sse_hold).map_err(ureq::Error::Io)
+    }
+
+    /// Side calls: the current account, one attempt, passed through as is.
+    fn forward_pinned(
+        &self,
+        out: &mut impl Write,
+        req: &ClientRequest,
+        kind: &'static str,
+        how: Framing,
+    ) -> bool {
+        let now = Timestamp::now();
+        let Some(elected) = self.elect(&[], None, now) else {
+            return self.exhausted(out, None, how.keep_alive);
+        };
+        let headers = upstream_request_headers(
+            &req.head.headers,
+            &elected.credential,
+            self.drop_turn_state(&elected.account),
+        );
+        let url = self.upstream_url(&elected, &req.path);
+        match self.send(req, &url, &headers, false) {
+            Ok(held) => {
+                self.turn(&elected.account, req, kind, held.status, "side_call", true);
+                response::deliver(out, held, how)
+            }
+            Err(e) => self.transport_failure(out, &e, how.keep_alive),
+        }
+    }
+
+    /// Model traffic: SPEC §8 failover.
+    fn forward_with_failover(
+        &self,
+        out: &mut impl Write,
+        req: &ClientRequest,
+        kind: &'static str,
+        how: Framing,
+    ) -> bool {
+        let mut tried: Vec<AccountId> = Vec::new();
+        let mut reason: Option<String> = None;
+        let mut windowless: Option<Held> = None;
+        let mut earliest: Option<Timestamp> = None;
+        loop {
+            let now = Timestamp::now();
+            let Some(elected) = self.elect(&tried, reason.as_deref(), now) else {
+                break;
+            };
+            tried.push(elected.account.clone());
+            let headers = upstream_request_headers(
+                &req.head.headers,
+                &elected.credential,
+                self.drop_turn_state(&elected.account),
+            );
+            let url = self.upstream_url(&elected, &req.path);
+            let mut attempt = 0u32;
+            loop {
+                let held = match self.send(req, &url, &headers, true) {
+                    Ok(held) => held,
+                    Err(e) => {
+                        if attempt < self.config.retries_in_place {
+                            std::thread::sleep(self.backoff(attempt));
+                            attempt += 1;
+                            continue;
+                        }
+                        self.turn(
+                            &elected.account,
+                            req,
+                            kind,
+                            502,
+                            "upstream_unreachable",
+                            true,
+                        );
+                        return self.transport_failure(out, &e, how.keep_alive);
+                    }
+                };
+                let now = Timestamp::now();
+                let judgement = self.pool.judge(&elected.account, &held.evidence, now);
+                let usage = observe_usage(&held.evidence);
+                if !usage.is_empty() {
+                    self.emit(ProxyFrame::QuotaObserved {
+                        account: elected.account.0.clone(),
+                        windows: usage.clone(),
+                    });
+                }
+                self.pool
+                    .record(&elected.account, &held.evidence, &judgement, &usage, now);
+                let action = match judgement.action {
+                    Action::RetryInPlace if attempt >= self.config.retries_in_place => {
+                        Action::Deliver
+                    }
+                    a => a,
+                };
+                match action {
+                    Action::Deliver => {
+                        self.turn(
+                            &elected.account,
+                            req,
+                            kind,
+                            held.evidence.status,
+                            &judgement.classification,
+                            true,
+                        );
+                        self.served(&elected.account);
+                        return response::deliver(out, held, how);
+                    }
+                    Action::RetryInPlace => {
+                        self.turn(
+                            &elected.account,
+                            req,
+                            kind,
+                            held.evidence.status,
+                            &judgement.classification,
+                            false,
+                        );
+                        drop(held);
+                        std::thread::sleep(self.backoff(attempt));
+                        attempt += 1;
+                    }
+                    Action::TryNextAccount => {
+                        self.turn(
+                            &elected.account,
+                            req,
+                            kind,
+                            held.evidence.status,
+                            &judgement.classification,
+                            false,
+                        );
+                        reason = Some(judgement.classification.clone());
+                        if judgement.benches_account {
+                            earliest = match (earliest, judgement.resets_at) {
+                                (Some(a), Some(b)) => Some(a.min(b)),
+                                (a, b) => a.or(b),
+                            };
+                        } else {
+                            windowless = Some(held);
+                        }
+                        break;
+                    }
+                }
+            }
+        }
+        // Nothing left to try. A request-scoped (windowless) refusal is passed on as the
+        // provider sent it; a spent pool gets one clear error.
+        if let Some(held) = windowless {
+            return response::deliver(out, held, how);
+        }
+        self.exhausted(out, earliest, how.keep_alive)
+    }
+
+    fn backoff(&self, attempt: u32) -> Duration {
+        self.config.retry_backoff * 2u32.saturating_pow(attempt)
+    }
+}
+
+fn transport_error_kind(err: &ureq::Error) -> &'static str {
+    match err {
+        ureq::Error::Timeout(_) => "timeout",
+        ureq::Error::HostNotFound => "host not found",
+        ureq::Error::ConnectionFailed => "connection failed",
+        ureq::Error::Io(_) => "i/o error",
+        ureq::Error::Tls(_) => "tls error",
+        _ => "transport error",
+    }
+}
+
+/// Harness kind accessor used by the server for framing errors.
+pub fn harness_of(session: &Session) -> Harness {
+    session.config.harness
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes() {
+        assert_eq!(
+            route("/backend-api/codex/responses"),
+            Route::Model("responses")
+        );
+        assert_eq!(route("/v1/responses"), Route::Model("responses"));
+        assert_eq!(route("/v1/messages?beta=true"), Route::Model("messages"));
+        assert_eq!(
+            route("/v1/messages/count_tokens?beta=true"),
+            Route::Side("other")
+        );
+        assert_eq!(route("/backend-api/wham/usage"), Route::Usage);
+        assert_eq!(
+            route("/backend-api/codex/models?client_version=1"),
+            Route::Side("codex_other")
+        );
+    }
+
+    #[test]
+    fn codex_path_families_follow_the_credential() {
+        let key = Credential::CodexApiKey {
+            api_key: "k".into(),
+        };
+        let chat = Credential::CodexChatgpt {
+            access_token: "t".into(),
+            account_id: "a".into(),
+        };
+        assert_eq!(
+            upstream_path(&key, "/backend-api/codex/responses"),
+            "/v1/responses"
+        );
+        assert_eq!(
+            upstream_path(&chat, "/v1/responses"),
+            "/backend-api/codex/responses"
+        );
+        assert_eq!(
+            upstream_path(&chat, "/backend-api/wham/usage"),
+            "/backend-api/wham/usage"
+        );
+    }
+}

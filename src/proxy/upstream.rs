@@ -1,0 +1,176 @@
+//! The upstream side: one shared, pooled `ureq` agent that sends the harness's request to
+//! the provider and hands back the response untouched (no status errors, no redirects, no
+//! decompression, no added headers).
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use ureq::Agent;
+use ureq::http;
+use ureq::tls::{Certificate, PemItem, RootCerts, TlsConfig};
+
+/// Upstream transport settings.
+#[derive(Clone, Debug)]
+pub struct UpstreamOptions {
+    pub connect_timeout: Duration,
+    /// Time allowed until the response head arrives.
+    pub response_timeout: Duration,
+    /// Longest silence allowed inside a streaming body.
+    pub read_idle_timeout: Duration,
+    /// An extra PEM CA bundle trusted in addition to the system roots.
+    pub extra_ca_file: Option<PathBuf>,
+    /// Idle connections kept per upstream host.
+    pub idle_per_host: usize,
+}
+
+impl Default for UpstreamOptions {
+    fn default() -> Self {
+        UpstreamOptions {
+            connect_timeout: Duration::from_secs(10),
+            response_timeout: Duration::from_secs(600),
+            read_idle_timeout: Duration::from_secs(300),
+            extra_ca_file: None,
+            idle_per_host: 32,
+        }
+    }
+}
+
+/// System CA bundle locations (the same list most TLS stacks probe).
+const SYSTEM_BUNDLES: &[&str] = &[
+    "/etc/ssl/certs/ca-certificates.crt",
+    "/etc/pki/tls/certs/ca-bundle.crt",
+    "/etc/ssl/ca-bundle.pem",
+    "/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem",
+    "/etc/ssl/cert.pem",
+    "/usr/local/etc/openssl/cert.pem",
+    "/opt/homebrew/etc/openssl@3/cert.pem",
+];
+
+fn read_pem_certs(path: &Path) -> Result<Vec<Certificate<'static>>> {
+    let pem = std::fs::read(path)
+        .with_context(|| format!("reading CA file {} (check the path)", path.display()))?;
+    let certs: Vec<Certificate<'static>> = ureq::tls::parse_pem(&pem)
+        .filter_map(|item| match item {
+            Ok(PemItem::Certificate(c)) => Some(c),
+            _ => None,
+        })
+        .collect();
+    anyhow::ensure!(
+        !certs.is_empty(),
+        "CA file {} holds no PEM certificate",
+        path.display()
+    );
+    Ok(certs)
+}
+
+/// Root certificates: Mozilla's webpki roots by default; with an extra CA file, that file
+/// plus the system bundle (or `SSL_CERT_FILE`).
+fn root_certs(extra: Option<&Path>) -> Result<RootCerts> {
+    let Some(extra) = extra else {
+        return Ok(RootCerts::WebPki);
+    };
+    let mut certs = read_pem_certs(extra)?;
+    let system = std::env::var_os("SSL_CERT_FILE")
+        .map(PathBuf::from)
+        .into_iter()
+        .chain(SYSTEM_BUNDLES.iter().map(PathBuf::from))
+        .find(|p| p.is_file());
+    if let Some(bundle) = system {
+        certs.extend(read_pem_certs(&bundle).unwrap_or_default());
+    }
+    Ok(RootCerts::new_with_certs(&certs))
+}
+
+/// The shared upstream client of a proxy session.
+pub struct Upstream {
+    agent: Agent,
+}
+
+impl Upstream {
+    /// Build the agent. `HTTPS_PROXY`/`ALL_PROXY`/`HTTP_PROXY` and `NO_PROXY` are honoured;
+    /// loopback upstreams always go direct.
+    pub fn new(options: &UpstreamOptions) -> Result<Self> {
+        let tls = TlsConfig::builder()
+            .root_certs(root_certs(options.extra_ca_file.as_deref())?)
+            .build();
+        let config = Agent::config_builder()
+            .http_status_as_error(false)
+            .max_redirects(0)
+            .user_agent("")
+            .accept("")
+            .accept_encoding("")
+            .allow_non_standard_methods(true)
+            .proxy(ureq::Proxy::try_from_env())
+            .tls_config(tls)
+            .timeout_connect(Some(options.connect_timeout))
+            .timeout_send_request(Some(Duration::from_secs(60)))
+            .timeout_send_body(Some(Duration::from_secs(120)))
+            .timeout_recv_response(Some(options.response_timeout))
+            .timeout_recv_body(None)
+            .timeout_per_read(Some(options.read_idle_timeout))
+            .max_idle_connections(64)
+            .max_idle_connections_per_host(options.idle_per_host)
+            .max_idle_age(Duration::from_secs(90))
+            .input_buffer_size(32 * 1024)
+            .output_buffer_size(32 * 1024)
+            .build();
+        Ok(Upstream {
+            agent: config.new_agent(),
+        })
+    }
+
+    /// Send one request. 4xx/5xx come back as responses; only transport failures are errors.
+    pub fn send(
+        &self,
+        method: &str,
+        url: &str,
+        headers: &[(String, Vec<u8>)],
+        body: &[u8],
+    ) -> Result<http::Response<ureq::Body>, ureq::Error> {
+        let mut builder = http::Request::builder().method(method).uri(url);
+        for (name, value) in headers {
+            builder = builder.header(name.as_str(), value.as_slice());
+        }
+        let request = builder.body(body).map_err(ureq::Error::from)?;
+        if is_loopback_url(url) {
+            let request = self.agent.configure_request(request).proxy(None).build();
+            self.agent.run(request)
+        } else {
+            self.agent.run(request)
+        }
+    }
+}
+
+/// True for `http(s)://127.x`, `[::1]` and `localhost` URLs.
+pub fn is_loopback_url(url: &str) -> bool {
+    let rest = url.split_once("://").map(|(_, r)| r).unwrap_or(url);
+    let authority = rest.split(['/', '?']).next().unwrap_or("");
+    let host_port = authority
+        .rsplit_once('@')
+        .map(|(_, h)| h)
+        .unwrap_or(authority);
+    let host = if let Some(v6) = host_port.strip_prefix('[') {
+        v6.split(']').next().unwrap_or("")
+    } else {
+        host_port.split(':').next().unwrap_or("")
+    };
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loopback_detection() {
+        assert!(is_loopback_url("http://127.0.0.1:8080/v1"));
+        assert!(is_loopback_url("http://localhost:1/x"));
+        assert!(is_loopback_url("http://[::1]:9/"));
+        assert!(!is_loopback_url("https://chatgpt.com/backend-api"));
+        assert!(!is_loopback_url("https://127.example.com.evil/"));
+    }
+}
