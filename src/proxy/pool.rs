@@ -144,6 +144,12 @@ pub trait Pool: Send + Sync {
     ) -> Option<Elected>;
     /// Classify a response of `account`: the one classifier decides the action.
     fn judge(&self, account: &AccountId, evidence: &ResponseEvidence, now: Timestamp) -> Judgement;
+    /// Read the provider's usage headers from a response. The default knows Codex's
+    /// `x-codex-*` and Anthropic's unified headers; a pool with a provider definition reads
+    /// the definition's `usage_headers`.
+    fn observe_usage(&self, evidence: &ResponseEvidence, _now: Timestamp) -> Vec<UsageObservation> {
+        super::usage::observe_usage(evidence)
+    }
     /// Record what a response taught about `account` (health, usage). Must not block on disk.
     fn record(
         &self,

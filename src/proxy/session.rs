@@ -14,7 +14,7 @@ use super::pool::{AccountId, Action, Credential, Elected, Pool};
 use super::replies::{self, LocalReply};
 use super::response::{self, Framing, Held};
 use super::upstream::Upstream;
-use super::usage::{observe_usage, wham_usage_body};
+use super::usage::wham_usage_body;
 use super::{Harness, ProxyConfig};
 
 /// A request read from the harness, the session secret already stripped from its path.
@@ -310,7 +310,7 @@ impl Session {
                 };
                 let now = Timestamp::now();
                 let judgement = self.pool.judge(&elected.account, &held.evidence, now);
-                let usage = observe_usage(&held.evidence);
+                let usage = self.pool.observe_usage(&held.evidence, now);
                 if !usage.is_empty() {
                     self.emit(ProxyFrame::QuotaObserved {
                         account: elected.account.0.clone(),

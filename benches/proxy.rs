@@ -1,0 +1,400 @@
+//! `just bench`: what the session proxy costs, measured against the loopback fake provider.
+//!
+//! Whole runs side by side in one invocation: direct requests to the fake provider and the
+//! same requests through a proxy running in a child process (so its RSS is its own). Writes
+//! the "Proxy" section of docs/performance.md (or the path in `OMUX_BENCH_OUT`).
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use jiff::Timestamp;
+use oauth_mux::demo::fake_provider::{Behaviour, FakeProvider};
+use oauth_mux::proxy::memory_pool::classify_for_tests;
+use oauth_mux::proxy::pool::{
+    AccountId, Credential, Elected, Judgement, Pool, ResponseEvidence, UsageObservation, UsageView,
+};
+use oauth_mux::proxy::{self, Harness, ProxyConfig, frames};
+
+const SMALL_BODY: &str = r#"{"model":"claude-sonnet-5","max_tokens":16,"messages":[{"role":"user","content":"hi"}]}"#;
+
+/// Accounts in a fixed order; judges every response but remembers nothing, so every
+/// iteration of the failover scenario pays the whole failover again.
+struct ForgetfulPool {
+    accounts: Vec<(AccountId, Arc<Credential>)>,
+}
+
+impl Pool for ForgetfulPool {
+    fn profile(&self) -> &str {
+        "bench"
+    }
+    fn elect(&self, _prefer: Option<&AccountId>, exclude: &[AccountId], _now: Timestamp) -> Option<Elected> {
+        self.accounts
+            .iter()
+            .find(|(id, _)| !exclude.contains(id))
+            .map(|(id, c)| Elected {
+                account: id.clone(),
+                credential: c.clone(),
+                upstream: None,
+                passed_over: None,
+            })
+    }
+    fn judge(&self, _a: &AccountId, ev: &ResponseEvidence, now: Timestamp) -> Judgement {
+        classify_for_tests(ev, now)
+    }
+    fn record(&self, _: &AccountId, _: &ResponseEvidence, _: &Judgement, _: &[UsageObservation], _: Timestamp) {}
+    fn earliest_reset(&self, _now: Timestamp) -> Option<Timestamp> {
+        None
+    }
+    fn usage_view(&self, _now: Timestamp) -> UsageView {
+        UsageView::default()
+    }
+    fn flush(&self) {}
+}
+
+/// Child mode: `proxy --child ORIGIN label=token...` runs one proxy until stdin closes.
+fn child(args: &[String]) {
+    let origin = args[0].clone();
+    let accounts = args[1..]
+        .iter()
+        .map(|a| {
+            let (label, token) = a.split_once('=').expect("label=token");
+            (
+                AccountId(label.to_string()),
+                Arc::new(Credential::ClaudeOauth {
+                    access_token: token.to_string(),
+                }),
+            )
+        })
+        .collect();
+    let handle = proxy::start(
+        ProxyConfig::new(Harness::Claude, origin),
+        Arc::new(ForgetfulPool { accounts }),
+        frames::discard(),
+    )
+    .expect("start proxy");
+    println!("{}", handle.base_url());
+    std::io::stdout().flush().unwrap();
+    let mut sink = Vec::new();
+    let _ = std::io::stdin().read_to_end(&mut sink);
+    handle.shutdown();
+}
+
+struct ProxyChild {
+    child: Child,
+    addr: SocketAddr,
+    prefix: String,
+}
+
+impl ProxyChild {
+    fn spawn(origin: &str, accounts: &[(&str, &str)]) -> ProxyChild {
+        let exe = std::env::current_exe().unwrap();
+        let mut cmd = Command::new(exe);
+        cmd.arg("--child").arg(origin);
+        for (l, t) in accounts {
+            cmd.arg(format!("{l}={t}"));
+        }
+        let mut child = cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().expect("spawn proxy child");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        let url = line.trim().strip_prefix("http://").expect("base url").to_string();
+        let (addr, secret) = url.split_once('/').unwrap();
+        ProxyChild {
+            child,
+            addr: addr.parse().unwrap(),
+            prefix: format!("/{secret}"),
+        }
+    }
+
+    fn rss_kib(&self, field: &str) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap_or_default();
+        status
+            .lines()
+            .find(|l| l.starts_with(field))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    }
+}
+
+impl Drop for ProxyChild {
+    fn drop(&mut self) {
+        drop(self.child.stdin.take());
+        let _ = self.child.wait();
+    }
+}
+
+/// A minimal keep-alive HTTP/1.1 client (identical cost for direct and proxied runs).
+struct Client {
+    s: TcpStream,
+    buf: Vec<u8>,
+}
+
+struct Timing {
+    first_byte: Duration,
+    total: Duration,
+    status: u16,
+}
+
+impl Client {
+    fn connect(addr: SocketAddr) -> Client {
+        let s = TcpStream::connect(addr).unwrap();
+        s.set_nodelay(true).unwrap();
+        Client { s, buf: Vec::with_capacity(64 * 1024) }
+    }
+
+    fn fill(&mut self) {
+        let mut chunk = [0u8; 16 * 1024];
+        let n = self.s.read(&mut chunk).expect("read");
+        assert!(n > 0, "server closed the connection");
+        self.buf.extend_from_slice(&chunk[..n]);
+    }
+
+    fn request(&mut self, bytes: &[u8]) -> Timing {
+        self.buf.clear();
+        let start = Instant::now();
+        self.s.write_all(bytes).unwrap();
+        self.fill();
+        let first_byte = start.elapsed();
+        let (status, head_len, length, chunked) = loop {
+            let mut h = [httparse::EMPTY_HEADER; 64];
+            let mut r = httparse::Response::new(&mut h);
+            if let httparse::Status::Complete(n) = r.parse(&self.buf).unwrap() {
+                let cl = r
+                    .headers
+                    .iter()
+                    .find(|h| h.name.eq_ignore_ascii_case("content-length"))
+                    .map(|h| std::str::from_utf8(h.value).unwrap().parse::<usize>().unwrap());
+                let chunked = r.headers.iter().any(|h| h.name.eq_ignore_ascii_case("transfer-encoding"));
+                break (r.code.unwrap(), n, cl, chunked);
+            }
+            self.fill();
+        };
+        if let Some(len) = length {
+            while self.buf.len() < head_len + len {
+                self.fill();
+            }
+        } else if chunked {
+            while !self.buf[head_len..].ends_with(b"0\r\n\r\n") {
+                self.fill();
+            }
+        }
+        Timing { first_byte, total: start.elapsed(), status }
+    }
+}
+
+fn request_bytes(prefix: &str, path: &str, token: &str, accept_sse: bool) -> Vec<u8> {
+    format!(
+        "POST {prefix}{path} HTTP/1.1\r\nHost: bench\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nAccept: {}\r\nContent-Length: {}\r\n\r\n{SMALL_BODY}",
+        if accept_sse { "text/event-stream" } else { "application/json" },
+        SMALL_BODY.len()
+    )
+    .into_bytes()
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i]
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+struct Dist {
+    p50: Duration,
+    p99: Duration,
+}
+
+/// Alternate blocks of direct and proxied requests so drift hits both sides alike.
+fn side_by_side(
+    direct: (SocketAddr, &[u8]),
+    proxied: (SocketAddr, &[u8]),
+    n: usize,
+    pick: fn(&Timing) -> Duration,
+    expect: u16,
+) -> (Dist, Dist) {
+    let mut cd = Client::connect(direct.0);
+    let mut cp = Client::connect(proxied.0);
+    for _ in 0..100 {
+        cd.request(direct.1);
+        cp.request(proxied.1);
+    }
+    let (mut d, mut p) = (Vec::with_capacity(n), Vec::with_capacity(n));
+    for _ in 0..n / 100 {
+        for _ in 0..100 {
+            let t = cd.request(direct.1);
+            assert_eq!(t.status, expect, "direct status");
+            d.push(pick(&t));
+        }
+        for _ in 0..100 {
+            let t = cp.request(proxied.1);
+            assert_eq!(t.status, expect, "proxied status");
+            p.push(pick(&t));
+        }
+    }
+    d.sort();
+    p.sort();
+    let dist = |v: &[Duration]| Dist { p50: percentile(v, 0.5), p99: percentile(v, 0.99) };
+    (dist(&d), dist(&p))
+}
+
+fn throughput(addr: SocketAddr, req: &[u8], conns: usize, secs: u64, watch: Option<&ProxyChild>) -> (f64, u64) {
+    let stop = Arc::new(AtomicBool::new(false));
+    let count = Arc::new(AtomicU64::new(0));
+    let threads: Vec<_> = (0..conns)
+        .map(|_| {
+            let (stop, count, req) = (stop.clone(), count.clone(), req.to_vec());
+            std::thread::spawn(move || {
+                let mut c = Client::connect(addr);
+                while !stop.load(Ordering::Relaxed) {
+                    assert_eq!(c.request(&req).status, 200);
+                    count.fetch_add(1, Ordering::Relaxed);
+                }
+            })
+        })
+        .collect();
+    let start = Instant::now();
+    let mut peak_rss = 0;
+    while start.elapsed() < Duration::from_secs(secs) {
+        std::thread::sleep(Duration::from_millis(100));
+        if let Some(w) = watch {
+            peak_rss = peak_rss.max(w.rss_kib("VmRSS:"));
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    for t in threads {
+        t.join().unwrap();
+    }
+    (count.load(Ordering::Relaxed) as f64 / start.elapsed().as_secs_f64(), peak_rss)
+}
+
+fn write_section(section: &str) {
+    let path = std::env::var("OMUX_BENCH_OUT").unwrap_or_else(|_| "docs/performance.md".into());
+    let existing = std::fs::read_to_string(&path).unwrap_or_else(|_| "# Performance\n".into());
+    let mut out = String::new();
+    let mut skipping = false;
+    let mut replaced = false;
+    for line in existing.lines() {
+        if line.starts_with("## ") {
+            skipping = line.trim() == "## Proxy";
+            if skipping {
+                out.push_str(section);
+                replaced = true;
+                continue;
+            }
+        }
+        if !skipping {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    if !replaced {
+        if !out.ends_with("\n\n") {
+            out.push('\n');
+        }
+        out.push_str(section);
+    }
+    if let Some(dir) = std::path::Path::new(&path).parent() {
+        std::fs::create_dir_all(dir).unwrap();
+    }
+    std::fs::write(&path, out).unwrap();
+    println!("wrote {path}");
+}
+
+fn verdict(ok: bool) -> &'static str {
+    if ok { "within budget" } else { "**over budget**" }
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("--child") {
+        return child(&args[1..]);
+    }
+    if args.iter().any(|a| a == "--list") {
+        return; // `cargo bench -- --list` compatibility
+    }
+    let n: usize = std::env::var("OMUX_BENCH_N").ok().and_then(|v| v.parse().ok()).unwrap_or(5000);
+    let secs: u64 = std::env::var("OMUX_BENCH_SECS").ok().and_then(|v| v.parse().ok()).unwrap_or(5);
+    let fake = FakeProvider::start(vec![
+        ("bench-small".into(), Behaviour::SmallJson),
+        ("bench-sse".into(), Behaviour::Succeed { text: "benchmark".into() }),
+        ("bench-quota".into(), Behaviour::QuotaExhausted { resets_in_seconds: 3600 }),
+    ])
+    .unwrap();
+    let fake_addr: SocketAddr = fake.origin().trim_start_matches("http://").parse().unwrap();
+    let origin = fake.origin();
+
+    let small = ProxyChild::spawn(&origin, &[("small", "bench-small")]);
+    std::thread::sleep(Duration::from_millis(200));
+    let idle_rss = small.rss_kib("VmRSS:");
+    println!("proxy idle RSS: {idle_rss} KiB");
+
+    let direct_small = request_bytes("", "/v1/messages", "bench-small", false);
+    let proxied_small = request_bytes(&small.prefix, "/v1/messages", "placeholder", false);
+    let (d, p) = side_by_side((fake_addr, &direct_small), (small.addr, &proxied_small), n, |t| t.total, 200);
+    println!("small: direct p50 {:.3} p99 {:.3}; proxied p50 {:.3} p99 {:.3}", ms(d.p50), ms(d.p99), ms(p.p50), ms(p.p99));
+
+    let sse = ProxyChild::spawn(&origin, &[("sse", "bench-sse")]);
+    let direct_sse = request_bytes("", "/v1/messages", "bench-sse", true);
+    let proxied_sse = request_bytes(&sse.prefix, "/v1/messages", "placeholder", true);
+    let (sd, sp) = side_by_side((fake_addr, &direct_sse), (sse.addr, &proxied_sse), n / 2, |t| t.first_byte, 200);
+    println!("sse ttfb: direct p50 {:.3} p99 {:.3}; proxied p50 {:.3} p99 {:.3}", ms(sd.p50), ms(sd.p99), ms(sp.p50), ms(sp.p99));
+
+    let fo = ProxyChild::spawn(&origin, &[("spent", "bench-quota"), ("fresh", "bench-sse")]);
+    let direct_429 = request_bytes("", "/v1/messages", "bench-quota", true);
+    let (q, _) = side_by_side((fake_addr, &direct_429), (fake_addr, &direct_429), n / 2, |t| t.total, 429);
+    let proxied_fo = request_bytes(&fo.prefix, "/v1/messages", "placeholder", true);
+    let (sdt, fot) = side_by_side((fake_addr, &direct_sse), (fo.addr, &proxied_fo), n / 2, |t| t.total, 200);
+    let fo_added_p50 = ms(fot.p50) - ms(q.p50) - ms(sdt.p50);
+    let fo_added_p99 = ms(fot.p99) - ms(q.p99) - ms(sdt.p99);
+    println!("failover: p50 {:.3} (429 {:.3} + success {:.3}) added {:.3}", ms(fot.p50), ms(q.p50), ms(sdt.p50), fo_added_p50);
+
+    let (direct_rps, _) = throughput(fake_addr, &direct_small, 16, secs, None);
+    let (proxied_rps, peak_rss) = throughput(small.addr, &proxied_small, 16, secs, Some(&small));
+    let hwm = small.rss_kib("VmHWM:");
+    println!("throughput: direct {direct_rps:.0} req/s, proxied {proxied_rps:.0} req/s; RSS peak {peak_rss} KiB, HWM {hwm} KiB");
+
+    let added_p50 = ms(p.p50) - ms(d.p50);
+    let added_p99 = ms(p.p99) - ms(d.p99);
+    let ratio = proxied_rps / direct_rps;
+    let now = Timestamp::now();
+    let section = format!(
+        "## Proxy\n\n\
+Measured by `just bench` (benches/proxy.rs) on {now:.0}, {cores} cores, release profile (the shipped\n\
+one: LTO, opt-level z). Upstream: the built-in loopback fake provider (src/demo/fake_provider.rs) in the\n\
+bench process; the proxy runs in a child process with an in-memory pool whose judge is the proxy's\n\
+classifier path and which forgets its verdicts (so every failover iteration pays the whole failover).\n\
+Client: a minimal keep-alive HTTP/1.1 client, identical for direct and proxied runs; direct and proxied\n\
+requests alternate in blocks of 100 ({n} small requests per side). The machine is shared with other\n\
+jobs, so treat single-digit-percent differences as noise.\n\n\
+| measure | direct | through the proxy | added | budget |\n\
+|---|---|---|---|---|\n\
+| small request, p50 | {dp50:.3} ms | {pp50:.3} ms | {ap50:.3} ms | ≤ 0.1 ms ({v1}) |\n\
+| small request, p99 | {dp99:.3} ms | {pp99:.3} ms | {ap99:.3} ms | ≤ 0.5 ms ({v2}) |\n\
+| SSE time to first byte, p50 | {sdp50:.3} ms | {spp50:.3} ms | {sap50:.3} ms | — |\n\
+| SSE time to first byte, p99 | {sdp99:.3} ms | {spp99:.3} ms | {sap99:.3} ms | — |\n\
+| failover (429 on account 1, success on account 2), p50 | 429: {q50:.3} ms + success: {s50:.3} ms | {f50:.3} ms | {fa50:.3} ms | ≤ 1 ms ({v3}) |\n\
+| failover, p99 | 429: {q99:.3} ms + success: {s99:.3} ms | {f99:.3} ms | {fa99:.3} ms | — |\n\
+| throughput, 16 connections, small requests | {drps:.0} req/s | {prps:.0} req/s | {pct:.0}% of direct | ≥ 50% ({v4}) |\n\
+| proxy RSS idle | — | {idle:.1} MiB | — | ≤ 10 MiB ({v5}) |\n\
+| proxy RSS under load (peak sampled / high-water mark) | — | {peak:.1} / {hwm:.1} MiB | — | — |\n\n\
+SSE time to first byte through the proxy includes the deliberate hold of status and headers until the\n\
+first content event (SPEC §8), which is what lets a quota error inside a 200 stream fail over.\n",
+        cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
+        dp50 = ms(d.p50), pp50 = ms(p.p50), ap50 = added_p50, v1 = verdict(added_p50 <= 0.1),
+        dp99 = ms(d.p99), pp99 = ms(p.p99), ap99 = added_p99, v2 = verdict(added_p99 <= 0.5),
+        sdp50 = ms(sd.p50), spp50 = ms(sp.p50), sap50 = ms(sp.p50) - ms(sd.p50),
+        sdp99 = ms(sd.p99), spp99 = ms(sp.p99), sap99 = ms(sp.p99) - ms(sd.p99),
+        q50 = ms(q.p50), s50 = ms(sdt.p50), f50 = ms(fot.p50), fa50 = fo_added_p50, v3 = verdict(fo_added_p50 <= 1.0),
+        q99 = ms(q.p99), s99 = ms(sdt.p99), f99 = ms(fot.p99), fa99 = fo_added_p99,
+        drps = direct_rps, prps = proxied_rps, pct = ratio * 100.0, v4 = verdict(ratio >= 0.5),
+        idle = idle_rss as f64 / 1024.0, v5 = verdict(idle_rss as f64 / 1024.0 <= 10.0),
+        peak = peak_rss as f64 / 1024.0, hwm = hwm as f64 / 1024.0,
+    );
+    write_section(&section);
+    drop((small, sse, fo));
+}
