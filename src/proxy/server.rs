@@ -60,7 +60,7 @@ pub fn accept_loop(
         let (session, secret, counter) = (session.clone(), secret.clone(), active.clone());
         let spawned = std::thread::Builder::new()
             .name("omux-proxy-conn".into())
-            .stack_size(256 * 1024)
+            .stack_size(1024 * 1024)
             .spawn(move || {
                 handle_connection(stream, &session, &secret);
                 counter.fetch_sub(1, Ordering::SeqCst);
