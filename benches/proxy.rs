@@ -19,7 +19,8 @@ use oauth_mux::proxy::pool::{
 };
 use oauth_mux::proxy::{self, Harness, ProxyConfig, frames};
 
-const SMALL_BODY: &str = r#"{"model":"claude-sonnet-5","max_tokens":16,"messages":[{"role":"user","content":"hi"}]}"#;
+const SMALL_BODY: &str =
+    r#"{"model":"claude-sonnet-5","max_tokens":16,"messages":[{"role":"user","content":"hi"}]}"#;
 
 /// Accounts in a fixed order; judges every response but remembers nothing, so every
 /// iteration of the failover scenario pays the whole failover again.
@@ -31,7 +32,12 @@ impl Pool for ForgetfulPool {
     fn profile(&self) -> &str {
         "bench"
     }
-    fn elect(&self, _prefer: Option<&AccountId>, exclude: &[AccountId], _now: Timestamp) -> Option<Elected> {
+    fn elect(
+        &self,
+        _prefer: Option<&AccountId>,
+        exclude: &[AccountId],
+        _now: Timestamp,
+    ) -> Option<Elected> {
         self.accounts
             .iter()
             .find(|(id, _)| !exclude.contains(id))
@@ -45,7 +51,15 @@ impl Pool for ForgetfulPool {
     fn judge(&self, _a: &AccountId, ev: &ResponseEvidence, now: Timestamp) -> Judgement {
         classify_for_tests(ev, now)
     }
-    fn record(&self, _: &AccountId, _: &ResponseEvidence, _: &Judgement, _: &[UsageObservation], _: Timestamp) {}
+    fn record(
+        &self,
+        _: &AccountId,
+        _: &ResponseEvidence,
+        _: &Judgement,
+        _: &[UsageObservation],
+        _: Timestamp,
+    ) {
+    }
     fn earliest_reset(&self, _now: Timestamp) -> Option<Timestamp> {
         None
     }
@@ -97,10 +111,20 @@ impl ProxyChild {
         for (l, t) in accounts {
             cmd.arg(format!("{l}={t}"));
         }
-        let mut child = cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().expect("spawn proxy child");
+        let mut child = cmd
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("spawn proxy child");
         let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-        let url = line.trim().strip_prefix("http://").expect("base url").to_string();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let url = line
+            .trim()
+            .strip_prefix("http://")
+            .expect("base url")
+            .to_string();
         let (addr, secret) = url.split_once('/').unwrap();
         ProxyChild {
             child,
@@ -110,7 +134,8 @@ impl ProxyChild {
     }
 
     fn rss_kib(&self, field: &str) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap_or_default();
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .unwrap_or_default();
         status
             .lines()
             .find(|l| l.starts_with(field))
@@ -143,7 +168,10 @@ impl Client {
     fn connect(addr: SocketAddr) -> Client {
         let s = TcpStream::connect(addr).unwrap();
         s.set_nodelay(true).unwrap();
-        Client { s, buf: Vec::with_capacity(64 * 1024) }
+        Client {
+            s,
+            buf: Vec::with_capacity(64 * 1024),
+        }
     }
 
     fn fill(&mut self) {
@@ -167,8 +195,16 @@ impl Client {
                     .headers
                     .iter()
                     .find(|h| h.name.eq_ignore_ascii_case("content-length"))
-                    .map(|h| std::str::from_utf8(h.value).unwrap().parse::<usize>().unwrap());
-                let chunked = r.headers.iter().any(|h| h.name.eq_ignore_ascii_case("transfer-encoding"));
+                    .map(|h| {
+                        std::str::from_utf8(h.value)
+                            .unwrap()
+                            .parse::<usize>()
+                            .unwrap()
+                    });
+                let chunked = r
+                    .headers
+                    .iter()
+                    .any(|h| h.name.eq_ignore_ascii_case("transfer-encoding"));
                 break (r.code.unwrap(), n, cl, chunked);
             }
             self.fill();
@@ -182,7 +218,11 @@ impl Client {
                 self.fill();
             }
         }
-        Timing { first_byte, total: start.elapsed(), status }
+        Timing {
+            first_byte,
+            total: start.elapsed(),
+            status,
+        }
     }
 }
 
@@ -238,11 +278,20 @@ fn side_by_side(
     }
     d.sort();
     p.sort();
-    let dist = |v: &[Duration]| Dist { p50: percentile(v, 0.5), p99: percentile(v, 0.99) };
+    let dist = |v: &[Duration]| Dist {
+        p50: percentile(v, 0.5),
+        p99: percentile(v, 0.99),
+    };
     (dist(&d), dist(&p))
 }
 
-fn throughput(addr: SocketAddr, req: &[u8], conns: usize, secs: u64, watch: Option<&ProxyChild>) -> (f64, u64) {
+fn throughput(
+    addr: SocketAddr,
+    req: &[u8],
+    conns: usize,
+    secs: u64,
+    watch: Option<&ProxyChild>,
+) -> (f64, u64) {
     let stop = Arc::new(AtomicBool::new(false));
     let count = Arc::new(AtomicU64::new(0));
     let threads: Vec<_> = (0..conns)
@@ -269,7 +318,10 @@ fn throughput(addr: SocketAddr, req: &[u8], conns: usize, secs: u64, watch: Opti
     for t in threads {
         t.join().unwrap();
     }
-    (count.load(Ordering::Relaxed) as f64 / start.elapsed().as_secs_f64(), peak_rss)
+    (
+        count.load(Ordering::Relaxed) as f64 / start.elapsed().as_secs_f64(),
+        peak_rss,
+    )
 }
 
 fn write_section(section: &str) {
@@ -306,7 +358,11 @@ fn write_section(section: &str) {
 }
 
 fn verdict(ok: bool) -> &'static str {
-    if ok { "within budget" } else { "**over budget**" }
+    if ok {
+        "within budget"
+    } else {
+        "**over budget**"
+    }
 }
 
 fn main() {
@@ -317,12 +373,28 @@ fn main() {
     if args.iter().any(|a| a == "--list") {
         return; // `cargo bench -- --list` compatibility
     }
-    let n: usize = std::env::var("OMUX_BENCH_N").ok().and_then(|v| v.parse().ok()).unwrap_or(5000);
-    let secs: u64 = std::env::var("OMUX_BENCH_SECS").ok().and_then(|v| v.parse().ok()).unwrap_or(5);
+    let n: usize = std::env::var("OMUX_BENCH_N")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(5000);
+    let secs: u64 = std::env::var("OMUX_BENCH_SECS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(5);
     let fake = FakeProvider::start(vec![
         ("bench-small".into(), Behaviour::SmallJson),
-        ("bench-sse".into(), Behaviour::Succeed { text: "benchmark".into() }),
-        ("bench-quota".into(), Behaviour::QuotaExhausted { resets_in_seconds: 3600 }),
+        (
+            "bench-sse".into(),
+            Behaviour::Succeed {
+                text: "benchmark".into(),
+            },
+        ),
+        (
+            "bench-quota".into(),
+            Behaviour::QuotaExhausted {
+                resets_in_seconds: 3600,
+            },
+        ),
     ])
     .unwrap();
     let fake_addr: SocketAddr = fake.origin().trim_start_matches("http://").parse().unwrap();
@@ -335,28 +407,72 @@ fn main() {
 
     let direct_small = request_bytes("", "/v1/messages", "bench-small", false);
     let proxied_small = request_bytes(&small.prefix, "/v1/messages", "placeholder", false);
-    let (d, p) = side_by_side((fake_addr, &direct_small), (small.addr, &proxied_small), n, |t| t.total, 200);
-    println!("small: direct p50 {:.3} p99 {:.3}; proxied p50 {:.3} p99 {:.3}", ms(d.p50), ms(d.p99), ms(p.p50), ms(p.p99));
+    let (d, p) = side_by_side(
+        (fake_addr, &direct_small),
+        (small.addr, &proxied_small),
+        n,
+        |t| t.total,
+        200,
+    );
+    println!(
+        "small: direct p50 {:.3} p99 {:.3}; proxied p50 {:.3} p99 {:.3}",
+        ms(d.p50),
+        ms(d.p99),
+        ms(p.p50),
+        ms(p.p99)
+    );
 
     let sse = ProxyChild::spawn(&origin, &[("sse", "bench-sse")]);
     let direct_sse = request_bytes("", "/v1/messages", "bench-sse", true);
     let proxied_sse = request_bytes(&sse.prefix, "/v1/messages", "placeholder", true);
-    let (sd, sp) = side_by_side((fake_addr, &direct_sse), (sse.addr, &proxied_sse), n / 2, |t| t.first_byte, 200);
-    println!("sse ttfb: direct p50 {:.3} p99 {:.3}; proxied p50 {:.3} p99 {:.3}", ms(sd.p50), ms(sd.p99), ms(sp.p50), ms(sp.p99));
+    let (sd, sp) = side_by_side(
+        (fake_addr, &direct_sse),
+        (sse.addr, &proxied_sse),
+        n / 2,
+        |t| t.first_byte,
+        200,
+    );
+    println!(
+        "sse ttfb: direct p50 {:.3} p99 {:.3}; proxied p50 {:.3} p99 {:.3}",
+        ms(sd.p50),
+        ms(sd.p99),
+        ms(sp.p50),
+        ms(sp.p99)
+    );
 
     let fo = ProxyChild::spawn(&origin, &[("spent", "bench-quota"), ("fresh", "bench-sse")]);
     let direct_429 = request_bytes("", "/v1/messages", "bench-quota", true);
-    let (q, _) = side_by_side((fake_addr, &direct_429), (fake_addr, &direct_429), n / 2, |t| t.total, 429);
+    let (q, _) = side_by_side(
+        (fake_addr, &direct_429),
+        (fake_addr, &direct_429),
+        n / 2,
+        |t| t.total,
+        429,
+    );
     let proxied_fo = request_bytes(&fo.prefix, "/v1/messages", "placeholder", true);
-    let (sdt, fot) = side_by_side((fake_addr, &direct_sse), (fo.addr, &proxied_fo), n / 2, |t| t.total, 200);
+    let (sdt, fot) = side_by_side(
+        (fake_addr, &direct_sse),
+        (fo.addr, &proxied_fo),
+        n / 2,
+        |t| t.total,
+        200,
+    );
     let fo_added_p50 = ms(fot.p50) - ms(q.p50) - ms(sdt.p50);
     let fo_added_p99 = ms(fot.p99) - ms(q.p99) - ms(sdt.p99);
-    println!("failover: p50 {:.3} (429 {:.3} + success {:.3}) added {:.3}", ms(fot.p50), ms(q.p50), ms(sdt.p50), fo_added_p50);
+    println!(
+        "failover: p50 {:.3} (429 {:.3} + success {:.3}) added {:.3}",
+        ms(fot.p50),
+        ms(q.p50),
+        ms(sdt.p50),
+        fo_added_p50
+    );
 
     let (direct_rps, _) = throughput(fake_addr, &direct_small, 16, secs, None);
     let (proxied_rps, peak_rss) = throughput(small.addr, &proxied_small, 16, secs, Some(&small));
     let hwm = small.rss_kib("VmHWM:");
-    println!("throughput: direct {direct_rps:.0} req/s, proxied {proxied_rps:.0} req/s; RSS peak {peak_rss} KiB, HWM {hwm} KiB");
+    println!(
+        "throughput: direct {direct_rps:.0} req/s, proxied {proxied_rps:.0} req/s; RSS peak {peak_rss} KiB, HWM {hwm} KiB"
+    );
 
     let added_p50 = ms(p.p50) - ms(d.p50);
     let added_p99 = ms(p.p99) - ms(d.p99);
@@ -384,16 +500,40 @@ jobs, so treat single-digit-percent differences as noise.\n\n\
 | proxy RSS under load (peak sampled / high-water mark) | — | {peak:.1} / {hwm:.1} MiB | — | — |\n\n\
 SSE time to first byte through the proxy includes the deliberate hold of status and headers until the\n\
 first content event (SPEC §8), which is what lets a quota error inside a 200 stream fail over.\n",
-        cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
-        dp50 = ms(d.p50), pp50 = ms(p.p50), ap50 = added_p50, v1 = verdict(added_p50 <= 0.1),
-        dp99 = ms(d.p99), pp99 = ms(p.p99), ap99 = added_p99, v2 = verdict(added_p99 <= 0.5),
-        sdp50 = ms(sd.p50), spp50 = ms(sp.p50), sap50 = ms(sp.p50) - ms(sd.p50),
-        sdp99 = ms(sd.p99), spp99 = ms(sp.p99), sap99 = ms(sp.p99) - ms(sd.p99),
-        q50 = ms(q.p50), s50 = ms(sdt.p50), f50 = ms(fot.p50), fa50 = fo_added_p50, v3 = verdict(fo_added_p50 <= 1.0),
-        q99 = ms(q.p99), s99 = ms(sdt.p99), f99 = ms(fot.p99), fa99 = fo_added_p99,
-        drps = direct_rps, prps = proxied_rps, pct = ratio * 100.0, v4 = verdict(ratio >= 0.5),
-        idle = idle_rss as f64 / 1024.0, v5 = verdict(idle_rss as f64 / 1024.0 <= 10.0),
-        peak = peak_rss as f64 / 1024.0, hwm = hwm as f64 / 1024.0,
+        cores = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(0),
+        dp50 = ms(d.p50),
+        pp50 = ms(p.p50),
+        ap50 = added_p50,
+        v1 = verdict(added_p50 <= 0.1),
+        dp99 = ms(d.p99),
+        pp99 = ms(p.p99),
+        ap99 = added_p99,
+        v2 = verdict(added_p99 <= 0.5),
+        sdp50 = ms(sd.p50),
+        spp50 = ms(sp.p50),
+        sap50 = ms(sp.p50) - ms(sd.p50),
+        sdp99 = ms(sd.p99),
+        spp99 = ms(sp.p99),
+        sap99 = ms(sp.p99) - ms(sd.p99),
+        q50 = ms(q.p50),
+        s50 = ms(sdt.p50),
+        f50 = ms(fot.p50),
+        fa50 = fo_added_p50,
+        v3 = verdict(fo_added_p50 <= 1.0),
+        q99 = ms(q.p99),
+        s99 = ms(sdt.p99),
+        f99 = ms(fot.p99),
+        fa99 = fo_added_p99,
+        drps = direct_rps,
+        prps = proxied_rps,
+        pct = ratio * 100.0,
+        v4 = verdict(ratio >= 0.5),
+        idle = idle_rss as f64 / 1024.0,
+        v5 = verdict(idle_rss as f64 / 1024.0 <= 10.0),
+        peak = peak_rss as f64 / 1024.0,
+        hwm = hwm as f64 / 1024.0,
     );
     write_section(&section);
     drop((small, sse, fo));

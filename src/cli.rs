@@ -36,6 +36,10 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// See a managed session hand a spent quota to a second account (local fake provider;
+    /// no accounts, no network, nothing written outside a temporary directory).
+    #[command(after_help = "Examples:\n  oauth-mux demo")]
+    Demo,
     /// Print the version.
     #[command(after_help = "Examples:\n  oauth-mux version\n  oauth-mux version --json")]
     Version(JsonFlag),

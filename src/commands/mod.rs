@@ -16,6 +16,7 @@ use crate::cli::{AccountsCommand, Cli, Command, ProvidersCommand, RouteCommand};
 /// Run one parsed command.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
+        Command::Demo => crate::demo::run::run(),
         Command::Version(args) => version::run(args.json),
         Command::Init(args) => init::run(&args),
         Command::Config(cmd) => config_cmd::run(&cmd),

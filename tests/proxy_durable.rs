@@ -1,0 +1,353 @@
+//! The session proxy over the durable pool: the model's classifier decides, selection
+//! orders, and the health store holds what happened once the session has shut down.
+
+mod proxy_support;
+
+use std::sync::{Arc, Mutex};
+
+use jiff::Timestamp;
+use oauth_mux::config::builtin;
+use oauth_mux::demo::fake_provider::{Behaviour, FakeProvider};
+use oauth_mux::model::RouteKey;
+use oauth_mux::model::health::{RouteHealth, RouteStatus};
+use oauth_mux::proxy::durable_pool::{DurablePool, PoolAccount};
+use oauth_mux::proxy::frames::ProxyFrame;
+use oauth_mux::proxy::pool::Credential;
+use oauth_mux::proxy::{self, Harness, ProxyConfig, ProxyHandle};
+use oauth_mux::store::health_file::HealthFile;
+use oauth_mux::store::paths::Dirs;
+use proxy_support::token;
+
+struct Durable {
+    _state: tempfile::TempDir,
+    dirs: Dirs,
+    fake: FakeProvider,
+    proxy: Option<ProxyHandle>,
+    frames: Arc<Mutex<Vec<ProxyFrame>>>,
+    provider: &'static str,
+}
+
+impl Durable {
+    fn new(harness: Harness, accounts: &[(&str, Behaviour)]) -> Durable {
+        let state = tempfile::tempdir().unwrap();
+        let root = state.path().to_path_buf();
+        let dirs = Dirs::resolve(&|k: &str| match k {
+            "OMUX_CONFIG" => Some(root.join("config.json").display().to_string()),
+            "OMUX_STATE_DIR" => Some(root.join("state").display().to_string()),
+            "OMUX_RUNTIME_DIR" => Some(root.join("run").display().to_string()),
+            "HOME" => Some(root.display().to_string()),
+            _ => None,
+        })
+        .unwrap();
+        let fake = FakeProvider::start(
+            accounts
+                .iter()
+                .map(|(l, b)| (token(l), b.clone()))
+                .collect(),
+        )
+        .unwrap();
+        let (provider, capability) = match harness {
+            Harness::Codex => ("codex", "codex-max"),
+            Harness::Claude => ("claude", "claude-code"),
+        };
+        let members = accounts
+            .iter()
+            .enumerate()
+            .map(|(i, (label, _))| PoolAccount {
+                label: label.to_string(),
+                route_key: RouteKey::new(provider, label, Some(capability)),
+                credential: match harness {
+                    Harness::Codex => Credential::CodexChatgpt {
+                        access_token: token(label),
+                        account_id: format!("raw-{label}"),
+                    },
+                    Harness::Claude => Credential::ClaudeOauth {
+                        access_token: token(label),
+                    },
+                },
+                upstream: None,
+                priority: 100 - i as i32,
+            })
+            .collect();
+        let definition = builtin::definition(provider).unwrap();
+        let pool = DurablePool::new("work", definition, members, dirs.clone(), 95.0).unwrap();
+        let frames = Arc::new(Mutex::new(Vec::new()));
+        let sink = {
+            let frames = frames.clone();
+            Arc::new(move |f: ProxyFrame| frames.lock().unwrap().push(f))
+        };
+        let mut config = ProxyConfig::new(harness, fake.origin());
+        config.retry_backoff = std::time::Duration::from_millis(5);
+        let proxy = proxy::start(config, Arc::new(pool), sink).unwrap();
+        Durable {
+            _state: state,
+            dirs,
+            fake,
+            proxy: Some(proxy),
+            frames,
+            provider,
+        }
+    }
+
+    fn base(&self) -> String {
+        self.proxy.as_ref().unwrap().base_url()
+    }
+
+    /// Shut the session down (flushing the writer), then read the store.
+    fn finish(&mut self) -> std::collections::BTreeMap<String, RouteHealth> {
+        self.proxy.take().unwrap().shutdown();
+        HealthFile::load(&self.dirs.health_file())
+            .unwrap()
+            .routes()
+            .iter()
+            .map(|(k, v)| (k.clone(), RouteHealth::from_json(v).unwrap()))
+            .collect()
+    }
+
+    fn key(&self, label: &str) -> String {
+        let cap = if self.provider == "codex" {
+            "codex-max"
+        } else {
+            "claude-code"
+        };
+        format!("{}:{label}#{cap}", self.provider)
+    }
+}
+
+fn send_codex(d: &Durable) -> proxy_support::Seen {
+    proxy_support::send(
+        "POST",
+        &format!("{}/backend-api/codex/responses", d.base()),
+        &[
+            ("authorization", "Bearer placeholder"),
+            ("content-type", "application/json"),
+        ],
+        br#"{"model":"gpt-6.1-sol","stream":true,"input":[]}"#,
+    )
+}
+
+fn send_claude(d: &Durable) -> proxy_support::Seen {
+    proxy_support::send(
+        "POST",
+        &format!("{}/v1/messages?beta=true", d.base()),
+        &[
+            ("authorization", "Bearer placeholder"),
+            ("anthropic-version", "2023-06-01"),
+            ("content-type", "application/json"),
+        ],
+        br#"{"model":"claude-sonnet-5","stream":true,"messages":[]}"#,
+    )
+}
+
+#[test]
+fn codex_quota_is_recorded_durably_and_the_second_account_answers() {
+    let mut d = Durable::new(
+        Harness::Codex,
+        &[
+            (
+                "one",
+                Behaviour::QuotaExhausted {
+                    resets_in_seconds: 5400,
+                },
+            ),
+            (
+                "two",
+                Behaviour::Succeed {
+                    text: "durable two".into(),
+                },
+            ),
+        ],
+    );
+    let seen = send_codex(&d);
+    assert_eq!(seen.status, 200);
+    assert!(seen.body.contains("durable two"));
+    assert!(!seen.body.contains("usage_limit_reached"));
+    let again = send_codex(&d);
+    assert_eq!(again.status, 200);
+    assert_eq!(
+        d.fake.calls(&token("one")),
+        1,
+        "a spent account is not asked again"
+    );
+    let store = d.finish();
+    let now = Timestamp::now();
+    let one = &store[&d.key("one")];
+    match one.status_at(now) {
+        RouteStatus::QuotaExhausted {
+            resets_at,
+            reset_known,
+        } => {
+            assert!(reset_known);
+            let secs = resets_at.as_second() - now.as_second();
+            assert!((5300..=5400).contains(&secs), "{secs}");
+        }
+        other => panic!("account one is {other:?}"),
+    }
+    assert_eq!(one.last_status, Some(429));
+    assert_eq!(store[&d.key("two")].status_at(now), RouteStatus::Available);
+    let frames = d.frames.lock().unwrap().clone();
+    assert!(frames.contains(&ProxyFrame::Handoff {
+        from: Some("one".into()),
+        to: "two".into(),
+        reason: "quota_exhausted".into()
+    }));
+}
+
+#[test]
+fn claude_unified_rejection_is_quota_until_the_unified_reset() {
+    let mut d = Durable::new(
+        Harness::Claude,
+        &[
+            (
+                "one",
+                Behaviour::QuotaExhausted {
+                    resets_in_seconds: 1800,
+                },
+            ),
+            (
+                "two",
+                Behaviour::Succeed {
+                    text: "claude two".into(),
+                },
+            ),
+        ],
+    );
+    let seen = send_claude(&d);
+    assert!(seen.body.contains("claude two"), "{seen:?}");
+    let store = d.finish();
+    assert!(matches!(
+        store[&d.key("one")].status_at(Timestamp::now()),
+        RouteStatus::QuotaExhausted {
+            reset_known: true,
+            ..
+        }
+    ));
+}
+
+#[test]
+fn spent_pool_error_names_the_profile_and_the_store_reset() {
+    let d = Durable::new(
+        Harness::Codex,
+        &[
+            (
+                "one",
+                Behaviour::QuotaExhausted {
+                    resets_in_seconds: 7000,
+                },
+            ),
+            (
+                "two",
+                Behaviour::QuotaExhausted {
+                    resets_in_seconds: 900,
+                },
+            ),
+        ],
+    );
+    let seen = send_codex(&d);
+    assert_eq!(seen.status, 429);
+    let v: serde_json::Value = serde_json::from_str(&seen.body).unwrap();
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("oauth-mux route explain --profile work")
+    );
+    let secs = v["error"]["resets_in_seconds"].as_i64().unwrap();
+    assert!((800..=900).contains(&secs), "{secs}");
+    // Next request: nothing selectable, the earliest reset comes from the store's view.
+    let again = send_codex(&d);
+    let v: serde_json::Value = serde_json::from_str(&again.body).unwrap();
+    assert!((800..=900).contains(&v["error"]["resets_in_seconds"].as_i64().unwrap()));
+    assert_eq!(d.fake.calls(&token("one")) + d.fake.calls(&token("two")), 2);
+}
+
+#[test]
+fn overload_is_not_recorded_and_windowless_is_not_quota() {
+    let mut d = Durable::new(
+        Harness::Claude,
+        &[
+            (
+                "one",
+                Behaviour::Transient {
+                    status: 529,
+                    failures: 1,
+                },
+            ),
+            ("two", Behaviour::WindowlessRateLimit),
+        ],
+    );
+    assert_eq!(send_claude(&d).status, 200);
+    let store = d.finish();
+    let one = &store[&d.key("one")];
+    assert_eq!(
+        one.status_at(Timestamp::now()),
+        RouteStatus::Available,
+        "529 never benches"
+    );
+    assert_eq!(one.failures, 0);
+
+    let mut d = Durable::new(
+        Harness::Claude,
+        &[
+            ("one", Behaviour::WindowlessRateLimit),
+            ("two", Behaviour::Succeed { text: "ok".into() }),
+        ],
+    );
+    assert!(send_claude(&d).body.contains("ok"));
+    let store = d.finish();
+    let status = store[&d.key("one")].status_at(Timestamp::now());
+    assert!(
+        matches!(status, RouteStatus::RateLimited { .. }),
+        "{status:?}"
+    );
+}
+
+#[test]
+fn usage_gauge_is_stored_and_moves_the_next_request() {
+    let mut d = Durable::new(
+        Harness::Codex,
+        &[
+            (
+                "one",
+                Behaviour::SucceedWithUsage {
+                    text: "hot".into(),
+                    used_percent: 98.0,
+                },
+            ),
+            (
+                "two",
+                Behaviour::Succeed {
+                    text: "cool".into(),
+                },
+            ),
+        ],
+    );
+    assert!(send_codex(&d).body.contains("hot"));
+    assert!(send_codex(&d).body.contains("cool"));
+    let store = d.finish();
+    let gauge = store[&d.key("one")].usage.clone().expect("usage recorded");
+    assert_eq!(gauge.used_pct, 98.0);
+    assert!(gauge.resets_at.is_some());
+}
+
+#[test]
+fn dead_token_is_an_account_level_fact() {
+    let mut d = Durable::new(
+        Harness::Codex,
+        &[
+            ("one", Behaviour::Unauthorized),
+            (
+                "two",
+                Behaviour::Succeed {
+                    text: "alive".into(),
+                },
+            ),
+        ],
+    );
+    assert!(send_codex(&d).body.contains("alive"));
+    let store = d.finish();
+    assert!(matches!(
+        store["codex:one"].status_at(Timestamp::now()),
+        RouteStatus::Dead { .. }
+    ));
+}
