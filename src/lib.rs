@@ -10,6 +10,7 @@ pub mod config;
 pub mod demo;
 pub mod evidence;
 pub mod exit;
+pub mod harness;
 pub mod model;
 pub mod output;
 pub mod proxy;

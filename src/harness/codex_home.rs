@@ -1,0 +1,494 @@
+//! The oauth-mux-owned `CODEX_HOME` overlay for one managed Codex session.
+//!
+//! The child Codex runs with `CODEX_HOME=<overlay>`, a 0700 directory oauth-mux creates and
+//! removes at exit. It holds:
+//! - `config.toml`: the user's own config.toml, parsed and re-emitted with the routing keys
+//!   oauth-mux owns (`model_provider`, `chatgpt_base_url`, per-profile `model_provider`)
+//!   replaced by a custom provider pointing at the session proxy;
+//! - `auth.json`: placeholder credentials only (the proxy swaps the elected account's real
+//!   token into every request, so no real token ever sits in the child's files);
+//! - a symlink to every other entry of the user's real Codex home (sessions, history,
+//!   session index, SQLite stores, skills, …), so the user's history keeps growing in place.
+//!
+//! The user's own `config.toml` and `auth.json` are only read, never written.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use toml_edit::{DocumentMut, Item, Table, value};
+
+use super::private_fs;
+
+/// The id of the provider oauth-mux adds to the child's config.
+pub const PROVIDER_ID: &str = "oauth_mux";
+/// Files of the user's Codex home that the overlay replaces instead of linking.
+const OWNED_NAMES: [&str; 2] = ["config.toml", "auth.json"];
+/// Marker file that identifies an overlay (so a nested launch never treats one as a user home).
+pub const OVERLAY_MARKER: &str = private_fs::OWNED_MARKER;
+/// Entries Codex keeps its session authority in; created in the user's home when absent so
+/// that what a managed session records outlives the overlay.
+const SESSION_DIRS: [&str; 1] = ["sessions"];
+const SESSION_FILES: [&str; 2] = ["history.jsonl", "session_index.jsonl"];
+
+/// How the elected account authenticates, which decides the provider URL and placeholder.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CodexAuthKind {
+    /// ChatGPT subscription: `…/backend-api/codex` plus `chatgpt_base_url`.
+    Chatgpt,
+    /// OpenAI API key: `…/v1`.
+    ApiKey,
+}
+
+impl CodexAuthKind {
+    /// Label used in status frames.
+    pub fn label(self) -> &'static str {
+        match self {
+            CodexAuthKind::Chatgpt => "chatgpt",
+            CodexAuthKind::ApiKey => "api_key",
+        }
+    }
+}
+
+/// Render the child's config.toml from the user's (None = the user has none).
+/// `proxy_base` is the session proxy's base URL including its secret, without a trailing `/`.
+pub fn render_config(
+    user_config: Option<&str>,
+    proxy_base: &str,
+    auth: CodexAuthKind,
+) -> anyhow::Result<String> {
+    let mut doc: DocumentMut = match user_config {
+        Some(text) => text.parse().context(
+            "the user's Codex config.toml is not valid TOML; fix it (codex would refuse it too)",
+        )?,
+        None => DocumentMut::new(),
+    };
+    let root = doc.as_table_mut();
+    root.remove("model_provider");
+    root.remove("chatgpt_base_url");
+    if let Some(profiles) = root.get_mut("profiles").and_then(Item::as_table_like_mut) {
+        for (_, profile) in profiles.iter_mut() {
+            if let Some(profile) = profile.as_table_like_mut() {
+                profile.remove("model_provider");
+                profile.remove("chatgpt_base_url");
+            }
+        }
+    }
+    root.insert("model_provider", value(PROVIDER_ID));
+    if auth == CodexAuthKind::Chatgpt {
+        root.insert(
+            "chatgpt_base_url",
+            value(format!("{proxy_base}/backend-api/")),
+        );
+    }
+    let providers = root
+        .entry("model_providers")
+        .or_insert_with(|| {
+            let mut t = Table::new();
+            t.set_implicit(true);
+            Item::Table(t)
+        })
+        .as_table_like_mut()
+        .context("`model_providers` in the user's Codex config.toml is not a table")?;
+    let mut provider = Table::new();
+    provider.insert("name", value("oauth-mux"));
+    let base = match auth {
+        CodexAuthKind::Chatgpt => format!("{proxy_base}/backend-api/codex"),
+        CodexAuthKind::ApiKey => format!("{proxy_base}/v1"),
+    };
+    provider.insert("base_url", value(base));
+    provider.insert("wire_api", value("responses"));
+    provider.insert("requires_openai_auth", value(true));
+    provider.insert("supports_websockets", value(false));
+    providers.insert(PROVIDER_ID, Item::Table(provider));
+    let header = "# Written by oauth-mux for one managed session and removed when it ends.\n\
+                  # Your own config.toml is unchanged; this copy only re-points the model provider.\n";
+    Ok(format!("{header}{doc}"))
+}
+
+/// The placeholder auth.json the child reads. Nothing in it is a real credential: the proxy
+/// replaces `Authorization` and `chatgpt-account-id` on every request. The access token's
+/// `exp` is 30 days after `now_s` so Codex never tries to refresh it.
+pub fn placeholder_auth(auth: CodexAuthKind, now_s: i64) -> String {
+    let json = match auth {
+        CodexAuthKind::ApiKey => serde_json::json!({
+            "auth_mode": "apikey",
+            "OPENAI_API_KEY": "omux-placeholder-api-key",
+        }),
+        CodexAuthKind::Chatgpt => {
+            let claims = serde_json::json!({
+                "iss": "oauth-mux-placeholder",
+                "email": "placeholder@oauth-mux.invalid",
+                "iat": now_s,
+                "exp": now_s + 30 * 86_400,
+                "https://api.openai.com/auth": {
+                    "chatgpt_plan_type": "pro",
+                    "chatgpt_account_id": "omux-placeholder-account",
+                    "chatgpt_user_id": "omux-placeholder-user",
+                },
+            });
+            let jwt = unsigned_jwt(&claims);
+            serde_json::json!({
+                "auth_mode": "chatgpt",
+                "OPENAI_API_KEY": null,
+                "tokens": {
+                    "id_token": jwt,
+                    "access_token": jwt,
+                    "refresh_token": "omux-placeholder-refresh-token",
+                    "account_id": "omux-placeholder-account",
+                },
+                "last_refresh": jiff::Timestamp::from_second(now_s)
+                    .map(|t| t.to_string())
+                    .unwrap_or_default(),
+            })
+        }
+    };
+    let mut text = serde_json::to_string_pretty(&json).unwrap_or_default();
+    text.push('\n');
+    text
+}
+
+fn unsigned_jwt(claims: &serde_json::Value) -> String {
+    let header = serde_json::json!({"alg": "none", "typ": "JWT"});
+    format!(
+        "{}.{}.placeholder",
+        base64url(header.to_string().as_bytes()),
+        base64url(claims.to_string().as_bytes())
+    )
+}
+
+fn base64url(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let n = (u32::from(chunk[0]) << 16)
+            | (u32::from(*chunk.get(1).unwrap_or(&0)) << 8)
+            | u32::from(*chunk.get(2).unwrap_or(&0));
+        let chars = chunk.len() + 1;
+        for i in 0..chars {
+            out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
+        }
+    }
+    out
+}
+
+/// The user's real Codex home: `$CODEX_HOME` unless it is an oauth-mux overlay, else
+/// `~/.codex`. `None` when neither can be determined.
+pub fn user_codex_home(codex_home_env: Option<&Path>, home: Option<&Path>) -> Option<PathBuf> {
+    match codex_home_env {
+        Some(dir) if !dir.as_os_str().is_empty() && !dir.join(OVERLAY_MARKER).exists() => {
+            Some(dir.to_path_buf())
+        }
+        _ => home.map(|h| h.join(".codex")),
+    }
+}
+
+/// A live overlay directory; removed when dropped.
+#[derive(Debug)]
+pub struct CodexOverlay {
+    dir: private_fs::OwnedDir,
+}
+
+impl CodexOverlay {
+    /// Build the overlay under `parent` (created 0700) for a session whose proxy listens at
+    /// `proxy_base`, linking the entries of `user_home` (created when absent).
+    pub fn create(
+        parent: &Path,
+        user_home: &Path,
+        proxy_base: &str,
+        auth: CodexAuthKind,
+    ) -> anyhow::Result<CodexOverlay> {
+        let overlay = CodexOverlay {
+            dir: private_fs::OwnedDir::create(parent, "codex-home")?,
+        };
+        overlay.populate(user_home, proxy_base, auth)?;
+        Ok(overlay)
+    }
+
+    fn populate(
+        &self,
+        user_home: &Path,
+        proxy_base: &str,
+        auth: CodexAuthKind,
+    ) -> anyhow::Result<()> {
+        let dir = self.dir.path();
+        if !user_home.exists() {
+            private_fs::ensure_private_dir(user_home).context(
+                "could not create your Codex home (CODEX_HOME or ~/.codex) for session history",
+            )?;
+        }
+        for name in SESSION_DIRS {
+            let real = user_home.join(name);
+            if !real.exists() {
+                fs::create_dir_all(&real)
+                    .with_context(|| format!("could not create {name}/ in your Codex home"))?;
+            }
+        }
+        let user_config = match fs::read_to_string(user_home.join("config.toml")) {
+            Ok(text) => Some(text),
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => None,
+            Err(err) => {
+                return Err(err).context("could not read your Codex config.toml");
+            }
+        };
+        let config = render_config(user_config.as_deref(), proxy_base, auth)?;
+        private_fs::write_private_new(&dir.join("config.toml"), config.as_bytes())?;
+        let now = jiff::Timestamp::now().as_second();
+        private_fs::write_private_new(
+            &dir.join("auth.json"),
+            placeholder_auth(auth, now).as_bytes(),
+        )?;
+        let mut linked: Vec<String> = Vec::new();
+        let entries = fs::read_dir(user_home).context("could not list your Codex home")?;
+        for entry in entries {
+            let entry = entry.context("could not list your Codex home")?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if OWNED_NAMES.contains(&name.as_str()) || name == OVERLAY_MARKER {
+                continue;
+            }
+            private_fs::symlink(&entry.path(), &dir.join(&name))?;
+            linked.push(name);
+        }
+        for name in SESSION_FILES {
+            if !linked.iter().any(|l| l == name) {
+                // Dangling until Codex first appends; the append then creates the user's file.
+                private_fs::symlink(&user_home.join(name), &dir.join(name))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The overlay directory (the child's `CODEX_HOME`). Never printed.
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Remove the overlay now (also done on drop).
+    pub fn remove(self) -> anyhow::Result<()> {
+        self.dir.remove()
+    }
+}
+
+/// Refuse forwarded Codex arguments that would re-point the model provider away from the
+/// proxy (`-c model_provider=…`, `--config chatgpt_base_url=…`, `-c model_providers.oauth_mux…`).
+pub fn check_forwarded_args(args: &[String]) -> anyhow::Result<()> {
+    let mut iter = args.iter().peekable();
+    while let Some(arg) = iter.next() {
+        let override_value = if arg == "-c" || arg == "--config" {
+            iter.peek().map(|s| s.as_str())
+        } else if let Some(v) = arg.strip_prefix("--config=") {
+            Some(v)
+        } else {
+            arg.strip_prefix("-c").filter(|v| v.contains('='))
+        };
+        let Some(kv) = override_value else { continue };
+        let key = kv.split('=').next().unwrap_or("").trim();
+        let owned = key == "model_provider"
+            || key.ends_with(".model_provider")
+            || key == "chatgpt_base_url"
+            || key.ends_with(".chatgpt_base_url")
+            || key.starts_with("model_providers.oauth_mux");
+        if owned {
+            bail!(
+                "the Codex override `-c {key}=…` would route model traffic around oauth-mux; \
+                 drop it, or run codex directly without oauth-mux"
+            );
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BASE: &str = "http://127.0.0.1:4000/s3cr3t";
+
+    #[test]
+    fn config_without_user_file_points_at_the_proxy() {
+        let text = render_config(None, BASE, CodexAuthKind::Chatgpt).unwrap();
+        let doc: DocumentMut = text.parse().unwrap();
+        assert_eq!(doc["model_provider"].as_str(), Some("oauth_mux"));
+        assert_eq!(
+            doc["chatgpt_base_url"].as_str(),
+            Some("http://127.0.0.1:4000/s3cr3t/backend-api/")
+        );
+        let p = &doc["model_providers"]["oauth_mux"];
+        assert_eq!(
+            p["base_url"].as_str(),
+            Some("http://127.0.0.1:4000/s3cr3t/backend-api/codex")
+        );
+        assert_eq!(p["wire_api"].as_str(), Some("responses"));
+        assert_eq!(p["requires_openai_auth"].as_bool(), Some(true));
+        assert_eq!(p["supports_websockets"].as_bool(), Some(false));
+        assert!(doc.get("analytics").is_none(), "never added silently");
+    }
+
+    #[test]
+    fn api_key_accounts_use_v1_and_no_chatgpt_base() {
+        let text = render_config(None, BASE, CodexAuthKind::ApiKey).unwrap();
+        let doc: DocumentMut = text.parse().unwrap();
+        assert_eq!(
+            doc["model_providers"]["oauth_mux"]["base_url"].as_str(),
+            Some("http://127.0.0.1:4000/s3cr3t/v1")
+        );
+        assert!(doc.get("chatgpt_base_url").is_none());
+    }
+
+    #[test]
+    fn user_config_is_kept_except_routing_keys() {
+        let user = r#"# my settings
+model = "gpt-6.1-sol"
+model_provider = "openai"
+chatgpt_base_url = "https://chatgpt.com/backend-api/"
+approval_policy = "on-request"
+
+[profiles.fast]
+model = "gpt-6.1-mini"
+model_provider = "azure"
+
+[model_providers.azure]
+name = "Azure"
+base_url = "https://example.invalid/openai"
+
+[analytics]
+enabled = true
+
+[mcp_servers.docs]
+command = "docs-mcp"
+args = ["--stdio"]
+"#;
+        let text = render_config(Some(user), BASE, CodexAuthKind::Chatgpt).unwrap();
+        let doc: DocumentMut = text.parse().unwrap();
+        assert_eq!(doc["model"].as_str(), Some("gpt-6.1-sol"));
+        assert_eq!(doc["approval_policy"].as_str(), Some("on-request"));
+        assert_eq!(doc["model_provider"].as_str(), Some("oauth_mux"));
+        assert!(doc["profiles"]["fast"].get("model_provider").is_none());
+        assert_eq!(
+            doc["profiles"]["fast"]["model"].as_str(),
+            Some("gpt-6.1-mini")
+        );
+        assert_eq!(
+            doc["model_providers"]["azure"]["name"].as_str(),
+            Some("Azure")
+        );
+        assert_eq!(doc["analytics"]["enabled"].as_bool(), Some(true));
+        assert_eq!(
+            doc["mcp_servers"]["docs"]["command"].as_str(),
+            Some("docs-mcp")
+        );
+        assert!(text.contains("# my settings"));
+        assert_eq!(text.matches("model_provider =").count(), 1, "{text}");
+    }
+
+    #[test]
+    fn invalid_user_config_names_the_file() {
+        let err = render_config(Some("model = ["), BASE, CodexAuthKind::Chatgpt).unwrap_err();
+        assert!(format!("{err:#}").contains("config.toml"));
+    }
+
+    #[test]
+    fn placeholder_auth_has_no_real_material_and_far_expiry() {
+        let text = placeholder_auth(CodexAuthKind::Chatgpt, 1_800_000_000);
+        let json: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(json["auth_mode"], "chatgpt");
+        let jwt = json["tokens"]["access_token"].as_str().unwrap();
+        let payload = jwt.split('.').nth(1).unwrap();
+        assert!(!payload.contains('='));
+        assert_eq!(json["tokens"]["account_id"], "omux-placeholder-account");
+        let api = placeholder_auth(CodexAuthKind::ApiKey, 0);
+        assert!(api.contains("omux-placeholder-api-key"));
+    }
+
+    #[test]
+    fn base64url_matches_known_vectors() {
+        assert_eq!(base64url(b""), "");
+        assert_eq!(base64url(b"f"), "Zg");
+        assert_eq!(base64url(b"fo"), "Zm8");
+        assert_eq!(base64url(b"foo"), "Zm9v");
+        assert_eq!(base64url(b"\xfb\xff"), "-_8");
+    }
+
+    #[test]
+    fn forwarded_overrides_of_routing_keys_are_refused() {
+        let args = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert!(check_forwarded_args(&args(&["exec", "-c", "model=\"x\"", "hi"])).is_ok());
+        assert!(check_forwarded_args(&args(&["-c", "model_provider=openai"])).is_err());
+        assert!(check_forwarded_args(&args(&["--config=profiles.a.model_provider=x"])).is_err());
+        assert!(check_forwarded_args(&args(&["-cchatgpt_base_url=https://x"])).is_err());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn overlay_links_user_state_and_is_removed() {
+        let tmp = tempfile::tempdir().unwrap();
+        let user = tmp.path().join("home/.codex");
+        fs::create_dir_all(user.join("sessions/2026")).unwrap();
+        fs::write(user.join("config.toml"), "model = \"m\"\n").unwrap();
+        fs::write(user.join("auth.json"), "{\"tokens\":\"REAL\"}").unwrap();
+        fs::write(user.join("history.jsonl"), "{}\n").unwrap();
+        let runtime = tmp.path().join("run");
+        let overlay = CodexOverlay::create(&runtime, &user, BASE, CodexAuthKind::Chatgpt).unwrap();
+        let dir = overlay.path().to_path_buf();
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            fs::metadata(&dir).unwrap().permissions().mode() & 0o777,
+            0o700
+        );
+        assert!(
+            fs::symlink_metadata(dir.join("sessions"))
+                .unwrap()
+                .is_symlink()
+        );
+        assert!(
+            fs::symlink_metadata(dir.join("history.jsonl"))
+                .unwrap()
+                .is_symlink()
+        );
+        assert!(
+            fs::symlink_metadata(dir.join("session_index.jsonl"))
+                .unwrap()
+                .is_symlink()
+        );
+        assert!(
+            !fs::symlink_metadata(dir.join("auth.json"))
+                .unwrap()
+                .is_symlink()
+        );
+        assert!(
+            !fs::read_to_string(dir.join("auth.json"))
+                .unwrap()
+                .contains("REAL")
+        );
+        assert!(
+            fs::read_to_string(dir.join("config.toml"))
+                .unwrap()
+                .contains("model = \"m\"")
+        );
+        overlay.remove().unwrap();
+        assert!(!dir.exists());
+        assert_eq!(
+            fs::read_to_string(user.join("auth.json")).unwrap(),
+            "{\"tokens\":\"REAL\"}"
+        );
+        assert!(user.join("sessions/2026").exists());
+    }
+
+    #[test]
+    fn user_home_prefers_codex_home_unless_it_is_an_overlay() {
+        let tmp = tempfile::tempdir().unwrap();
+        let home = tmp.path();
+        assert_eq!(user_codex_home(None, Some(home)), Some(home.join(".codex")));
+        let custom = home.join("custom");
+        fs::create_dir_all(&custom).unwrap();
+        assert_eq!(
+            user_codex_home(Some(&custom), Some(home)),
+            Some(custom.clone())
+        );
+        fs::write(custom.join(OVERLAY_MARKER), "").unwrap();
+        assert_eq!(
+            user_codex_home(Some(&custom), Some(home)),
+            Some(home.join(".codex"))
+        );
+    }
+}

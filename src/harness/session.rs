@@ -1,0 +1,273 @@
+//! One managed session end to end: start the proxy, prepare the child's configuration
+//! (Codex overlay or Claude environment), run the real harness, record the status
+//! artifact, clean up. The account pool (election, classification, health) is passed in.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use anyhow::Context;
+
+use super::child::{self, ChildExit, ChildSpec};
+use super::claude_env::{self, ClaudeAuthKind, ClaudeOptions};
+use super::codex_home::{self, CodexAuthKind, CodexOverlay};
+use super::private_fs::{self, OwnedDir};
+use super::status::{Frame, HarnessKind, StatusWriter};
+use crate::proxy::{self, Harness, ProxyConfig, frames::ProxyFrame, pool::Pool};
+
+/// How the launch account authenticates, per harness.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AuthKind {
+    Codex(CodexAuthKind),
+    Claude(ClaudeAuthKind),
+}
+
+impl AuthKind {
+    fn harness(self) -> HarnessKind {
+        match self {
+            AuthKind::Codex(_) => HarnessKind::Codex,
+            AuthKind::Claude(_) => HarnessKind::Claude,
+        }
+    }
+
+    fn label(self) -> &'static str {
+        match self {
+            AuthKind::Codex(k) => k.label(),
+            AuthKind::Claude(k) => k.label(),
+        }
+    }
+}
+
+/// Everything the launcher decided before starting the session.
+#[derive(Clone, Debug)]
+pub struct LaunchPlan {
+    pub auth: AuthKind,
+    pub profile: String,
+    /// The account elected at launch (label).
+    pub launch_account: String,
+    /// The profile's accounts in preference order (labels).
+    pub pool_labels: Vec<String>,
+    /// Upstream origin for the proxy (see `harness::upstream`).
+    pub upstream: String,
+    pub extra_ca_file: Option<PathBuf>,
+    /// The harness binary.
+    pub program: OsString,
+    /// Arguments for the harness, as the user gave them (after `run`/`resume` handling).
+    pub args: Vec<OsString>,
+    /// `--no-side-traffic`: turn off the harness's non-model traffic for this session.
+    pub no_side_traffic: bool,
+    /// `--isolated-config` (Claude): a throw-away `CLAUDE_CONFIG_DIR` for this session.
+    pub isolated_config: bool,
+    /// `<state>/sessions`.
+    pub sessions_dir: PathBuf,
+    /// Where session-owned directories are created (runtime dir).
+    pub runtime_dir: PathBuf,
+    /// Codex: the user's real Codex home. Claude: the user's config dir (for conflict checks).
+    pub user_harness_home: Option<PathBuf>,
+    /// The user's `CODEX_SQLITE_HOME`, kept when set.
+    pub user_sqlite_home: Option<OsString>,
+    /// Working directory (Claude project settings are read from it).
+    pub cwd: PathBuf,
+}
+
+/// "Every account is spent", as the proxy reported it: (earliest reset, repair command).
+pub type PoolExhaustion = (Option<String>, String);
+
+/// How the session ended.
+#[derive(Clone, Debug)]
+pub struct SessionOutcome {
+    pub exit: ChildExit,
+    /// The status artifact's file name.
+    pub artifact: String,
+    /// Set when the proxy answered "every account is spent": (earliest reset, repair command).
+    pub pool_exhausted: Option<PoolExhaustion>,
+}
+
+/// Run one managed session to completion.
+pub fn run(plan: &LaunchPlan, pool: Arc<dyn Pool>) -> anyhow::Result<SessionOutcome> {
+    let harness = plan.auth.harness();
+    let writer = Arc::new(StatusWriter::create(&plan.sessions_dir, harness)?);
+    let exhausted: Arc<Mutex<Option<PoolExhaustion>>> = Arc::new(Mutex::new(None));
+    let sink = {
+        let (writer, exhausted) = (writer.clone(), exhausted.clone());
+        Arc::new(move |frame: ProxyFrame| {
+            if let ProxyFrame::PoolExhausted {
+                earliest_reset,
+                repair_command,
+            } = &frame
+            {
+                *exhausted.lock().unwrap_or_else(|p| p.into_inner()) =
+                    Some((earliest_reset.clone(), repair_command.clone()));
+            }
+            if let Some(frame) = artifact_frame(&frame) {
+                let _ = writer.write(frame);
+            }
+        })
+    };
+    let mut config = ProxyConfig::new(
+        match harness {
+            HarnessKind::Codex => Harness::Codex,
+            HarnessKind::Claude => Harness::Claude,
+        },
+        plan.upstream.clone(),
+    );
+    config.upstream_options.extra_ca_file = plan.extra_ca_file.clone();
+    let proxy = proxy::start(config, pool, sink).context("could not start the session proxy")?;
+    let base = proxy.base_url();
+
+    let prepared = prepare_child(plan, &base)?;
+    writer.write(Frame::SessionStarted {
+        harness,
+        oauth_mux_version: env!("CARGO_PKG_VERSION").into(),
+        profile: plan.profile.clone(),
+        account: plan.launch_account.clone(),
+        pool: plan.pool_labels.clone(),
+        auth_kind: plan.auth.label().into(),
+        child_config: match harness {
+            HarnessKind::Codex => "overlay".into(),
+            HarnessKind::Claude => "environment".into(),
+        },
+        side_traffic_disabled: plan.no_side_traffic,
+        isolated_config: plan.isolated_config,
+    })?;
+    let exit = child::run(&prepared.spec);
+    let exit = match exit {
+        Ok(exit) => exit,
+        Err(err) => {
+            let _ = writer.write(Frame::SessionEnded {
+                exit_code: 127,
+                signal: None,
+            });
+            proxy.shutdown();
+            return Err(err);
+        }
+    };
+    writer.write(Frame::SessionEnded {
+        exit_code: exit.code,
+        signal: exit.signal,
+    })?;
+    proxy.shutdown();
+    writer.sync()?;
+    drop(prepared);
+    let pool_exhausted = exhausted.lock().unwrap_or_else(|p| p.into_inner()).take();
+    Ok(SessionOutcome {
+        exit,
+        artifact: writer.file_name().to_string(),
+        pool_exhausted,
+    })
+}
+
+/// The child's invocation plus the directories that must live as long as it does.
+struct PreparedChild {
+    spec: ChildSpec,
+    _overlay: Option<CodexOverlay>,
+    _session_dir: Option<OwnedDir>,
+}
+
+fn prepare_child(plan: &LaunchPlan, base: &str) -> anyhow::Result<PreparedChild> {
+    let mut spec = ChildSpec {
+        program: plan.program.clone(),
+        ..ChildSpec::default()
+    };
+    spec.env_set
+        .push(("OMUX_MANAGED_SESSION".into(), "1".into()));
+    match plan.auth {
+        AuthKind::Codex(kind) => {
+            let user_home = plan
+                .user_harness_home
+                .clone()
+                .context("could not find your Codex home: set CODEX_HOME or HOME")?;
+            let overlay = CodexOverlay::create(&plan.runtime_dir, &user_home, base, kind)?;
+            spec.env_set
+                .push(("CODEX_HOME".into(), overlay.path().as_os_str().to_owned()));
+            let sqlite_home = plan
+                .user_sqlite_home
+                .clone()
+                .unwrap_or_else(|| user_home.as_os_str().to_owned());
+            spec.env_set.push(("CODEX_SQLITE_HOME".into(), sqlite_home));
+            if plan.no_side_traffic {
+                for arg in codex_side_traffic_args() {
+                    spec.args.push(arg.into());
+                }
+            }
+            spec.args.extend(plan.args.iter().cloned());
+            Ok(PreparedChild {
+                spec,
+                _overlay: Some(overlay),
+                _session_dir: None,
+            })
+        }
+        AuthKind::Claude(kind) => {
+            let session_dir = OwnedDir::create(&plan.runtime_dir, "claude-session")?;
+            let isolated = if plan.isolated_config {
+                let dir = session_dir.path().join("config");
+                private_fs::create_private_dir(&dir)?;
+                Some(dir)
+            } else {
+                None
+            };
+            let env = claude_env::env_plan(
+                base,
+                kind,
+                &ClaudeOptions {
+                    isolated_config_dir: isolated.clone(),
+                    no_side_traffic: plan.no_side_traffic,
+                },
+            );
+            spec.env_remove = env.remove;
+            spec.env_set
+                .extend(env.set.into_iter().map(|(k, v)| (k, OsString::from(v))));
+            let config_dir = isolated.or_else(|| plan.user_harness_home.clone());
+            let conflicts: Vec<String> = config_dir
+                .map(|dir| claude_env::settings_files(&dir, &plan.cwd))
+                .unwrap_or_default()
+                .iter()
+                .filter_map(|f| std::fs::read_to_string(f).ok())
+                .flat_map(|text| claude_env::conflicting_settings_vars(&text))
+                .collect();
+            if !conflicts.is_empty() {
+                let file = session_dir.path().join("settings.json");
+                private_fs::write_private_new(
+                    &file,
+                    claude_env::override_settings(base, kind).as_bytes(),
+                )?;
+                eprintln!(
+                    "oauth-mux: your Claude settings set {}; this session overrides them with --settings (your files are unchanged)",
+                    conflicts.join(", ")
+                );
+                spec.args.push("--settings".into());
+                spec.args.push(file.into_os_string());
+            }
+            spec.args.extend(plan.args.iter().cloned());
+            Ok(PreparedChild {
+                spec,
+                _overlay: None,
+                _session_dir: Some(session_dir),
+            })
+        }
+    }
+}
+
+/// Codex arguments that turn off its non-model traffic (plugin sync, the apps MCP client,
+/// OTEL analytics). Added only with `--no-side-traffic`.
+pub fn codex_side_traffic_args() -> [&'static str; 6] {
+    [
+        "-c",
+        "analytics.enabled=false",
+        "--disable",
+        "plugins",
+        "--disable",
+        "apps",
+    ]
+}
+
+/// Convert a proxy frame into an artifact frame (field names are shared; unknown kinds
+/// are dropped rather than guessed).
+pub fn artifact_frame(frame: &ProxyFrame) -> Option<Frame> {
+    serde_json::to_value(frame)
+        .ok()
+        .and_then(|value| serde_json::from_value(value).ok())
+}
+
+/// Keep `codex_home` reachable for callers that refuse overrides before starting.
+pub use codex_home::check_forwarded_args as check_codex_args;

@@ -1,0 +1,336 @@
+//! The managed-session status artifact: one NDJSON file per session in
+//! `<state>/sessions/`, a frame per line. Frames name accounts by their config label only;
+//! no token, raw account id, session id or path is ever written (SPEC §8).
+//!
+//! The writer appends whole lines to a 0600 file in a 0700 directory; the reader skips a
+//! torn last line, so a crash leaves a readable artifact. [`summary`] turns the frames of
+//! one artifact into a verdict and the next action, without I/O.
+
+pub mod summary;
+
+use std::fs::{self, File};
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use anyhow::Context;
+use serde::{Deserialize, Serialize};
+
+use super::private_fs;
+
+/// Format version of the artifact's lines.
+pub const FRAME_VERSION: u32 = 1;
+
+/// Which harness a session ran.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HarnessKind {
+    Codex,
+    Claude,
+}
+
+impl HarnessKind {
+    /// The command name (`codex` / `claude`), also the artifact file-name prefix.
+    pub fn name(self) -> &'static str {
+        match self {
+            HarnessKind::Codex => "codex",
+            HarnessKind::Claude => "claude",
+        }
+    }
+}
+
+/// One usage window the provider reported in its headers.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct UsageWindow {
+    /// `primary`, `secondary`, `five_hour`, `seven_day`, …
+    pub window: String,
+    pub used_percent: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resets_in_seconds: Option<u64>,
+}
+
+/// One event of a managed session. Field names are the stable artifact format; the
+/// proxy's own frames deserialize into the matching variants.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Frame {
+    /// The launcher elected `account` and started the harness through the proxy.
+    SessionStarted {
+        harness: HarnessKind,
+        oauth_mux_version: String,
+        profile: String,
+        account: String,
+        /// Accounts of the profile the pool may use, in preference order (labels).
+        pool: Vec<String>,
+        /// `chatgpt` or `api_key` (Codex), `oauth` or `api_key` (Claude).
+        auth_kind: String,
+        /// `overlay` (oauth-mux-owned CODEX_HOME) or `environment` (Claude env only).
+        child_config: String,
+        side_traffic_disabled: bool,
+        isolated_config: bool,
+    },
+    /// One upstream exchange on behalf of the harness.
+    ProxyTurn {
+        account: String,
+        #[serde(default)]
+        method: String,
+        #[serde(default)]
+        path_kind: String,
+        status: u16,
+        classification: String,
+        delivered_to_harness: bool,
+    },
+    /// Usage windows read from a response's headers.
+    QuotaObserved {
+        account: String,
+        windows: Vec<UsageWindow>,
+    },
+    /// The session moved from one account to another (`from` is None for the first election
+    /// inside the proxy).
+    Handoff {
+        from: Option<String>,
+        to: String,
+        reason: String,
+    },
+    /// Every account of the profile was spent; the harness got one clear error.
+    PoolExhausted {
+        earliest_reset: Option<String>,
+        repair_command: String,
+    },
+    /// A WebSocket upgrade was answered 426 so the harness fell back to HTTP streaming.
+    UnsupportedTransport { path_kind: String },
+    /// A request was refused before touching any account (e.g. no session secret).
+    Refused { reason: String },
+    /// The harness exited. `signal` is set when it was killed by one.
+    SessionEnded {
+        exit_code: i32,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        signal: Option<i32>,
+    },
+}
+
+/// One line of the artifact: a frame with its version and time.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Record {
+    pub v: u32,
+    /// RFC 3339 UTC time the frame was written.
+    pub ts: String,
+    #[serde(flatten)]
+    pub frame: Frame,
+}
+
+/// Appends frames to one session's artifact. Shared between the proxy threads and the
+/// launcher; every frame is one `write` of a whole line.
+pub struct StatusWriter {
+    file: Mutex<File>,
+    name: String,
+}
+
+impl StatusWriter {
+    /// Create `<dir>/<harness>-<unix_ms>-<pid>.ndjson` (0600; `dir` created 0700).
+    pub fn create(dir: &Path, harness: HarnessKind) -> anyhow::Result<StatusWriter> {
+        private_fs::ensure_private_dir(dir)
+            .context("could not prepare the session artifact directory; set OMUX_STATE_DIR to a writable place")?;
+        let ms = jiff::Timestamp::now().as_millisecond();
+        let name = format!(
+            "{}-{:013}-{}.ndjson",
+            harness.name(),
+            ms,
+            std::process::id()
+        );
+        let file = private_fs::create_private_file(&dir.join(&name)).with_context(|| {
+                format!("could not create the session status artifact {name} in the state dir (sessions/); check its permissions")
+            })?;
+        Ok(StatusWriter {
+            file: Mutex::new(file),
+            name,
+        })
+    }
+
+    /// The artifact's file name (no directory: paths are never reported).
+    pub fn file_name(&self) -> &str {
+        &self.name
+    }
+
+    /// Append one frame, stamped with the current time. Errors are returned, never panicked.
+    pub fn write(&self, frame: Frame) -> anyhow::Result<()> {
+        let record = Record {
+            v: FRAME_VERSION,
+            ts: jiff::Timestamp::now()
+                .round(jiff::Unit::Millisecond)?
+                .to_string(),
+            frame,
+        };
+        let mut line = serde_json::to_vec(&record)?;
+        line.push(b'\n');
+        let mut file = self
+            .file
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner());
+        file.write_all(&line)
+            .context("could not append to the session status artifact")?;
+        Ok(())
+    }
+
+    /// Make everything written so far durable.
+    pub fn sync(&self) -> anyhow::Result<()> {
+        let file = self
+            .file
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner());
+        file.sync_all()
+            .context("could not sync the session status artifact")
+    }
+}
+
+/// The parsed content of one artifact.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Artifact {
+    /// File name only.
+    pub name: String,
+    pub records: Vec<Record>,
+    /// Lines that did not parse (a torn last line after a crash, or a newer format).
+    pub skipped_lines: usize,
+}
+
+/// Read an artifact, skipping lines that do not parse.
+pub fn read_artifact(path: &Path) -> anyhow::Result<Artifact> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let file =
+        File::open(path).with_context(|| format!("could not open session artifact {name}"))?;
+    let mut artifact = Artifact {
+        name,
+        ..Artifact::default()
+    };
+    for line in BufReader::new(file).split(b'\n') {
+        let line = line.context("could not read a session artifact")?;
+        if line.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        match serde_json::from_slice::<Record>(&line) {
+            Ok(record) => artifact.records.push(record),
+            Err(_) => artifact.skipped_lines += 1,
+        }
+    }
+    Ok(artifact)
+}
+
+/// The newest artifact of `harness` in `dir` (by the time in its name), if any.
+pub fn latest_artifact(dir: &Path, harness: HarnessKind) -> anyhow::Result<Option<PathBuf>> {
+    let entries = match fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(err) => {
+            return Err(err).context("could not list the session artifact directory");
+        }
+    };
+    let prefix = format!("{}-", harness.name());
+    let mut best: Option<(String, PathBuf)> = None;
+    for entry in entries {
+        let entry = entry.context("could not list the session artifact directory")?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if !name.starts_with(&prefix) || !name.ends_with(".ndjson") {
+            continue;
+        }
+        if best.as_ref().is_none_or(|(b, _)| name > *b) {
+            best = Some((name, entry.path()));
+        }
+    }
+    Ok(best.map(|(_, path)| path))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[cfg(unix)]
+    #[test]
+    fn writer_creates_private_file_and_reader_round_trips() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let sessions = dir.path().join("state/sessions");
+        let writer = StatusWriter::create(&sessions, HarnessKind::Codex).unwrap();
+        writer
+            .write(Frame::Refused {
+                reason: "missing_session_secret".into(),
+            })
+            .unwrap();
+        writer
+            .write(Frame::SessionEnded {
+                exit_code: 0,
+                signal: None,
+            })
+            .unwrap();
+        let path = sessions.join(writer.file_name());
+        assert_eq!(
+            fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        assert_eq!(
+            fs::metadata(&sessions).unwrap().permissions().mode() & 0o777,
+            0o700
+        );
+        let artifact = read_artifact(&path).unwrap();
+        assert_eq!(artifact.records.len(), 2);
+        assert_eq!(artifact.skipped_lines, 0);
+        assert!(matches!(
+            artifact.records[1].frame,
+            Frame::SessionEnded { exit_code: 0, .. }
+        ));
+        let text = fs::read_to_string(&path).unwrap();
+        assert!(text.starts_with("{\"v\":1,\"ts\":\""), "{text}");
+        assert!(text.contains("\"kind\":\"refused\""), "{text}");
+    }
+
+    #[test]
+    fn reader_skips_torn_last_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("codex-0000000000001-1.ndjson");
+        fs::write(
+            &path,
+            "{\"v\":1,\"ts\":\"2026-11-22T05:00:00Z\",\"kind\":\"session_ended\",\"exit_code\":3}\n{\"v\":1,\"ts\":",
+        )
+        .unwrap();
+        let artifact = read_artifact(&path).unwrap();
+        assert_eq!(artifact.records.len(), 1);
+        assert_eq!(artifact.skipped_lines, 1);
+    }
+
+    #[test]
+    fn latest_picks_newest_of_the_right_harness() {
+        let dir = tempfile::tempdir().unwrap();
+        for name in [
+            "codex-0000000000005-1.ndjson",
+            "codex-0000000000009-1.ndjson",
+            "claude-0000000000099-1.ndjson",
+            "codex-0000000000010-1.txt",
+        ] {
+            fs::write(dir.path().join(name), "").unwrap();
+        }
+        let latest = latest_artifact(dir.path(), HarnessKind::Codex)
+            .unwrap()
+            .unwrap();
+        assert!(latest.ends_with("codex-0000000000009-1.ndjson"));
+        assert!(
+            latest_artifact(&dir.path().join("absent"), HarnessKind::Claude)
+                .unwrap()
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn proxy_shaped_json_deserializes_into_frames() {
+        let turn = serde_json::json!({"kind":"proxy_turn","account":"max-1","method":"POST",
+            "path_kind":"responses","status":429,"classification":"quota_exhausted",
+            "delivered_to_harness":false});
+        let frame: Frame = serde_json::from_value(turn).unwrap();
+        assert!(matches!(frame, Frame::ProxyTurn { status: 429, .. }));
+        let quota = serde_json::json!({"kind":"quota_observed","account":"max-2",
+            "windows":[{"window":"primary","used_percent":91.5,"resets_in_seconds":60,"window_minutes":300}]});
+        let frame: Frame = serde_json::from_value(quota).unwrap();
+        assert!(matches!(frame, Frame::QuotaObserved { .. }));
+    }
+}
