@@ -12,20 +12,26 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use jiff::Timestamp;
+use oauth_mux::config::builtin;
 use oauth_mux::demo::fake_provider::{Behaviour, FakeProvider};
-use oauth_mux::proxy::memory_pool::classify_for_tests;
+use oauth_mux::model::RouteKey;
+use oauth_mux::proxy::durable_pool::{DurablePool, PoolAccount};
 use oauth_mux::proxy::pool::{
     AccountId, Credential, Elected, Judgement, Pool, ResponseEvidence, UsageObservation, UsageView,
 };
 use oauth_mux::proxy::{self, Harness, ProxyConfig, frames};
+use oauth_mux::store::paths::Dirs;
 
 const SMALL_BODY: &str =
     r#"{"model":"claude-sonnet-5","max_tokens":16,"messages":[{"role":"user","content":"hi"}]}"#;
 
-/// Accounts in a fixed order; judges every response but remembers nothing, so every
-/// iteration of the failover scenario pays the whole failover again.
+/// Accounts in a fixed order. Judging, usage reading and recording go to the real durable
+/// pool (the model's classifier, a background writer into a health store in a temporary
+/// state dir); only election forgets, so every iteration of the failover scenario pays the
+/// whole failover again instead of going straight to the healthy account.
 struct ForgetfulPool {
     accounts: Vec<(AccountId, Arc<Credential>)>,
+    durable: DurablePool,
 }
 
 impl Pool for ForgetfulPool {
@@ -48,17 +54,21 @@ impl Pool for ForgetfulPool {
                 passed_over: None,
             })
     }
-    fn judge(&self, _a: &AccountId, ev: &ResponseEvidence, now: Timestamp) -> Judgement {
-        classify_for_tests(ev, now)
+    fn judge(&self, a: &AccountId, ev: &ResponseEvidence, now: Timestamp) -> Judgement {
+        self.durable.judge(a, ev, now)
+    }
+    fn observe_usage(&self, ev: &ResponseEvidence, now: Timestamp) -> Vec<UsageObservation> {
+        self.durable.observe_usage(ev, now)
     }
     fn record(
         &self,
-        _: &AccountId,
-        _: &ResponseEvidence,
-        _: &Judgement,
-        _: &[UsageObservation],
-        _: Timestamp,
+        a: &AccountId,
+        ev: &ResponseEvidence,
+        j: &Judgement,
+        u: &[UsageObservation],
+        now: Timestamp,
     ) {
+        self.durable.record(a, ev, j, u, now)
     }
     fn earliest_reset(&self, _now: Timestamp) -> Option<Timestamp> {
         None
@@ -66,27 +76,53 @@ impl Pool for ForgetfulPool {
     fn usage_view(&self, _now: Timestamp) -> UsageView {
         UsageView::default()
     }
-    fn flush(&self) {}
+    fn flush(&self) {
+        self.durable.flush()
+    }
 }
 
-/// Child mode: `proxy --child ORIGIN label=token...` runs one proxy until stdin closes.
+/// Child mode: `proxy --child STATE_DIR ORIGIN label=token...` runs one proxy until stdin
+/// closes.
 fn child(args: &[String]) {
-    let origin = args[0].clone();
-    let accounts = args[1..]
+    let state = std::path::PathBuf::from(&args[0]);
+    let origin = args[1].clone();
+    let parsed: Vec<(String, String)> = args[2..]
         .iter()
         .map(|a| {
             let (label, token) = a.split_once('=').expect("label=token");
-            (
-                AccountId(label.to_string()),
-                Arc::new(Credential::ClaudeOauth {
-                    access_token: token.to_string(),
-                }),
-            )
+            (label.to_string(), token.to_string())
         })
+        .collect();
+    let credential = |token: &str| Credential::ClaudeOauth {
+        access_token: token.to_string(),
+    };
+    let dirs = Dirs::resolve(&|k: &str| match k {
+        "OMUX_CONFIG" => Some(state.join("config.json").display().to_string()),
+        "OMUX_STATE_DIR" => Some(state.join("state").display().to_string()),
+        "OMUX_RUNTIME_DIR" => Some(state.join("run").display().to_string()),
+        "HOME" => Some(state.display().to_string()),
+        _ => None,
+    })
+    .expect("state dirs");
+    let members = parsed
+        .iter()
+        .map(|(label, token)| PoolAccount {
+            label: label.clone(),
+            route_key: RouteKey::new("claude", label, Some("claude-code")),
+            credential: credential(token),
+            upstream: None,
+            priority: 0,
+        })
+        .collect();
+    let definition = builtin::definition("claude").expect("claude definition");
+    let durable = DurablePool::new("bench", definition, members, dirs, 95.0).expect("pool");
+    let accounts = parsed
+        .iter()
+        .map(|(label, token)| (AccountId(label.clone()), Arc::new(credential(token))))
         .collect();
     let handle = proxy::start(
         ProxyConfig::new(Harness::Claude, origin),
-        Arc::new(ForgetfulPool { accounts }),
+        Arc::new(ForgetfulPool { accounts, durable }),
         frames::discard(),
     )
     .expect("start proxy");
@@ -101,13 +137,20 @@ struct ProxyChild {
     child: Child,
     addr: SocketAddr,
     prefix: String,
+    state: std::path::PathBuf,
 }
 
 impl ProxyChild {
     fn spawn(origin: &str, accounts: &[(&str, &str)]) -> ProxyChild {
         let exe = std::env::current_exe().unwrap();
+        let state = std::env::temp_dir().join(format!(
+            "omux-bench-{}-{}",
+            std::process::id(),
+            proxy::new_secret().unwrap()
+        ));
+        std::fs::create_dir_all(&state).unwrap();
         let mut cmd = Command::new(exe);
-        cmd.arg("--child").arg(origin);
+        cmd.arg("--child").arg(&state).arg(origin);
         for (l, t) in accounts {
             cmd.arg(format!("{l}={t}"));
         }
@@ -130,6 +173,7 @@ impl ProxyChild {
             child,
             addr: addr.parse().unwrap(),
             prefix: format!("/{secret}"),
+            state,
         }
     }
 
@@ -149,6 +193,7 @@ impl Drop for ProxyChild {
     fn drop(&mut self) {
         drop(self.child.stdin.take());
         let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.state);
     }
 }
 
@@ -480,10 +525,10 @@ fn main() {
     let now = Timestamp::now();
     let section = format!(
         "## Proxy\n\n\
-Measured by `just bench` (benches/proxy.rs) on {now:.0}, {cores} cores, release profile (the shipped\n\
-one: LTO, opt-level z). Upstream: the built-in loopback fake provider (src/demo/fake_provider.rs) in the\n\
-bench process; the proxy runs in a child process with an in-memory pool whose judge is the proxy's\n\
-classifier path and which forgets its verdicts (so every failover iteration pays the whole failover).\n\
+Measured by `just bench` (benches/proxy.rs) on {now:.0}, {cores} cores, {profile}. Upstream: the built-in loopback fake provider (src/demo/fake_provider.rs) in the\n\
+bench process; the proxy runs in a child process over the durable pool (the model's classifier, health\n\
+writes by the background writer into a temporary state dir) with election that ignores health, so every\n\
+failover iteration pays the whole failover (classify, record, elect, replay) again.\n\
 Client: a minimal keep-alive HTTP/1.1 client, identical for direct and proxied runs; direct and proxied\n\
 requests alternate in blocks of 100 ({n} small requests per side). The machine is shared with other\n\
 jobs, so treat single-digit-percent differences as noise.\n\n\
@@ -500,6 +545,11 @@ jobs, so treat single-digit-percent differences as noise.\n\n\
 | proxy RSS under load (peak sampled / high-water mark) | — | {peak:.1} / {hwm:.1} MiB | — | — |\n\n\
 SSE time to first byte through the proxy includes the deliberate hold of status and headers until the\n\
 first content event (SPEC §8), which is what lets a quota error inside a 200 stream fail over.\n",
+        profile = if cfg!(debug_assertions) {
+            "DEBUG build (not representative: run `just bench`)"
+        } else {
+            "release profile (the shipped one:\nLTO, opt-level z)"
+        },
         cores = std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(0),

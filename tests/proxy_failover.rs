@@ -550,3 +550,46 @@ fn compressed_bodies_pass_untouched_both_ways() {
     let h = rig.fake.last_headers(&token("one"));
     assert!(h.contains(&("content-encoding".into(), "zstd".into())));
 }
+
+#[test]
+fn turn_state_is_dropped_only_when_the_account_changes() {
+    let rig = Rig::new(
+        Harness::Codex,
+        &[
+            (
+                "one",
+                Behaviour::SucceedWithUsage {
+                    text: "one".into(),
+                    used_percent: 99.0,
+                },
+            ),
+            ("two", ok("two")),
+        ],
+    );
+    let turn = |state: &str| {
+        send(
+            "POST",
+            &format!("{}/backend-api/codex/responses", rig.base()),
+            &[
+                ("authorization", "Bearer p"),
+                ("x-codex-turn-state", state),
+                ("content-type", "application/json"),
+            ],
+            b"{}",
+        )
+    };
+    let has_state = |label: &str| {
+        rig.fake
+            .last_headers(&token(label))
+            .iter()
+            .any(|(n, _)| n == "x-codex-turn-state")
+    };
+    assert!(turn("from-nowhere").body.contains("one"));
+    assert!(!has_state("one"), "no account issued this turn state yet");
+    // Usage above the threshold moves the next request to account two: state from one is dropped.
+    assert!(turn("issued-by-one").body.contains("two"));
+    assert!(!has_state("two"));
+    // Same account again: the turn state it issued is forwarded.
+    assert!(turn("issued-by-two").body.contains("two"));
+    assert!(has_state("two"));
+}
