@@ -80,6 +80,20 @@ pub enum Command {
         after_help = "Examples:\n  oauth-mux repair-plan --profile codex-max --json"
     )]
     RepairPlan(SelectorsJson),
+    /// Run the real Codex CLI in a managed session: its model traffic goes through a local
+    /// proxy that answers a spent quota with another account of the profile.
+    #[command(
+        args_conflicts_with_subcommands = true,
+        after_help = "Examples:\n  oauth-mux codex\n  oauth-mux codex -- exec --skip-git-repo-check \"fix the tests\"\n  oauth-mux codex resume -- --last\n  oauth-mux codex --no-side-traffic -p codex-max\n  oauth-mux codex status-latest --json\n\nEnvironment:\n  OMUX_CODEX_BIN       the codex binary (default: codex on PATH)\n  OMUX_CODEX_UPSTREAM  upstream origin (gateways, mirrors, tests)\n  OMUX_EXTRA_CA_FILE   extra PEM CA bundle for upstream TLS\n  HTTPS_PROXY          honoured for upstream traffic"
+    )]
+    Codex(CodexArgs),
+    /// Run the real Claude Code CLI in a managed session (ANTHROPIC_BASE_URL points at a
+    /// local proxy that answers a spent quota with another account of the profile).
+    #[command(
+        args_conflicts_with_subcommands = true,
+        after_help = "Examples:\n  oauth-mux claude\n  oauth-mux claude -- -p \"explain this repo\"\n  oauth-mux claude --isolated-config --no-side-traffic\n  oauth-mux claude status-latest --json\n\nEnvironment:\n  OMUX_CLAUDE_BIN       the claude binary (default: claude on PATH)\n  OMUX_CLAUDE_UPSTREAM  upstream origin (gateways, mirrors, tests)\n  OMUX_EXTRA_CA_FILE    extra PEM CA bundle for upstream TLS\n  HTTPS_PROXY           honoured for upstream traffic"
+    )]
+    Claude(ClaudeArgs),
     /// Print a shell completion script.
     #[command(
         after_help = "Examples:\n  oauth-mux completions bash > ~/.local/share/bash-completion/completions/oauth-mux\n  oauth-mux completions fish > ~/.config/fish/completions/oauth-mux.fish"
@@ -88,6 +102,90 @@ pub enum Command {
     /// Print the man page (roff) to standard output.
     #[command(after_help = "Examples:\n  oauth-mux man > oauth-mux.1 && man ./oauth-mux.1")]
     Man,
+}
+
+/// `oauth-mux codex [run|resume|status-latest] [-- ARGS]`.
+#[derive(Debug, Args)]
+pub struct CodexArgs {
+    #[command(subcommand)]
+    pub command: Option<CodexCommand>,
+    #[command(flatten)]
+    pub launch: LaunchArgs,
+    /// Arguments for codex, after `--` (e.g. `-- exec "say hi"`).
+    #[arg(last = true)]
+    pub args: Vec<std::ffi::OsString>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CodexCommand {
+    /// Start codex with ARGS (the default when no subcommand is given).
+    #[command(
+        after_help = "Examples:\n  oauth-mux codex run\n  oauth-mux codex run -- exec \"say hi\""
+    )]
+    Run(HarnessRunArgs),
+    /// `codex resume ARGS`: continue a session recorded through oauth-mux.
+    #[command(
+        after_help = "Examples:\n  oauth-mux codex resume\n  oauth-mux codex resume -- --last"
+    )]
+    Resume(HarnessRunArgs),
+    /// Summarize the newest managed Codex session: verdict and next action.
+    #[command(
+        name = "status-latest",
+        after_help = "Examples:\n  oauth-mux codex status-latest\n  oauth-mux codex status-latest --json"
+    )]
+    StatusLatest(JsonFlag),
+}
+
+/// `oauth-mux claude [status-latest] [-- ARGS]`.
+#[derive(Debug, Args)]
+pub struct ClaudeArgs {
+    #[command(subcommand)]
+    pub command: Option<ClaudeCommand>,
+    #[command(flatten)]
+    pub launch: LaunchArgs,
+    /// Give Claude a fresh CLAUDE_CONFIG_DIR for this session only (removed at exit);
+    /// by default Claude uses your own config dir.
+    #[arg(long)]
+    pub isolated_config: bool,
+    /// Arguments for claude, after `--` (e.g. `-- -p "say hi"`).
+    #[arg(last = true)]
+    pub args: Vec<std::ffi::OsString>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ClaudeCommand {
+    /// Summarize the newest managed Claude session: verdict and next action.
+    #[command(
+        name = "status-latest",
+        after_help = "Examples:\n  oauth-mux claude status-latest\n  oauth-mux claude status-latest --json"
+    )]
+    StatusLatest(JsonFlag),
+}
+
+/// A managed-session subcommand's own flags plus the harness arguments.
+#[derive(Debug, Args)]
+pub struct HarnessRunArgs {
+    #[command(flatten)]
+    pub launch: LaunchArgs,
+    /// Arguments for the harness, after `--`.
+    #[arg(last = true)]
+    pub args: Vec<std::ffi::OsString>,
+}
+
+/// Flags shared by `oauth-mux codex` and `oauth-mux claude`.
+#[derive(Debug, Args, Default, Clone)]
+pub struct LaunchArgs {
+    /// Profile whose accounts the session may use (default: codex-max / claude).
+    #[arg(long, short = 'p')]
+    pub profile: Option<String>,
+    /// Turn off the harness's non-model traffic for this session only (Codex: plugin sync,
+    /// apps MCP, analytics; Claude: telemetry, bootstrap, auto-update). Off by default:
+    /// oauth-mux never changes your setup unless asked.
+    #[arg(long)]
+    pub no_side_traffic: bool,
+    /// Extra PEM CA bundle trusted for upstream TLS (also OMUX_EXTRA_CA_FILE).
+    #[arg(long, value_name = "PEM")]
+    pub extra_ca_file: Option<std::path::PathBuf>,
 }
 
 /// A lone `--json` flag.

@@ -1,5 +1,7 @@
 //! One module per command family. Each gathers inputs, asks the core, renders output.
 
+mod claude;
+mod codex;
 mod config_cmd;
 pub mod context;
 mod doctor;
@@ -8,6 +10,7 @@ pub mod facts;
 mod health;
 mod init;
 mod inventory;
+mod managed;
 pub mod route;
 pub mod version;
 
@@ -16,6 +19,8 @@ use crate::cli::{AccountsCommand, Cli, Command, ProvidersCommand, RouteCommand};
 /// Run one parsed command.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
+        Command::Codex(args) => codex::run(args),
+        Command::Claude(args) => claude::run(args),
         Command::Demo => crate::demo::run::run(),
         Command::Version(args) => version::run(args.json),
         Command::Init(args) => init::run(&args),

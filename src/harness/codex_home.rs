@@ -148,7 +148,7 @@ pub fn placeholder_auth(auth: CodexAuthKind, now_s: i64) -> String {
     text
 }
 
-fn unsigned_jwt(claims: &serde_json::Value) -> String {
+pub(crate) fn unsigned_jwt(claims: &serde_json::Value) -> String {
     let header = serde_json::json!({"alg": "none", "typ": "JWT"});
     format!(
         "{}.{}.placeholder",

@@ -5,6 +5,7 @@
 pub mod child;
 pub mod claude_env;
 pub mod codex_home;
+pub mod credentials;
 pub mod private_fs;
 pub mod session;
 pub mod status;

@@ -171,6 +171,12 @@ fn prepare_child(plan: &LaunchPlan, base: &str) -> anyhow::Result<PreparedChild>
     };
     spec.env_set
         .push(("OMUX_MANAGED_SESSION".into(), "1".into()));
+    // The child must reach the loopback proxy directly even behind a corporate HTTPS_PROXY.
+    for var in ["NO_PROXY", "no_proxy"] {
+        let existing = std::env::var(var).unwrap_or_default();
+        spec.env_set
+            .push((var.into(), with_loopback_bypass(&existing).into()));
+    }
     match plan.auth {
         AuthKind::Codex(kind) => {
             let user_home = plan
@@ -248,6 +254,22 @@ fn prepare_child(plan: &LaunchPlan, base: &str) -> anyhow::Result<PreparedChild>
     }
 }
 
+/// `NO_PROXY` with the loopback names added (kept as they were when already present).
+pub fn with_loopback_bypass(existing: &str) -> String {
+    let mut parts: Vec<String> = existing
+        .split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(str::to_string)
+        .collect();
+    for host in ["127.0.0.1", "localhost", "::1"] {
+        if !parts.iter().any(|p| p == host) {
+            parts.push(host.into());
+        }
+    }
+    parts.join(",")
+}
+
 /// Codex arguments that turn off its non-model traffic (plugin sync, the apps MCP client,
 /// OTEL analytics). Added only with `--no-side-traffic`.
 pub fn codex_side_traffic_args() -> [&'static str; 6] {
@@ -271,3 +293,26 @@ pub fn artifact_frame(frame: &ProxyFrame) -> Option<Frame> {
 
 /// Keep `codex_home` reachable for callers that refuse overrides before starting.
 pub use codex_home::check_forwarded_args as check_codex_args;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loopback_bypass_is_added_once() {
+        assert_eq!(with_loopback_bypass(""), "127.0.0.1,localhost,::1");
+        assert_eq!(
+            with_loopback_bypass("corp.example, localhost"),
+            "corp.example,localhost,127.0.0.1,::1"
+        );
+    }
+
+    #[test]
+    fn side_traffic_args_disable_plugins_apps_and_analytics() {
+        let args = codex_side_traffic_args().join(" ");
+        assert_eq!(
+            args,
+            "-c analytics.enabled=false --disable plugins --disable apps"
+        );
+    }
+}

@@ -2,59 +2,62 @@
 //! default, or a gateway, regional endpoint, mirror or test server the user names.
 //!
 //! Precedence, most specific first: the account's `upstream` in config, the environment
-//! (`OMUX_CODEX_UPSTREAM` / `OMUX_CLAUDE_UPSTREAM`), the provider's `upstream` in config,
-//! the built-in default. Values are origins (`scheme://host[:port]`); a trailing `/` is
-//! dropped. The request path the harness used is appended unchanged.
+//! variable the provider definition names in `upstream.base_url_env` (built-ins:
+//! `OMUX_CODEX_UPSTREAM`, `OMUX_CLAUDE_UPSTREAM`), the provider's `upstream` in config, the
+//! definition's `upstream.base_url` (`api_key_base_url` for API-key accounts when set).
+//! Values are origins (`scheme://host[:port]`, optionally a path prefix); a trailing `/` is
+//! dropped and the harness's request path is appended unchanged.
 
 use anyhow::bail;
 
-use super::status::HarnessKind;
+use crate::config::provider_def::Upstream;
 
-/// Environment variable naming the Codex upstream origin.
-pub const CODEX_UPSTREAM_ENV: &str = "OMUX_CODEX_UPSTREAM";
-/// Environment variable naming the Claude upstream origin.
-pub const CLAUDE_UPSTREAM_ENV: &str = "OMUX_CLAUDE_UPSTREAM";
 /// Environment variable naming an extra PEM CA bundle trusted for upstream TLS.
 pub const EXTRA_CA_ENV: &str = "OMUX_EXTRA_CA_FILE";
 
-/// The environment variable for a harness's upstream.
-pub fn env_var(harness: HarnessKind) -> &'static str {
-    match harness {
-        HarnessKind::Codex => CODEX_UPSTREAM_ENV,
-        HarnessKind::Claude => CLAUDE_UPSTREAM_ENV,
+/// The candidate values, each optional except the definition's default.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Sources<'a> {
+    /// `providers.<p>.accounts.<a>.upstream`.
+    pub account: Option<&'a str>,
+    /// (variable name, value) of the definition's `base_url_env`, when set.
+    pub env: Option<(&'a str, &'a str)>,
+    /// `providers.<p>.upstream`.
+    pub provider: Option<&'a str>,
+}
+
+/// The definition's default origin for an account.
+pub fn definition_default(upstream: &Upstream, api_key: bool) -> &str {
+    match (&upstream.api_key_base_url, api_key) {
+        (Some(url), true) => url,
+        _ => &upstream.base_url,
     }
 }
 
-/// The built-in origin: ChatGPT's backend for Codex subscriptions, the OpenAI API for
-/// Codex API keys, the Anthropic API for Claude.
-pub fn default_origin(harness: HarnessKind, api_key: bool) -> &'static str {
-    match (harness, api_key) {
-        (HarnessKind::Codex, false) => "https://chatgpt.com",
-        (HarnessKind::Codex, true) => "https://api.openai.com",
-        (HarnessKind::Claude, _) => "https://api.anthropic.com",
-    }
-}
-
-/// Pick the upstream origin by precedence and validate it.
-pub fn resolve(
-    harness: HarnessKind,
-    api_key: bool,
-    account: Option<&str>,
-    env: Option<&str>,
-    provider: Option<&str>,
-) -> anyhow::Result<String> {
+/// Pick the upstream origin by precedence and validate it; errors name the source.
+pub fn resolve(sources: Sources<'_>, default: &str) -> anyhow::Result<String> {
+    let env_label = sources.env.map(|(name, _)| name).unwrap_or("environment");
     let (source, raw) = [
-        ("the account's `upstream` in config", account),
-        (env_var(harness), env),
-        ("the provider's `upstream` in config", provider),
+        (
+            "the account's `upstream` in config".to_string(),
+            sources.account,
+        ),
+        (env_label.to_string(), sources.env.map(|(_, v)| v)),
+        (
+            "the provider's `upstream` in config".to_string(),
+            sources.provider,
+        ),
     ]
     .into_iter()
     .find_map(|(source, v)| v.filter(|v| !v.trim().is_empty()).map(|v| (source, v)))
-    .unwrap_or(("built-in default", default_origin(harness, api_key)));
+    .unwrap_or((
+        "the provider definition's upstream.base_url".into(),
+        default,
+    ));
     validate_origin(raw).map_err(|why| anyhow::anyhow!("{source}: {why}"))
 }
 
-/// Accept `http://` or `https://` origins without credentials, query or fragment.
+/// Accept `http://` or `https://` URLs without credentials, query or fragment.
 pub fn validate_origin(raw: &str) -> anyhow::Result<String> {
     let value = raw.trim().trim_end_matches('/');
     let Some((scheme, rest)) = value.split_once("://") else {
@@ -80,9 +83,21 @@ pub fn validate_origin(raw: &str) -> anyhow::Result<String> {
 mod tests {
     use super::*;
 
+    const DEF: &str = "https://chatgpt.com";
+
     #[test]
     fn precedence_is_account_env_provider_default() {
-        let r = |a, e, p| resolve(HarnessKind::Codex, false, a, e, p).unwrap();
+        let r = |account: Option<&str>, env: Option<&str>, provider: Option<&str>| {
+            resolve(
+                Sources {
+                    account,
+                    env: env.map(|v| ("OMUX_CODEX_UPSTREAM", v)),
+                    provider,
+                },
+                DEF,
+            )
+            .unwrap()
+        };
         assert_eq!(r(None, None, None), "https://chatgpt.com");
         assert_eq!(
             r(None, None, Some("https://p.example")),
@@ -97,19 +112,30 @@ mod tests {
             "https://a.example"
         );
         assert_eq!(r(None, Some("  "), None), "https://chatgpt.com");
-        assert_eq!(
-            resolve(HarnessKind::Codex, true, None, None, None).unwrap(),
-            "https://api.openai.com"
-        );
-        assert_eq!(
-            resolve(HarnessKind::Claude, false, None, None, None).unwrap(),
-            "https://api.anthropic.com"
-        );
+    }
+
+    #[test]
+    fn api_key_accounts_use_the_api_key_origin() {
+        let up = Upstream {
+            harness: "codex".into(),
+            base_url: "https://chatgpt.com".into(),
+            api_key_base_url: Some("https://api.openai.com".into()),
+            base_url_env: Some("OMUX_CODEX_UPSTREAM".into()),
+        };
+        assert_eq!(definition_default(&up, true), "https://api.openai.com");
+        assert_eq!(definition_default(&up, false), "https://chatgpt.com");
     }
 
     #[test]
     fn bad_origins_name_their_source() {
-        let err = resolve(HarnessKind::Claude, false, None, Some("ftp://x"), None).unwrap_err();
+        let err = resolve(
+            Sources {
+                env: Some(("OMUX_CLAUDE_UPSTREAM", "ftp://x")),
+                ..Sources::default()
+            },
+            DEF,
+        )
+        .unwrap_err();
         assert!(err.to_string().contains("OMUX_CLAUDE_UPSTREAM"), "{err}");
         assert!(validate_origin("https://u:p@x").is_err());
         assert!(validate_origin("x.example").is_err());

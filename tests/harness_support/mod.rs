@@ -238,3 +238,30 @@ pub fn wrapper_script(dir: &Path, real: &Path, env: &[(String, String)]) -> Path
     }
     script
 }
+
+/// An unsigned JWT with `exp` 30 days out whose signature part is `sig` (unique, searchable).
+pub fn canary_jwt(sig: &str) -> String {
+    fn b64(bytes: &[u8]) -> String {
+        const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+        let mut out = String::new();
+        for chunk in bytes.chunks(3) {
+            let n = (u32::from(chunk[0]) << 16)
+                | (u32::from(*chunk.get(1).unwrap_or(&0)) << 8)
+                | u32::from(*chunk.get(2).unwrap_or(&0));
+            for i in 0..=chunk.len() {
+                out.push(A[((n >> (18 - 6 * i)) & 63) as usize] as char);
+            }
+        }
+        out
+    }
+    let exp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 30 * 86_400;
+    format!(
+        "{}.{}.{sig}",
+        b64(br#"{"alg":"none","typ":"JWT"}"#),
+        b64(format!(r#"{{"exp":{exp},"sub":"canary"}}"#).as_bytes())
+    )
+}

@@ -1,0 +1,436 @@
+//! The proof of SPEC §8 with the real harnesses: the pinned Codex CLI and Claude Code CLI
+//! run through `oauth-mux codex` / `oauth-mux claude` (the built binary, a temp HOME and
+//! XDG dirs, a config with two accounts) against the loopback fake provider, with
+//! HTTPS_PROXY pointing at a refusing proxy so any off-box attempt fails the test.
+
+mod harness_support;
+
+use std::process::{Command, Output, Stdio};
+
+use harness_support::*;
+use oauth_mux::demo::fake_provider::{Behaviour, FakeProvider};
+use serde_json::{Value, json};
+
+const SIG_1: &str = "omuxcanarysigacctone1";
+const SIG_2: &str = "omuxcanarysigaccttwo2";
+const RAW_ID_1: &str = "omux-canary-raw-id-acct-one";
+const RAW_ID_2: &str = "omux-canary-raw-id-acct-two";
+
+#[derive(Clone, Copy, PartialEq)]
+enum Kind {
+    Codex,
+    Claude,
+}
+
+/// One scenario: a temp user with their own harness files, a config with accounts
+/// `acct-1` (priority 10) and `acct-2` (priority 5), the fake provider scripted per account.
+struct Scenario {
+    kind: Kind,
+    user: TempUser,
+    refusing: RefusingProxy,
+    fake: FakeProvider,
+    tokens: [String; 2],
+    user_files: Vec<&'static str>,
+    before: Vec<(String, Vec<u8>)>,
+}
+
+impl Scenario {
+    fn new(kind: Kind, acct1: Behaviour, acct2: Behaviour) -> Scenario {
+        let user = TempUser::new();
+        let tokens = match kind {
+            Kind::Codex => [canary_jwt(SIG_1), canary_jwt(SIG_2)],
+            Kind::Claude => [
+                format!("sk-ant-oat01-{SIG_1}"),
+                format!("sk-ant-oat01-{SIG_2}"),
+            ],
+        };
+        let fake =
+            FakeProvider::start(vec![(tokens[0].clone(), acct1), (tokens[1].clone(), acct2)])
+                .unwrap();
+        std::fs::create_dir_all(user.path("secrets")).unwrap();
+        let mut accounts = serde_json::Map::new();
+        for (i, (label, raw_id)) in [("acct-1", RAW_ID_1), ("acct-2", RAW_ID_2)]
+            .into_iter()
+            .enumerate()
+        {
+            let secret = match kind {
+                Kind::Codex => json!({"auth_mode": "chatgpt", "OPENAI_API_KEY": null,
+                    "tokens": {"id_token": tokens[i], "access_token": tokens[i],
+                               "refresh_token": format!("rt-{raw_id}"), "account_id": raw_id}}),
+                Kind::Claude => json!({"claudeAiOauth": {"accessToken": tokens[i],
+                    "refreshToken": format!("rt-{raw_id}"), "expiresAt": 4_102_444_800_000_i64,
+                    "scopes": ["user:inference"], "subscriptionType": "max"}}),
+            };
+            let path = user.path(&format!("secrets/{label}.json"));
+            std::fs::write(&path, serde_json::to_vec(&secret).unwrap()).unwrap();
+            accounts.insert(
+                label.into(),
+                json!({"priority": 10 - 5 * i as i32,
+                       "secret": {"backend": "file", "path": path.to_string_lossy()}}),
+            );
+        }
+        let (provider, profile, capability) = match kind {
+            Kind::Codex => ("codex", "codex-max", "codex-max"),
+            Kind::Claude => ("claude", "claude", "messages"),
+        };
+        let config = json!({
+            "version": 1,
+            "providers": {provider: {"kind": provider, "accounts": accounts}},
+            "profiles": {profile: {"providers": [
+                format!("{provider}:acct-1#{capability}"),
+                format!("{provider}:acct-2#{capability}"),
+            ]}},
+        });
+        std::fs::create_dir_all(user.path("xdg/config/oauth-mux")).unwrap();
+        std::fs::write(
+            user.path("xdg/config/oauth-mux/config.json"),
+            serde_json::to_vec_pretty(&config).unwrap(),
+        )
+        .unwrap();
+        let user_files = match kind {
+            Kind::Codex => {
+                user.plant_codex_files();
+                vec!["home/.codex/config.toml", "home/.codex/auth.json"]
+            }
+            Kind::Claude => {
+                user.plant_claude_files();
+                vec![
+                    "home/.claude/settings.json",
+                    "home/.claude/.credentials.json",
+                ]
+            }
+        };
+        let before = user.snapshot(&user_files);
+        Scenario {
+            kind,
+            refusing: RefusingProxy::start(),
+            user,
+            fake,
+            tokens,
+            user_files,
+            before,
+        }
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let npm_bin = harness_bin(match self.kind {
+            Kind::Codex => "codex",
+            Kind::Claude => "claude",
+        });
+        let npm_dir = npm_bin.parent().unwrap().to_string_lossy().into_owned();
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_oauth-mux"));
+        cmd.env_clear()
+            .args(args)
+            .envs(self.user.env(&self.refusing))
+            .env("PATH", format!("{npm_dir}:/usr/local/bin:/usr/bin:/bin"))
+            .env("OMUX_CODEX_UPSTREAM", self.fake.origin())
+            .env("OMUX_CLAUDE_UPSTREAM", self.fake.origin())
+            .current_dir(self.user.path("work"))
+            .stdin(Stdio::null());
+        cmd
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.command(args).output().unwrap()
+    }
+
+    /// `oauth-mux <harness> --no-side-traffic -- <one non-interactive turn>`.
+    fn turn(&self) -> Output {
+        match self.kind {
+            Kind::Codex => self.run(&[
+                "codex",
+                "--no-side-traffic",
+                "--",
+                "exec",
+                "--skip-git-repo-check",
+                "say hi",
+            ]),
+            Kind::Claude => self.run(&["claude", "--no-side-traffic", "--", "-p", "say hi"]),
+        }
+    }
+
+    fn harness(&self) -> &'static str {
+        match self.kind {
+            Kind::Codex => "codex",
+            Kind::Claude => "claude",
+        }
+    }
+
+    fn status_latest(&self) -> Value {
+        let out = self.run(&[self.harness(), "status-latest", "--json"]);
+        assert!(out.status.success(), "status-latest failed: {}", text(&out));
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+
+    /// `route explain --json` for the profile: account label -> route JSON.
+    fn routes(&self) -> Vec<Value> {
+        let profile = match self.kind {
+            Kind::Codex => "codex-max",
+            Kind::Claude => "claude",
+        };
+        let out = self.run(&["route", "explain", "--profile", profile, "--json"]);
+        let v: Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("route explain JSON: {e}\n{}", text(&out)));
+        v["routes"].as_array().cloned().unwrap_or_default()
+    }
+
+    fn route_state(&self, account: &str) -> String {
+        self.routes()
+            .iter()
+            .find(|r| r["account"] == account)
+            .map(|r| r["status"]["state"].as_str().unwrap_or("").to_string())
+            .unwrap_or_default()
+    }
+
+    /// The checks every scenario ends with: (g) the user's own harness files are
+    /// byte-identical, no overlay is left, nothing went off-box, and (h) no canary appears in
+    /// any output, state, runtime file or artifact.
+    fn assert_hygiene(&self, outputs: &[&Output]) {
+        assert_eq!(
+            self.user.snapshot(&self.user_files),
+            self.before,
+            "the user's own harness files changed"
+        );
+        assert_eq!(
+            self.refusing.attempts(),
+            Vec::<String>::new(),
+            "off-box attempts"
+        );
+        let leftovers: Vec<String> = std::fs::read_dir(self.user.path("runtime/oauth-mux"))
+            .map(|d| {
+                d.flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .filter(|n| n.starts_with("codex-home-") || n.starts_with("claude-session-"))
+                    .collect()
+            })
+            .unwrap_or_default();
+        assert!(
+            leftovers.is_empty(),
+            "session dirs left behind: {leftovers:?}"
+        );
+        for canary in [SIG_1, SIG_2, RAW_ID_1, RAW_ID_2, CANARY_USER_TOKEN] {
+            for out in outputs {
+                assert!(
+                    !text(out).contains(canary),
+                    "{canary} in output:\n{}",
+                    text(out)
+                );
+            }
+            let hits = self.user.files_containing(
+                canary,
+                &[
+                    "secrets/",
+                    "home/.codex/auth.json",
+                    "home/.claude/.credentials.json",
+                ],
+            );
+            assert!(hits.is_empty(), "{canary} written to {hits:?}");
+        }
+    }
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+fn quota() -> Behaviour {
+    Behaviour::QuotaExhausted {
+        resets_in_seconds: 3600,
+    }
+}
+
+fn ok(text: &str) -> Behaviour {
+    Behaviour::Succeed { text: text.into() }
+}
+
+fn assert_live_handoff(kind: Kind) {
+    let s = Scenario::new(kind, quota(), ok("HANDOFF-TEXT-OK"));
+    let out = s.turn();
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{all}");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("HANDOFF-TEXT-OK"),
+        "{all}"
+    );
+    for leak in ["usage limit", "session limit", "rate limit", "429"] {
+        assert!(
+            !all.to_lowercase().contains(leak),
+            "quota shown to the user ({leak}):\n{all}"
+        );
+    }
+    assert_eq!(s.fake.calls(&s.tokens[0]), 1);
+    assert_eq!(s.fake.calls(&s.tokens[1]), 1);
+    assert_eq!(s.route_state("acct-1"), "quota_exhausted");
+    let status = s.status_latest();
+    assert_eq!(
+        status["verdict"], "successful_live_quota_handoff",
+        "{status:#}"
+    );
+    assert_eq!(status["exit_code"], 0);
+    assert_eq!(status["handoffs"][0]["from"], "acct-1");
+    assert_eq!(status["handoffs"][0]["to"], "acct-2");
+    let human = s.run(&[s.harness(), "status-latest"]);
+    assert!(
+        text(&human).contains("successful_live_quota_handoff"),
+        "{}",
+        text(&human)
+    );
+    s.assert_hygiene(&[&out, &human]);
+}
+
+#[test]
+fn a_codex_quota_on_account_1_is_answered_by_account_2() {
+    assert_live_handoff(Kind::Codex);
+}
+
+#[test]
+fn a_claude_quota_on_account_1_is_answered_by_account_2() {
+    assert_live_handoff(Kind::Claude);
+}
+
+fn assert_pool_exhausted(kind: Kind) {
+    let s = Scenario::new(kind, quota(), quota());
+    let out = s.turn();
+    let all = text(&out);
+    assert_ne!(out.status.code(), Some(0), "{all}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let notices: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("oauth-mux:"))
+        .collect();
+    assert_eq!(notices.len(), 1, "one clear error expected:\n{all}");
+    assert!(notices[0].contains("earliest reset 20"), "{all}");
+    assert!(notices[0].contains("route explain"), "{all}");
+    assert_eq!(
+        s.fake.calls(&s.tokens[0]),
+        1,
+        "each account tried at most once"
+    );
+    assert_eq!(
+        s.fake.calls(&s.tokens[1]),
+        1,
+        "each account tried at most once"
+    );
+    assert_eq!(s.status_latest()["verdict"], "pool_exhausted");
+    // A new session refuses before starting the harness, naming the reset.
+    let again = s.turn();
+    assert_eq!(again.status.code(), Some(201), "{}", text(&again));
+    assert!(text(&again).contains("route explain"), "{}", text(&again));
+    assert_eq!(s.fake.calls(&s.tokens[0]) + s.fake.calls(&s.tokens[1]), 2);
+    s.assert_hygiene(&[&out, &again]);
+}
+
+#[test]
+fn b_codex_every_account_spent_gives_one_error_with_the_reset() {
+    assert_pool_exhausted(Kind::Codex);
+}
+
+#[test]
+fn b_claude_every_account_spent_gives_one_error_with_the_reset() {
+    assert_pool_exhausted(Kind::Claude);
+}
+
+fn assert_error_first_event_fails_over(kind: Kind) {
+    let s = Scenario::new(
+        kind,
+        Behaviour::ErrorFirstEvent {
+            resets_in_seconds: 3600,
+        },
+        ok("STREAM-HANDOFF-OK"),
+    );
+    let out = s.turn();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(text(&out).contains("STREAM-HANDOFF-OK"), "{}", text(&out));
+    assert_eq!(s.fake.calls(&s.tokens[1]), 1);
+    assert_eq!(
+        s.status_latest()["verdict"],
+        "successful_live_quota_handoff"
+    );
+    s.assert_hygiene(&[&out]);
+}
+
+#[test]
+fn c_codex_quota_as_first_event_of_a_200_stream_fails_over() {
+    assert_error_first_event_fails_over(Kind::Codex);
+}
+
+#[test]
+fn c_claude_quota_as_first_event_of_a_200_stream_fails_over() {
+    assert_error_first_event_fails_over(Kind::Claude);
+}
+
+fn assert_usage_threshold_moves_next_request(kind: Kind) {
+    let s = Scenario::new(
+        kind,
+        Behaviour::SucceedWithUsage {
+            text: "FIRST-ON-ACCT-1".into(),
+            used_percent: 99.0,
+        },
+        ok("NEXT-ON-ACCT-2"),
+    );
+    let first = s.turn();
+    assert_eq!(first.status.code(), Some(0), "{}", text(&first));
+    assert!(text(&first).contains("FIRST-ON-ACCT-1"), "{}", text(&first));
+    let second = s.turn();
+    assert_eq!(second.status.code(), Some(0), "{}", text(&second));
+    assert!(
+        text(&second).contains("NEXT-ON-ACCT-2"),
+        "{}",
+        text(&second)
+    );
+    assert_eq!(s.fake.calls(&s.tokens[0]), 1);
+    assert_eq!(s.fake.calls(&s.tokens[1]), 1);
+    s.assert_hygiene(&[&first, &second]);
+}
+
+#[test]
+fn d_codex_usage_above_threshold_moves_the_next_request() {
+    assert_usage_threshold_moves_next_request(Kind::Codex);
+}
+
+#[test]
+fn d_claude_usage_above_threshold_moves_the_next_request() {
+    assert_usage_threshold_moves_next_request(Kind::Claude);
+}
+
+fn assert_transient_is_retried_in_place(kind: Kind) {
+    let s = Scenario::new(
+        kind,
+        Behaviour::Transient {
+            status: 529,
+            failures: 1,
+        },
+        ok("SHOULD-NOT-BE-USED"),
+    );
+    let out = s.turn();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(
+        s.fake.calls(&s.tokens[0]),
+        2,
+        "529 then success, same account"
+    );
+    assert_eq!(s.fake.calls(&s.tokens[1]), 0, "no failover for overload");
+    assert!(!text(&out).contains("SHOULD-NOT-BE-USED"));
+    let state = s.route_state("acct-1");
+    assert!(
+        state == "available" || state == "probe_needed",
+        "acct-1 must not be benched, got {state}"
+    );
+    assert_eq!(s.status_latest()["verdict"], "no_handoff_needed");
+    s.assert_hygiene(&[&out]);
+}
+
+#[test]
+fn f_codex_529_is_retried_in_place() {
+    assert_transient_is_retried_in_place(Kind::Codex);
+}
+
+#[test]
+fn f_claude_529_is_retried_in_place() {
+    assert_transient_is_retried_in_place(Kind::Claude);
+}
