@@ -425,6 +425,18 @@ fn once_content_reached_the_harness_there_is_no_replay() {
         rig.turns(),
         vec![("one".into(), 200, "success".into(), true)]
     );
+    // The late error is still evidence: recorded (account benched), never replayed.
+    assert_eq!(
+        rig.pool.state_of("one").benched.as_deref(),
+        Some("quota_exhausted")
+    );
+    assert!(rig.frames().contains(&ProxyFrame::StreamErrorAfterContent {
+        account: "one".into(),
+        status: 429,
+        classification: "quota_exhausted".into(),
+    }));
+    // The next request goes to account two.
+    assert!(codex_turn(&rig).body.contains("never"));
 }
 
 #[test]

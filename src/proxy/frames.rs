@@ -36,6 +36,12 @@ pub enum ProxyFrame {
         earliest_reset: Option<String>,
         repair_command: String,
     },
+    /// An error event arrived after content had reached the harness: recorded, not replayed.
+    StreamErrorAfterContent {
+        account: String,
+        status: u16,
+        classification: String,
+    },
     /// A WebSocket upgrade was answered 426 so the harness falls back to HTTP streaming.
     UnsupportedTransport { path_kind: &'static str },
     /// A request was refused before touching any account.

@@ -172,6 +172,17 @@ pub struct Framing {
 /// connection can carry another request. A failed write drops the upstream reader, which
 /// closes the upstream connection.
 pub fn deliver(out: &mut impl Write, held: Held, how: Framing) -> bool {
+    deliver_watched(out, held, how, None)
+}
+
+/// [`deliver`], showing every chunk streamed after the held opening to `watch` before it
+/// is sent (to record late errors; it never changes what the harness receives).
+pub fn deliver_watched(
+    out: &mut impl Write,
+    held: Held,
+    how: Framing,
+    mut watch: Option<&mut dyn FnMut(&[u8])>,
+) -> bool {
     let headers = downstream_response_headers(&held.headers);
     let no_body = how.head_request || held.status < 200 || held.status == 204 || held.status == 304;
     let framing = if no_body {
@@ -233,6 +244,9 @@ pub fn deliver(out: &mut impl Write, held: Held, how: Framing) -> bool {
         Rest::Pump(rx) => loop {
             match rx.recv() {
                 Ok(Ok(bytes)) => {
+                    if let Some(w) = watch.as_deref_mut() {
+                        w(&bytes);
+                    }
                     if send(&bytes).is_err() {
                         break false;
                     }

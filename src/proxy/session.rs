@@ -10,9 +10,10 @@ use jiff::Timestamp;
 use super::frames::{FrameSink, ProxyFrame};
 use super::framing::RequestHead;
 use super::headers::upstream_request_headers;
-use super::pool::{AccountId, Action, Credential, Elected, Pool};
+use super::pool::{AccountId, Action, Credential, Elected, Pool, ResponseEvidence};
 use super::replies::{self, LocalReply};
 use super::response::{self, Framing, Held};
+use super::sse::LateErrorSniffer;
 use super::upstream::Upstream;
 use super::usage::wham_usage_body;
 use super::{Harness, ProxyConfig};
@@ -336,7 +337,7 @@ impl Session {
                             true,
                         );
                         self.served(&elected.account);
-                        return response::deliver(out, held, how);
+                        return self.deliver_and_watch(out, held, how, &elected.account);
                     }
                     Action::RetryInPlace => {
                         self.turn(
@@ -380,6 +381,63 @@ impl Session {
             return response::deliver(out, held, how);
         }
         self.exhausted(out, earliest, how.keep_alive)
+    }
+
+    /// Deliver, and if an error event arrives after content reached the harness, record it
+    /// (the account's health changes) without replaying anything.
+    fn deliver_and_watch(
+        &self,
+        out: &mut impl Write,
+        held: Held,
+        how: Framing,
+        account: &AccountId,
+    ) -> bool {
+        let is_sse = held
+            .evidence
+            .header("content-type")
+            .is_some_and(|v| v.trim_start().starts_with("text/event-stream"));
+        if !is_sse {
+            return response::deliver(out, held, how);
+        }
+        let headers = held.evidence.headers.clone();
+        let mut sniffer = LateErrorSniffer::default();
+        let mut watch = |bytes: &[u8]| {
+            if sniffer.found().is_some() {
+                return;
+            }
+            sniffer.feed(bytes);
+            if let Some((status, body)) = sniffer.found() {
+                self.late_error(account, &headers, *status, body);
+            }
+        };
+        // The held opening may already carry events after the first content event.
+        watch(&held.held);
+        response::deliver_watched(out, held, how, Some(&mut watch))
+    }
+
+    fn late_error(
+        &self,
+        account: &AccountId,
+        headers: &[(String, String)],
+        status: u16,
+        body: &[u8],
+    ) {
+        let now = Timestamp::now();
+        let evidence = ResponseEvidence {
+            status,
+            headers: headers.to_vec(),
+            body: body.to_vec(),
+            from_stream_event: true,
+        };
+        let judgement = self.pool.judge(account, &evidence, now);
+        if judgement.action == Action::TryNextAccount {
+            self.pool.record(account, &evidence, &judgement, &[], now);
+        }
+        self.emit(ProxyFrame::StreamErrorAfterContent {
+            account: account.0.clone(),
+            status,
+            classification: judgement.classification,
+        });
     }
 
     fn backoff(&self, attempt: u32) -> Duration {

@@ -56,6 +56,65 @@ pub fn scan_opening(held: &[u8]) -> Opening {
     Opening::Undecided
 }
 
+/// Watches a stream that is already being delivered for an error event, so the account's
+/// health can be recorded. It never causes a replay: content has reached the harness.
+#[derive(Debug, Default)]
+pub struct LateErrorSniffer {
+    tail: Vec<u8>,
+    found: Option<(u16, Vec<u8>)>,
+}
+
+impl LateErrorSniffer {
+    /// Bound on a partial event kept between chunks.
+    const MAX_TAIL: usize = 64 * 1024;
+
+    /// Feed the next delivered bytes.
+    pub fn feed(&mut self, chunk: &[u8]) {
+        if self.found.is_some() {
+            return;
+        }
+        self.tail.extend_from_slice(chunk);
+        let mut consumed = 0;
+        while let Some((event, rest)) = next_event(&self.tail[consumed..]) {
+            let len = self.tail.len() - consumed - rest.len();
+            if contains(event, b"error") || contains(event, b"failed") {
+                let (name, data) = parse_event(event);
+                let parsed: Value = serde_json::from_str(&data).unwrap_or(Value::Null);
+                let kind = if name.is_empty() {
+                    parsed
+                        .get("type")
+                        .and_then(Value::as_str)
+                        .unwrap_or("")
+                        .to_string()
+                } else {
+                    name
+                };
+                if (kind == "error" || kind == "response.failed")
+                    && let Opening::Error { status, body } = stream_error(&kind, parsed)
+                {
+                    self.found = Some((status, body));
+                    self.tail.clear();
+                    return;
+                }
+            }
+            consumed += len;
+        }
+        self.tail.drain(..consumed);
+        if self.tail.len() > Self::MAX_TAIL {
+            self.tail.clear();
+        }
+    }
+
+    /// The HTTP status and body the late error event stands for, if one was seen.
+    pub fn found(&self) -> Option<&(u16, Vec<u8>)> {
+        self.found.as_ref()
+    }
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
 /// Split the first complete event (ended by a blank line) off `buf`.
 fn next_event(buf: &[u8]) -> Option<(&[u8], &[u8])> {
     let mut i = 0;
@@ -184,6 +243,17 @@ mod tests {
         let v: Value = serde_json::from_slice(&body).unwrap();
         assert_eq!(v["error"]["type"], "overloaded_error");
         assert_eq!(v["type"], "error");
+    }
+
+    #[test]
+    fn late_error_sniffer_finds_an_error_split_across_chunks() {
+        let mut s = LateErrorSniffer::default();
+        s.feed(b"event: response.output_text.delta\ndata: {\"delta\":\"an error in prose\"}\n\nevent: err");
+        assert!(s.found().is_none());
+        s.feed(b"or\ndata: {\"type\":\"error\",\"error\":{\"type\":\"usage_limit_reached\",\"resets_in_seconds\":9}}\n\n");
+        let (status, body) = s.found().unwrap();
+        assert_eq!(*status, 429);
+        assert!(String::from_utf8_lossy(body).contains("resets_in_seconds"));
     }
 
     #[test]
