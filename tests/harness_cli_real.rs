@@ -434,3 +434,154 @@ fn f_codex_529_is_retried_in_place() {
 fn f_claude_529_is_retried_in_place() {
     assert_transient_is_retried_in_place(Kind::Claude);
 }
+
+/// A stand-in harness (shell script) for checks that need the session's proxy address.
+fn script_harness(s: &Scenario, name: &str, body: &str) -> std::path::PathBuf {
+    let path = s.user.path(&format!("work/{name}.sh"));
+    std::fs::write(&path, format!("#!/bin/sh\nset -u\n{body}\n")).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    path
+}
+
+#[test]
+fn e_requests_without_the_session_secret_get_403_and_touch_no_account() {
+    let s = Scenario::new(Kind::Codex, ok("UNUSED"), ok("UNUSED"));
+    let out_dir = s.user.path("work");
+    let script = script_harness(
+        &s,
+        "probe-proxy",
+        r#"base=$(sed -n 's#^base_url = "\(http://127\.0\.0\.1:[0-9]*\)/\([0-9a-f]*\)/.*#\1#p' "$CODEX_HOME/config.toml" | head -1)
+secret=$(sed -n 's#^base_url = "http://127\.0\.0\.1:[0-9]*/\([0-9a-f]*\)/.*#\1#p' "$CODEX_HOME/config.toml" | head -1)
+[ -n "$base" ] && [ -n "$secret" ] || { echo "no proxy base in the overlay config" >&2; exit 9; }
+post() { curl --noproxy '*' -s -o /dev/null -w '%{http_code}' -X POST -H 'content-type: application/json' -d '{"model":"m","input":[]}' "$1"; }
+post "$base/backend-api/codex/responses" > "$OUT/no-secret"
+post "$base/0000$secret/backend-api/codex/responses" > "$OUT/wrong-secret"
+post "$base/backend-api/codex/$secret/responses" > "$OUT/secret-not-prefix"
+exit 0"#,
+    );
+    let out = s
+        .command(&["codex", "--", "exec", "hi"])
+        .env("OMUX_CODEX_BIN", &script)
+        .env("OUT", &out_dir)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    for probe in ["no-secret", "wrong-secret", "secret-not-prefix"] {
+        let code = std::fs::read_to_string(out_dir.join(probe)).unwrap_or_default();
+        assert_eq!(code, "403", "{probe}: {}", text(&out));
+    }
+    assert_eq!(
+        s.fake.total_calls(),
+        0,
+        "a refused request reached the upstream"
+    );
+    let status = s.status_latest();
+    assert_eq!(status["refused_requests"], 3, "{status:#}");
+    assert_eq!(status["proxy_turns"], 0);
+    s.assert_hygiene(&[&out]);
+}
+
+#[test]
+fn sigterm_to_oauth_mux_reaches_the_harness_and_its_exit_code_comes_back() {
+    let s = Scenario::new(Kind::Codex, ok("UNUSED"), ok("UNUSED"));
+    let out_dir = s.user.path("work");
+    let script = script_harness(
+        &s,
+        "wait-for-term",
+        r#"trap 'echo TERM > "$OUT/signal"; exit 143' TERM
+echo ready > "$OUT/ready"
+i=0
+while [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done
+exit 3"#,
+    );
+    let mut child = s
+        .command(&["codex"])
+        .env("OMUX_CODEX_BIN", &script)
+        .env("OUT", &out_dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !out_dir.join("ready").exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the harness never started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    // SAFETY: signalling the oauth-mux process this test spawned.
+    unsafe {
+        libc::kill(child.id() as libc::pid_t, libc::SIGTERM);
+    }
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(143), "{}", text(&out));
+    assert_eq!(
+        std::fs::read_to_string(out_dir.join("signal")).unwrap_or_default(),
+        "TERM\n"
+    );
+    let status = s.status_latest();
+    assert_eq!(status["exit_code"], 143, "{status:#}");
+    s.assert_hygiene(&[&out]);
+}
+
+#[test]
+fn g_codex_sessions_recorded_through_oauth_mux_resume_and_stay_in_the_users_home() {
+    let s = Scenario::new(Kind::Codex, ok("FIRST-ANSWER"), ok("UNUSED"));
+    let first = s.run(&[
+        "codex",
+        "--no-side-traffic",
+        "--",
+        "exec",
+        "--skip-git-repo-check",
+        "FIRST-RESUME-MARKER",
+    ]);
+    assert_eq!(first.status.code(), Some(0), "{}", text(&first));
+    let rollouts = s.user.files_containing("FIRST-RESUME-MARKER", &[]);
+    assert!(
+        rollouts
+            .iter()
+            .any(|p| p.starts_with(s.user.path("home/.codex/sessions"))),
+        "the rollout must live in the user's own Codex home: {rollouts:?}"
+    );
+    let second = s.run(&[
+        "codex",
+        "--no-side-traffic",
+        "--",
+        "exec",
+        "--skip-git-repo-check",
+        "resume",
+        "--last",
+        "SECOND-TURN",
+    ]);
+    assert_eq!(second.status.code(), Some(0), "{}", text(&second));
+    let body = String::from_utf8_lossy(&s.fake.last_body(&s.tokens[0])).into_owned();
+    assert!(
+        body.contains("FIRST-RESUME-MARKER") && body.contains("SECOND-TURN"),
+        "resume did not carry the first turn"
+    );
+    s.assert_hygiene(&[&first, &second]);
+}
+
+#[test]
+fn claude_settings_that_point_elsewhere_are_overridden_without_touching_them() {
+    let s = Scenario::new(Kind::Claude, ok("THROUGH-THE-PROXY"), ok("UNUSED"));
+    let settings = s.user.path("home/.claude/settings.json");
+    std::fs::write(
+        &settings,
+        "{\"env\":{\"ANTHROPIC_BASE_URL\":\"http://127.0.0.1:9\",\"ANTHROPIC_API_KEY\":\"sk-ant-api03-user\"}}\n",
+    )
+    .unwrap();
+    let before = std::fs::read(&settings).unwrap();
+    let out = s.turn();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(text(&out).contains("THROUGH-THE-PROXY"), "{}", text(&out));
+    assert!(
+        text(&out).contains("overrides them with --settings"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(std::fs::read(&settings).unwrap(), before);
+    assert_eq!(s.fake.calls(&s.tokens[0]), 1);
+}

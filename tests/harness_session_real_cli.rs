@@ -34,7 +34,6 @@ fn plan(user: &TempUser, auth: AuthKind, program: std::path::PathBuf, args: &[&s
         sessions_dir: user.state_dir().join("sessions"),
         runtime_dir: user.runtime_dir(),
         user_harness_home: Some(harness_home),
-        user_sqlite_home: None,
         cwd: user.path("work"),
     }
 }

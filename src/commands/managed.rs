@@ -258,7 +258,6 @@ pub fn launch(spec: HarnessLaunch, opts: &LaunchArgs) -> anyhow::Result<()> {
         sessions_dir: ctx.dirs.sessions_dir(),
         runtime_dir: ctx.dirs.runtime_dir.clone(),
         user_harness_home,
-        user_sqlite_home: std::env::var_os("CODEX_SQLITE_HOME").filter(|v| !v.is_empty()),
         cwd: std::env::current_dir().unwrap_or_default(),
     };
     let outcome = session::run(&plan, Arc::new(pool))?;

@@ -8,7 +8,13 @@
 //! - `auth.json`: placeholder credentials only (the proxy swaps the elected account's real
 //!   token into every request, so no real token ever sits in the child's files);
 //! - a symlink to every other entry of the user's real Codex home (sessions, history,
-//!   session index, SQLite stores, skills, …), so the user's history keeps growing in place.
+//!   session index, skills, memories, …), so the user's history keeps growing in place.
+//!
+//! Not linked: Codex's thread index (`state_*.sqlite*`, `thread_history_*.sqlite*`). It
+//! stores absolute rollout paths, and a path under a removed overlay breaks `resume`
+//! ("no rollout found for thread id"), observed with codex-cli 0.169.0. Each session gets
+//! a fresh index that Codex backfills from `sessions/` (which is linked), so `resume --last`
+//! finds sessions recorded through oauth-mux.
 //!
 //! The user's own `config.toml` and `auth.json` are only read, never written.
 
@@ -30,6 +36,11 @@ pub const OVERLAY_MARKER: &str = private_fs::OWNED_MARKER;
 /// that what a managed session records outlives the overlay.
 const SESSION_DIRS: [&str; 1] = ["sessions"];
 const SESSION_FILES: [&str; 2] = ["history.jsonl", "session_index.jsonl"];
+
+/// Codex's thread index files, which hold absolute paths and so are never linked.
+fn is_thread_index(name: &str) -> bool {
+    (name.starts_with("state_") || name.starts_with("thread_history_")) && name.contains(".sqlite")
+}
 
 /// How the elected account authenticates, which decides the provider URL and placeholder.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -243,7 +254,10 @@ impl CodexOverlay {
         for entry in entries {
             let entry = entry.context("could not list your Codex home")?;
             let name = entry.file_name().to_string_lossy().into_owned();
-            if OWNED_NAMES.contains(&name.as_str()) || name == OVERLAY_MARKER {
+            if OWNED_NAMES.contains(&name.as_str())
+                || name == OVERLAY_MARKER
+                || is_thread_index(&name)
+            {
                 continue;
             }
             private_fs::symlink(&entry.path(), &dir.join(&name))?;
@@ -427,6 +441,9 @@ args = ["--stdio"]
         fs::write(user.join("config.toml"), "model = \"m\"\n").unwrap();
         fs::write(user.join("auth.json"), "{\"tokens\":\"REAL\"}").unwrap();
         fs::write(user.join("history.jsonl"), "{}\n").unwrap();
+        fs::write(user.join("state_5.sqlite"), "").unwrap();
+        fs::write(user.join("state_5.sqlite-wal"), "").unwrap();
+        fs::write(user.join("memories_1.sqlite"), "").unwrap();
         let runtime = tmp.path().join("run");
         let overlay = CodexOverlay::create(&runtime, &user, BASE, CodexAuthKind::Chatgpt).unwrap();
         let dir = overlay.path().to_path_buf();

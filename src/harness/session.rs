@@ -64,8 +64,6 @@ pub struct LaunchPlan {
     pub runtime_dir: PathBuf,
     /// Codex: the user's real Codex home. Claude: the user's config dir (for conflict checks).
     pub user_harness_home: Option<PathBuf>,
-    /// The user's `CODEX_SQLITE_HOME`, kept when set.
-    pub user_sqlite_home: Option<OsString>,
     /// Working directory (Claude project settings are read from it).
     pub cwd: PathBuf,
 }
@@ -186,11 +184,8 @@ fn prepare_child(plan: &LaunchPlan, base: &str) -> anyhow::Result<PreparedChild>
             let overlay = CodexOverlay::create(&plan.runtime_dir, &user_home, base, kind)?;
             spec.env_set
                 .push(("CODEX_HOME".into(), overlay.path().as_os_str().to_owned()));
-            let sqlite_home = plan
-                .user_sqlite_home
-                .clone()
-                .unwrap_or_else(|| user_home.as_os_str().to_owned());
-            spec.env_set.push(("CODEX_SQLITE_HOME".into(), sqlite_home));
+            // The thread index must be the overlay's own (see codex_home).
+            spec.env_remove.push("CODEX_SQLITE_HOME".into());
             if plan.no_side_traffic {
                 for arg in codex_side_traffic_args() {
                     spec.args.push(arg.into());
