@@ -495,7 +495,7 @@ i=0
 while [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done
 exit 3"#,
     );
-    let mut child = s
+    let child = s
         .command(&["codex"])
         .env("OMUX_CODEX_BIN", &script)
         .env("OUT", &out_dir)
