@@ -330,15 +330,37 @@ fn side_by_side(
     (dist(&d), dist(&p))
 }
 
-fn throughput(
+/// User + system CPU seconds of a process so far (`/proc/<pid>/stat`).
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the `(comm)`: state is field 3; utime and stime are fields 14 and 15.
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    (ticks(11) + ticks(12)) / hz
+}
+
+/// One slice of load: `conns` keep-alive clients for `dur`. Returns (requests, seconds,
+/// CPU seconds of `cpu_of`).
+fn load_slice(
     addr: SocketAddr,
     req: &[u8],
     conns: usize,
-    secs: u64,
-    watch: Option<&ProxyChild>,
-) -> (f64, u64) {
+    dur: Duration,
+    cpu_of: u32,
+    rss: Option<&ProxyChild>,
+    peak_rss: &mut u64,
+) -> (u64, f64, f64) {
     let stop = Arc::new(AtomicBool::new(false));
     let count = Arc::new(AtomicU64::new(0));
+    let cpu0 = cpu_seconds(cpu_of);
     let threads: Vec<_> = (0..conns)
         .map(|_| {
             let (stop, count, req) = (stop.clone(), count.clone(), req.to_vec());
@@ -352,11 +374,10 @@ fn throughput(
         })
         .collect();
     let start = Instant::now();
-    let mut peak_rss = 0;
-    while start.elapsed() < Duration::from_secs(secs) {
+    while start.elapsed() < dur {
         std::thread::sleep(Duration::from_millis(100));
-        if let Some(w) = watch {
-            peak_rss = peak_rss.max(w.rss_kib("VmRSS:"));
+        if let Some(w) = rss {
+            *peak_rss = (*peak_rss).max(w.rss_kib("VmRSS:"));
         }
     }
     stop.store(true, Ordering::Relaxed);
@@ -364,9 +385,48 @@ fn throughput(
         t.join().unwrap();
     }
     (
-        count.load(Ordering::Relaxed) as f64 / start.elapsed().as_secs_f64(),
-        peak_rss,
+        count.load(Ordering::Relaxed),
+        start.elapsed().as_secs_f64(),
+        cpu_seconds(cpu_of) - cpu0,
     )
+}
+
+/// Throughput figures from alternating one-second slices of direct and proxied load.
+struct Throughput {
+    direct_rps: f64,
+    proxied_rps: f64,
+    /// CPU of the bench process (clients + fake provider) per direct request.
+    direct_cpu_us: f64,
+    /// CPU of the proxy process per proxied request.
+    proxy_cpu_us: f64,
+    peak_rss_kib: u64,
+}
+
+fn throughput(
+    direct: (SocketAddr, &[u8]),
+    proxy: &ProxyChild,
+    req: &[u8],
+    secs: u64,
+) -> Throughput {
+    let me = std::process::id();
+    let pid = proxy.child.id();
+    let slice = Duration::from_secs(1);
+    let (mut dn, mut dt, mut dc) = (0u64, 0.0, 0.0);
+    let (mut pn, mut pt, mut pc) = (0u64, 0.0, 0.0);
+    let mut peak = 0;
+    for _ in 0..secs.max(1) {
+        let (n, t, c) = load_slice(direct.0, direct.1, 16, slice, me, None, &mut peak);
+        (dn, dt, dc) = (dn + n, dt + t, dc + c);
+        let (n, t, c) = load_slice(proxy.addr, req, 16, slice, pid, Some(proxy), &mut peak);
+        (pn, pt, pc) = (pn + n, pt + t, pc + c);
+    }
+    Throughput {
+        direct_rps: dn as f64 / dt,
+        proxied_rps: pn as f64 / pt,
+        direct_cpu_us: dc / dn as f64 * 1e6,
+        proxy_cpu_us: pc / pn as f64 * 1e6,
+        peak_rss_kib: peak,
+    }
 }
 
 fn write_section(section: &str) {
@@ -512,11 +572,12 @@ fn main() {
         fo_added_p50
     );
 
-    let (direct_rps, _) = throughput(fake_addr, &direct_small, 16, secs, None);
-    let (proxied_rps, peak_rss) = throughput(small.addr, &proxied_small, 16, secs, Some(&small));
+    let tp = throughput((fake_addr, &direct_small), &small, &proxied_small, secs);
+    let (direct_rps, proxied_rps, peak_rss) = (tp.direct_rps, tp.proxied_rps, tp.peak_rss_kib);
     let hwm = small.rss_kib("VmHWM:");
     println!(
-        "throughput: direct {direct_rps:.0} req/s, proxied {proxied_rps:.0} req/s; RSS peak {peak_rss} KiB, HWM {hwm} KiB"
+        "throughput: direct {direct_rps:.0} req/s, proxied {proxied_rps:.0} req/s; CPU per request: proxy {:.1} us, clients+fake (direct) {:.1} us; RSS peak {peak_rss} KiB, HWM {hwm} KiB",
+        tp.proxy_cpu_us, tp.direct_cpu_us
     );
 
     let added_p50 = ms(p.p50) - ms(d.p50);
@@ -530,8 +591,10 @@ bench process; the proxy runs in a child process over the durable pool (the mode
 writes by the background writer into a temporary state dir) with election that ignores health, so every\n\
 failover iteration pays the whole failover (classify, record, elect, replay) again.\n\
 Client: a minimal keep-alive HTTP/1.1 client, identical for direct and proxied runs; direct and proxied\n\
-requests alternate in blocks of 100 ({n} small requests per side). The machine is shared with other\n\
-jobs, so treat single-digit-percent differences as noise.\n\n\
+requests alternate in blocks of 100 ({n} small requests per side); throughput alternates one-second\n\
+slices of direct and proxied load ({secs} of each). The machine is shared with other jobs (p99 figures\n\
+of a few ms on *both* sides are scheduler stalls from that load), so treat small differences as noise;\n\
+CPU per request is the load-independent figure.\n\n\
 | measure | direct | through the proxy | added | budget |\n\
 |---|---|---|---|---|\n\
 | small request, p50 | {dp50:.3} ms | {pp50:.3} ms | {ap50:.3} ms | ≤ 0.1 ms ({v1}) |\n\
@@ -541,6 +604,7 @@ jobs, so treat single-digit-percent differences as noise.\n\n\
 | failover (429 on account 1, success on account 2), p50 | 429: {q50:.3} ms + success: {s50:.3} ms | {f50:.3} ms | {fa50:.3} ms | ≤ 1 ms ({v3}) |\n\
 | failover, p99 | 429: {q99:.3} ms + success: {s99:.3} ms | {f99:.3} ms | {fa99:.3} ms | — |\n\
 | throughput, 16 connections, small requests | {drps:.0} req/s | {prps:.0} req/s | {pct:.0}% of direct | ≥ 50% ({v4}) |\n\
+| CPU per small request (load-independent) | {dcpu:.1} µs (clients + fake provider) | {pcpu:.1} µs (proxy process alone) | — | — |\n\
 | proxy RSS idle | — | {idle:.1} MiB | — | ≤ 10 MiB ({v5}) |\n\
 | proxy RSS under load (peak sampled / high-water mark) | — | {peak:.1} / {hwm:.1} MiB | — | — |\n\n\
 SSE time to first byte through the proxy includes the deliberate hold of status and headers until the\n\
@@ -576,6 +640,8 @@ first content event (SPEC §8), which is what lets a quota error inside a 200 st
         s99 = ms(sdt.p99),
         f99 = ms(fot.p99),
         fa99 = fo_added_p99,
+        dcpu = tp.direct_cpu_us,
+        pcpu = tp.proxy_cpu_us,
         drps = direct_rps,
         prps = proxied_rps,
         pct = ratio * 100.0,

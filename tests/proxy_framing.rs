@@ -282,3 +282,26 @@ fn http10_client_gets_a_close_delimited_stream() {
     assert!(!out.contains("transfer-encoding"));
     assert!(out.contains("old client") && out.contains("response.completed"));
 }
+
+#[test]
+fn chunked_body_split_inside_its_crlfs_is_reassembled() {
+    let rig = Rig::new(Harness::Claude, &[("one", ok())]);
+    let path = secret_path(&rig, "/v1/messages");
+    let mut s = TcpStream::connect(rig.addr()).unwrap();
+    s.set_read_timeout(Some(T)).unwrap();
+    s.set_nodelay(true).unwrap();
+    let pieces: [&[u8]; 4] = [
+        format!("POST {path} HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n").as_bytes().to_vec().leak(),
+        b"2\r\n{}\r",
+        b"\n0\r",
+        b"\n\r\n",
+    ];
+    for p in pieces {
+        s.write_all(p).unwrap();
+        std::thread::sleep(Duration::from_millis(30));
+    }
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    assert!(out.starts_with("HTTP/1.1 200 OK"), "{out}");
+    assert_eq!(rig.fake.last_body(&token("one")), b"{}");
+}

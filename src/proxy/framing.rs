@@ -200,6 +200,8 @@ pub struct ClientConn {
     pub stream: TcpStream,
     buf: Vec<u8>,
     pos: usize,
+    /// The socket read timeout currently set.
+    read_timeout: Option<Duration>,
 }
 
 impl ClientConn {
@@ -208,6 +210,7 @@ impl ClientConn {
             stream,
             buf: Vec::with_capacity(8 * 1024),
             pos: 0,
+            read_timeout: None,
         }
     }
 
@@ -215,15 +218,24 @@ impl ClientConn {
         &self.buf[self.pos..]
     }
 
-    /// Read more bytes before `deadline`; Ok(0) on EOF.
-    fn fill(&mut self, deadline: Instant, mid_request: bool) -> Result<usize, FrameError> {
-        let remaining = deadline.saturating_duration_since(Instant::now());
-        if remaining.is_zero() {
+    /// Read more bytes; Ok(0) on EOF. Each read waits at most `per_read`, and no read starts
+    /// after `deadline`, so a peer dribbling bytes is cut off within `deadline + per_read`.
+    /// The socket timeout is only set when it changes (no syscall per request).
+    fn fill(
+        &mut self,
+        deadline: Instant,
+        per_read: Duration,
+        mid_request: bool,
+    ) -> Result<usize, FrameError> {
+        if Instant::now() >= deadline {
             return Err(FrameError::Timeout { mid_request });
         }
-        self.stream
-            .set_read_timeout(Some(remaining))
-            .map_err(FrameError::Io)?;
+        if self.read_timeout != Some(per_read) {
+            self.stream
+                .set_read_timeout(Some(per_read))
+                .map_err(FrameError::Io)?;
+            self.read_timeout = Some(per_read);
+        }
         let mut chunk = [0u8; 16 * 1024];
         loop {
             match self.stream.read(&mut chunk) {
@@ -278,7 +290,12 @@ impl ClientConn {
                     return Err(FrameError::HeadTooLarge);
                 }
             }
-            if self.fill(deadline, started)? == 0 {
+            let per_read = if started {
+                limits.head_timeout
+            } else {
+                limits.idle_timeout
+            };
+            if self.fill(deadline, per_read, started)? == 0 {
                 return Err(if started {
                     FrameError::BadRequest("connection closed in the middle of a request head")
                 } else {
@@ -332,7 +349,7 @@ impl ClientConn {
                     return Err(FrameError::BodyTooLarge);
                 }
                 let mut body = Vec::with_capacity(n as usize);
-                self.take_exact(&mut body, n as usize, deadline)?;
+                self.take_exact(&mut body, n as usize, deadline, limits.body_timeout)?;
                 Ok(body)
             }
             BodyFraming::Chunked => self.read_chunked(limits, deadline),
@@ -344,6 +361,7 @@ impl ClientConn {
         out: &mut Vec<u8>,
         mut n: usize,
         deadline: Instant,
+        per_read: Duration,
     ) -> Result<(), FrameError> {
         loop {
             let take = n.min(self.pending().len());
@@ -354,7 +372,7 @@ impl ClientConn {
                 return Ok(());
             }
             self.compact();
-            if self.fill(deadline, true)? == 0 {
+            if self.fill(deadline, per_read, true)? == 0 {
                 return Err(FrameError::BadRequest(
                     "connection closed in the middle of a body",
                 ));
@@ -363,7 +381,12 @@ impl ClientConn {
     }
 
     /// One CRLF-terminated line (without the CRLF), at most `max` bytes.
-    fn take_line(&mut self, max: usize, deadline: Instant) -> Result<Vec<u8>, FrameError> {
+    fn take_line(
+        &mut self,
+        max: usize,
+        deadline: Instant,
+        per_read: Duration,
+    ) -> Result<Vec<u8>, FrameError> {
         loop {
             if let Some(i) = self.pending().iter().position(|b| *b == b'\n') {
                 if i == 0 || self.pending()[i - 1] != b'\r' {
@@ -378,7 +401,7 @@ impl ClientConn {
             if self.pending().len() > max {
                 return Err(FrameError::BadRequest("chunked body line too long"));
             }
-            if self.fill(deadline, true)? == 0 {
+            if self.fill(deadline, per_read, true)? == 0 {
                 return Err(FrameError::BadRequest(
                     "connection closed in the middle of a body",
                 ));
@@ -389,7 +412,7 @@ impl ClientConn {
     fn read_chunked(&mut self, limits: &Limits, deadline: Instant) -> Result<Vec<u8>, FrameError> {
         let mut body = Vec::new();
         loop {
-            let line = self.take_line(1024, deadline)?;
+            let line = self.take_line(1024, deadline, limits.body_timeout)?;
             let size_part = line
                 .split(|b| *b == b';')
                 .next()
@@ -407,7 +430,7 @@ impl ClientConn {
                 // Trailer fields, then the final empty line.
                 let mut trailer_bytes = 0;
                 loop {
-                    let t = self.take_line(limits.max_head_bytes, deadline)?;
+                    let t = self.take_line(limits.max_head_bytes, deadline, limits.body_timeout)?;
                     if t.is_empty() {
                         return Ok(body);
                     }
@@ -420,8 +443,8 @@ impl ClientConn {
             if body.len() as u64 + size > limits.max_body_bytes as u64 {
                 return Err(FrameError::BodyTooLarge);
             }
-            self.take_exact(&mut body, size as usize, deadline)?;
-            if !self.take_line(0, deadline)?.is_empty() {
+            self.take_exact(&mut body, size as usize, deadline, limits.body_timeout)?;
+            if !self.take_line(2, deadline, limits.body_timeout)?.is_empty() {
                 return Err(FrameError::BadRequest("chunk data not followed by CRLF"));
             }
         }
