@@ -585,3 +585,85 @@ fn claude_settings_that_point_elsewhere_are_overridden_without_touching_them() {
     assert_eq!(std::fs::read(&settings).unwrap(), before);
     assert_eq!(s.fake.calls(&s.tokens[0]), 1);
 }
+
+#[test]
+fn codex_arguments_reach_the_harness_in_order_and_routing_overrides_are_refused() {
+    let s = Scenario::new(Kind::Codex, ok("UNUSED"), ok("UNUSED"));
+    let out_dir = s.user.path("work");
+    let script = script_harness(
+        &s,
+        "echo-args",
+        r#"printf '%s\n' "$@" > "$OUT/args"
+grep -q '^model_provider = "oauth_mux"' "$CODEX_HOME/config.toml" && echo overlay > "$OUT/overlay"
+exit 0"#,
+    );
+    let run = |args: &[&str]| {
+        s.command(args)
+            .env("OMUX_CODEX_BIN", &script)
+            .env("OUT", &out_dir)
+            .output()
+            .unwrap()
+    };
+    let args = || std::fs::read_to_string(out_dir.join("args")).unwrap_or_default();
+    let out = run(&["codex", "resume", "--", "--last"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(args(), "resume\n--last\n");
+    assert_eq!(
+        std::fs::read_to_string(out_dir.join("overlay")).unwrap_or_default(),
+        "overlay\n"
+    );
+    let out = run(&["codex", "run", "--no-side-traffic", "--", "exec", "hi"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(
+        args(),
+        "-c\nanalytics.enabled=false\n--disable\nplugins\n--disable\napps\nexec\nhi\n"
+    );
+    let out = run(&["codex", "--", "exec", "hi"]);
+    assert_eq!(args(), "exec\nhi\n", "no side-traffic flags unless asked");
+    assert_eq!(out.status.code(), Some(0));
+    std::fs::remove_file(out_dir.join("args")).unwrap();
+    let refused = run(&["codex", "--", "-c", "model_provider=openai", "exec", "hi"]);
+    assert_eq!(refused.status.code(), Some(2), "{}", text(&refused));
+    assert!(
+        text(&refused).contains("model_provider"),
+        "{}",
+        text(&refused)
+    );
+    assert!(!out_dir.join("args").exists(), "the harness must not start");
+    s.assert_hygiene(&[&out, &refused]);
+}
+
+#[test]
+fn claude_isolated_config_leaves_the_users_config_dir_alone() {
+    let s = Scenario::new(Kind::Claude, ok("ISOLATED-OK"), ok("UNUSED"));
+    let list = |dir: &str| -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(s.user.path(dir))
+            .map(|d| {
+                d.flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        names.sort();
+        names
+    };
+    let before = list("home/.claude");
+    let out = s.run(&[
+        "claude",
+        "--isolated-config",
+        "--no-side-traffic",
+        "--",
+        "-p",
+        "say hi",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(text(&out).contains("ISOLATED-OK"), "{}", text(&out));
+    assert_eq!(
+        list("home/.claude"),
+        before,
+        "the user's config dir changed"
+    );
+    assert!(!s.user.path("home/.claude.json").exists());
+    assert_eq!(s.status_latest()["verdict"], "no_handoff_needed");
+    s.assert_hygiene(&[&out]);
+}
