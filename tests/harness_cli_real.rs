@@ -266,6 +266,16 @@ fn assert_live_handoff(kind: Kind) {
     assert_eq!(s.fake.calls(&s.tokens[0]), 1);
     assert_eq!(s.fake.calls(&s.tokens[1]), 1);
     assert_eq!(s.route_state("acct-1"), "quota_exhausted");
+    // ... until the reset the provider announced (3600 s).
+    let routes = s.routes();
+    let acct1 = routes.iter().find(|r| r["account"] == "acct-1").unwrap();
+    let resets_at: jiff::Timestamp = acct1["status"]["resets_at"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no resets_at: {acct1:#}"))
+        .parse()
+        .unwrap();
+    let in_secs = resets_at.as_second() - jiff::Timestamp::now().as_second();
+    assert!((3000..=3600).contains(&in_secs), "resets in {in_secs}s");
     let status = s.status_latest();
     assert_eq!(
         status["verdict"], "successful_live_quota_handoff",
@@ -444,40 +454,86 @@ fn script_harness(s: &Scenario, name: &str, body: &str) -> std::path::PathBuf {
     path
 }
 
+/// POST to the proxy at `addr` with a raw HTTP/1.1 request; the status code.
+fn post_status(addr: &str, path: &str) -> u16 {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    let body = r#"{"model":"m","input":[]}"#;
+    write!(
+        stream,
+        "POST {path} HTTP/1.1\r\nhost: {addr}\r\ncontent-type: application/json\r\nauthorization: Bearer x\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut head = [0u8; 12];
+    stream.read_exact(&mut head).unwrap();
+    String::from_utf8_lossy(&head[9..12]).parse().unwrap()
+}
+
 #[test]
 fn e_requests_without_the_session_secret_get_403_and_touch_no_account() {
     let s = Scenario::new(Kind::Codex, ok("UNUSED"), ok("UNUSED"));
     let out_dir = s.user.path("work");
+    // A stand-in harness that waits while the test talks to its proxy.
     let script = script_harness(
         &s,
-        "probe-proxy",
-        r#"base=$(sed -n 's#^base_url = "\(http://127\.0\.0\.1:[0-9]*\)/\([0-9a-f]*\)/.*#\1#p' "$CODEX_HOME/config.toml" | head -1)
-secret=$(sed -n 's#^base_url = "http://127\.0\.0\.1:[0-9]*/\([0-9a-f]*\)/.*#\1#p' "$CODEX_HOME/config.toml" | head -1)
-[ -n "$base" ] && [ -n "$secret" ] || { echo "no proxy base in the overlay config" >&2; exit 9; }
-post() { curl --noproxy '*' -s -o /dev/null -w '%{http_code}' -X POST -H 'content-type: application/json' -d '{"model":"m","input":[]}' "$1"; }
-post "$base/backend-api/codex/responses" > "$OUT/no-secret"
-post "$base/0000$secret/backend-api/codex/responses" > "$OUT/wrong-secret"
-post "$base/backend-api/codex/$secret/responses" > "$OUT/secret-not-prefix"
+        "wait-for-done",
+        r#"cp "$CODEX_HOME/config.toml" "$OUT/overlay-config.toml"
+i=0
+while [ ! -e "$OUT/done" ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done
 exit 0"#,
     );
-    let out = s
-        .command(&["codex", "--", "exec", "hi"])
+    let child = s
+        .command(&["codex"])
         .env("OMUX_CODEX_BIN", &script)
         .env("OUT", &out_dir)
-        .output()
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
         .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    for probe in ["no-secret", "wrong-secret", "secret-not-prefix"] {
-        let code = std::fs::read_to_string(out_dir.join(probe)).unwrap_or_default();
-        assert_eq!(code, "403", "{probe}: {}", text(&out));
+    let config_copy = out_dir.join("overlay-config.toml");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !config_copy.exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the harness never started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
     }
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    let config = std::fs::read_to_string(&config_copy).unwrap();
+    let base = config
+        .lines()
+        .find_map(|l| l.strip_prefix("base_url = \"http://"))
+        .expect("the overlay config names the proxy");
+    let (addr, rest) = base.split_once('/').unwrap();
+    let secret = rest.split('/').next().unwrap();
+    assert!(secret.len() >= 32, "the session secret is long and random");
+    let probes = [
+        "/backend-api/codex/responses".to_string(),
+        format!("/0000{secret}/backend-api/codex/responses"),
+        format!("/backend-api/codex/{secret}/responses"),
+        format!(
+            "/{}/backend-api/codex/responses",
+            &secret[..secret.len() - 1]
+        ),
+    ];
+    for path in &probes {
+        assert_eq!(post_status(addr, path), 403, "{path}");
+    }
+    std::fs::write(out_dir.join("done"), "").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert_eq!(
         s.fake.total_calls(),
         0,
         "a refused request reached the upstream"
     );
     let status = s.status_latest();
-    assert_eq!(status["refused_requests"], 3, "{status:#}");
+    assert_eq!(status["refused_requests"], 4, "{status:#}");
     assert_eq!(status["proxy_turns"], 0);
     s.assert_hygiene(&[&out]);
 }
