@@ -95,32 +95,34 @@ enum TurnClass {
     Other,
 }
 
+/// Classification labels (the model's `Classification::label` plus the proxy's own) whose
+/// response makes the proxy replace the account: quota, rate limits, dead credentials and
+/// the account-scoped degradations.
+const FAILOVER_LABELS: [&str; 14] = [
+    "quota_exhausted",
+    "rate_limited",
+    "windowless_rate_limit",
+    "token_revoked",
+    "account_deleted",
+    "auth_permanently_failed",
+    "credential_unavailable",
+    "tier_insufficient",
+    "subscription_paused",
+    "scope_insufficient",
+    "audience_mismatch",
+    "terms_required",
+    "step_up_required",
+    "pending_verification",
+];
+
 fn turn_class(classification: &str, status: u16) -> TurnClass {
-    let c = classification;
-    if c == "success" || c == "ok" || c == "use_this" {
-        return TurnClass::Success;
+    match classification {
+        "success" => TurnClass::Success,
+        "provider_degraded" => TurnClass::Transient,
+        c if FAILOVER_LABELS.contains(&c) => TurnClass::Failover,
+        "" if (200..300).contains(&status) => TurnClass::Success,
+        _ => TurnClass::Other,
     }
-    let failover_words = [
-        "quota",
-        "rate_limit",
-        "rate_limited",
-        "dead",
-        "token_revoked",
-        "auth",
-        "tier",
-        "usage_limit",
-        "try_next_account",
-    ];
-    if failover_words.iter().any(|w| c.contains(w)) {
-        return TurnClass::Failover;
-    }
-    if c.contains("overload") || c.contains("provider_degraded") || c.contains("transient") {
-        return TurnClass::Transient;
-    }
-    if (200..300).contains(&status) && c.is_empty() {
-        return TurnClass::Success;
-    }
-    TurnClass::Other
 }
 
 /// Summarize one artifact.
@@ -304,7 +306,7 @@ fn next_action(harness: HarnessKind, s: &Summary) -> (&'static str, String, Vec<
                 "{} sent nothing through the proxy; a setting of its own may point it elsewhere",
                 harness.name()
             ),
-            vec![format!("oauth-mux {} preflight", harness.name())],
+            vec![format!("oauth-mux doctor runtime --provider {}", harness.name())],
         ),
         Verdict::SessionIncomplete => (
             "wait_or_inspect",
@@ -414,7 +416,7 @@ mod tests {
     fn withheld_failure_without_later_success_is_a_failed_handoff() {
         let s = run(vec![
             started("max-1"),
-            turn("max-1", 401, "dead_token_revoked", false),
+            turn("max-1", 401, "token_revoked", false),
             ended(1),
         ]);
         assert_eq!(s.verdict, Verdict::QuotaHandoffFailed);
@@ -470,6 +472,18 @@ mod tests {
         ]);
         assert_eq!(s.verdict, Verdict::ProactiveHandoff);
         assert_eq!(s.quota_observations, 1);
+    }
+
+    #[test]
+    fn labels_are_sorted_into_failover_transient_and_other() {
+        for label in FAILOVER_LABELS {
+            assert_eq!(turn_class(label, 429), TurnClass::Failover, "{label}");
+        }
+        assert_eq!(turn_class("success", 200), TurnClass::Success);
+        assert_eq!(turn_class("provider_degraded", 529), TurnClass::Transient);
+        for other in ["side_call", "unknown_4xx", "schema_invalid", "failure"] {
+            assert_eq!(turn_class(other, 400), TurnClass::Other, "{other}");
+        }
     }
 
     #[test]
