@@ -284,8 +284,15 @@ impl CodexOverlay {
 }
 
 /// Refuse forwarded Codex arguments that would re-point the model provider away from the
-/// proxy (`-c model_provider=…`, `--config chatgpt_base_url=…`, `-c model_providers.oauth_mux…`).
+/// proxy (`-c model_provider=…`, `--config chatgpt_base_url=…`, `-c model_providers.oauth_mux…`)
+/// or log in/out inside the throw-away overlay (`login`, `logout`).
 pub fn check_forwarded_args(args: &[String]) -> anyhow::Result<()> {
+    if let Some(first) = args.first().filter(|a| *a == "login" || *a == "logout") {
+        bail!(
+            "`codex {first}` inside a managed session would act on a throw-away overlay; \
+             run `codex {first}` directly (each account keeps its own CODEX_HOME)"
+        );
+    }
     let mut iter = args.iter().peekable();
     while let Some(arg) = iter.next() {
         let override_value = if arg == "-c" || arg == "--config" {
@@ -430,6 +437,8 @@ args = ["--stdio"]
         assert!(check_forwarded_args(&args(&["-c", "model_provider=openai"])).is_err());
         assert!(check_forwarded_args(&args(&["--config=profiles.a.model_provider=x"])).is_err());
         assert!(check_forwarded_args(&args(&["-cchatgpt_base_url=https://x"])).is_err());
+        assert!(check_forwarded_args(&args(&["login", "--device-auth"])).is_err());
+        assert!(check_forwarded_args(&args(&["exec", "login please"])).is_ok());
     }
 
     #[cfg(unix)]
