@@ -663,7 +663,7 @@ exit 0"#,
     let args = || std::fs::read_to_string(out_dir.join("args")).unwrap_or_default();
     let out = run(&["codex", "resume", "--", "--last"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    assert_eq!(args(), "resume\n--last\n");
+    assert_eq!(args(), "--no-daemon\nresume\n--last\n");
     assert_eq!(
         std::fs::read_to_string(out_dir.join("overlay")).unwrap_or_default(),
         "overlay\n"
@@ -672,10 +672,14 @@ exit 0"#,
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert_eq!(
         args(),
-        "-c\nanalytics.enabled=false\n--disable\nplugins\n--disable\napps\nexec\nhi\n"
+        "--no-daemon\n-c\nanalytics.enabled=false\n--disable\nplugins\n--disable\napps\nexec\nhi\n"
     );
     let out = run(&["codex", "--", "exec", "hi"]);
-    assert_eq!(args(), "exec\nhi\n", "no side-traffic flags unless asked");
+    assert_eq!(
+        args(),
+        "--no-daemon\nexec\nhi\n",
+        "no side-traffic flags unless asked"
+    );
     assert_eq!(out.status.code(), Some(0));
     std::fs::remove_file(out_dir.join("args")).unwrap();
     let refused = run(&["codex", "--", "-c", "model_provider=openai", "exec", "hi"]);

@@ -186,6 +186,9 @@ fn prepare_child(plan: &LaunchPlan, base: &str) -> anyhow::Result<PreparedChild>
                 .push(("CODEX_HOME".into(), overlay.path().as_os_str().to_owned()));
             // The thread index must be the overlay's own (see codex_home).
             spec.env_remove.push("CODEX_SQLITE_HOME".into());
+            // Codex 0.169's TUI otherwise starts a shared background server that outlives
+            // the session (and its proxy); a managed session must be self-contained.
+            spec.args.push("--no-daemon".into());
             if plan.no_side_traffic {
                 for arg in codex_side_traffic_args() {
                     spec.args.push(arg.into());
