@@ -61,13 +61,28 @@ impl CodexAuthKind {
     }
 }
 
+/// Where the child reaches the session proxy.
+#[derive(Clone, Copy, Debug)]
+pub struct Endpoints<'a> {
+    /// `http://127.0.0.1:PORT/<secret>` (no trailing `/`): model traffic.
+    pub http_base: &'a str,
+    /// The proxy's TLS side, when it has one: `https://127.0.0.1:PORT/<secret>` and the PEM
+    /// of the per-session CA that signs it. Codex's TUI requires an https
+    /// `chatgpt_base_url` with ChatGPT auth.
+    pub tls: Option<(&'a str, &'a str)>,
+}
+
+/// File name of the CA bundle the overlay holds when the proxy has a TLS side.
+pub const CA_BUNDLE_NAME: &str = "oauth-mux-ca.pem";
+
 /// Render the child's config.toml from the user's (None = the user has none).
-/// `proxy_base` is the session proxy's base URL including its secret, without a trailing `/`.
 pub fn render_config(
     user_config: Option<&str>,
-    proxy_base: &str,
+    endpoints: &Endpoints<'_>,
     auth: CodexAuthKind,
 ) -> anyhow::Result<String> {
+    let proxy_base = endpoints.http_base;
+    let chatgpt_origin = endpoints.tls.map_or(proxy_base, |(base, _)| base);
     let mut doc: DocumentMut = match user_config {
         Some(text) => text.parse().context(
             "the user's Codex config.toml is not valid TOML; fix it (codex would refuse it too)",
@@ -89,7 +104,7 @@ pub fn render_config(
     if auth == CodexAuthKind::Chatgpt {
         root.insert(
             "chatgpt_base_url",
-            value(format!("{proxy_base}/backend-api/")),
+            value(format!("{chatgpt_origin}/backend-api/")),
         );
     }
     let providers = root
@@ -206,20 +221,20 @@ impl CodexOverlay {
     pub fn create(
         parent: &Path,
         user_home: &Path,
-        proxy_base: &str,
+        endpoints: &Endpoints<'_>,
         auth: CodexAuthKind,
     ) -> anyhow::Result<CodexOverlay> {
         let overlay = CodexOverlay {
             dir: private_fs::OwnedDir::create(parent, "codex-home")?,
         };
-        overlay.populate(user_home, proxy_base, auth)?;
+        overlay.populate(user_home, endpoints, auth)?;
         Ok(overlay)
     }
 
     fn populate(
         &self,
         user_home: &Path,
-        proxy_base: &str,
+        endpoints: &Endpoints<'_>,
         auth: CodexAuthKind,
     ) -> anyhow::Result<()> {
         let dir = self.dir.path();
@@ -242,7 +257,10 @@ impl CodexOverlay {
                 return Err(err).context("could not read your Codex config.toml");
             }
         };
-        let config = render_config(user_config.as_deref(), proxy_base, auth)?;
+        let config = render_config(user_config.as_deref(), endpoints, auth)?;
+        if let Some((_, ca_pem)) = endpoints.tls {
+            private_fs::write_private_new(&dir.join(CA_BUNDLE_NAME), ca_pem.as_bytes())?;
+        }
         private_fs::write_private_new(&dir.join("config.toml"), config.as_bytes())?;
         let now = jiff::Timestamp::now().as_second();
         private_fs::write_private_new(
@@ -270,6 +288,13 @@ impl CodexOverlay {
             }
         }
         Ok(())
+    }
+
+    /// The CA bundle the child must trust (`CODEX_CA_CERTIFICATE`), when the proxy has a
+    /// TLS side.
+    pub fn ca_bundle(&self) -> Option<PathBuf> {
+        let path = self.dir.path().join(CA_BUNDLE_NAME);
+        path.exists().then_some(path)
     }
 
     /// The overlay directory (the child's `CODEX_HOME`). Never printed.
@@ -324,10 +349,14 @@ mod tests {
     use super::*;
 
     const BASE: &str = "http://127.0.0.1:4000/s3cr3t";
+    const PLAIN: Endpoints<'static> = Endpoints {
+        http_base: BASE,
+        tls: None,
+    };
 
     #[test]
     fn config_without_user_file_points_at_the_proxy() {
-        let text = render_config(None, BASE, CodexAuthKind::Chatgpt).unwrap();
+        let text = render_config(None, &PLAIN, CodexAuthKind::Chatgpt).unwrap();
         let doc: DocumentMut = text.parse().unwrap();
         assert_eq!(doc["model_provider"].as_str(), Some("oauth_mux"));
         assert_eq!(
@@ -346,8 +375,26 @@ mod tests {
     }
 
     #[test]
+    fn a_tls_side_moves_only_chatgpt_base_url_to_https() {
+        let endpoints = Endpoints {
+            http_base: BASE,
+            tls: Some(("https://127.0.0.1:4001/s3cr3t", "PEM")),
+        };
+        let text = render_config(None, &endpoints, CodexAuthKind::Chatgpt).unwrap();
+        let doc: DocumentMut = text.parse().unwrap();
+        assert_eq!(
+            doc["chatgpt_base_url"].as_str(),
+            Some("https://127.0.0.1:4001/s3cr3t/backend-api/")
+        );
+        assert_eq!(
+            doc["model_providers"]["oauth_mux"]["base_url"].as_str(),
+            Some("http://127.0.0.1:4000/s3cr3t/backend-api/codex")
+        );
+    }
+
+    #[test]
     fn api_key_accounts_use_v1_and_no_chatgpt_base() {
-        let text = render_config(None, BASE, CodexAuthKind::ApiKey).unwrap();
+        let text = render_config(None, &PLAIN, CodexAuthKind::ApiKey).unwrap();
         let doc: DocumentMut = text.parse().unwrap();
         assert_eq!(
             doc["model_providers"]["oauth_mux"]["base_url"].as_str(),
@@ -379,7 +426,7 @@ enabled = true
 command = "docs-mcp"
 args = ["--stdio"]
 "#;
-        let text = render_config(Some(user), BASE, CodexAuthKind::Chatgpt).unwrap();
+        let text = render_config(Some(user), &PLAIN, CodexAuthKind::Chatgpt).unwrap();
         let doc: DocumentMut = text.parse().unwrap();
         assert_eq!(doc["model"].as_str(), Some("gpt-6.1-sol"));
         assert_eq!(doc["approval_policy"].as_str(), Some("on-request"));
@@ -404,7 +451,7 @@ args = ["--stdio"]
 
     #[test]
     fn invalid_user_config_names_the_file() {
-        let err = render_config(Some("model = ["), BASE, CodexAuthKind::Chatgpt).unwrap_err();
+        let err = render_config(Some("model = ["), &PLAIN, CodexAuthKind::Chatgpt).unwrap_err();
         assert!(format!("{err:#}").contains("config.toml"));
     }
 
@@ -454,7 +501,8 @@ args = ["--stdio"]
         fs::write(user.join("state_5.sqlite-wal"), "").unwrap();
         fs::write(user.join("memories_1.sqlite"), "").unwrap();
         let runtime = tmp.path().join("run");
-        let overlay = CodexOverlay::create(&runtime, &user, BASE, CodexAuthKind::Chatgpt).unwrap();
+        let overlay =
+            CodexOverlay::create(&runtime, &user, &PLAIN, CodexAuthKind::Chatgpt).unwrap();
         let dir = overlay.path().to_path_buf();
         use std::os::unix::fs::PermissionsExt;
         assert_eq!(

@@ -181,9 +181,19 @@ fn prepare_child(plan: &LaunchPlan, base: &str) -> anyhow::Result<PreparedChild>
                 .user_harness_home
                 .clone()
                 .context("could not find your Codex home: set CODEX_HOME or HOME")?;
-            let overlay = CodexOverlay::create(&plan.runtime_dir, &user_home, base, kind)?;
+            let endpoints = codex_home::Endpoints {
+                http_base: base,
+                // The proxy's TLS side (for the TUI's https chatgpt_base_url) is not offered
+                // yet; see docs/harnesses.md, "Known limits".
+                tls: None,
+            };
+            let overlay = CodexOverlay::create(&plan.runtime_dir, &user_home, &endpoints, kind)?;
             spec.env_set
                 .push(("CODEX_HOME".into(), overlay.path().as_os_str().to_owned()));
+            if let Some(bundle) = overlay.ca_bundle() {
+                spec.env_set
+                    .push(("CODEX_CA_CERTIFICATE".into(), bundle.into_os_string()));
+            }
             // The thread index must be the overlay's own (see codex_home).
             spec.env_remove.push("CODEX_SQLITE_HOME".into());
             // Codex 0.169's TUI otherwise starts a shared background server that outlives
