@@ -284,6 +284,14 @@ fn assert_live_handoff(kind: Kind) {
     assert_eq!(status["exit_code"], 0);
     assert_eq!(status["handoffs"][0]["from"], "acct-1");
     assert_eq!(status["handoffs"][0]["to"], "acct-2");
+    // The artifact is private: 0600 in a 0700 directory.
+    use std::os::unix::fs::PermissionsExt;
+    let sessions = s.user.state_dir().join("sessions");
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&sessions), 0o700);
+    for entry in std::fs::read_dir(&sessions).unwrap() {
+        assert_eq!(mode(&entry.unwrap().path()), 0o600);
+    }
     let human = s.run(&[s.harness(), "status-latest"]);
     assert!(
         text(&human).contains("successful_live_quota_handoff"),
@@ -395,6 +403,8 @@ fn assert_usage_threshold_moves_next_request(kind: Kind) {
     );
     assert_eq!(s.fake.calls(&s.tokens[0]), 1);
     assert_eq!(s.fake.calls(&s.tokens[1]), 1);
+    let status = s.status_latest();
+    assert_eq!(status["accounts_used"], json!(["acct-2"]), "{status:#}");
     s.assert_hygiene(&[&first, &second]);
 }
 
