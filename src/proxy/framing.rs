@@ -8,12 +8,15 @@ use std::io::{self, Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
+/// The most header fields any request may carry (the parse array lives on the stack).
+pub const MAX_HEADERS: usize = 128;
+
 /// Bounds applied to every request the proxy reads.
 #[derive(Clone, Debug)]
 pub struct Limits {
     /// Largest request head (request line plus headers) accepted; larger → 431.
     pub max_head_bytes: usize,
-    /// Largest number of header fields accepted; more → 431.
+    /// Largest number of header fields accepted (at most [`MAX_HEADERS`]); more → 431.
     pub max_headers: usize,
     /// Largest request body buffered for replay; larger → 413.
     pub max_body_bytes: usize,
@@ -195,6 +198,30 @@ pub fn body_framing(head: &RequestHead) -> Result<BodyFraming, FrameError> {
     }
 }
 
+/// A deadline that starts when first consulted, so a request that arrives in one read
+/// costs no clock read at all.
+struct LazyDeadline {
+    dur: Duration,
+    at: Option<Instant>,
+}
+
+impl LazyDeadline {
+    fn new(dur: Duration) -> Self {
+        LazyDeadline { dur, at: None }
+    }
+
+    fn passed(&mut self) -> bool {
+        let now = Instant::now();
+        match self.at {
+            Some(at) => now >= at,
+            None => {
+                self.at = Some(now + self.dur);
+                false
+            }
+        }
+    }
+}
+
 /// The harness side of one connection: the socket plus bytes read but not yet consumed.
 pub struct ClientConn {
     pub stream: TcpStream,
@@ -223,11 +250,11 @@ impl ClientConn {
     /// The socket timeout is only set when it changes (no syscall per request).
     fn fill(
         &mut self,
-        deadline: Instant,
+        deadline: &mut LazyDeadline,
         per_read: Duration,
         mid_request: bool,
     ) -> Result<usize, FrameError> {
-        if Instant::now() >= deadline {
+        if deadline.passed() {
             return Err(FrameError::Timeout { mid_request });
         }
         if self.read_timeout != Some(per_read) {
@@ -271,7 +298,10 @@ impl ClientConn {
     /// `head_timeout` for the rest.
     pub fn read_head(&mut self, limits: &Limits) -> Result<RequestHead, FrameError> {
         self.compact();
-        let mut deadline = Instant::now() + limits.idle_timeout;
+        // Waiting for a request is bounded by the idle read timeout alone; once its first
+        // byte is in, the whole head must follow within `head_timeout`.
+        let mut idle = LazyDeadline::new(limits.idle_timeout);
+        let mut head = LazyDeadline::new(limits.head_timeout);
         let mut started = false;
         loop {
             // RFC 9112 §2.2: ignore empty lines before a request line.
@@ -279,23 +309,20 @@ impl ClientConn {
                 self.pos += 2;
             }
             if !self.pending().is_empty() {
-                if !started {
-                    started = true;
-                    deadline = Instant::now() + limits.head_timeout;
-                }
-                if let Some(head) = self.try_parse_head(limits)? {
-                    return Ok(head);
+                started = true;
+                if let Some(parsed) = self.try_parse_head(limits)? {
+                    return Ok(parsed);
                 }
                 if self.pending().len() > limits.max_head_bytes {
                     return Err(FrameError::HeadTooLarge);
                 }
             }
-            let per_read = if started {
-                limits.head_timeout
+            let read = if started {
+                self.fill(&mut head, limits.head_timeout, true)
             } else {
-                limits.idle_timeout
+                self.fill(&mut idle, limits.idle_timeout, false)
             };
-            if self.fill(deadline, per_read, started)? == 0 {
+            if read? == 0 {
                 return Err(if started {
                     FrameError::BadRequest("connection closed in the middle of a request head")
                 } else {
@@ -306,8 +333,8 @@ impl ClientConn {
     }
 
     fn try_parse_head(&mut self, limits: &Limits) -> Result<Option<RequestHead>, FrameError> {
-        let mut fields = vec![httparse::EMPTY_HEADER; limits.max_headers];
-        let mut req = httparse::Request::new(&mut fields);
+        let mut fields = [httparse::EMPTY_HEADER; MAX_HEADERS];
+        let mut req = httparse::Request::new(&mut fields[..limits.max_headers.min(MAX_HEADERS)]);
         match req.parse(&self.buf[self.pos..]) {
             Ok(httparse::Status::Complete(n)) => {
                 if n > limits.max_head_bytes {
@@ -341,7 +368,7 @@ impl ClientConn {
         framing: BodyFraming,
         limits: &Limits,
     ) -> Result<Vec<u8>, FrameError> {
-        let deadline = Instant::now() + limits.body_timeout;
+        let mut deadline = LazyDeadline::new(limits.body_timeout);
         match framing {
             BodyFraming::None => Ok(Vec::new()),
             BodyFraming::Length(n) => {
@@ -349,10 +376,10 @@ impl ClientConn {
                     return Err(FrameError::BodyTooLarge);
                 }
                 let mut body = Vec::with_capacity(n as usize);
-                self.take_exact(&mut body, n as usize, deadline, limits.body_timeout)?;
+                self.take_exact(&mut body, n as usize, &mut deadline, limits.body_timeout)?;
                 Ok(body)
             }
-            BodyFraming::Chunked => self.read_chunked(limits, deadline),
+            BodyFraming::Chunked => self.read_chunked(limits, &mut deadline),
         }
     }
 
@@ -360,7 +387,7 @@ impl ClientConn {
         &mut self,
         out: &mut Vec<u8>,
         mut n: usize,
-        deadline: Instant,
+        deadline: &mut LazyDeadline,
         per_read: Duration,
     ) -> Result<(), FrameError> {
         loop {
@@ -384,7 +411,7 @@ impl ClientConn {
     fn take_line(
         &mut self,
         max: usize,
-        deadline: Instant,
+        deadline: &mut LazyDeadline,
         per_read: Duration,
     ) -> Result<Vec<u8>, FrameError> {
         loop {
@@ -409,7 +436,11 @@ impl ClientConn {
         }
     }
 
-    fn read_chunked(&mut self, limits: &Limits, deadline: Instant) -> Result<Vec<u8>, FrameError> {
+    fn read_chunked(
+        &mut self,
+        limits: &Limits,
+        deadline: &mut LazyDeadline,
+    ) -> Result<Vec<u8>, FrameError> {
         let mut body = Vec::new();
         loop {
             let line = self.take_line(1024, deadline, limits.body_timeout)?;

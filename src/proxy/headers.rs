@@ -145,10 +145,11 @@ pub fn evidence_headers(upstream: &ureq::http::HeaderMap) -> Vec<(String, String
     upstream
         .iter()
         .map(|(n, v)| {
-            (
-                n.as_str().to_string(),
-                String::from_utf8_lossy(v.as_bytes()).into_owned(),
-            )
+            let value = match v.to_str() {
+                Ok(text) => text.to_string(),
+                Err(_) => String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            };
+            (n.as_str().to_string(), value)
         })
         .collect()
 }

@@ -227,7 +227,7 @@ pub fn deliver_watched(
     let ok = match held.rest {
         Rest::Done => true,
         Rest::Reader(mut reader) => {
-            let mut buf = vec![0u8; READ_CHUNK];
+            let mut buf = [0u8; READ_CHUNK];
             loop {
                 match reader.read(&mut buf) {
                     Ok(0) => break true,
