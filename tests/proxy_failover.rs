@@ -510,6 +510,19 @@ fn side_calls_are_pinned_and_swapped() {
         b"",
     );
     assert_eq!(check.status, 200);
+    // Answered locally with the placeholder account the harness was given.
+    assert!(
+        check
+            .body
+            .contains("\"default_account_id\":\"omux-placeholder-account\""),
+        "{}",
+        check.body
+    );
+    assert_eq!(
+        rig.fake.total_calls(),
+        1,
+        "only the models call reached the provider"
+    );
     assert!(
         rig.pool.state_of("one").recorded.is_empty(),
         "side calls record no health"

@@ -175,13 +175,16 @@ pub fn deliver(out: &mut impl Write, held: Held, how: Framing) -> bool {
     deliver_watched(out, held, how, None)
 }
 
+/// Sees each streamed chunk before it is sent to the harness.
+pub type ChunkWatch<'a> = &'a mut dyn FnMut(&[u8]);
+
 /// [`deliver`], showing every chunk streamed after the held opening to `watch` before it
 /// is sent (to record late errors; it never changes what the harness receives).
 pub fn deliver_watched(
     out: &mut impl Write,
     held: Held,
     how: Framing,
-    mut watch: Option<&mut dyn FnMut(&[u8])>,
+    mut watch: Option<ChunkWatch<'_>>,
 ) -> bool {
     let headers = downstream_response_headers(&held.headers);
     let no_body = how.head_request || held.status < 200 || held.status == 204 || held.status == 304;

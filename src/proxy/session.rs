@@ -18,6 +18,11 @@ use super::upstream::Upstream;
 use super::usage::wham_usage_body;
 use super::{Harness, ProxyConfig};
 
+/// The ChatGPT account id a managed Codex is given in its placeholder credentials; the
+/// proxy's local answer to `wham/accounts/check` names it so the harness's workspace
+/// routing discovery succeeds whichever real account serves the session.
+pub const PLACEHOLDER_ACCOUNT_ID: &str = "omux-placeholder-account";
+
 /// A request read from the harness, the session secret already stripped from its path.
 pub struct ClientRequest {
     pub head: RequestHead,
@@ -33,6 +38,9 @@ pub enum Route {
     Model(&'static str),
     /// Codex's own usage check, answered from the pool.
     Usage,
+    /// Codex's workspace routing discovery, answered locally with the placeholder account the
+    /// harness was given (the real account is the proxy's business).
+    AccountsCheck,
     /// Bootstrap and side calls: pinned to the current account, passed through.
     Side(&'static str),
 }
@@ -48,6 +56,9 @@ pub fn route(path: &str) -> Route {
     }
     if p.ends_with("/wham/usage") || p.ends_with("/codex/usage") {
         return Route::Usage;
+    }
+    if p.ends_with("/wham/accounts/check") {
+        return Route::AccountsCheck;
     }
     if p.starts_with("/backend-api/") {
         Route::Side("codex_other")
@@ -112,6 +123,7 @@ impl Session {
             let path_kind = match route {
                 Route::Model(k) | Route::Side(k) => k,
                 Route::Usage => "usage",
+                Route::AccountsCheck => "accounts_check",
             };
             self.emit(ProxyFrame::UnsupportedTransport { path_kind });
             return response::write_local(out, &replies::websocket_refused(), keep_alive);
@@ -125,6 +137,21 @@ impl Session {
             Route::Usage => {
                 let now = Timestamp::now();
                 let body = wham_usage_body(&self.pool.usage_view(now), now);
+                let reply = LocalReply {
+                    status: 200,
+                    headers: vec![("content-type".into(), b"application/json".to_vec())],
+                    body: serde_json::to_vec(&body).unwrap_or_default(),
+                };
+                response::write_local(out, &reply, keep_alive)
+            }
+            Route::AccountsCheck => {
+                let body = serde_json::json!({
+                    "accounts": [{"id": PLACEHOLDER_ACCOUNT_ID, "structure": "personal",
+                        "workspace_backend_origin": "NO_CONSTRAINT",
+                        "account_routing_override": "NO_CONSTRAINT"}],
+                    "account_ordering": [PLACEHOLDER_ACCOUNT_ID],
+                    "default_account_id": PLACEHOLDER_ACCOUNT_ID,
+                });
                 let reply = LocalReply {
                     status: 200,
                     headers: vec![("content-type".into(), b"application/json".to_vec())],
@@ -478,6 +505,10 @@ mod tests {
             Route::Side("other")
         );
         assert_eq!(route("/backend-api/wham/usage"), Route::Usage);
+        assert_eq!(
+            route("/backend-api/wham/accounts/check"),
+            Route::AccountsCheck
+        );
         assert_eq!(
             route("/backend-api/codex/models?client_version=1"),
             Route::Side("codex_other")
