@@ -222,17 +222,35 @@ impl LazyDeadline {
     }
 }
 
+/// A connection requests are read from: plain TCP, or TLS over TCP.
+pub trait ConnStream: Read + Write {
+    /// Bound each read on the underlying socket.
+    fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()>;
+}
+
+impl ConnStream for TcpStream {
+    fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+        TcpStream::set_read_timeout(self, timeout)
+    }
+}
+
+impl ConnStream for rustls::StreamOwned<rustls::ServerConnection, TcpStream> {
+    fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+        self.sock.set_read_timeout(timeout)
+    }
+}
+
 /// The harness side of one connection: the socket plus bytes read but not yet consumed.
-pub struct ClientConn {
-    pub stream: TcpStream,
+pub struct ClientConn<S = TcpStream> {
+    pub stream: S,
     buf: Vec<u8>,
     pos: usize,
     /// The socket read timeout currently set.
     read_timeout: Option<Duration>,
 }
 
-impl ClientConn {
-    pub fn new(stream: TcpStream) -> Self {
+impl<S: ConnStream> ClientConn<S> {
+    pub fn new(stream: S) -> Self {
         ClientConn {
             stream,
             buf: Vec::with_capacity(8 * 1024),

@@ -28,6 +28,7 @@ pub mod response;
 pub mod server;
 pub mod session;
 pub mod sse;
+pub mod tls;
 pub mod upstream;
 pub mod usage;
 
@@ -69,6 +70,9 @@ pub struct ProxyConfig {
     pub retries_in_place: u32,
     /// First in-place backoff; doubled per retry.
     pub retry_backoff: Duration,
+    /// Also serve the same routes over TLS on a second port, with a per-session CA (for
+    /// Codex's interactive TUI, which wants an `https://` `chatgpt_base_url`).
+    pub tls_side_listener: bool,
 }
 
 impl ProxyConfig {
@@ -86,6 +90,7 @@ impl ProxyConfig {
             max_connections: 64,
             retries_in_place: 2,
             retry_backoff: Duration::from_millis(250),
+            tls_side_listener: false,
         }
     }
 }
@@ -96,6 +101,7 @@ pub struct ProxyHandle {
     secret: Arc<str>,
     stop: Arc<AtomicBool>,
     accept: Option<JoinHandle<()>>,
+    tls: Option<(SocketAddr, String, JoinHandle<()>)>,
     pool: Arc<dyn Pool>,
 }
 
@@ -110,6 +116,18 @@ impl ProxyHandle {
         self.addr
     }
 
+    /// `https://127.0.0.1:PORT/<secret>` when the TLS side listener runs.
+    pub fn tls_base_url(&self) -> Option<String> {
+        self.tls
+            .as_ref()
+            .map(|(addr, _, _)| format!("https://{addr}/{}", self.secret))
+    }
+
+    /// The per-session CA certificate (PEM) the child must trust for the TLS side.
+    pub fn ca_pem(&self) -> Option<String> {
+        self.tls.as_ref().map(|(_, pem, _)| pem.clone())
+    }
+
     /// Stop accepting connections and make every recorded fact durable.
     pub fn shutdown(mut self) {
         self.stop_now();
@@ -120,6 +138,10 @@ impl ProxyHandle {
             self.stop.store(true, Ordering::SeqCst);
             let _ = TcpStream::connect_timeout(&self.addr, Duration::from_secs(1));
             let _ = accept.join();
+            if let Some((addr, _, tls_accept)) = self.tls.take() {
+                let _ = TcpStream::connect_timeout(&addr, Duration::from_secs(1));
+                let _ = tls_accept.join();
+            }
             self.pool.flush();
         }
     }
@@ -145,13 +167,31 @@ pub fn start(config: ProxyConfig, pool: Arc<dyn Pool>, frames: FrameSink) -> Res
     let addr = listener.local_addr()?;
     let secret: Arc<str> = new_secret()?.into();
     let max = config.max_connections;
+    let want_tls = config.tls_side_listener;
     let session = Arc::new(Session::new(config, pool.clone(), frames)?);
     let stop = Arc::new(AtomicBool::new(false));
+    let tls = if want_tls {
+        let identity = tls::session_tls()?;
+        let tls_listener = TcpListener::bind(("127.0.0.1", 0))
+            .context("binding the session proxy's TLS side on 127.0.0.1")?;
+        let tls_addr = tls_listener.local_addr()?;
+        let (session, secret, stop) = (session.clone(), secret.clone(), stop.clone());
+        let config = identity.config.clone();
+        let handle = std::thread::Builder::new()
+            .name("omux-proxy-tls".into())
+            .spawn(move || {
+                server::accept_loop(tls_listener, session, secret, stop, max, Some(config))
+            })
+            .context("starting the proxy TLS accept thread")?;
+        Some((tls_addr, identity.ca_pem, handle))
+    } else {
+        None
+    };
     let accept = {
         let (secret, stop) = (secret.clone(), stop.clone());
         std::thread::Builder::new()
             .name("omux-proxy-accept".into())
-            .spawn(move || server::accept_loop(listener, session, secret, stop, max))
+            .spawn(move || server::accept_loop(listener, session, secret, stop, max, None))
             .context("starting the proxy accept thread")?
     };
     Ok(ProxyHandle {
@@ -159,6 +199,7 @@ pub fn start(config: ProxyConfig, pool: Arc<dyn Pool>, frames: FrameSink) -> Res
         secret,
         stop,
         accept: Some(accept),
+        tls,
         pool,
     })
 }

@@ -1,12 +1,12 @@
 //! The accept loop and the per-connection request loop (keep-alive, pipelining in order,
 //! a bound on concurrent connections, the session-secret gate).
 
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpListener;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use super::frames::ProxyFrame;
-use super::framing::{BodyFraming, ClientConn, body_framing};
+use super::framing::{BodyFraming, ClientConn, ConnStream, body_framing};
 use super::replies;
 use super::response::write_local;
 use super::session::{ClientRequest, Session, harness_of};
@@ -37,13 +37,15 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     std::hint::black_box(diff) == 0
 }
 
-/// Accept connections until `stop` is set; one thread per connection, at most `max`.
+/// Accept connections until `stop` is set; one thread per connection, at most `max` per
+/// listener. With `tls`, each connection is served behind TLS.
 pub fn accept_loop(
     listener: TcpListener,
     session: Arc<Session>,
     secret: Arc<str>,
     stop: Arc<AtomicBool>,
     max: usize,
+    tls: Option<Arc<rustls::ServerConfig>>,
 ) {
     let active = Arc::new(AtomicUsize::new(0));
     for stream in listener.incoming() {
@@ -58,11 +60,21 @@ pub fn accept_loop(
         }
         active.fetch_add(1, Ordering::SeqCst);
         let (session, secret, counter) = (session.clone(), secret.clone(), active.clone());
+        let tls = tls.clone();
         let spawned = std::thread::Builder::new()
             .name("omux-proxy-conn".into())
             .stack_size(1024 * 1024)
             .spawn(move || {
-                handle_connection(stream, &session, &secret);
+                let _ = stream.set_nodelay(true);
+                match tls {
+                    None => handle_connection(stream, &session, &secret),
+                    Some(config) => {
+                        if let Ok(conn) = rustls::ServerConnection::new(config) {
+                            let tls_stream = rustls::StreamOwned::new(conn, stream);
+                            handle_connection(tls_stream, &session, &secret);
+                        }
+                    }
+                }
                 counter.fetch_sub(1, Ordering::SeqCst);
             });
         if spawned.is_err() {
@@ -72,8 +84,7 @@ pub fn accept_loop(
     }
 }
 
-fn handle_connection(stream: TcpStream, session: &Session, secret: &str) {
-    let _ = stream.set_nodelay(true);
+fn handle_connection<S: ConnStream>(stream: S, session: &Session, secret: &str) {
     let limits = session.config.limits.clone();
     let harness = harness_of(session);
     let mut conn = ClientConn::new(stream);
@@ -115,7 +126,6 @@ fn handle_connection(stream: TcpStream, session: &Session, secret: &str) {
                 let _ = write_local(&mut conn.stream, &reply, false);
                 return;
             }
-            use std::io::Write;
             if conn
                 .stream
                 .write_all(b"HTTP/1.1 100 Continue\r\n\r\n")
