@@ -110,10 +110,13 @@ pub fn run(plan: &LaunchPlan, pool: Arc<dyn Pool>) -> anyhow::Result<SessionOutc
         plan.upstream.clone(),
     );
     config.upstream_options.extra_ca_file = plan.extra_ca_file.clone();
+    // Codex's TUI with ChatGPT auth wants an https chatgpt_base_url: serve a TLS side too.
+    config.tls_side_listener = matches!(harness, HarnessKind::Codex);
     let proxy = proxy::start(config, pool, sink).context("could not start the session proxy")?;
     let base = proxy.base_url();
+    let tls = proxy.tls_base_url().zip(proxy.ca_pem());
 
-    let prepared = prepare_child(plan, &base)?;
+    let prepared = prepare_child(plan, &base, tls.as_ref())?;
     writer.write(Frame::SessionStarted {
         harness,
         oauth_mux_version: env!("CARGO_PKG_VERSION").into(),
@@ -162,7 +165,11 @@ struct PreparedChild {
     _session_dir: Option<OwnedDir>,
 }
 
-fn prepare_child(plan: &LaunchPlan, base: &str) -> anyhow::Result<PreparedChild> {
+fn prepare_child(
+    plan: &LaunchPlan,
+    base: &str,
+    tls: Option<&(String, String)>,
+) -> anyhow::Result<PreparedChild> {
     let mut spec = ChildSpec {
         program: plan.program.clone(),
         ..ChildSpec::default()
@@ -183,9 +190,8 @@ fn prepare_child(plan: &LaunchPlan, base: &str) -> anyhow::Result<PreparedChild>
                 .context("could not find your Codex home: set CODEX_HOME or HOME")?;
             let endpoints = codex_home::Endpoints {
                 http_base: base,
-                // The proxy's TLS side (for the TUI's https chatgpt_base_url) is not offered
-                // yet; see docs/harnesses.md, "Known limits".
-                tls: None,
+                // The proxy's TLS side, for the TUI's https chatgpt_base_url.
+                tls: tls.map(|(url, pem)| (url.as_str(), pem.as_str())),
             };
             let overlay = CodexOverlay::create(&plan.runtime_dir, &user_home, &endpoints, kind)?;
             spec.env_set
