@@ -461,7 +461,10 @@ fn classify_429(
 }
 
 /// Seconds until the limit lifts, from the first source that says: the unified
-/// reset header, a reset in the body, the reset header, then `Retry-After`.
+/// reset header, a reset in the body, `Retry-After`, then the reset header.
+/// `Retry-After` beats a generic reset header because providers send it for the
+/// limit that was actually hit (GitHub's secondary limits carry the primary
+/// window's `x-ratelimit-reset` too).
 fn reset_horizon(
     limits: &RateLimitRules,
     ev: &ResponseEvidence<'_>,
@@ -475,6 +478,7 @@ fn reset_horizon(
         .and_then(|v| epoch_to_horizon(v, now));
     unified
         .or_else(|| body_reset(limits, ev.body, now))
+        .or(retry_after)
         .or_else(|| {
             limits
                 .reset_header
@@ -482,7 +486,6 @@ fn reset_horizon(
                 .and_then(|h| ev.header(h))
                 .and_then(|v| parse_reset_value(v, now))
         })
-        .or(retry_after)
 }
 
 fn body_reset(limits: &RateLimitRules, body: &str, now: Timestamp) -> Option<u64> {
