@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use jiff::Timestamp;
 use oauth_mux::config::builtin;
 use oauth_mux::config::provider_def::{ProbeTransport, ProviderDefinition};
-use oauth_mux::model::{Classification, ResponseEvidence, classify_response};
+use oauth_mux::model::{Classification, DegradedReason, ResponseEvidence, classify_response};
 use serde::Deserialize;
 
 /// The fixed clock every fixture is written against (epoch 1795323600).
@@ -132,7 +132,18 @@ fn classify(def: &ProviderDefinition, fixture: &Fixture, now: Timestamp) -> Clas
             .to_owned();
         evidence.hint = Some(&header_hint);
     }
-    classify_response(def.classifier_rules(), &evidence, now)
+    let class = classify_response(def.classifier_rules(), &evidence, now);
+    // A probe with `validate_body` checks a successful body too (RFC 9728 metadata).
+    match (fixture.via, probe.and_then(|p| p.validate_body)) {
+        (Via::Probe, Some(validation))
+            if class == Classification::Success && validation.check(&fixture.body).is_err() =>
+        {
+            Classification::Degraded {
+                reason: DegradedReason::SchemaInvalid,
+            }
+        }
+        _ => class,
+    }
 }
 
 fn seconds_until(t: Timestamp, now: Timestamp) -> u64 {
