@@ -9,6 +9,7 @@ mod health;
 mod init;
 mod inventory;
 pub mod route;
+mod probe;
 pub mod version;
 
 use crate::cli::{AccountsCommand, Cli, Command, ProvidersCommand, RouteCommand};
@@ -28,6 +29,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Route(RouteCommand::Select(a)) => route::run(&a.selectors, a.json, false),
         Command::Route(RouteCommand::Explain(a)) => route::run(&a.selectors, a.json, true),
         Command::RepairPlan(a) => route::repair_plan(&a.selectors, a.json),
+        Command::Probe(args) => probe::run(&args),
         Command::Completions(args) => {
             let mut cmd = crate::cli::command();
             clap_complete::generate(args.shell, &mut cmd, "oauth-mux", &mut std::io::stdout());

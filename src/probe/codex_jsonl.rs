@@ -1,0 +1,153 @@
+//! `codex exec --json` output: JSON lines whose last turn says how the probe
+//! went. Turned into HTTP-like evidence for the one classifier: a completed turn
+//! is a 200; a usage-limit error is a 429 whose body carries
+//! `error.type = "usage_limit_reached"` and `error.resets_in_seconds`, which the
+//! codex definition's rate-limit rules read.
+
+use serde_json::{Value, json};
+
+/// Seconds assumed until a spent Codex quota resets when the output does not say.
+pub const DEFAULT_QUOTA_RESET_S: u64 = 86_400;
+
+/// What the JSONL stream says.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CodexVerdict {
+    /// `turn.completed` (or `turn/completed` without a failure).
+    Completed,
+    /// A usage-limit error; `resets_in_s` when the output said.
+    UsageLimit { resets_in_s: Option<u64> },
+    /// Another error, with its message.
+    Error { message: String },
+}
+
+/// Interpret the JSON lines in `output`; `None` when no line is a Codex event.
+pub fn interpret(output: &str) -> Option<CodexVerdict> {
+    let mut verdict = None;
+    for line in output.lines() {
+        let Ok(value) = serde_json::from_str::<Value>(line.trim()) else {
+            continue;
+        };
+        if let Some(v) = event_verdict(&value) {
+            verdict = Some(v);
+            if matches!(verdict, Some(CodexVerdict::Completed)) {
+                continue;
+            }
+        }
+    }
+    verdict
+}
+
+fn event_verdict(value: &Value) -> Option<CodexVerdict> {
+    let kind = value
+        .get("type")
+        .or_else(|| value.get("method"))
+        .and_then(Value::as_str)?;
+    match kind {
+        "turn.completed" => Some(CodexVerdict::Completed),
+        "turn/completed" => {
+            let failed =
+                value.pointer("/params/turn/status").and_then(Value::as_str) == Some("failed");
+            if failed {
+                let err = value
+                    .pointer("/params/turn/error")
+                    .cloned()
+                    .unwrap_or(Value::Null);
+                Some(error_verdict(&err))
+            } else {
+                Some(CodexVerdict::Completed)
+            }
+        }
+        "error" | "turn.failed" => Some(error_verdict(value)),
+        _ => None,
+    }
+}
+
+fn error_verdict(value: &Value) -> CodexVerdict {
+    let err = value.get("error").unwrap_or(value);
+    let message = err
+        .get("message")
+        .or_else(|| value.get("message"))
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_owned();
+    // The message itself is often a JSON document from the backend.
+    let inner: Option<Value> = serde_json::from_str(message.trim()).ok();
+    let inner_err = inner.as_ref().map(|v| v.get("error").unwrap_or(v));
+    let type_is_usage = [Some(err), inner_err]
+        .into_iter()
+        .flatten()
+        .any(|e| e.get("type").and_then(Value::as_str) == Some("usage_limit_reached"));
+    let lower = message.to_ascii_lowercase();
+    let text_is_usage = lower.contains("usage_limit_reached")
+        || lower.contains("usage limit")
+        || lower.contains("purchase more credits");
+    if type_is_usage || text_is_usage {
+        let resets_in_s = [Some(err), inner_err].into_iter().flatten().find_map(|e| {
+            e.get("resets_in_seconds")
+                .or_else(|| e.get("retry_after_s"))
+                .and_then(Value::as_u64)
+        });
+        return CodexVerdict::UsageLimit { resets_in_s };
+    }
+    CodexVerdict::Error { message }
+}
+
+/// The status and body handed to the classifier for a verdict; `None` keeps the
+/// exit-code status and the raw output.
+pub fn evidence(verdict: &CodexVerdict) -> Option<(u16, String)> {
+    match verdict {
+        CodexVerdict::Completed => Some((200, String::new())),
+        CodexVerdict::UsageLimit { resets_in_s } => Some((
+            429,
+            json!({"error": {
+                "type": "usage_limit_reached",
+                "message": "usage limit reached",
+                "resets_in_seconds": resets_in_s.unwrap_or(DEFAULT_QUOTA_RESET_S),
+            }})
+            .to_string(),
+        )),
+        CodexVerdict::Error { .. } => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn completed_turn_is_success() {
+        let out = "{\"type\":\"thread.started\"}\n{\"type\":\"turn.completed\",\"usage\":{}}\n";
+        assert_eq!(interpret(out), Some(CodexVerdict::Completed));
+    }
+
+    #[test]
+    fn usage_limit_error_is_quota_with_reset() {
+        let out = r#"{"type":"error","message":"{\"error\":{\"type\":\"usage_limit_reached\",\"resets_in_seconds\":1234}}"}"#;
+        assert_eq!(
+            interpret(out),
+            Some(CodexVerdict::UsageLimit {
+                resets_in_s: Some(1234)
+            })
+        );
+        let out = r#"{"type":"turn.failed","error":{"message":"You've hit your usage limit. Try again later."}}"#;
+        assert_eq!(
+            interpret(out),
+            Some(CodexVerdict::UsageLimit { resets_in_s: None })
+        );
+        let (status, body) = evidence(&CodexVerdict::UsageLimit { resets_in_s: None }).unwrap();
+        assert_eq!(status, 429);
+        assert!(body.contains("86400"));
+    }
+
+    #[test]
+    fn other_errors_keep_their_message() {
+        let out = r#"{"type":"error","message":"model is not supported"}"#;
+        assert_eq!(
+            interpret(out),
+            Some(CodexVerdict::Error {
+                message: "model is not supported".into()
+            })
+        );
+        assert_eq!(interpret("plain text"), None);
+    }
+}
