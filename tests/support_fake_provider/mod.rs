@@ -27,6 +27,11 @@ pub struct Fixture {
     pub body: String,
     /// The `expect` object: at least `class`.
     pub expect: Value,
+    /// `probe` (default) or `upstream` (a proxied model response, not a probe).
+    pub via: String,
+    /// Command probes: the exit code, or the signal (`SIGKILL`) that ended it.
+    pub exit_code: Option<i32>,
+    pub signal: Option<String>,
 }
 
 impl Fixture {
@@ -78,6 +83,13 @@ impl Fixture {
             headers,
             body,
             expect: field("expect").clone(),
+            via: v
+                .get("via")
+                .and_then(Value::as_str)
+                .unwrap_or("probe")
+                .to_owned(),
+            exit_code: v.get("exit_code").and_then(Value::as_i64).map(|c| c as i32),
+            signal: v.get("signal").and_then(Value::as_str).map(str::to_owned),
         }
     }
 
@@ -93,6 +105,18 @@ impl Fixture {
             .collect();
         paths.sort();
         paths.iter().map(|p| Fixture::load(provider, p)).collect()
+    }
+
+    /// A `sh -c` script that replays this fixture as a command probe: prints the
+    /// body, then exits with `exit_code` or kills itself with `signal`.
+    pub fn replay_script(&self) -> String {
+        let quoted = self.body.replace('\'', "'\\''");
+        let end = match (&self.signal, self.exit_code) {
+            (Some(sig), _) => format!("kill -s {} $$", sig.trim_start_matches("SIG")),
+            (None, Some(code)) => format!("exit {code}"),
+            (None, None) => format!("exit {}", if self.status == 200 { 0 } else { 1 }),
+        };
+        format!("printf '%s' '{quoted}'; {end}")
     }
 
     pub fn response(&self) -> CannedResponse {
