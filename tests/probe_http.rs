@@ -37,8 +37,12 @@ fn faked_definition(def: &Value, fx: &Fixture) -> (Value, String) {
             }
         }
     }
-    let canonical = canonical
-        .unwrap_or_else(|| panic!("{name}: fixture capability {:?} is not defined", fx.capability));
+    let canonical = canonical.unwrap_or_else(|| {
+        panic!(
+            "{name}: fixture capability {:?} is not defined",
+            fx.capability
+        )
+    });
     (def, canonical)
 }
 
@@ -96,14 +100,38 @@ fn replay(def: &Value, fx: &Fixture) {
         .unwrap_or_else(|| panic!("{ctx}: nothing recorded for {key}"));
     assert_eq!(recorded["last_class"], fx.expect["class"], "{ctx}");
     assert_eq!(recorded["last_status"], fx.status, "{ctx}");
-    let source = if is_command { "command_probe" } else { "http_probe" };
+    let source = if is_command {
+        "command_probe"
+    } else {
+        "http_probe"
+    };
     assert_eq!(recorded["source"], source, "{ctx}");
+    // A stated reset or retry horizon is recorded; an unstated one stays unknown.
+    let availability = &recorded["liveness"]["availability"];
+    if let Some(resets) = fx.expect.get("resets_in_s") {
+        assert_eq!(
+            availability["window_resets_at"].is_null(),
+            resets.is_null(),
+            "{ctx}: resets_in_s"
+        );
+    }
+    if let Some(retry) = fx.expect.get("retry_after_s") {
+        assert_eq!(
+            availability["retry_after_s"].is_null(),
+            retry.is_null(),
+            "{ctx}: retry_after_s"
+        );
+    }
     if let Some(decision) = fx.expect.get("decision") {
         assert_eq!(&route["decision"], decision, "{ctx}");
     }
     let usable = fx.expect["class"] == "success";
     assert_eq!(code, if usable { 0 } else { 201 }, "{ctx}");
-    let all = format!("{v}{}{}", String::from_utf8_lossy(&out.stderr), sb.state_text());
+    let all = format!(
+        "{v}{}{}",
+        String::from_utf8_lossy(&out.stderr),
+        sb.state_text()
+    );
     assert!(!all.contains(token), "{ctx}: token leaked");
 }
 
@@ -139,7 +167,10 @@ fn builtin_capabilities_replay_their_fixtures() {
         for cap in &probed {
             let for_cap: Vec<&Fixture> = fixtures
                 .iter()
-                .filter(|f| def.capability(&f.capability).is_some_and(|c| c.name == *cap))
+                .filter(|f| {
+                    def.capability(&f.capability)
+                        .is_some_and(|c| c.name == *cap)
+                })
                 .collect();
             if for_cap.is_empty() {
                 missing.push(format!("{}#{cap}", def.name));
@@ -168,16 +199,24 @@ fn test_provider_fixtures_replay() {
         if !def_path.exists() {
             continue;
         }
-        let def: Value = serde_json::from_str(&std::fs::read_to_string(&def_path).unwrap()).unwrap();
+        let def: Value =
+            serde_json::from_str(&std::fs::read_to_string(&def_path).unwrap()).unwrap();
         let name = def["name"].as_str().unwrap();
         let fixtures = Fixture::load_dir(name, &dir);
-        assert!(!fixtures.is_empty(), "{} has a definition but no fixtures", dir.display());
+        assert!(
+            !fixtures.is_empty(),
+            "{} has a definition but no fixtures",
+            dir.display()
+        );
         for fx in &fixtures {
             replay(&def, fx);
             replayed += 1;
         }
     }
-    assert!(replayed >= 9, "expected the acme and meta fixtures, replayed {replayed}");
+    assert!(
+        replayed >= 9,
+        "expected the acme and meta fixtures, replayed {replayed}"
+    );
 }
 
 fn one_route_config(provider_def: Value, secret: Value, policy: Value) -> Value {
@@ -202,7 +241,10 @@ fn spendy() -> Value {
 fn spend_probes_need_confirmation_or_policy() {
     let fake = FakeProvider::serve(CannedResponse::json(200, "{}"));
     let url = fake.url("/v1/turn");
-    let env: &[(&str, &str)] = &[("SPENDY_TOKEN", "spendy-canary-1c2d3e4f"), ("FAKE_URL", &url)];
+    let env: &[(&str, &str)] = &[
+        ("SPENDY_TOKEN", "spendy-canary-1c2d3e4f"),
+        ("FAKE_URL", &url),
+    ];
     let secret = json!({"backend": "env", "variable": "SPENDY_TOKEN"});
     let sb = Sandbox::new();
     sb.write_config(&one_route_config(spendy(), secret.clone(), json!({})));
@@ -262,20 +304,31 @@ fn auth_modes_headers_and_body() {
         "failure_rules": [{"status_min": 500, "status_max": 599, "class": "provider_degraded"}]
     });
     let sb = Sandbox::new();
-    let mut config = one_route_config(def, json!({"backend": "env", "variable": "MODES_TOKEN"}), json!({}));
+    let mut config = one_route_config(
+        def,
+        json!({"backend": "env", "variable": "MODES_TOKEN"}),
+        json!({}),
+    );
     config["profiles"] = json!({"all": {"providers": [
         "modes:acct#bearer", "modes:acct#raw", "modes:acct#header", "modes:acct#none", "modes:acct#post"
     ]}});
     sb.write_config(&config);
     let (code, v, _) = sb.run_json(
         &["probe", "--profile", "all", "--all", "--json"],
-        &[("MODES_TOKEN", token), ("FAKE_URL", &url), ("OMUX_TEST_Q", "viewer")],
+        &[
+            ("MODES_TOKEN", token),
+            ("FAKE_URL", &url),
+            ("OMUX_TEST_Q", "viewer"),
+        ],
     );
     assert_eq!(code, 0, "{v}");
     let seen = fake.requests();
     assert_eq!(seen.len(), 5);
     for r in &seen {
-        assert_eq!(r.headers.get("accept").map(String::as_str), Some("application/json"));
+        assert_eq!(
+            r.headers.get("accept").map(String::as_str),
+            Some("application/json")
+        );
     }
     assert_eq!(seen[0].headers["authorization"], format!("Bearer {token}"));
     assert_eq!(seen[1].headers["authorization"], token);
@@ -284,7 +337,10 @@ fn auth_modes_headers_and_body() {
     assert!(!seen[3].headers.contains_key("authorization"));
     assert_eq!(seen[4].method, "POST");
     assert_eq!(seen[4].body, "q=viewer");
-    assert_eq!(seen[4].headers["content-type"], "application/x-www-form-urlencoded");
+    assert_eq!(
+        seen[4].headers["content-type"],
+        "application/x-www-form-urlencoded"
+    );
     assert_eq!(v["routes"].as_array().unwrap().len(), 5);
     assert!(!v.to_string().contains(token));
 }
@@ -298,8 +354,15 @@ fn missing_placeholder_sends_nothing_and_names_the_variable() {
         "failure_rules": [{"status_min": 500, "status_max": 599, "class": "provider_degraded"}]
     });
     let sb = Sandbox::new();
-    sb.write_config(&one_route_config(def, json!({"backend": "env", "variable": "PH_TOKEN"}), json!({})));
-    let (code, v, _) = sb.run_json(&["probe", "--provider", "ph", "--json"], &[("PH_TOKEN", "ph-token-x1")]);
+    sb.write_config(&one_route_config(
+        def,
+        json!({"backend": "env", "variable": "PH_TOKEN"}),
+        json!({}),
+    ));
+    let (code, v, _) = sb.run_json(
+        &["probe", "--provider", "ph", "--json"],
+        &[("PH_TOKEN", "ph-token-x1")],
+    );
     assert_eq!(code, 200, "{v}");
     assert_eq!(fake.calls(), 0);
     let r = &v["routes"][0];
@@ -311,7 +374,11 @@ fn missing_placeholder_sends_nothing_and_names_the_variable() {
 #[test]
 fn network_failure_exits_204_and_records_nothing() {
     // A port that was free a moment ago: connection refused.
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let url = format!("http://127.0.0.1:{port}/down");
     let def = json!({
         "name": "netfail",
@@ -320,7 +387,11 @@ fn network_failure_exits_204_and_records_nothing() {
         "failure_rules": [{"status_min": 500, "status_max": 599, "class": "provider_degraded"}]
     });
     let sb = Sandbox::new();
-    sb.write_config(&one_route_config(def, json!({"backend": "env", "variable": "NF_TOKEN"}), json!({})));
+    sb.write_config(&one_route_config(
+        def,
+        json!({"backend": "env", "variable": "NF_TOKEN"}),
+        json!({}),
+    ));
     let token = "netfail-canary-2b3c4d5e";
     let (code, v, out) = sb.run_json(
         &["probe", "--provider", "netfail", "--json"],
@@ -330,7 +401,10 @@ fn network_failure_exits_204_and_records_nothing() {
     let r = &v["routes"][0];
     assert_eq!(r["outcome"], "network_error");
     let msg = r["message"].as_str().unwrap();
-    assert!(msg.contains("Netfail API") && msg.contains("identity"), "{msg}");
+    assert!(
+        msg.contains("Netfail API") && msg.contains("identity"),
+        "{msg}"
+    );
     assert!(sb.health().is_empty());
     assert!(!format!("{v}{}", String::from_utf8_lossy(&out.stderr)).contains(token));
 }
@@ -351,7 +425,11 @@ fn canaries_never_leave_the_process() {
     let file_canary = "file-canary-f6a7b8c9d0";
     let cmd_canary = "cmd-canary-e1f2a3b4c5";
     let file = sb.path("home/token.json");
-    std::fs::write(&file, format!(r#"{{"access_token":"{file_canary}","refresh_token":"file-refresh-canary-77aa"}}"#)).unwrap();
+    std::fs::write(
+        &file,
+        format!(r#"{{"access_token":"{file_canary}","refresh_token":"file-refresh-canary-77aa"}}"#),
+    )
+    .unwrap();
     let def = json!({
         "name": "echo",
         "capabilities": [{"name": "identity", "probe": {"url": "{{FAKE_URL}}", "hint_body": true}}],
@@ -379,13 +457,31 @@ fn canaries_never_leave_the_process() {
         outputs.push_str(&String::from_utf8_lossy(&out.stderr));
     }
     // The fake really saw every token, so the search below means something.
-    let seen: Vec<String> = fake.requests().iter().map(|r| r.headers["authorization"].clone()).collect();
+    let seen: Vec<String> = fake
+        .requests()
+        .iter()
+        .map(|r| r.headers["authorization"].clone())
+        .collect();
     for canary in [env_canary, file_canary, cmd_canary] {
-        assert!(seen.iter().any(|h| h.contains(canary)), "fake never saw {canary}");
+        assert!(
+            seen.iter().any(|h| h.contains(canary)),
+            "fake never saw {canary}"
+        );
     }
-    assert!(outputs.contains("scope_insufficient") || outputs.contains("tier_insufficient"), "{outputs}");
+    assert!(
+        outputs.contains("scope_insufficient") || outputs.contains("tier_insufficient"),
+        "{outputs}"
+    );
     let everything = format!("{outputs}{}", sb.state_text());
-    for canary in [env_canary, file_canary, cmd_canary, "file-refresh-canary-77aa"] {
-        assert!(!everything.contains(canary), "canary {canary} leaked:\n{everything}");
+    for canary in [
+        env_canary,
+        file_canary,
+        cmd_canary,
+        "file-refresh-canary-77aa",
+    ] {
+        assert!(
+            !everything.contains(canary),
+            "canary {canary} leaked:\n{everything}"
+        );
     }
 }

@@ -1,13 +1,12 @@
 //! `codex exec --json` output: JSON lines whose last turn says how the probe
-//! went. Turned into HTTP-like evidence for the one classifier: a completed turn
-//! is a 200; a usage-limit error is a 429 whose body carries
-//! `error.type = "usage_limit_reached"` and `error.resets_in_seconds`, which the
-//! codex definition's rate-limit rules read.
+//! went. Turned into evidence for the one classifier: a completed turn is a 200;
+//! a usage-limit error keeps the exit status (400) and adds the
+//! `usage_limit_reached` marker to the hint (the codex failure rules match it)
+//! and, when the output said when the quota resets, a body carrying
+//! `error.resets_in_seconds` (the codex rate-limit rules read it). A reset the
+//! CLI did not state stays unknown.
 
 use serde_json::{Value, json};
-
-/// Seconds assumed until a spent Codex quota resets when the output does not say.
-pub const DEFAULT_QUOTA_RESET_S: u64 = 86_400;
 
 /// What the JSONL stream says.
 #[derive(Debug, Clone, PartialEq)]
@@ -92,21 +91,33 @@ fn error_verdict(value: &Value) -> CodexVerdict {
     CodexVerdict::Error { message }
 }
 
-/// The status and body handed to the classifier for a verdict; `None` keeps the
-/// exit-code status and the raw output.
-pub fn evidence(verdict: &CodexVerdict) -> Option<(u16, String)> {
+/// How a verdict changes the evidence handed to the classifier.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CodexEvidence {
+    /// Replaces the exit-mapped status.
+    pub status: Option<u16>,
+    /// Replaces the body the rate-limit rules read.
+    pub body: Option<String>,
+    /// Appended to the hint the failure rules match.
+    pub hint_marker: Option<&'static str>,
+}
+
+/// The evidence changes for a verdict.
+pub fn evidence(verdict: &CodexVerdict) -> CodexEvidence {
     match verdict {
-        CodexVerdict::Completed => Some((200, String::new())),
-        CodexVerdict::UsageLimit { resets_in_s } => Some((
-            429,
-            json!({"error": {
-                "type": "usage_limit_reached",
-                "message": "usage limit reached",
-                "resets_in_seconds": resets_in_s.unwrap_or(DEFAULT_QUOTA_RESET_S),
-            }})
-            .to_string(),
-        )),
-        CodexVerdict::Error { .. } => None,
+        CodexVerdict::Completed => CodexEvidence {
+            status: Some(200),
+            ..Default::default()
+        },
+        CodexVerdict::UsageLimit { resets_in_s } => CodexEvidence {
+            status: None,
+            body: resets_in_s.map(|s| {
+                json!({"error": {"type": "usage_limit_reached", "resets_in_seconds": s}})
+                    .to_string()
+            }),
+            hint_marker: Some("usage_limit_reached"),
+        },
+        CodexVerdict::Error { .. } => CodexEvidence::default(),
     }
 }
 
@@ -134,9 +145,14 @@ mod tests {
             interpret(out),
             Some(CodexVerdict::UsageLimit { resets_in_s: None })
         );
-        let (status, body) = evidence(&CodexVerdict::UsageLimit { resets_in_s: None }).unwrap();
-        assert_eq!(status, 429);
-        assert!(body.contains("86400"));
+        let ev = evidence(&CodexVerdict::UsageLimit { resets_in_s: None });
+        assert_eq!(ev.status, None);
+        assert_eq!(ev.body, None);
+        assert_eq!(ev.hint_marker, Some("usage_limit_reached"));
+        let ev = evidence(&CodexVerdict::UsageLimit {
+            resets_in_s: Some(60),
+        });
+        assert!(ev.body.unwrap().contains("\"resets_in_seconds\":60"));
     }
 
     #[test]

@@ -404,22 +404,27 @@ fn command_observation(
     })?;
     let mut status = result.status;
     let mut body = result.hint.clone();
+    let mut hint = result.hint;
     let is_codex = route.definition.name == "codex" || route.provider.kind == "codex";
     if is_codex
         && !result.timed_out
         && let Some(verdict) = codex_jsonl::interpret(&result.stdout)
-        && let Some((s, b)) = codex_jsonl::evidence(&verdict)
     {
-        status = s;
-        if !b.is_empty() {
+        let ev = codex_jsonl::evidence(&verdict);
+        status = ev.status.unwrap_or(status);
+        if let Some(b) = ev.body {
             body = b;
+        }
+        if let Some(marker) = ev.hint_marker {
+            hint.push('\n');
+            hint.push_str(marker);
         }
     }
     Ok(Observation {
         status,
         headers: Vec::new(),
         body,
-        hint: Some(result.hint),
+        hint: Some(hint),
         source: EvidenceSource::CommandProbe,
         body_problem: None,
     })
