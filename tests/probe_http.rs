@@ -485,3 +485,95 @@ fn canaries_never_leave_the_process() {
         );
     }
 }
+
+/// An expired token without an admitted refresh fails closed: no request, a
+/// `token_refresh` event with `outcome: not_admitted`, exit 203, nothing recorded.
+#[test]
+fn expired_token_fails_closed_without_a_request() {
+    let fake = FakeProvider::serve(CannedResponse::json(200, "{}"));
+    let url = fake.url("/me");
+    let def = json!({
+        "name": "exp",
+        "capabilities": [{"name": "identity", "probe": {"url": "{{FAKE_URL}}"}}],
+        "failure_rules": [{"status_min": 500, "status_max": 599, "class": "provider_degraded"}],
+        "credential": {"expires_at_path": "expires_at"}
+    });
+    let sb = Sandbox::new();
+    let file = sb.path("home/exp.json");
+    std::fs::write(
+        &file,
+        r#"{"access_token":"expired-canary-3a4b5c6d","refresh_token":"exp-refresh-canary-8e9f","expires_at":1700000000}"#,
+    )
+    .unwrap();
+    sb.write_config(&one_route_config(
+        def,
+        json!({"backend": "file", "path": file}),
+        json!({}),
+    ));
+    let (code, v, out) = sb.run_json(
+        &["probe", "--provider", "exp", "--json"],
+        &[("FAKE_URL", &url)],
+    );
+    assert_eq!(code, 203, "{v}");
+    assert_eq!(fake.calls(), 0);
+    assert_eq!(v["routes"][0]["outcome"], "token_expired");
+    assert!(sb.health().is_empty());
+    let events = sb.events();
+    assert!(
+        events.iter().any(|e| e["kind"] == "token_refresh"
+            && e["outcome"] == "not_admitted"
+            && e["route"] == "exp:acct#identity"),
+        "{events:?}"
+    );
+    let all = format!(
+        "{v}{}{}",
+        String::from_utf8_lossy(&out.stderr),
+        sb.state_text()
+    );
+    assert!(!all.contains("expired-canary-3a4b5c6d") && !all.contains("exp-refresh-canary-8e9f"));
+}
+
+/// HTTP probes go through the proxy named by the environment, and `NO_PROXY`
+/// exempts hosts from it.
+#[test]
+fn proxy_from_the_environment_is_honoured() {
+    let proxy = FakeProvider::serve(CannedResponse::json(200, "{\"via\":\"proxy\"}"));
+    // Nothing listens here; only the proxy can answer.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let target = format!("http://127.0.0.1:{port}/me");
+    let def = json!({
+        "name": "px",
+        "capabilities": [{"name": "identity", "probe": {"url": "{{FAKE_URL}}", "timeout_ms": 3000}}],
+        "failure_rules": [{"status_min": 500, "status_max": 599, "class": "provider_degraded"}]
+    });
+    let sb = Sandbox::new();
+    sb.write_config(&one_route_config(
+        def,
+        json!({"backend": "env", "variable": "PX_TOKEN"}),
+        json!({}),
+    ));
+    let proxy_url = proxy.url("");
+    let base: Vec<(&str, &str)> = vec![
+        ("PX_TOKEN", "px-token-5e6f"),
+        ("FAKE_URL", &target),
+        ("HTTP_PROXY", &proxy_url),
+    ];
+    let (code, v, _) = sb.run_json(&["probe", "--provider", "px", "--json"], &base);
+    assert_eq!(code, 0, "{v}");
+    assert_eq!(proxy.calls(), 1);
+    let first = &proxy.requests()[0];
+    assert!(
+        first.path.contains(&format!("127.0.0.1:{port}")),
+        "the request for the target went to the proxy: {first:?}"
+    );
+
+    let mut no_proxy = base.clone();
+    no_proxy.push(("NO_PROXY", "127.0.0.1"));
+    let (code, v, _) = sb.run_json(&["probe", "--provider", "px", "--json"], &no_proxy);
+    assert_eq!(code, 204, "{v}");
+    assert_eq!(proxy.calls(), 1, "NO_PROXY host bypasses the proxy");
+}

@@ -208,9 +208,47 @@ fn handle(
 ) {
     stream.set_read_timeout(Some(Duration::from_secs(10))).ok();
     let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let mut stream = stream;
+    // Acting as a proxy: a CONNECT is answered, then the tunnelled request is served.
+    while let Some(request) = read_request(&mut reader) {
+        let connect = request.method == "CONNECT";
+        let mut out_body = r.body.clone();
+        if let Some(h) = &r.echo_header {
+            out_body.push_str(
+                request
+                    .headers
+                    .get(&h.to_ascii_lowercase())
+                    .map_or("", String::as_str),
+            );
+        }
+        seen.lock().unwrap().push(request);
+        if connect {
+            let _ = stream.write_all(b"HTTP/1.1 200 Connection established\r\n\r\n");
+            continue;
+        }
+        count.fetch_add(1, Ordering::SeqCst);
+        let mut out = format!("HTTP/1.1 {} Fake\r\n", r.status);
+        for (k, v) in &r.headers {
+            if !k.eq_ignore_ascii_case("content-length")
+                && !k.eq_ignore_ascii_case("transfer-encoding")
+            {
+                out.push_str(&format!("{k}: {v}\r\n"));
+            }
+        }
+        out.push_str(&format!(
+            "Content-Length: {}\r\nConnection: close\r\n\r\n{out_body}",
+            out_body.len()
+        ));
+        let _ = stream.write_all(out.as_bytes());
+        let _ = stream.flush();
+        break;
+    }
+}
+
+fn read_request(reader: &mut BufReader<TcpStream>) -> Option<SeenRequest> {
     let mut line = String::new();
     if reader.read_line(&mut line).unwrap_or(0) == 0 {
-        return;
+        return None;
     }
     let mut parts = line.split_whitespace();
     let method = parts.next().unwrap_or("").to_owned();
@@ -231,35 +269,12 @@ fn handle(
         .unwrap_or(0);
     let mut body = vec![0u8; len];
     reader.read_exact(&mut body).ok();
-    let mut out_body = r.body.clone();
-    if let Some(h) = &r.echo_header {
-        out_body.push_str(
-            headers
-                .get(&h.to_ascii_lowercase())
-                .map_or("", String::as_str),
-        );
-    }
-    seen.lock().unwrap().push(SeenRequest {
+    Some(SeenRequest {
         method,
         path,
         headers,
         body: String::from_utf8_lossy(&body).into_owned(),
-    });
-    count.fetch_add(1, Ordering::SeqCst);
-    let mut out = format!("HTTP/1.1 {} Fake\r\n", r.status);
-    for (k, v) in &r.headers {
-        if !k.eq_ignore_ascii_case("content-length") && !k.eq_ignore_ascii_case("transfer-encoding")
-        {
-            out.push_str(&format!("{k}: {v}\r\n"));
-        }
-    }
-    out.push_str(&format!(
-        "Content-Length: {}\r\nConnection: close\r\n\r\n{out_body}",
-        out_body.len()
-    ));
-    let mut stream = stream;
-    let _ = stream.write_all(out.as_bytes());
-    let _ = stream.flush();
+    })
 }
 
 /// A temp HOME with XDG and oauth-mux dirs, and a command builder for the real binary.
