@@ -8,8 +8,8 @@ pub mod facts;
 mod health;
 mod init;
 mod inventory;
-pub mod route;
 mod probe;
+pub mod route;
 pub mod version;
 
 use crate::cli::{AccountsCommand, Cli, Command, ProvidersCommand, RouteCommand};
