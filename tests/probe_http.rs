@@ -577,3 +577,51 @@ fn proxy_from_the_environment_is_honoured() {
     assert_eq!(code, 204, "{v}");
     assert_eq!(proxy.calls(), 1, "NO_PROXY host bypasses the proxy");
 }
+
+/// A provider-wide failure (5xx) sends the walk to the next provider instead of
+/// the same provider's next account.
+#[test]
+fn provider_degraded_moves_the_walk_to_the_next_provider() {
+    let down = FakeProvider::serve(CannedResponse::json(503, "{\"error\":\"overloaded\"}"));
+    let up = FakeProvider::serve(CannedResponse::json(200, "{}"));
+    let def = |name: &str, var: &str| {
+        json!({
+            "name": name,
+            "capabilities": [{"name": "identity", "probe": {"url": format!("{{{{{var}}}}}")}}],
+            "failure_rules": [{"status_min": 500, "status_max": 599, "class": "provider_degraded"}]
+        })
+    };
+    let secret = json!({"backend": "env", "variable": "WALK_TOKEN"});
+    let sb = Sandbox::new();
+    sb.write_config(&json!({
+        "version": 1,
+        "provider_definitions": {"down": def("down", "DOWN_URL"), "up": def("up", "UP_URL")},
+        "providers": {
+            "down": {"kind": "down", "accounts": {"d1": {"secret": secret}, "d2": {"secret": secret}}},
+            "up": {"kind": "up", "accounts": {"u1": {"secret": secret}}}
+        },
+        "profiles": {"walk": {"providers": ["down:d1#identity", "down:d2#identity", "up:u1#identity"]}}
+    }));
+    let (down_url, up_url) = (down.url("/"), up.url("/"));
+    let (code, v, _) = sb.run_json(
+        &["probe", "--profile", "walk", "--json"],
+        &[
+            ("WALK_TOKEN", "walk-token-1a"),
+            ("DOWN_URL", &down_url),
+            ("UP_URL", &up_url),
+        ],
+    );
+    assert_eq!(code, 0, "{v}");
+    assert_eq!(
+        down.calls(),
+        1,
+        "the degraded provider's second account is not probed: {v}"
+    );
+    assert_eq!(up.calls(), 1);
+    assert_eq!(
+        v["routes"][0]["classification"]["class"],
+        "provider_degraded"
+    );
+    assert_eq!(v["routes"][1]["outcome"], "skipped");
+    assert_eq!(v["usable_route"], "up:u1#identity");
+}

@@ -101,9 +101,15 @@ pub fn run(args: &ProbeArgs) -> anyhow::Result<()> {
     let explicit = args.all || args.selectors.account.is_some() || ordered.len() == 1;
     let mut reports = Vec::new();
     let mut usable_route = None;
+    // Providers a probe found degraded as a whole: the walk moves to the next provider.
+    let mut degraded_providers: Vec<String> = Vec::new();
     for view in ordered {
         if usable_route.is_some() && !args.all {
             break;
+        }
+        if !args.all && degraded_providers.contains(&view.key.provider) {
+            reports.push(skipped_for_provider(&view));
+            continue;
         }
         let report = probe_one(
             &ctx,
@@ -113,6 +119,9 @@ pub fn run(args: &ProbeArgs) -> anyhow::Result<()> {
             args,
             explicit,
         )?;
+        if report.decision == Some(Decision::TryNextProvider) {
+            degraded_providers.push(view.key.provider.clone());
+        }
         if report.outcome == OutcomeKind::Usable && usable_route.is_none() {
             usable_route = Some(view.key.clone());
         }
@@ -242,6 +251,33 @@ fn probe_one(
         runtime: outcome.runtime,
         message: outcome.message,
     })
+}
+
+fn skipped_for_provider(view: &RouteView) -> RouteReport {
+    let key = &view.key;
+    RouteReport {
+        provider: key.provider.clone(),
+        account: key.account.clone(),
+        capability: key.capability.clone(),
+        health_key: key.clone(),
+        outcome: OutcomeKind::Skipped,
+        probe_executed: false,
+        budget: None,
+        spends_provider_calls: false,
+        confirmation_required: false,
+        requires: None,
+        status_before: view.status.label().to_owned(),
+        status: None,
+        classification: None,
+        decision: Some(Decision::TryNextProvider),
+        liveness: None,
+        evidence: None,
+        runtime: None,
+        message: Some(format!(
+            "{key}: provider {} answered as degraded on an earlier route; trying the next provider",
+            key.provider
+        )),
+    }
 }
 
 /// Statuses a walk probes: no evidence, usable, or due for a re-check.
