@@ -247,8 +247,10 @@ Examples:
   oauth-mux probe --provider codex --account max-1 --capability codex-max --confirm-spend
   oauth-mux probe --all --profile default --json
 
-Exit: 0 a probed route is usable, 201 none is, 202 secret read failed, 203 token
-expired without refresh, 204 network error, 200 probe request invalid.";
+Exit: 0 a probed route is usable; 201 none is (also when a spend probe needed
+--confirm-spend: the JSON says confirmation_required); 202 secret read failed;
+203 token expired without an admitted refresh; 204 network error; 200 probe
+request invalid (e.g. a {{PLACEHOLDER}} variable is unset).";
 
 #[derive(Debug, Args)]
 pub struct ProbeArgs {
@@ -260,6 +262,8 @@ pub struct ProbeArgs {
     /// Probe every selected route instead of stopping at the first usable one.
     #[arg(long)]
     pub all: bool,
+    /// Print JSON: per route the outcome, budget, status, classification, decision,
+    /// recorded liveness and evidence; plus `ok`, `exit_code`, `next_commands`.
     #[arg(long)]
     pub json: bool,
 }
