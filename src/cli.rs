@@ -76,6 +76,9 @@ pub enum Command {
         after_help = "Examples:\n  oauth-mux repair-plan --profile codex-max --json"
     )]
     RepairPlan(SelectorsJson),
+    /// Probe routes against their providers and record the evidence (budgeted).
+    #[command(after_help = PROBE_HELP)]
+    Probe(ProbeArgs),
     /// Print a shell completion script.
     #[command(
         after_help = "Examples:\n  oauth-mux completions bash > ~/.local/share/bash-completion/completions/oauth-mux\n  oauth-mux completions fish > ~/.config/fish/completions/oauth-mux.fish"
@@ -226,6 +229,41 @@ pub struct HealthArgs {
     /// Only this provider.
     #[arg(long)]
     pub provider: Option<String>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+const PROBE_HELP: &str = "\
+Without --all, routes are probed in selection order until one is usable; with
+--all, every selected route is probed. Routes whose recorded state says to wait
+(dead, quota or rate limit not yet reset) are skipped unless --all or --account
+names them. An explicit `probe` may make cheap_provider calls (one small request,
+e.g. GET /user); spend_provider probes (e.g. a Codex model turn) run only with
+--confirm-spend or a config policy that admits them.
+
+Examples:
+  oauth-mux probe --profile expensive --json
+  oauth-mux probe --provider github --account work --capability identity
+  oauth-mux probe --provider codex --account max-1 --capability codex-max --confirm-spend
+  oauth-mux probe --all --profile default --json
+
+Exit: 0 a probed route is usable; 201 none is (also when a spend probe needed
+--confirm-spend: the JSON says confirmation_required); 202 secret read failed;
+203 token expired without an admitted refresh; 204 network error; 200 probe
+request invalid (e.g. a {{PLACEHOLDER}} variable is unset).";
+
+#[derive(Debug, Args)]
+pub struct ProbeArgs {
+    #[command(flatten)]
+    pub selectors: Selectors,
+    /// Allow probes whose budget is spend_provider (they cost provider quota).
+    #[arg(long)]
+    pub confirm_spend: bool,
+    /// Probe every selected route instead of stopping at the first usable one.
+    #[arg(long)]
+    pub all: bool,
+    /// Print JSON: per route the outcome, budget, status, classification, decision,
+    /// recorded liveness and evidence; plus `ok`, `exit_code`, `next_commands`.
     #[arg(long)]
     pub json: bool,
 }

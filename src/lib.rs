@@ -11,6 +11,7 @@ pub mod evidence;
 pub mod exit;
 pub mod model;
 pub mod output;
+pub mod probe;
 pub mod routes;
 pub mod secrets;
 pub mod store;

@@ -8,6 +8,7 @@ pub mod facts;
 mod health;
 mod init;
 mod inventory;
+mod probe;
 pub mod route;
 pub mod version;
 
@@ -28,6 +29,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Route(RouteCommand::Select(a)) => route::run(&a.selectors, a.json, false),
         Command::Route(RouteCommand::Explain(a)) => route::run(&a.selectors, a.json, true),
         Command::RepairPlan(a) => route::repair_plan(&a.selectors, a.json),
+        Command::Probe(args) => probe::run(&args),
         Command::Completions(args) => {
             let mut cmd = crate::cli::command();
             clap_complete::generate(args.shell, &mut cmd, "oauth-mux", &mut std::io::stdout());
