@@ -38,7 +38,7 @@ pub fn detect_provider(loaded: &Loaded, selectors: &Selectors, argv: &[String]) 
         .filter(|(_, pc)| {
             config
                 .definition(&pc.kind)
-                .is_some_and(|d| d.detection.binary_names.iter().any(|b| *b == name))
+                .is_some_and(|d| d.detection.binary_names.contains(&name))
         })
         .map(|(p, _)| p)
         .collect();
@@ -169,13 +169,13 @@ pub fn launch(selectors: &Selectors, argv: &[String]) -> anyhow::Result<()> {
                 drop(handlers);
                 return finish(code?);
             }
-            Err(err @ InjectError::SecretUnavailable { .. }) => {
-                let InjectError::SecretUnavailable { key: account, .. } = &err else {
-                    unreachable!()
-                };
+            Err(InjectError::SecretUnavailable {
+                key: account,
+                error,
+            }) => {
                 crate::evidence::record(
                     &ctx.dirs,
-                    account,
+                    &account,
                     &Classification::Dead {
                         reason: DeadReason::CredentialUnavailable,
                     },
@@ -193,7 +193,9 @@ pub fn launch(selectors: &Selectors, argv: &[String]) -> anyhow::Result<()> {
                         "reason": "credential_unavailable",
                     }),
                 );
-                output::warn(&format!("oauth-mux: {err}; trying the next route"));
+                output::warn(&format!(
+                    "oauth-mux: {key} is stale at launch: its secret could not be used ({error}); recorded {account} as dead credential_unavailable; trying the next route"
+                ));
                 stale.push((key, "credential_unavailable".into()));
             }
             Err(err @ InjectError::Expired { .. }) => {

@@ -42,7 +42,10 @@ pub struct ChildEnvironment {
 #[derive(Debug)]
 pub enum InjectError {
     /// The secret could not be read or parsed (exit 202).
-    SecretUnavailable { key: RouteKey, error: SecretError },
+    SecretUnavailable {
+        key: RouteKey,
+        error: Box<SecretError>,
+    },
     /// The token is expired, counting 30 s early (exit 203). Refresh is not done here.
     Expired {
         key: RouteKey,
@@ -149,7 +152,7 @@ impl<'a> Target<'a> {
         );
         let unavailable = |error| InjectError::SecretUnavailable {
             key: self.key.account_key(),
-            error,
+            error: Box::new(error),
         };
         let spec: SecretSpec =
             serde_json::from_value(self.account.secret.clone()).map_err(|_| {
