@@ -79,6 +79,12 @@ pub enum Command {
     /// Probe routes against their providers and record the evidence (budgeted).
     #[command(after_help = PROBE_HELP)]
     Probe(ProbeArgs),
+    /// Print shell exports for the selected route (config dir and OMUX_ACTIVE_* breadcrumbs; never tokens).
+    #[command(after_help = ENV_HELP)]
+    Env(EnvArgs),
+    /// Run a command with the selected account injected; exits with the command's exit code.
+    #[command(after_help = EXEC_HELP)]
+    Exec(ExecArgs),
     /// Print a shell completion script.
     #[command(
         after_help = "Examples:\n  oauth-mux completions bash > ~/.local/share/bash-completion/completions/oauth-mux\n  oauth-mux completions fish > ~/.config/fish/completions/oauth-mux.fish"
@@ -88,6 +94,32 @@ pub enum Command {
     #[command(after_help = "Examples:\n  oauth-mux man > oauth-mux.1 && man ./oauth-mux.1")]
     Man,
 }
+
+const ENV_HELP: &str = "\
+Prints `export K='V'` (fish: `set -gx K 'V';`) for the selected route: the account's
+config-dir variable and the OMUX_ACTIVE_PROVIDER/ACCOUNT/CAPABILITY/PROFILE breadcrumbs.
+Tokens are never printed (no oauth-mux command prints one): `direct_env` token variables and
+the private credential dir of accounts without a config_dir appear as `#` comments; run the
+command through `oauth-mux exec ... -- CMD` to get them. See docs/injection.md.
+
+Examples:
+  eval \"$(oauth-mux env --provider codex)\"
+  oauth-mux env --profile codex-max --shell fish | source
+  oauth-mux env --provider claude --account work --json";
+
+const EXEC_HELP: &str = "\
+Selects with no spend (a route without recorded evidence is not selectable; exit 201 and the
+repair commands when nothing is). Sets the account's config-dir variable, or writes the
+provider's credential template into a private 0700 temp dir that is removed when CMD exits;
+sets `direct_env` token variables in CMD's environment only, plus OMUX_ACTIVE_* breadcrumbs.
+The provider is detected from CMD's name when no --provider/--profile is given. SIGINT,
+SIGTERM and SIGHUP are passed to CMD; the exit code is CMD's (a signal N gives 128+N;
+127 when CMD is not found). An expired token fails closed with exit 203.
+
+Examples:
+  oauth-mux exec -- codex exec 'fix the tests'
+  oauth-mux exec --provider claude --account work -- claude
+  oauth-mux exec --profile codex-max --capability codex-max -- codex";
 
 /// A lone `--json` flag.
 #[derive(Debug, Args)]
@@ -134,6 +166,29 @@ pub struct Selectors {
     /// The capability wanted (e.g. codex-max).
     #[arg(long)]
     pub capability: Option<String>,
+}
+
+/// `env` arguments.
+#[derive(Debug, Args)]
+pub struct EnvArgs {
+    #[command(flatten)]
+    pub selectors: Selectors,
+    /// Shell syntax: bash, zsh, fish or ksh (default: config defaults.shell, else $SHELL, else bash).
+    #[arg(long)]
+    pub shell: Option<String>,
+    /// Print JSON (exports and the names of withheld variables; never values of tokens).
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `exec` arguments.
+#[derive(Debug, Args)]
+pub struct ExecArgs {
+    #[command(flatten)]
+    pub selectors: Selectors,
+    /// The command and its arguments, after `--`.
+    #[arg(last = true, required = true, value_name = "CMD")]
+    pub command: Vec<String>,
 }
 
 #[derive(Debug, Args)]

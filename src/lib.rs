@@ -9,6 +9,7 @@ pub mod commands;
 pub mod config;
 pub mod evidence;
 pub mod exit;
+pub mod inject;
 pub mod model;
 pub mod output;
 pub mod probe;

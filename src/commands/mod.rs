@@ -7,6 +7,7 @@ pub mod evaluate;
 pub mod facts;
 mod health;
 mod init;
+pub mod inject;
 mod inventory;
 mod probe;
 pub mod route;
@@ -30,6 +31,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Route(RouteCommand::Explain(a)) => route::run(&a.selectors, a.json, true),
         Command::RepairPlan(a) => route::repair_plan(&a.selectors, a.json),
         Command::Probe(args) => probe::run(&args),
+        Command::Env(a) => inject::env(&a.selectors, a.shell.as_deref(), a.json),
+        Command::Exec(a) => inject::exec(&a.selectors, &a.command),
         Command::Completions(args) => {
             let mut cmd = crate::cli::command();
             clap_complete::generate(args.shell, &mut cmd, "oauth-mux", &mut std::io::stdout());
