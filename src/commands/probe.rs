@@ -9,14 +9,13 @@ use crate::exit::{ExitCode, Quiet};
 use crate::model::RouteKey;
 use crate::model::budget::ActionBudget;
 use crate::model::classify::{Classification, Decision};
-use crate::model::health::{RouteStatus, effective_status};
+use crate::model::health::RouteStatus;
 use crate::model::liveness::Liveness;
 use crate::model::repair::probe_command;
 use crate::model::runtime::RuntimeReadiness;
-use crate::model::selection::{HealthLookup, RouteView, select};
+use crate::model::selection::{RouteView, unranked_view};
 use crate::output;
 use crate::probe::{self, EvidenceSummary, OutcomeKind, ProbeOutcome, ProbeRoute};
-use crate::routes;
 
 /// The JSON report of `oauth-mux probe`.
 #[derive(Debug, Serialize)]
@@ -67,33 +66,14 @@ pub fn run(args: &ProbeArgs) -> anyhow::Result<()> {
     let ctx = Context::from_env()?;
     let loaded = ctx.config()?;
     let config = &loaded.config;
-    let request = routes::gather(config, &args.selectors, &ctx.dirs)?;
-    let health = ctx.health()?;
-    let selection = select(
-        &request.candidates,
-        request.primary_capability.as_deref(),
-        &request.fallback_chain,
-        &health,
-        ctx.now,
-    );
+    let (request, selection, health) =
+        super::evaluate::select_routes(&ctx, &loaded, &args.selectors)?;
     let mut ordered: Vec<RouteView> = selection.routes;
     if args.all {
         // Routes of capabilities outside the primary tier and its chain.
         for c in &request.candidates {
             if !ordered.iter().any(|v| v.key == c.key) {
-                let account = health.health(&c.key.account_key());
-                let route = health.health(&c.key);
-                let status = effective_status(account.as_ref(), route.as_ref(), ctx.now);
-                ordered.push(RouteView {
-                    key: c.key.clone(),
-                    priority: c.priority,
-                    selectable: c.runtime.is_ready() && status.is_available(),
-                    decision: status.decision(),
-                    status,
-                    runtime: c.runtime.clone(),
-                    skip_reason: None,
-                    fallback_capability: false,
-                });
+                ordered.push(unranked_view(c, &health, ctx.now, false));
             }
         }
     }

@@ -1,6 +1,8 @@
 //! `{{NAME}}` placeholders in probe URLs and bodies, expanded from the process
 //! environment and validated before any request is built.
 
+use crate::config::validate::is_env_name;
+
 /// Why a template could not be expanded. The message names the variable, never its value.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PlaceholderError {
@@ -109,14 +111,6 @@ fn lookup(name: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<String, Pl
 fn sole_placeholder(template: &str) -> Option<&str> {
     let inner = template.trim().strip_prefix("{{")?.strip_suffix("}}")?;
     is_env_name(inner).then_some(inner)
-}
-
-fn is_env_name(s: &str) -> bool {
-    let mut chars = s.chars();
-    chars
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
 fn is_url_safe(value: &str) -> bool {
