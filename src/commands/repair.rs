@@ -271,14 +271,19 @@ pub fn run(args: &RepairRunArgs) -> anyhow::Result<()> {
         RepairOutput {
             ok,
             executed,
-            reason: if ok { "repaired" } else { "repair_failed" },
+            reason: match (executed, ok) {
+                (true, true) => "repaired",
+                (true, false) => "repair_failed",
+                (false, _) => "repair_not_executed",
+            },
             message: format!(
-                "ran {}: {}",
+                "{} {}: {}",
+                if executed { "ran" } else { "could not run" },
                 route.action.command.as_deref().unwrap_or("the probe"),
-                if ok {
-                    "the route is usable"
-                } else {
-                    "the route is still not usable"
+                match (executed, ok) {
+                    (true, true) => "the route is usable",
+                    (true, false) => "the route is still not usable",
+                    (false, _) => "nothing was recorded",
                 }
             ),
             execution: Some(result),
@@ -291,6 +296,9 @@ pub fn run(args: &RepairRunArgs) -> anyhow::Result<()> {
 fn finish(json: bool, out: RepairOutput, code: ExitCode) -> anyhow::Result<()> {
     output::emit(json, &out, |o| {
         let mut text = o.message.clone();
+        if let Some(e) = o.execution.as_ref().and_then(|e| e.error.as_deref()) {
+            text.push_str(&format!("\nerror: {e}"));
+        }
         if let Some(c) = &o.command
             && !o.executed
         {

@@ -87,7 +87,15 @@ impl Bed {
     pub fn new() -> Bed {
         let root = tempfile::tempdir().unwrap();
         let bed = Bed { root };
-        for d in ["home", "config/oauth-mux", "state", "runtime", "data", "probe", "bin"] {
+        for d in [
+            "home",
+            "config/oauth-mux",
+            "state",
+            "runtime",
+            "data",
+            "probe",
+            "bin",
+        ] {
             std::fs::create_dir_all(bed.path(d)).unwrap();
         }
         let config = toy_config(&bed.path("probe"));
@@ -119,9 +127,7 @@ impl Bed {
     pub fn dirs(&self) -> oauth_mux::store::paths::Dirs {
         let env = self.env();
         oauth_mux::store::paths::Dirs::resolve(&|name| {
-            env.iter()
-                .find(|(k, _)| k == name)
-                .map(|(_, v)| v.clone())
+            env.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
         })
         .unwrap()
     }
@@ -259,4 +265,14 @@ pub fn route<'a>(report: &'a Value, key: &str) -> &'a Value {
         .iter()
         .find(|r| r["key"] == key)
         .unwrap_or_else(|| panic!("no route {key} in {report:#}"))
+}
+
+impl Bed {
+    /// The recorded health records, by route key.
+    pub fn health(&self) -> std::collections::BTreeMap<String, Value> {
+        oauth_mux::store::health_file::HealthFile::load(&self.dirs().health_file())
+            .unwrap()
+            .routes()
+            .clone()
+    }
 }

@@ -27,6 +27,8 @@ const PROBE_FIELDS: &[&str] = &[
     "decision",
     "liveness",
     "classification",
+    "outcome",
+    "message",
 ];
 
 /// What running one action did.
@@ -128,32 +130,49 @@ pub fn execute_action(route: &RouteReport, holding_lock: bool) -> ExecutionResul
     };
     result.exit_code = output.status.code();
     let report: Option<Value> = serde_json::from_slice(&output.stdout).ok();
-    let kept = report.as_ref().and_then(Value::as_object).map(|map| {
-        Value::Object(
-            map.iter()
-                .filter(|(k, _)| PROBE_FIELDS.contains(&k.as_str()))
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect(),
-        )
+    // `oauth-mux probe --json` reports `ok`/`exit_code` and one entry per probed route.
+    let entry = report
+        .as_ref()
+        .and_then(|r| r.get("routes"))
+        .and_then(Value::as_array)
+        .and_then(|routes| routes.first());
+    let kept = report.as_ref().map(|r| {
+        let mut map = serde_json::Map::new();
+        for source in [Some(r), entry].into_iter().flatten() {
+            if let Some(obj) = source.as_object() {
+                for (k, v) in obj {
+                    if PROBE_FIELDS.contains(&k.as_str()) {
+                        map.insert(k.clone(), v.clone());
+                    }
+                }
+            }
+        }
+        Value::Object(map)
     });
-    let reported_ok = kept
-        .as_ref()
-        .and_then(|v| v.get("ok"))
-        .and_then(Value::as_bool)
-        .unwrap_or(true);
-    let decision_ok = kept
-        .as_ref()
-        .and_then(|v| v.get("decision"))
-        .and_then(Value::as_str)
+    let field = |name: &str| kept.as_ref().and_then(|v| v.get(name)).cloned();
+    result.executed = field("probe_executed")
+        .and_then(|v| v.as_bool())
+        .unwrap_or(output.status.success());
+    let reported_ok = field("ok").and_then(|v| v.as_bool()).unwrap_or(true);
+    let decision_ok = field("decision")
+        .and_then(|v| v.as_str().map(str::to_owned))
         .is_none_or(|d| d == "use_this");
-    result.ok = output.status.success() && reported_ok && decision_ok;
-    if !output.status.success() && kept.is_none() {
+    result.ok = output.status.success() && reported_ok && decision_ok && result.executed;
+    if !result.ok {
+        let message = field("message").and_then(|v| v.as_str().map(str::to_owned));
         let stderr = String::from_utf8_lossy(&output.stderr);
-        let last = stderr.lines().rev().find(|l| !l.trim().is_empty());
-        result.error = Some(last.map_or_else(
-            || "the probe failed without output".to_owned(),
-            |l| crate::output::redact_text(l.trim()),
-        ));
+        let last = stderr
+            .lines()
+            .rev()
+            .find(|l| !l.trim().is_empty())
+            .map(|l| l.trim().to_owned());
+        result.error = match (message, last, result.executed) {
+            (Some(m), _, _) => Some(m),
+            (None, _, true) => None,
+            (None, Some(l), false) => Some(l),
+            (None, None, false) => Some("the probe did not run".to_owned()),
+        }
+        .map(|e| crate::output::redact_text(&e));
     }
     result.probe = kept;
     result

@@ -403,7 +403,10 @@ pub fn render(t: &Tick) -> String {
             e.command.as_deref().unwrap_or("-")
         ));
         if e.executed {
-            out.push_str(if e.ok { " (ok)" } else { " (failed)" });
+            out.push_str(if e.ok { " (usable)" } else { " (not usable)" });
+        }
+        if let Some(err) = &e.error {
+            out.push_str(&format!(" — {err}"));
         }
     }
     out.push_str(&format!(
