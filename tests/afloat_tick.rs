@@ -108,8 +108,16 @@ fn quota_waits_until_the_reset_while_another_route_is_selectable() {
     assert_eq!(
         next["exec_argv"],
         serde_json::json!([
-            "oauth-mux", "exec", "--provider", "toy", "--account", "a2", "--capability",
-            "cheap", "--", "<command>"
+            "oauth-mux",
+            "exec",
+            "--provider",
+            "toy",
+            "--account",
+            "a2",
+            "--capability",
+            "cheap",
+            "--",
+            "<command>"
         ])
     );
     assert_eq!(next["claim"]["claim_version"], 1);
@@ -207,7 +215,14 @@ fn a_dead_token_queues_one_handoff_until_cleared() {
     assert_eq!(alias["handoffs"], handoffs["handoffs"]);
 
     let ack = bed.json(&[
-        "stay-afloat", "handoff", "ack", "--provider", "toy", "--account", "a1", "--json",
+        "stay-afloat",
+        "handoff",
+        "ack",
+        "--provider",
+        "toy",
+        "--account",
+        "a1",
+        "--json",
     ]);
     assert_eq!(ack["outcome"], "handoff_acknowledged");
     assert_eq!(ack["handoff_pending"], true);
@@ -216,7 +231,14 @@ fn a_dead_token_queues_one_handoff_until_cleared() {
     assert_eq!(tick(&bed)["handoff_queued"], false, "ack keeps it pending");
 
     let clear = bed.json(&[
-        "stay-afloat", "handoff", "clear", "--provider", "toy", "--account", "a1", "--json",
+        "stay-afloat",
+        "handoff",
+        "clear",
+        "--provider",
+        "toy",
+        "--account",
+        "a1",
+        "--json",
     ]);
     assert_eq!(clear["outcome"], "handoff_resolved");
     assert_eq!(clear["handoff_pending"], false);
@@ -234,7 +256,11 @@ fn a_dead_token_queues_one_handoff_until_cleared() {
         ["handoff_queued", "handoff_acknowledged", "handoff_resolved"]
     );
     let text = bed.run(&["stay-afloat", "handoffs"]);
-    assert!(text.stdout.contains("no pending handoffs"), "{}", text.stdout);
+    assert!(
+        text.stdout.contains("no pending handoffs"),
+        "{}",
+        text.stdout
+    );
 
     // The user did not actually log in: a later tick may queue it again.
     let requeued = tick(&bed);
@@ -242,7 +268,10 @@ fn a_dead_token_queues_one_handoff_until_cleared() {
     assert_eq!(queued(&bed), 2);
 
     let events = bed.json(&["daemon", "events", "--json"]);
-    assert_eq!(events["events"].as_array().unwrap().len(), bed.events().len());
+    assert_eq!(
+        events["events"].as_array().unwrap().len(),
+        bed.events().len()
+    );
     let limited = bed.json(&["daemon", "events", "--limit", "2", "--json"]);
     let limited = limited["events"].as_array().unwrap();
     assert_eq!(limited.len(), 2);
@@ -254,22 +283,113 @@ fn a_dead_token_queues_one_handoff_until_cleared() {
 fn a_bounded_loop_reports_every_tick() {
     let bed = Bed::new();
     let envelope = bed.json(&[
-        "stay-afloat", "--loop", "--iterations", "3", "--interval-ms", "10", "--json",
+        "stay-afloat",
+        "--loop",
+        "--iterations",
+        "3",
+        "--interval-ms",
+        "10",
+        "--json",
     ]);
     assert_eq!(envelope["mode"], "loop");
     assert_eq!(envelope["iterations_requested"], 3);
     let ticks = envelope["ticks"].as_array().unwrap();
-    let indexes: Vec<i64> = ticks.iter().map(|t| t["tick_index"].as_i64().unwrap()).collect();
+    let indexes: Vec<i64> = ticks
+        .iter()
+        .map(|t| t["tick_index"].as_i64().unwrap())
+        .collect();
     assert_eq!(indexes, [1, 2, 3]);
-    assert!(ticks.iter().all(|t| t["mode"] == "loop" && t["executed"] == false));
+    assert!(
+        ticks
+            .iter()
+            .all(|t| t["mode"] == "loop" && t["executed"] == false)
+    );
     let snapshot: Value = serde_json::from_slice(
         &std::fs::read(bed.state_dir().join("daemon-snapshot.json")).unwrap(),
     )
     .unwrap();
     assert_eq!(snapshot["tick_index"], 3, "the latest tick is the snapshot");
     // `--iterations` above 1 implies a loop.
-    let envelope = bed.json(&["stay-afloat", "--iterations", "2", "--interval-ms", "0", "--json"]);
+    let envelope = bed.json(&[
+        "stay-afloat",
+        "--iterations",
+        "2",
+        "--interval-ms",
+        "0",
+        "--json",
+    ]);
     assert_eq!(envelope["ticks"].as_array().unwrap().len(), 2);
     let empty = bed.run(&["daemon", "events"]);
-    assert!(empty.stdout.contains("no events recorded"), "{}", empty.stdout);
+    assert!(
+        empty.stdout.contains("no events recorded"),
+        "{}",
+        empty.stdout
+    );
+}
+
+#[test]
+fn execute_ticks_serialize_and_never_requeue_a_pending_handoff() {
+    let bed = Bed::new();
+    bed.record(
+        "toy:a1#cheap",
+        Classification::Dead {
+            reason: oauth_mux::model::DeadReason::TokenRevoked,
+        },
+        Timestamp::now(),
+    );
+    // Execute ticks serialize on the snapshot lock: a tick waits while another holds it.
+    let lock_path = bed.state_dir().join("daemon-snapshot.json.lock");
+    let held = oauth_mux::store::lock::ExclusiveLock::acquire(
+        &lock_path,
+        std::time::Duration::from_secs(5),
+    )
+    .unwrap();
+    let mut waiting = bed
+        .command(&["stay-afloat", "--execute", "--profile", "solo", "--json"])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(400));
+    assert!(
+        waiting.try_wait().unwrap().is_none(),
+        "an execute tick must wait for the running one"
+    );
+    assert!(bed.events().is_empty());
+    drop(held);
+    assert!(waiting.wait().unwrap().success());
+    assert_eq!(bed.events().len(), 1, "the waiting tick queued the handoff");
+
+    let children: Vec<_> = (0..8)
+        .map(|_| {
+            bed.command(&["stay-afloat", "--execute", "--profile", "solo", "--json"])
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let mut queued_by_ticks = 0;
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let tick: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(tick["handoff_pending"], true);
+        if tick["handoff_queued"] == true {
+            queued_by_ticks += 1;
+        }
+    }
+    assert_eq!(
+        queued_by_ticks, 0,
+        "already pending: no tick queues it again"
+    );
+    let queued = bed
+        .events()
+        .iter()
+        .filter(|e| e["outcome"] == "handoff_queued")
+        .count();
+    assert_eq!(queued, 1);
 }

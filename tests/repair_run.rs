@@ -64,7 +64,11 @@ fn nothing_admitted_is_ok_and_recorded() {
     assert_eq!(out["reason"], "no_admitted_repair");
     let text = bed.run(&["repair", "run"]);
     assert_eq!(text.code, 0);
-    assert!(text.stdout.contains("no repair is admitted"), "{}", text.stdout);
+    assert!(
+        text.stdout.contains("no repair is admitted"),
+        "{}",
+        text.stdout
+    );
     assert_eq!(repair_events(&bed).len(), 2, "one event per call");
 }
 
@@ -89,7 +93,12 @@ fn interactive_repair_needs_the_flag_and_a_terminal() {
     );
 
     let json = bed.run(&[
-        "repair", "run", "--profile", "solo", "--confirm-repair", "--json",
+        "repair",
+        "run",
+        "--profile",
+        "solo",
+        "--confirm-repair",
+        "--json",
     ]);
     assert_ne!(json.code, 0);
     let out = json.json();
@@ -155,7 +164,11 @@ fn a_held_account_lock_is_repair_in_progress() {
     dead_a1(&bed);
     let run = bed.run(&["repair", "run", "--profile", "solo", "--confirm-repair"]);
     assert_ne!(run.code, 0);
-    assert!(run.stdout.contains("another oauth-mux process"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("another oauth-mux process"),
+        "{}",
+        run.stdout
+    );
     drop(held);
     assert_eq!(repair_events(&bed).len(), 2);
 }

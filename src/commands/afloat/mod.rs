@@ -66,7 +66,7 @@ struct LoopEnvelope {
 
 /// Run one tick (`--once`, the default) or a bounded loop of ticks.
 pub fn run(args: &TickArgs) -> anyhow::Result<()> {
-    let looping = args.loop_ || args.iterations > 1;
+    let looping = !args.once && (args.loop_ || args.iterations > 1);
     let iterations = if looping { args.iterations } else { 1 };
     let progress = looping && std::io::stderr().is_terminal();
     let mut ticks = Vec::new();

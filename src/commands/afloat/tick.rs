@@ -21,6 +21,10 @@ use crate::model::schedule::{
 };
 use crate::output;
 use crate::store::events::EventLog;
+use crate::store::lock::{ExclusiveLock, lock_path_for};
+
+/// How long an execute tick waits for another one to finish.
+const EXECUTE_TICK_LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(300);
 
 /// The tick JSON format version.
 pub const TICK_VERSION: u32 = 1;
@@ -134,6 +138,19 @@ pub fn pending_scopes(ctx: &Context) -> Vec<HandoffScope> {
 /// Run one tick at `ctx.now`.
 pub fn run_tick(ctx: &Context, selectors: &Selectors, mode: TickMode) -> anyhow::Result<Tick> {
     let loaded = ctx.config()?;
+    // Execute ticks serialize, so two of them never run the same action or queue
+    // the same handoff twice.
+    let _serialized = if mode.execute {
+        Some(
+            ExclusiveLock::acquire(
+                &lock_path_for(&ctx.dirs.snapshot_file()),
+                EXECUTE_TICK_LOCK_WAIT,
+            )
+            .map_err(crate::exit::Failure::from)?,
+        )
+    } else {
+        None
+    };
     let mut eval = evaluate(ctx, &loaded, selectors)?;
     let profile = eval.request.profile.clone();
     let mut pending = pending_scopes(ctx);
