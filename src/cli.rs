@@ -230,11 +230,18 @@ pub enum StayAfloatCommand {
     #[command(after_help = "Examples:\n  oauth-mux stay-afloat next --profile cheap --json")]
     Next(SelectorsJson),
     /// One execute tick, to refresh evidence (for example after a login).
+    #[command(after_help = "Examples:\n  oauth-mux stay-afloat refresh --profile codex-max --json")]
     Refresh(SelectorsJson),
     /// Pending repair handoffs (or every handoff event with --all).
+    #[command(
+        after_help = "Examples:\n  oauth-mux stay-afloat handoffs --json\n  oauth-mux stay-afloat handoffs --all --limit 20"
+    )]
     Handoffs(HandoffsArgs),
     /// Acknowledge or clear a pending handoff.
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  oauth-mux stay-afloat handoff ack --provider codex --account max-1\n  oauth-mux stay-afloat handoff clear --provider codex --account max-1 --json"
+    )]
     Handoff(HandoffCommand),
 }
 
@@ -279,11 +286,15 @@ pub struct HandoffTarget {
 #[derive(Debug, Subcommand)]
 pub enum DaemonCommand {
     /// One stay-afloat tick (same options as `stay-afloat`).
+    #[command(
+        after_help = "Examples:\n  oauth-mux daemon tick --once --json\n  oauth-mux daemon tick --execute --profile codex-max --json"
+    )]
     Tick(TickArgs),
     /// The last events of the repair event log.
     #[command(after_help = "Examples:\n  oauth-mux daemon events --limit 20 --json")]
     Events(EventsArgs),
     /// Pending repair handoffs (alias of `stay-afloat handoffs`).
+    #[command(after_help = "Examples:\n  oauth-mux daemon handoffs --all --json")]
     Handoffs(HandoffsArgs),
 }
 

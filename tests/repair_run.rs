@@ -140,6 +140,10 @@ fn interactive_repair_needs_the_flag_and_a_terminal() {
     );
     let events = repair_events(&bed);
     assert_eq!(events[0]["interactive"], true);
+    assert_eq!(events[0]["route"], "toy:a1#cheap");
+    assert_eq!(events[0]["action"], "reauth");
+    assert_eq!(events[0]["mutating"], false);
+    assert_eq!(events[0]["profile"], "solo");
     assert_eq!(events[0]["budget"], "interactive");
     assert_eq!(events[2]["ok"], true);
     assert_eq!(events[3]["ok"], false);

@@ -35,6 +35,7 @@ pub fn route_event(
     if let Some(r) = route {
         let a = &r.action;
         let fields = json!({
+            "route": r.route.key,
             "action": a.kind,
             "command": a.command,
             "budget": a.budget,
