@@ -87,7 +87,10 @@ pub enum Command {
     Exec(ExecArgs),
     // --- repair run / stay-afloat / daemon (afloat) ---
     /// Run at most one admitted repair (interactive ones only with --confirm-repair).
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  oauth-mux repair run --json\n  oauth-mux repair run --provider codex --account max-1 --confirm-repair"
+    )]
     Repair(RepairCommand),
     /// The stay-afloat tick engine: plan (default) or run one admitted action per tick.
     #[command(
@@ -97,7 +100,10 @@ pub enum Command {
     )]
     StayAfloat(StayAfloatArgs),
     /// Foreground daemon surfaces: ticks, the event log, pending handoffs.
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  oauth-mux daemon tick --once --json\n  oauth-mux daemon events --limit 20 --json\n  oauth-mux daemon handoffs --json"
+    )]
     Daemon(DaemonCommand),
     // --- end afloat ---
     /// Print a shell completion script.
@@ -261,10 +267,16 @@ pub struct HandoffsArgs {
 #[derive(Debug, Subcommand)]
 pub enum HandoffCommand {
     /// Note that a human saw the handoff; it stays pending.
-    #[command(visible_alias = "acknowledge")]
+    #[command(
+        visible_alias = "acknowledge",
+        after_help = "Examples:\n  oauth-mux stay-afloat handoff ack --provider codex --account max-1 --json"
+    )]
     Ack(HandoffTarget),
     /// Mark the handoff resolved; it is no longer pending.
-    #[command(visible_alias = "resolve")]
+    #[command(
+        visible_alias = "resolve",
+        after_help = "Examples:\n  oauth-mux stay-afloat handoff clear --provider codex --account max-1 --json"
+    )]
     Clear(HandoffTarget),
 }
 
