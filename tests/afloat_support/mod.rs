@@ -1,6 +1,7 @@
 //! Shared test bed for the stay-afloat and `repair run` tests: a temp HOME/XDG tree,
 //! a `toy` provider whose command probe reports quota for a1 and success for a2
-//! (and `Logged in: false` for an account whose `dead-<account>` marker exists),
+//! (`Logged in: false` for an account whose `dead-<account>` marker exists, success
+//! for one whose `fresh-<account>` marker exists),
 //! env secrets holding canary values, and a command builder for the real binary.
 
 #![allow(dead_code)]
@@ -40,6 +41,7 @@ impl Run {
 fn toy_config(probe_dir: &Path) -> Value {
     let script = format!(
         r#"if [ -e "{dir}/dead-$OMUX_ACTIVE_ACCOUNT" ]; then echo "Logged in: false"; exit 1; fi
+if [ -e "{dir}/fresh-$OMUX_ACTIVE_ACCOUNT" ]; then echo "Logged in: true"; exit 0; fi
 case "$OMUX_ACTIVE_ACCOUNT" in
   a1) echo "quota_exhausted: toy $OMUX_ACTIVE_CAPABILITY spent (token ${{TOY_TOKEN:-none}})"; exit 1;;
   *) echo "Logged in: true"; exit 0;;
@@ -158,8 +160,11 @@ impl Bed {
         std::fs::write(self.path(&format!("probe/dead-{account}")), "").unwrap();
     }
 
+    /// Undo [`Bed::make_dead`] and let the account's probe succeed (a fresh login
+    /// with quota left).
     pub fn make_alive(&self, account: &str) {
         let _ = std::fs::remove_file(self.path(&format!("probe/dead-{account}")));
+        std::fs::write(self.path(&format!("probe/fresh-{account}")), "").unwrap();
     }
 
     pub fn command(&self, args: &[&str]) -> Command {
