@@ -247,7 +247,7 @@ pub fn run(args: &RepairRunArgs) -> anyhow::Result<()> {
         }
         return Ok(());
     }
-    let result = execute_action(route, true);
+    let result = execute_action(&ctx, &loaded, route, profile.as_deref());
     drop(lock);
     let ok = result.ok;
     record(

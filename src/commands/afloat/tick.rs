@@ -20,6 +20,7 @@ use crate::model::schedule::{
     HANDOFF_KIND, HandoffScope, ScheduleReason, earliest_wake, pending_handoffs, route_schedule,
 };
 use crate::output;
+use crate::store::account_lock::AccountLock;
 use crate::store::events::EventLog;
 use crate::store::lock::{ExclusiveLock, lock_path_for};
 
@@ -175,7 +176,7 @@ pub fn run_tick(ctx: &Context, selectors: &Selectors, mode: TickMode) -> anyhow:
                 )
             }
             (Step::Execute(r), true) => {
-                let result = execute_action(r, false);
+                let result = run_locked(ctx, &loaded, r, profile.as_deref())?;
                 let reason = if result.ok {
                     None
                 } else {
@@ -325,6 +326,33 @@ fn tick_route(
         next_tick_after: schedule.next_tick_after,
         schedule_reason: schedule.schedule_reason,
     }
+}
+
+/// Run a route's action under its account's repair lock; a held lock means another
+/// process is repairing the account, and nothing runs.
+fn run_locked(
+    ctx: &Context,
+    loaded: &crate::commands::context::Loaded,
+    r: &RouteReport,
+    profile: Option<&str>,
+) -> anyhow::Result<ExecutionResult> {
+    let lock = AccountLock::try_acquire(
+        &ctx.dirs,
+        &r.route.provider,
+        &r.route.account,
+        &ctx.now.to_string(),
+    )
+    .map_err(crate::exit::Failure::from)?;
+    Ok(match lock {
+        Some(_held) => execute_action(ctx, loaded, r, profile),
+        None => ExecutionResult {
+            error: Some(
+                "repair_in_progress: another oauth-mux process holds the account's repair lock"
+                    .into(),
+            ),
+            ..ExecutionResult::planned(r)
+        },
+    })
 }
 
 /// A pending handoff whose route is selectable again is settled (`route_selectable`).
