@@ -97,7 +97,7 @@ pub fn execute_action(
             key: &key,
             provider,
             account,
-            definition: &definition,
+            definition,
             profile,
         },
         ctx.now,
