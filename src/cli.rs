@@ -235,6 +235,12 @@ pub enum StayAfloatCommand {
     /// What to run next (no spend): the exec argv for the selected route, or the repair.
     #[command(after_help = "Examples:\n  oauth-mux stay-afloat next --profile cheap --json")]
     Next(SelectorsJson),
+    /// Run CMD on the selected route (exec with the route pinned); re-selects when the
+    /// route is stale at launch; refuses with the mediation (exit 201) when none is selectable.
+    #[command(
+        after_help = "Examples:\n  oauth-mux stay-afloat launch --profile codex-max -- codex\n  oauth-mux stay-afloat launch --provider claude -- claude"
+    )]
+    Launch(ExecArgs),
     /// One execute tick, to refresh evidence (for example after a login).
     #[command(after_help = "Examples:\n  oauth-mux stay-afloat refresh --profile codex-max --json")]
     Refresh(SelectorsJson),

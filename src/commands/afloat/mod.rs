@@ -27,6 +27,9 @@ pub fn stay_afloat(args: &StayAfloatArgs) -> anyhow::Result<()> {
     match &args.sub {
         None => run(&args.tick),
         Some(StayAfloatCommand::Next(a)) => next::run(&a.selectors, a.json),
+        Some(StayAfloatCommand::Launch(a)) => {
+            crate::commands::inject::launch(&a.selectors, &a.command)
+        }
         Some(StayAfloatCommand::Refresh(a)) => refresh(a),
         Some(StayAfloatCommand::Handoffs(a)) => handoffs::handoffs(a),
         Some(StayAfloatCommand::Handoff(HandoffCommand::Ack(t))) => handoffs::settle(t, false),
