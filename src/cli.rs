@@ -85,6 +85,27 @@ pub enum Command {
     /// Run a command with the selected account injected; exits with the command's exit code.
     #[command(after_help = EXEC_HELP)]
     Exec(ExecArgs),
+    // --- repair run / stay-afloat / daemon (afloat) ---
+    /// Run at most one admitted repair (interactive ones only with --confirm-repair).
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  oauth-mux repair run --json\n  oauth-mux repair run --provider codex --account max-1 --confirm-repair"
+    )]
+    Repair(RepairCommand),
+    /// The stay-afloat tick engine: plan (default) or run one admitted action per tick.
+    #[command(
+        name = "stay-afloat",
+        args_conflicts_with_subcommands = true,
+        after_help = "Examples:\n  oauth-mux stay-afloat --once --json\n  oauth-mux stay-afloat --execute --profile cheap --json\n  oauth-mux stay-afloat --loop --iterations 3 --interval-ms 60000\n  oauth-mux stay-afloat next --json\n  oauth-mux stay-afloat handoffs --json"
+    )]
+    StayAfloat(StayAfloatArgs),
+    /// Foreground daemon surfaces: ticks, the event log, pending handoffs.
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  oauth-mux daemon tick --once --json\n  oauth-mux daemon events --limit 20 --json\n  oauth-mux daemon handoffs --json"
+    )]
+    Daemon(DaemonCommand),
+    // --- end afloat ---
     /// Print a shell completion script.
     #[command(
         after_help = "Examples:\n  oauth-mux completions bash > ~/.local/share/bash-completion/completions/oauth-mux\n  oauth-mux completions fish > ~/.config/fish/completions/oauth-mux.fish"
@@ -150,6 +171,162 @@ pub enum RouteCommand {
     )]
     Explain(SelectorsJson),
 }
+
+// --- repair run / stay-afloat / daemon (afloat) ---
+
+#[derive(Debug, Subcommand)]
+pub enum RepairCommand {
+    /// Run the first actionable repair: an admitted probe, or (with --confirm-repair, no --json)
+    /// an interactive login. Takes the account's repair lock; appends an event every time.
+    #[command(
+        after_help = "Examples:\n  oauth-mux repair run --profile cheap --json\n  oauth-mux repair run --provider codex --account max-1 --confirm-repair"
+    )]
+    Run(RepairRunArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RepairRunArgs {
+    #[command(flatten)]
+    pub selectors: Selectors,
+    /// Allow an interactive repair (a login); it runs in this terminal, so not with --json.
+    #[arg(long)]
+    pub confirm_repair: bool,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Options of one stay-afloat run (`stay-afloat`, `daemon tick`).
+#[derive(Debug, Args, Clone, Default)]
+pub struct TickArgs {
+    #[command(flatten)]
+    pub selectors: Selectors,
+    /// One tick (the default).
+    #[arg(long, conflicts_with = "loop_")]
+    pub once: bool,
+    /// Several ticks, `--interval-ms` apart (bounded by `--iterations`).
+    #[arg(long = "loop")]
+    pub loop_: bool,
+    /// Ticks to run; more than 1 implies --loop.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub iterations: u32,
+    /// Pause between loop ticks, in milliseconds (at most one hour).
+    #[arg(long, default_value_t = 60_000, value_parser = clap::value_parser!(u64).range(0..=3_600_000))]
+    pub interval_ms: u64,
+    /// Run at most one admitted non-interactive action per tick, or queue one handoff
+    /// for a human (background policy decides; no confirmation flags apply).
+    #[arg(long)]
+    pub execute: bool,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct StayAfloatArgs {
+    #[command(subcommand)]
+    pub sub: Option<StayAfloatCommand>,
+    #[command(flatten)]
+    pub tick: TickArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StayAfloatCommand {
+    /// What to run next (no spend): the exec argv for the selected route, or the repair.
+    #[command(after_help = "Examples:\n  oauth-mux stay-afloat next --profile cheap --json")]
+    Next(SelectorsJson),
+    /// Run CMD on the selected route (exec with the route pinned); re-selects when the
+    /// route is stale at launch; refuses with the mediation (exit 201) when none is selectable.
+    #[command(
+        after_help = "Examples:\n  oauth-mux stay-afloat launch --profile codex-max -- codex\n  oauth-mux stay-afloat launch --provider claude -- claude"
+    )]
+    Launch(ExecArgs),
+    /// One execute tick, to refresh evidence (for example after a login).
+    #[command(after_help = "Examples:\n  oauth-mux stay-afloat refresh --profile codex-max --json")]
+    Refresh(SelectorsJson),
+    /// Pending repair handoffs (or every handoff event with --all).
+    #[command(
+        after_help = "Examples:\n  oauth-mux stay-afloat handoffs --json\n  oauth-mux stay-afloat handoffs --all --limit 20"
+    )]
+    Handoffs(HandoffsArgs),
+    /// Acknowledge or clear a pending handoff.
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  oauth-mux stay-afloat handoff ack --provider codex --account max-1\n  oauth-mux stay-afloat handoff clear --provider codex --account max-1 --json"
+    )]
+    Handoff(HandoffCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct HandoffsArgs {
+    /// Every handoff event, not only the pending ones.
+    #[arg(long)]
+    pub all: bool,
+    /// At most this many (the latest).
+    #[arg(long, default_value_t = 50)]
+    pub limit: usize,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum HandoffCommand {
+    /// Note that a human saw the handoff; it stays pending.
+    #[command(
+        visible_alias = "acknowledge",
+        after_help = "Examples:\n  oauth-mux stay-afloat handoff ack --provider codex --account max-1 --json"
+    )]
+    Ack(HandoffTarget),
+    /// Mark the handoff resolved; it is no longer pending.
+    #[command(
+        visible_alias = "resolve",
+        after_help = "Examples:\n  oauth-mux stay-afloat handoff clear --provider codex --account max-1 --json"
+    )]
+    Clear(HandoffTarget),
+}
+
+#[derive(Debug, Args)]
+pub struct HandoffTarget {
+    #[arg(long)]
+    pub provider: String,
+    #[arg(long)]
+    pub account: String,
+    #[arg(long, short = 'p')]
+    pub profile: Option<String>,
+    #[arg(long)]
+    pub capability: Option<String>,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DaemonCommand {
+    /// One stay-afloat tick (same options as `stay-afloat`).
+    #[command(
+        after_help = "Examples:\n  oauth-mux daemon tick --once --json\n  oauth-mux daemon tick --execute --profile codex-max --json"
+    )]
+    Tick(TickArgs),
+    /// The last events of the repair event log.
+    #[command(after_help = "Examples:\n  oauth-mux daemon events --limit 20 --json")]
+    Events(EventsArgs),
+    /// Pending repair handoffs (alias of `stay-afloat handoffs`).
+    #[command(after_help = "Examples:\n  oauth-mux daemon handoffs --all --json")]
+    Handoffs(HandoffsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct EventsArgs {
+    /// At most this many (the latest).
+    #[arg(long, default_value_t = 50)]
+    pub limit: usize,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+// --- end afloat ---
 
 /// Route selectors shared by every route-aware command.
 #[derive(Debug, Args, Default, Clone)]
