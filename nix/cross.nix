@@ -14,8 +14,9 @@
   craneLib,
   src,
   omux,
+  # One entry of packaging/targets.json.
+  target,
 }:
-target:
 let
   inherit (target) triple exe;
 

@@ -23,7 +23,10 @@ let
 
   perTarget = omux.genAttrs (map (t: t.triple) omux.targets) (
     triple:
-    pkgs.callPackage ./cross.nix { inherit craneLib src omux; } omux.byTriple.${triple}
+    pkgs.callPackage ./cross.nix {
+      inherit craneLib src omux;
+      target = omux.byTriple.${triple};
+    }
   );
 
   targetPackages = lib.mapAttrs' (
