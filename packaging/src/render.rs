@@ -74,19 +74,12 @@ fn run_native(bin: &Path, args: &[&str]) -> Result<Vec<u8>> {
     Ok(out.stdout)
 }
 
-fn write(dir: &Path, name: &str, bytes: &[u8]) -> Result<Artifact> {
-    std::fs::write(dir.join(name), bytes)
-        .with_context(|| format!("write {}", dir.join(name).display()))?;
-    Ok(Artifact {
-        name: name.to_string(),
-        kind: Kind::Archive,
-        target: None,
-        size: bytes.len() as u64,
-        sha256: sha256_hex(bytes),
-        url: String::new(),
-    })
+fn write(dir: &Path, name: &str, bytes: &[u8]) -> Result<()> {
+    let path = dir.join(name);
+    std::fs::write(&path, bytes).with_context(|| format!("write {}", path.display()))
 }
 
+/// Describe a file already written to `dir` as a manifest artifact.
 fn artifact(
     dir: &Path,
     name: &str,
@@ -94,23 +87,15 @@ fn artifact(
     target: Option<&str>,
     base_url: &str,
 ) -> Result<Artifact> {
-    let mut a = write_free(dir, name)?;
-    a.kind = kind;
-    a.target = target.map(str::to_string);
-    a.url = format!("{base_url}/{name}");
-    Ok(a)
-}
-
-fn write_free(dir: &Path, name: &str) -> Result<Artifact> {
     let bytes = std::fs::read(dir.join(name))
         .with_context(|| format!("read {}", dir.join(name).display()))?;
     Ok(Artifact {
         name: name.to_string(),
-        kind: Kind::Archive,
-        target: None,
+        kind,
+        target: target.map(str::to_string),
         size: bytes.len() as u64,
         sha256: sha256_hex(&bytes),
-        url: String::new(),
+        url: format!("{base_url}/{name}"),
     })
 }
 

@@ -110,7 +110,7 @@ fn expect_installed(ctx: &Ctx, o: &Outcome, label: &str) -> Result<()> {
         stderr(o)
     );
     let bin = o.install_dir.join("oauth-mux");
-    let printed = run_ok(&mut Command::new(&bin).arg("version"))?;
+    let printed = run_ok(Command::new(&bin).arg("version"))?;
     ensure!(
         printed.trim() == format!("oauth-mux {}", ctx.version),
         "{label}: installed binary prints {printed:?}"

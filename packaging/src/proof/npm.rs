@@ -123,7 +123,7 @@ pub fn run(ctx: &Ctx) -> Result<()> {
             .arg(&prefix),
     )?;
     let bin = prefix.join("bin/oauth-mux");
-    let printed = run_ok(&mut Command::new(&bin).arg("version"))?;
+    let printed = run_ok(Command::new(&bin).arg("version"))?;
     ensure!(
         printed.trim() == format!("oauth-mux {}", ctx.version),
         "npm-installed oauth-mux prints {printed:?}"
@@ -183,7 +183,7 @@ pub fn run(ctx: &Ctx) -> Result<()> {
         .to_path_buf();
     let aside = pkg_dir.with_extension("aside");
     std::fs::rename(&pkg_dir, &aside)?;
-    let out = output(&mut Command::new(&bin).arg("version"));
+    let out = output(Command::new(&bin).arg("version"));
     std::fs::rename(&aside, &pkg_dir)?;
     let out = out?;
     let text = String::from_utf8_lossy(&out.stderr);

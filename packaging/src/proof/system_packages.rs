@@ -127,7 +127,7 @@ pub fn run(ctx: &Ctx) -> Result<()> {
         "oauth-mux",
     ]))?;
     ensure!(q.contains(&ctx.version), "rpm -q says {q:?}");
-    let printed = run_ok(&mut Command::new(root.join("usr/bin/oauth-mux")).arg("version"))?;
+    let printed = run_ok(Command::new(root.join("usr/bin/oauth-mux")).arg("version"))?;
     ensure!(
         printed.trim() == format!("oauth-mux {}", ctx.version),
         "rpm-installed oauth-mux prints {printed:?}"
