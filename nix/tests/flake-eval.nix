@@ -8,6 +8,7 @@ let
   outputs = flake.outputs {
     self = {
       outPath = root;
+      lastModified = 1700000000;
     };
     nixpkgs = {
       outPath = ./stubs/nixpkgs;
@@ -43,6 +44,7 @@ let
     release = {
       name = outputs.packages.${system}.release.name;
       buildPhase = (stubArgs outputs.packages.${system}.release).buildPhase or null;
+      SOURCE_DATE_EPOCH = (stubArgs outputs.packages.${system}.release).SOURCE_DATE_EPOCH or null;
       nativeBuildInputs = map (p: p.name) (
         (stubArgs outputs.packages.${system}.release).nativeBuildInputs or [ ]
       );

@@ -145,18 +145,25 @@ def _():
 
 
 def packaging_tool_names() -> tuple[list[str], str]:
-    """Artifact names from the packaging tool: a dist-manifest.json it rendered (by
-    `just release-test`, which `just test` runs before nix-test), else its unit-level
-    naming rules via `oauth-mux-packaging targets` plus the archive rule of SPEC §9."""
+    """Artifact names from the packaging tool: the dist-manifest.json it rendered.
+    `just test` runs release-test (packaging/scripts/release-test.sh renders into
+    target/release-test/one/VERSION) before nix-test; OMUX_NIX_TEST_MANIFEST names
+    another one, e.g. dist/VERSION/dist-manifest.json after `just release-local`."""
     version = tomllib.loads((ROOT / "Cargo.toml").read_text())["package"]["version"]
-    for manifest in sorted(ROOT.glob("target/release-proof/**/dist-manifest.json")) + \
-            sorted(ROOT.glob(f"dist/{version}/dist-manifest.json")):
-        data = json.loads(manifest.read_text())
-        if data.get("version", version) == version:
-            return sorted(a["name"] for a in data["artifacts"]), str(manifest.relative_to(ROOT))
+    env = os.environ.get("OMUX_NIX_TEST_MANIFEST")
+    candidates = [Path(env)] if env else [
+        ROOT / f"target/release-test/one/{version}/dist-manifest.json",
+        ROOT / f"dist/{version}/dist-manifest.json",
+    ]
+    for manifest in candidates:
+        if manifest.exists():
+            data = json.loads(manifest.read_text())
+            if data.get("version") != version:
+                raise RuntimeError(f"{manifest} is for version {data.get('version')}, Cargo.toml says {version}")
+            return sorted(a["name"] for a in data["artifacts"]), str(manifest)
     raise RuntimeError(
-        f"no dist-manifest.json for {version} under dist/ or target/release-proof/: "
-        "run `just release-test` (or `just release-local`) first; it writes the tree this test compares with")
+        f"no dist-manifest.json for {version} at {', '.join(str(c) for c in candidates)}: "
+        "run `just release-test` (or `just release-local VERSION`) first; it renders the tree this test compares with")
 
 
 @test("pure: artifact names equal the names the packaging tool wrote")
@@ -312,6 +319,10 @@ def _():
         _, nix_flags = render_flags(nix_lines[0])
         if nix_flags != just_flags:
             problems.append(f"{system}: render flags differ: nix {sorted(nix_flags)}, justfile {sorted(just_flags)}")
+        # release-local renders with SOURCE_DATE_EPOCH = the commit time (git log -1 %ct);
+        # the flake's equivalent is self.lastModified (1700000000 in flake-eval.nix).
+        if s["release"]["SOURCE_DATE_EPOCH"] != "1700000000":
+            problems.append(f"{system}: packages.release SOURCE_DATE_EPOCH is {s['release']['SOURCE_DATE_EPOCH']!r}, not the commit time")
         if "nfpm" not in s["release"]["nativeBuildInputs"]:
             problems.append(f"{system}: packages.release lacks nfpm")
     return problems
