@@ -109,7 +109,10 @@ def flake_eval() -> dict:
 def _():
     need("nix-instantiate", "install it with .ci/deps/40-nix.sh (Debian nix-bin)")
     skip = {"target", ".ci", "node_modules", "dist", ".git"}
-    files = [p for p in ROOT.rglob("*.nix") if not (set(p.relative_to(ROOT).parts) & skip)]
+    files = []
+    for dirpath, dirnames, filenames in os.walk(ROOT):
+        dirnames[:] = [d for d in dirnames if d not in skip]
+        files += [Path(dirpath) / f for f in filenames if f.endswith(".nix")]
     problems = []
     if len(files) < 10:
         problems.append(f"only {len(files)} .nix files found; expected flake.nix, nix/*.nix and the stubs")
