@@ -156,6 +156,7 @@ def packaging_tool_names() -> tuple[list[str], str]:
     env = os.environ.get("OMUX_NIX_TEST_MANIFEST")
     candidates = [Path(env)] if env else [
         ROOT / f"target/release-test/one/{version}/dist-manifest.json",
+        *sorted(ROOT.glob(f"target/release-test/*/{version}/dist-manifest.json")),
         ROOT / f"dist/{version}/dist-manifest.json",
     ]
     for manifest in candidates:
