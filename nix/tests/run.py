@@ -86,10 +86,6 @@ def recipe_commands(recipe: str) -> list[str]:
     return [line.lstrip("@-").strip() for line in body if line and not line.startswith("#")]
 
 
-def words(cmd: str) -> list[str]:
-    return cmd.split()
-
-
 def targets_json() -> list[dict]:
     return json.loads((ROOT / "packaging/targets.json").read_text())["targets"]
 
