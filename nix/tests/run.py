@@ -29,6 +29,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 TESTS = Path(__file__).resolve().parent
+sys.dont_write_bytecode = True
 sys.path.insert(0, str(TESTS))
 import flake_lock  # noqa: E402
 
