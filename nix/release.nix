@@ -47,7 +47,8 @@ let
 in
 stdenv.mkDerivation {
   pname = "oauth-mux-release";
-  inherit (omux) version src;
+  inherit (omux) version;
+  inherit src;
   strictDeps = true;
   nativeBuildInputs = [
     packagingTool

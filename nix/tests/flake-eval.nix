@@ -33,6 +33,15 @@ let
   };
 
   perSystem = system: {
+    # Every argument of every derivation, evaluated: a missing attribute or a typo
+    # anywhere in nix/*.nix fails here, as it would on a machine with Nix.
+    fullyEvaluated = builtins.deepSeq [
+      outputs.packages.${system}
+      outputs.checks.${system}
+      outputs.devShells.${system}
+      outputs.apps.${system}
+      outputs.formatter.${system}
+    ] true;
     packages = builtins.attrNames outputs.packages.${system};
     targetBuilds = builtins.listToAttrs (
       map (t: {
@@ -80,6 +89,6 @@ in
   devShellsSystems = builtins.attrNames outputs.devShells;
   checksSystems = builtins.attrNames outputs.checks;
   formatterSystems = builtins.attrNames outputs.formatter;
-  overlayPackage = overlayPkgs.oauth-mux.name;
+  overlayPackage = builtins.deepSeq overlayPkgs.oauth-mux overlayPkgs.oauth-mux.name;
   perSystem = omux.genAttrs (builtins.attrNames outputs.packages) perSystem;
 }

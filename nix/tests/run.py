@@ -215,6 +215,8 @@ def _():
     per_target = [f"oauth-mux-{t['triple']}" for t in targets_json()]
     want_packages = sorted(["default", "oauth-mux", "release", "release-bins", *per_target])
     for system, s in ev["perSystem"].items():
+        if s["fullyEvaluated"] is not True:
+            problems.append(f"{system}: not every derivation argument evaluated")
         if sorted(s["packages"]) != want_packages:
             problems.append(f"{system}: packages {s['packages']} != {want_packages}")
         if s["app"]["type"] != "app" or s["app"]["program"] != s["app"]["defaultOutPath"] + "/bin/oauth-mux":
