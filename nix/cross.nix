@@ -75,6 +75,9 @@ let
     zigArgs
     // {
       cargoArtifacts = zigDeps;
+      # build-target.sh places the binary itself; crane's install from the cargo build log
+      # (which the script does not write) is switched off.
+      doNotPostBuildInstallCargoBinaries = true;
       installPhaseCommand = ''
         install -D -m 0755 "${binsDir}/${triple}/${exe}" "$out/bin/${exe}"
       '';
