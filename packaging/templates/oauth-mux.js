@@ -37,20 +37,22 @@ if (!binary) {
   }
 }
 
-const child = spawn(binary, process.argv.slice(2), {
-  stdio: "inherit",
-  env: Object.assign({}, process.env, { OMUX_INSTALL_SOURCE: "npm" }),
-});
+// Handlers first, so no signal can arrive between the spawn and their installation.
+let child = null;
 const forwarded = ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2"];
 for (const signal of forwarded) {
   try {
     process.on(signal, () => {
       try {
-        child.kill(signal);
+        if (child) child.kill(signal);
       } catch (_) {}
     });
   } catch (_) {}
 }
+child = spawn(binary, process.argv.slice(2), {
+  stdio: "inherit",
+  env: Object.assign({}, process.env, { OMUX_INSTALL_SOURCE: "npm" }),
+});
 child.on("error", (err) => fail(`cannot run ${binary}: ${err.message}`));
 child.on("exit", (code, signal) => {
   if (signal) {

@@ -166,7 +166,20 @@ pub fn run(ctx: &Ctx) -> Result<()> {
         .env("OMUX_BINARY_PATH", &sleep)
         .stdout(Stdio::null())
         .spawn()?;
-    std::thread::sleep(Duration::from_millis(1500));
+    // Wait until node has spawned the binary (so its signal handlers are in place).
+    let children = format!("/proc/{0}/task/{0}/children", child.id());
+    let started = Instant::now();
+    let grandchild = loop {
+        let text = std::fs::read_to_string(&children).unwrap_or_default();
+        if let Some(pid) = text.split_whitespace().next() {
+            break pid.to_string();
+        }
+        ensure!(
+            started.elapsed() < Duration::from_secs(30),
+            "the launcher did not start the binary within 30 s"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
     unsafe_kill(child.id(), 15)?;
     let status = child.wait()?;
     use std::os::unix::process::ExitStatusExt;
@@ -174,7 +187,21 @@ pub fn run(ctx: &Ctx) -> Result<()> {
         status.signal() == Some(15) || status.code() == Some(143),
         "after SIGTERM the launcher ended with {status}"
     );
-    eprintln!("  ok: SIGTERM is forwarded and reported ({status})");
+    let dead = || {
+        std::fs::read_to_string(format!("/proc/{grandchild}/stat"))
+            .map(|s| s.contains(") Z "))
+            .unwrap_or(true)
+    };
+    let waited = Instant::now();
+    while !dead() && waited.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let gone = dead();
+    ensure!(
+        gone,
+        "the binary (pid {grandchild}) survived the launcher's SIGTERM"
+    );
+    eprintln!("  ok: SIGTERM is forwarded to the binary and reported ({status})");
     // No platform package: a clear message, exit 1.
     let pkg_dir = native
         .parent()
