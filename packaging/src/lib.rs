@@ -5,6 +5,7 @@
 pub mod archive;
 pub mod binfmt;
 pub mod digest;
+pub mod macho_normalize;
 pub mod manifest;
 pub mod nfpm;
 pub mod npm;

@@ -9,7 +9,7 @@
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
-use oauth_mux_packaging::{binfmt, proof, render, targets, templates};
+use oauth_mux_packaging::{binfmt, macho_normalize, proof, render, targets, templates};
 use std::path::PathBuf;
 
 #[derive(Parser)]
@@ -62,6 +62,13 @@ enum Cmd {
         /// Lanes to run (default: all). Repeatable.
         #[arg(long = "lane")]
         lanes: Vec<String>,
+    },
+    /// Write a Mach-O binary with a content-derived UUID (what `render` does to macOS binaries).
+    NormalizeMacho {
+        /// The binary.
+        input: PathBuf,
+        /// Where to write the result.
+        output: PathBuf,
     },
     /// Print the target triples from packaging/targets.json, one a line.
     Targets,
@@ -124,6 +131,12 @@ fn run(cli: Cli) -> Result<std::process::ExitCode> {
             } else {
                 std::process::ExitCode::FAILURE
             })
+        }
+        Cmd::NormalizeMacho { input, output } => {
+            let bytes =
+                std::fs::read(&input).with_context(|| format!("read {}", input.display()))?;
+            std::fs::write(&output, macho_normalize::normalize(&bytes)?)?;
+            Ok(std::process::ExitCode::SUCCESS)
         }
         Cmd::Targets => {
             for t in targets::builtin_targets() {

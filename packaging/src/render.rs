@@ -112,6 +112,11 @@ pub fn render(input: &RenderInput) -> Result<Manifest> {
     for t in &input.targets {
         let path = input.bins.join(&t.triple).join(&t.exe);
         match std::fs::read(&path) {
+            // zig's Mach-O UUID depends on the build path; make it content-derived.
+            Ok(bytes) if t.os == "macos" => binaries.push(
+                crate::macho_normalize::normalize(&bytes)
+                    .with_context(|| format!("normalize {}", path.display()))?,
+            ),
             Ok(bytes) => binaries.push(bytes),
             Err(_) => {
                 missing.push(format!(

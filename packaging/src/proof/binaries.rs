@@ -129,6 +129,11 @@ pub fn run(ctx: &Ctx) -> Result<()> {
                     t.triple,
                     f.min_os
                 );
+                ensure!(
+                    crate::macho_normalize::signature_matches(&bin)?,
+                    "{}: ad-hoc code signature page hashes do not match the file",
+                    t.triple
+                );
                 let foreign: Vec<_> = f.dylibs.iter().filter(|d| !is_system_dylib(d)).collect();
                 ensure!(
                     foreign.is_empty(),
