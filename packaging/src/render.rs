@@ -113,10 +113,13 @@ pub fn render(input: &RenderInput) -> Result<Manifest> {
         let path = input.bins.join(&t.triple).join(&t.exe);
         match std::fs::read(&path) {
             // zig's Mach-O UUID depends on the build path; make it content-derived.
-            Ok(bytes) if t.os == "macos" => binaries.push(
-                crate::macho_normalize::normalize(&bytes)
-                    .with_context(|| format!("normalize {}", path.display()))?,
-            ),
+            // (Anything that is not Mach-O is left for the proof's binaries lane to reject.)
+            Ok(bytes) if t.os == "macos" && bytes.starts_with(&[0xcf, 0xfa, 0xed, 0xfe]) => {
+                binaries.push(
+                    crate::macho_normalize::normalize(&bytes)
+                        .with_context(|| format!("normalize {}", path.display()))?,
+                )
+            }
             Ok(bytes) => binaries.push(bytes),
             Err(_) => {
                 missing.push(format!(
