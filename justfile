@@ -36,3 +36,11 @@ check:
 # Run the self-contained demo (a managed session with a quota handoff).
 demo:
     cargo run --locked --quiet -- demo
+
+# Benchmarks; each writes its figures into docs/performance.md.
+bench: bench-route
+
+# `route explain --json` over 100 routes with recorded health, whole processes.
+bench-route:
+    cargo build --release --locked
+    python3 scripts/bench_route_explain.py target/release/oauth-mux --runs 200 --markdown-out docs/performance.md

@@ -94,6 +94,36 @@ pub enum Command {
         after_help = "Examples:\n  oauth-mux claude\n  oauth-mux claude -- -p \"explain this repo\"\n  oauth-mux claude --isolated-config --no-side-traffic\n  oauth-mux claude status-latest --json\n\nEnvironment:\n  OMUX_CLAUDE_BIN       the claude binary (default: claude on PATH)\n  OMUX_CLAUDE_UPSTREAM  upstream origin (gateways, mirrors, tests)\n  OMUX_EXTRA_CA_FILE    extra PEM CA bundle for upstream TLS\n  HTTPS_PROXY           honoured for upstream traffic"
     )]
     Claude(ClaudeArgs),
+    /// Probe routes against their providers and record the evidence (budgeted).
+    #[command(after_help = PROBE_HELP)]
+    Probe(ProbeArgs),
+    /// Print shell exports for the selected route (config dir and OMUX_ACTIVE_* breadcrumbs; never tokens).
+    #[command(after_help = ENV_HELP)]
+    Env(EnvArgs),
+    /// Run a command with the selected account injected; exits with the command's exit code.
+    #[command(after_help = EXEC_HELP)]
+    Exec(ExecArgs),
+    // --- repair run / stay-afloat / daemon (afloat) ---
+    /// Run at most one admitted repair (interactive ones only with --confirm-repair).
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  oauth-mux repair run --json\n  oauth-mux repair run --provider codex --account max-1 --confirm-repair"
+    )]
+    Repair(RepairCommand),
+    /// The stay-afloat tick engine: plan (default) or run one admitted action per tick.
+    #[command(
+        name = "stay-afloat",
+        args_conflicts_with_subcommands = true,
+        after_help = "Examples:\n  oauth-mux stay-afloat --once --json\n  oauth-mux stay-afloat --execute --profile cheap --json\n  oauth-mux stay-afloat --loop --iterations 3 --interval-ms 60000\n  oauth-mux stay-afloat next --json\n  oauth-mux stay-afloat handoffs --json"
+    )]
+    StayAfloat(StayAfloatArgs),
+    /// Foreground daemon surfaces: ticks, the event log, pending handoffs.
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  oauth-mux daemon tick --once --json\n  oauth-mux daemon events --limit 20 --json\n  oauth-mux daemon handoffs --json"
+    )]
+    Daemon(DaemonCommand),
+    // --- end afloat ---
     /// Print a shell completion script.
     #[command(
         after_help = "Examples:\n  oauth-mux completions bash > ~/.local/share/bash-completion/completions/oauth-mux\n  oauth-mux completions fish > ~/.config/fish/completions/oauth-mux.fish"
@@ -188,6 +218,32 @@ pub struct LaunchArgs {
     pub extra_ca_file: Option<std::path::PathBuf>,
 }
 
+const ENV_HELP: &str = "\
+Prints `export K='V'` (fish: `set -gx K 'V';`) for the selected route: the account's
+config-dir variable and the OMUX_ACTIVE_PROVIDER/ACCOUNT/CAPABILITY/PROFILE breadcrumbs.
+Tokens are never printed (no oauth-mux command prints one): `direct_env` token variables and
+the private credential dir of accounts without a config_dir appear as `#` comments; run the
+command through `oauth-mux exec ... -- CMD` to get them. See docs/injection.md.
+
+Examples:
+  eval \"$(oauth-mux env --provider codex)\"
+  oauth-mux env --profile codex-max --shell fish | source
+  oauth-mux env --provider claude --account work --json";
+
+const EXEC_HELP: &str = "\
+Selects with no spend (a route without recorded evidence is not selectable; exit 201 and the
+repair commands when nothing is). Sets the account's config-dir variable, or writes the
+provider's credential template into a private 0700 temp dir that is removed when CMD exits;
+sets `direct_env` token variables in CMD's environment only, plus OMUX_ACTIVE_* breadcrumbs.
+The provider is detected from CMD's name when no --provider/--profile is given. SIGINT,
+SIGTERM and SIGHUP are passed to CMD; the exit code is CMD's (a signal N gives 128+N;
+127 when CMD is not found). An expired token fails closed with exit 203.
+
+Examples:
+  oauth-mux exec -- codex exec 'fix the tests'
+  oauth-mux exec --provider claude --account work -- claude
+  oauth-mux exec --profile codex-max --capability codex-max -- codex";
+
 /// A lone `--json` flag.
 #[derive(Debug, Args)]
 pub struct JsonFlag {
@@ -218,6 +274,162 @@ pub enum RouteCommand {
     Explain(SelectorsJson),
 }
 
+// --- repair run / stay-afloat / daemon (afloat) ---
+
+#[derive(Debug, Subcommand)]
+pub enum RepairCommand {
+    /// Run the first actionable repair: an admitted probe, or (with --confirm-repair, no --json)
+    /// an interactive login. Takes the account's repair lock; appends an event every time.
+    #[command(
+        after_help = "Examples:\n  oauth-mux repair run --profile cheap --json\n  oauth-mux repair run --provider codex --account max-1 --confirm-repair"
+    )]
+    Run(RepairRunArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RepairRunArgs {
+    #[command(flatten)]
+    pub selectors: Selectors,
+    /// Allow an interactive repair (a login); it runs in this terminal, so not with --json.
+    #[arg(long)]
+    pub confirm_repair: bool,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Options of one stay-afloat run (`stay-afloat`, `daemon tick`).
+#[derive(Debug, Args, Clone, Default)]
+pub struct TickArgs {
+    #[command(flatten)]
+    pub selectors: Selectors,
+    /// One tick (the default).
+    #[arg(long, conflicts_with = "loop_")]
+    pub once: bool,
+    /// Several ticks, `--interval-ms` apart (bounded by `--iterations`).
+    #[arg(long = "loop")]
+    pub loop_: bool,
+    /// Ticks to run; more than 1 implies --loop.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub iterations: u32,
+    /// Pause between loop ticks, in milliseconds (at most one hour).
+    #[arg(long, default_value_t = 60_000, value_parser = clap::value_parser!(u64).range(0..=3_600_000))]
+    pub interval_ms: u64,
+    /// Run at most one admitted non-interactive action per tick, or queue one handoff
+    /// for a human (background policy decides; no confirmation flags apply).
+    #[arg(long)]
+    pub execute: bool,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct StayAfloatArgs {
+    #[command(subcommand)]
+    pub sub: Option<StayAfloatCommand>,
+    #[command(flatten)]
+    pub tick: TickArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StayAfloatCommand {
+    /// What to run next (no spend): the exec argv for the selected route, or the repair.
+    #[command(after_help = "Examples:\n  oauth-mux stay-afloat next --profile cheap --json")]
+    Next(SelectorsJson),
+    /// Run CMD on the selected route (exec with the route pinned); re-selects when the
+    /// route is stale at launch; refuses with the mediation (exit 201) when none is selectable.
+    #[command(
+        after_help = "Examples:\n  oauth-mux stay-afloat launch --profile codex-max -- codex\n  oauth-mux stay-afloat launch --provider claude -- claude"
+    )]
+    Launch(ExecArgs),
+    /// One execute tick, to refresh evidence (for example after a login).
+    #[command(after_help = "Examples:\n  oauth-mux stay-afloat refresh --profile codex-max --json")]
+    Refresh(SelectorsJson),
+    /// Pending repair handoffs (or every handoff event with --all).
+    #[command(
+        after_help = "Examples:\n  oauth-mux stay-afloat handoffs --json\n  oauth-mux stay-afloat handoffs --all --limit 20"
+    )]
+    Handoffs(HandoffsArgs),
+    /// Acknowledge or clear a pending handoff.
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  oauth-mux stay-afloat handoff ack --provider codex --account max-1\n  oauth-mux stay-afloat handoff clear --provider codex --account max-1 --json"
+    )]
+    Handoff(HandoffCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct HandoffsArgs {
+    /// Every handoff event, not only the pending ones.
+    #[arg(long)]
+    pub all: bool,
+    /// At most this many (the latest).
+    #[arg(long, default_value_t = 50)]
+    pub limit: usize,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum HandoffCommand {
+    /// Note that a human saw the handoff; it stays pending.
+    #[command(
+        visible_alias = "acknowledge",
+        after_help = "Examples:\n  oauth-mux stay-afloat handoff ack --provider codex --account max-1 --json"
+    )]
+    Ack(HandoffTarget),
+    /// Mark the handoff resolved; it is no longer pending.
+    #[command(
+        visible_alias = "resolve",
+        after_help = "Examples:\n  oauth-mux stay-afloat handoff clear --provider codex --account max-1 --json"
+    )]
+    Clear(HandoffTarget),
+}
+
+#[derive(Debug, Args)]
+pub struct HandoffTarget {
+    #[arg(long)]
+    pub provider: String,
+    #[arg(long)]
+    pub account: String,
+    #[arg(long, short = 'p')]
+    pub profile: Option<String>,
+    #[arg(long)]
+    pub capability: Option<String>,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DaemonCommand {
+    /// One stay-afloat tick (same options as `stay-afloat`).
+    #[command(
+        after_help = "Examples:\n  oauth-mux daemon tick --once --json\n  oauth-mux daemon tick --execute --profile codex-max --json"
+    )]
+    Tick(TickArgs),
+    /// The last events of the repair event log.
+    #[command(after_help = "Examples:\n  oauth-mux daemon events --limit 20 --json")]
+    Events(EventsArgs),
+    /// Pending repair handoffs (alias of `stay-afloat handoffs`).
+    #[command(after_help = "Examples:\n  oauth-mux daemon handoffs --all --json")]
+    Handoffs(HandoffsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct EventsArgs {
+    /// At most this many (the latest).
+    #[arg(long, default_value_t = 50)]
+    pub limit: usize,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+// --- end afloat ---
+
 /// Route selectors shared by every route-aware command.
 #[derive(Debug, Args, Default, Clone)]
 pub struct Selectors {
@@ -233,6 +445,29 @@ pub struct Selectors {
     /// The capability wanted (e.g. codex-max).
     #[arg(long)]
     pub capability: Option<String>,
+}
+
+/// `env` arguments.
+#[derive(Debug, Args)]
+pub struct EnvArgs {
+    #[command(flatten)]
+    pub selectors: Selectors,
+    /// Shell syntax: bash, zsh, fish or ksh (default: config defaults.shell, else $SHELL, else bash).
+    #[arg(long)]
+    pub shell: Option<String>,
+    /// Print JSON (exports and the names of withheld variables; never values of tokens).
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `exec` arguments.
+#[derive(Debug, Args)]
+pub struct ExecArgs {
+    #[command(flatten)]
+    pub selectors: Selectors,
+    /// The command and its arguments, after `--`.
+    #[arg(last = true, required = true, value_name = "CMD")]
+    pub command: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -328,6 +563,41 @@ pub struct HealthArgs {
     /// Only this provider.
     #[arg(long)]
     pub provider: Option<String>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+const PROBE_HELP: &str = "\
+Without --all, routes are probed in selection order until one is usable; with
+--all, every selected route is probed. Routes whose recorded state says to wait
+(dead, quota or rate limit not yet reset) are skipped unless --all or --account
+names them. An explicit `probe` may make cheap_provider calls (one small request,
+e.g. GET /user); spend_provider probes (e.g. a Codex model turn) run only with
+--confirm-spend or a config policy that admits them.
+
+Examples:
+  oauth-mux probe --profile expensive --json
+  oauth-mux probe --provider github --account work --capability identity
+  oauth-mux probe --provider codex --account max-1 --capability codex-max --confirm-spend
+  oauth-mux probe --all --profile default --json
+
+Exit: 0 a probed route is usable; 201 none is (also when a spend probe needed
+--confirm-spend: the JSON says confirmation_required); 202 secret read failed;
+203 token expired without an admitted refresh; 204 network error; 200 probe
+request invalid (e.g. a {{PLACEHOLDER}} variable is unset).";
+
+#[derive(Debug, Args)]
+pub struct ProbeArgs {
+    #[command(flatten)]
+    pub selectors: Selectors,
+    /// Allow probes whose budget is spend_provider (they cost provider quota).
+    #[arg(long)]
+    pub confirm_spend: bool,
+    /// Probe every selected route instead of stopping at the first usable one.
+    #[arg(long)]
+    pub all: bool,
+    /// Print JSON: per route the outcome, budget, status, classification, decision,
+    /// recorded liveness and evidence; plus `ok`, `exit_code`, `next_commands`.
     #[arg(long)]
     pub json: bool,
 }

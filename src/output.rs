@@ -27,16 +27,16 @@ pub fn emit<T: Serialize>(
     }
 }
 
+/// Print a report as pretty JSON, redacted.
 pub fn print_json<T: Serialize>(report: &T) -> anyhow::Result<()> {
-    let mut value = serde_json::to_value(report)?;
-    redact_json(&mut value);
-    println!("{}", serde_json::to_string_pretty(&value)?);
+    let text = serde_json::to_string_pretty(report)?;
+    println!("{}", crate::secrets::redact::scrub_json_text(&text));
     Ok(())
 }
 
 /// Print text to stdout (redacted). A trailing newline is added when missing.
 pub fn print_text(text: &str) {
-    let text = redact_text(text);
+    let text = crate::secrets::redact::scrub_cow(text);
     if text.ends_with('\n') {
         print!("{text}");
     } else {

@@ -106,27 +106,46 @@ pub fn gather(config: &Config, sel: &Selectors, dirs: &Dirs) -> Result<RouteRequ
         let wanted = sel
             .capability
             .clone()
-            .map(|c| canonical_capability(def.as_ref(), &c));
+            .map(|c| canonical_capability(def, &c));
         match (&key.capability, &wanted) {
             (None, Some(c)) => key.capability = Some(c.clone()),
             (None, None) => {
                 key.capability = config.defaults.capability.clone().or_else(|| {
-                    def.as_ref()
-                        .and_then(|d| d.capabilities.first())
+                    def.and_then(|d| d.capabilities.first())
                         .map(|c| c.name.clone())
                 });
             }
             _ => {}
         }
         if primary.is_none() {
-            primary = wanted.or_else(|| key.capability.clone());
+            primary = wanted;
         }
-        let runtime = readiness(dirs, &key, pc, account, def.as_ref());
+        let runtime = readiness(dirs, &key, pc, account, def);
         candidates.push(Candidate {
             key,
             priority: account.priority,
             runtime,
         });
+    }
+    // Without --capability: the configured default capability when routes offer
+    // it; else, when the profile has a degradation chain, its first route's
+    // capability; else no capability filter (routes in order).
+    if primary.is_none() {
+        let offered = |c: &String| {
+            candidates
+                .iter()
+                .any(|k| k.key.capability.as_ref() == Some(c))
+        };
+        primary = config
+            .defaults
+            .capability
+            .clone()
+            .filter(offered)
+            .or_else(|| {
+                (!chain.is_empty())
+                    .then(|| candidates.first().and_then(|c| c.key.capability.clone()))
+                    .flatten()
+            });
     }
     if let Some(wanted) = &primary
         && sel.capability.is_some()

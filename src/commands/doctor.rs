@@ -211,12 +211,12 @@ fn runtime(args: &RuntimeArgs) -> anyhow::Result<()> {
                 continue;
             }
             let key = crate::model::RouteKey::new(pname, aname, None);
-            let runtime = routes::readiness(&ctx.dirs, &key, pc, account, def.as_ref());
+            let runtime = routes::readiness(&ctx.dirs, &key, pc, account, def);
             let dir = account.config_dir.as_deref().map(expand_home);
-            let env = pc.config_dir_env.clone().or_else(|| {
-                def.as_ref()
-                    .and_then(|d| d.injection.config_dir_env.clone())
-            });
+            let env = pc
+                .config_dir_env
+                .clone()
+                .or_else(|| def.and_then(|d| d.injection.config_dir_env.clone()));
             let session_files = def
                 .as_ref()
                 .map(|d| {

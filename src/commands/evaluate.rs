@@ -62,15 +62,15 @@ impl Evaluation {
     }
 }
 
-/// Evaluate the routes the selectors name, at `ctx.now`.
-pub fn evaluate(
+/// Gather the selectors' candidates and run the one selection over them.
+pub fn select_routes(
     ctx: &Context,
     loaded: &Loaded,
     selectors: &Selectors,
-) -> Result<Evaluation, anyhow::Error> {
+) -> Result<(RouteRequest, Selection, HealthView), anyhow::Error> {
     let health = ctx.health()?;
-    let config = &loaded.config;
-    let request = routes::gather(config, selectors, &ctx.dirs).map_err(Failure::into_anyhow)?;
+    let request =
+        routes::gather(&loaded.config, selectors, &ctx.dirs).map_err(Failure::into_anyhow)?;
     let selection = select(
         &request.candidates,
         request.primary_capability.as_deref(),
@@ -78,6 +78,17 @@ pub fn evaluate(
         &health,
         ctx.now,
     );
+    Ok((request, selection, health))
+}
+
+/// Evaluate the routes the selectors name, at `ctx.now`.
+pub fn evaluate(
+    ctx: &Context,
+    loaded: &Loaded,
+    selectors: &Selectors,
+) -> Result<Evaluation, anyhow::Error> {
+    let config = &loaded.config;
+    let (request, selection, health) = select_routes(ctx, loaded, selectors)?;
     let routes = selection
         .routes
         .iter()

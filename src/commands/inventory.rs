@@ -197,7 +197,7 @@ fn account_infos(
         let def = config.definition(&pc.kind);
         for (aname, account) in &pc.accounts {
             let key = RouteKey::new(pname, aname, None);
-            let runtime = routes::readiness(&ctx.dirs, &key, pc, account, def.as_ref());
+            let runtime = routes::readiness(&ctx.dirs, &key, pc, account, def);
             let account_health = health.get(&key);
             let capabilities: Vec<CapabilityHealth> = def
                 .as_ref()
@@ -385,7 +385,7 @@ pub fn discover(json: bool) -> anyhow::Result<()> {
                 kind: pc.kind.clone(),
                 config_dir_env: pc.config_dir_env.clone().or_else(|| {
                     c.definition(&pc.kind)
-                        .and_then(|d| d.injection.config_dir_env)
+                        .and_then(|d| d.injection.config_dir_env.clone())
                 }),
                 accounts: pc
                     .accounts
@@ -511,7 +511,7 @@ pub fn report(args: &ReportArgs) -> anyhow::Result<()> {
                         secret_backend: secret_facts(a).0,
                         secret_location: shown(location),
                         config_dir: a.config_dir.as_deref().map_or_else(|| "-".into(), shown),
-                        runtime: routes::readiness(&ctx.dirs, &key, pc, a, def.as_ref())
+                        runtime: routes::readiness(&ctx.dirs, &key, pc, a, def)
                             .label()
                             .to_owned(),
                     });

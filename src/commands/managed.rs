@@ -87,14 +87,14 @@ pub fn launch(spec: HarnessLaunch, opts: &LaunchArgs) -> anyhow::Result<()> {
             continue;
         }
         let field = format!("providers.{}.accounts.{}.secret", key.provider, key.account);
-        let raw = match read_account_secret(account, &def, &field) {
+        let raw = match read_account_secret(account, def, &field) {
             Ok(raw) => raw,
             Err(why) => {
                 skipped.push(format!("{} (secret: {why})", key.account));
                 continue;
             }
         };
-        match credentials::materialize(spec.harness, &def, &raw, ctx.now) {
+        match credentials::materialize(spec.harness, def, &raw, ctx.now) {
             Ok((credential, auth)) => members.push(Member {
                 account: PoolAccount {
                     label: key.account.clone(),
@@ -106,7 +106,7 @@ pub fn launch(spec: HarnessLaunch, opts: &LaunchArgs) -> anyhow::Result<()> {
                 auth,
                 account_upstream: account.upstream.clone(),
                 provider_upstream: pc.upstream.clone(),
-                definition: def,
+                definition: def.clone(),
                 selected: report.selected,
             }),
             Err(Unusable::Expired) => {

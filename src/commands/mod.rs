@@ -1,5 +1,6 @@
 //! One module per command family. Each gathers inputs, asks the core, renders output.
 
+pub mod afloat;
 mod claude;
 mod codex;
 mod config_cmd;
@@ -9,12 +10,15 @@ pub mod evaluate;
 pub mod facts;
 mod health;
 mod init;
+pub mod inject;
 mod inventory;
 mod managed;
+mod probe;
+pub mod repair;
 pub mod route;
 pub mod version;
 
-use crate::cli::{AccountsCommand, Cli, Command, ProvidersCommand, RouteCommand};
+use crate::cli::{AccountsCommand, Cli, Command, ProvidersCommand, RepairCommand, RouteCommand};
 
 /// Run one parsed command.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
@@ -34,6 +38,12 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Route(RouteCommand::Select(a)) => route::run(&a.selectors, a.json, false),
         Command::Route(RouteCommand::Explain(a)) => route::run(&a.selectors, a.json, true),
         Command::RepairPlan(a) => route::repair_plan(&a.selectors, a.json),
+        Command::Probe(args) => probe::run(&args),
+        Command::Env(a) => inject::env(&a.selectors, a.shell.as_deref(), a.json),
+        Command::Exec(a) => inject::exec(&a.selectors, &a.command),
+        Command::Repair(RepairCommand::Run(a)) => repair::run(&a),
+        Command::StayAfloat(a) => afloat::stay_afloat(&a),
+        Command::Daemon(cmd) => afloat::daemon(&cmd),
         Command::Completions(args) => {
             let mut cmd = crate::cli::command();
             clap_complete::generate(args.shell, &mut cmd, "oauth-mux", &mut std::io::stdout());

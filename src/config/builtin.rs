@@ -9,10 +9,19 @@ use super::provider_def::ProviderDefinition;
 const FILES: &[(&str, &str)] = &[
     ("codex", include_str!("providers/codex.json")),
     ("claude", include_str!("providers/claude.json")),
+    ("github", include_str!("providers/github.json")),
+    ("linear", include_str!("providers/linear.json")),
+    ("vercel", include_str!("providers/vercel.json")),
+    ("figma", include_str!("providers/figma.json")),
+    ("flakehub", include_str!("providers/flakehub.json")),
+    ("mcp", include_str!("providers/mcp.json")),
+    ("gemini", include_str!("providers/gemini.json")),
 ];
 
 /// The names of the built-in providers, in `providers list` order.
-pub const NAMES: &[&str] = &["codex", "claude"];
+pub const NAMES: &[&str] = &[
+    "codex", "claude", "github", "linear", "vercel", "figma", "flakehub", "mcp", "gemini",
+];
 
 /// Every built-in definition, parsed.
 pub fn all() -> &'static [ProviderDefinition] {

@@ -17,9 +17,14 @@ pub use schema::Config;
 /// Parse and validate config text: the typed config (when the text is an object)
 /// and every problem, errors and warnings alike.
 pub fn check_text(text: &str) -> (Option<Config>, Vec<Problem>) {
-    let parsed = load::parse_config(text);
+    let mut parsed = load::parse_config(text);
     let mut problems = parsed.problems;
-    if let Some(config) = &parsed.config {
+    if let Some(config) = &mut parsed.config {
+        for (key, def) in &mut config.provider_definitions {
+            if def.name.is_empty() {
+                def.name = key.clone();
+            }
+        }
         problems.extend(validate::validate(config, &parsed.set_aside));
     }
     (parsed.config, problems)
@@ -27,17 +32,10 @@ pub fn check_text(text: &str) -> (Option<Config>, Vec<Problem>) {
 
 impl Config {
     /// The definition for a provider kind: a user definition wins over a built-in.
-    pub fn definition(&self, kind: &str) -> Option<ProviderDefinition> {
+    pub fn definition(&self, kind: &str) -> Option<&ProviderDefinition> {
         self.provider_definitions
             .get(kind)
-            .cloned()
-            .map(|mut d| {
-                if d.name.is_empty() {
-                    d.name = kind.to_owned();
-                }
-                d
-            })
-            .or_else(|| builtin::definition(kind))
+            .or_else(|| builtin::all().iter().find(|d| d.name == kind))
     }
 }
 

@@ -182,6 +182,57 @@ pub enum BodyValidation {
     ProtectedResourceMetadata,
 }
 
+impl BodyValidation {
+    /// Check a body the classifier called a success. `Err` says what is wrong; the
+    /// probe then records the route as degraded `schema_invalid`. Pure.
+    pub fn check(self, body: &str) -> Result<(), String> {
+        match self {
+            Self::ProtectedResourceMetadata => check_protected_resource_metadata(body),
+        }
+    }
+}
+
+/// RFC 9728 §2/§3: a JSON object whose `resource` is an HTTPS URL without a
+/// fragment, and whose `authorization_servers` is a non-empty list of such URLs.
+fn check_protected_resource_metadata(body: &str) -> Result<(), String> {
+    let value: serde_json::Value =
+        serde_json::from_str(body.trim()).map_err(|_| "the body is not JSON".to_owned())?;
+    let object = value
+        .as_object()
+        .ok_or("the metadata is not a JSON object")?;
+    match object.get("resource").and_then(|v| v.as_str()) {
+        Some(url) if is_https_url_without_fragment(url) => {}
+        Some(_) => return Err("`resource` is not an https URL without a fragment".into()),
+        None => return Err("`resource` is missing".into()),
+    }
+    let servers = object
+        .get("authorization_servers")
+        .and_then(|v| v.as_array())
+        .ok_or("`authorization_servers` is missing")?;
+    if servers.is_empty() {
+        return Err("`authorization_servers` is empty".into());
+    }
+    if !servers
+        .iter()
+        .all(|s| s.as_str().is_some_and(is_https_url_without_fragment))
+    {
+        return Err(
+            "`authorization_servers` holds a value that is not an https URL without a fragment"
+                .into(),
+        );
+    }
+    Ok(())
+}
+
+fn is_https_url_without_fragment(url: &str) -> bool {
+    url.strip_prefix("https://").is_some_and(|rest| {
+        let host = rest.split(['/', '?']).next().unwrap_or("");
+        !host.is_empty()
+            && !url.contains('#')
+            && !url.chars().any(|c| c.is_whitespace() || c.is_control())
+    })
+}
+
 /// How to check one capability of one account.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -250,4 +301,55 @@ pub struct Upstream {
     /// Env var that overrides `base_url` (for gateways, mirrors and tests).
     #[serde(default)]
     pub base_url_env: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::BodyValidation::ProtectedResourceMetadata as Prm;
+
+    #[test]
+    fn protected_resource_metadata_accepts_rfc_9728_documents() {
+        let body = r#"{"resource":"https://mcp.example.com/mcp","authorization_servers":["https://auth.example.com"],"scopes_supported":["mcp:tools"]}"#;
+        assert_eq!(Prm.check(body), Ok(()));
+    }
+
+    #[test]
+    fn protected_resource_metadata_rejects_what_rfc_9728_forbids() {
+        let cases = [
+            ("<html>Not here</html>", "not JSON"),
+            ("[]", "not a JSON object"),
+            (
+                r#"{"authorization_servers":["https://a.example"]}"#,
+                "`resource` is missing",
+            ),
+            (
+                r#"{"resource":"http://mcp.example.com","authorization_servers":["https://a.example"]}"#,
+                "`resource` is not",
+            ),
+            (
+                r#"{"resource":"https://mcp.example.com/#frag","authorization_servers":["https://a.example"]}"#,
+                "`resource` is not",
+            ),
+            (
+                r#"{"resource":"https://mcp.example.com"}"#,
+                "`authorization_servers` is missing",
+            ),
+            (
+                r#"{"resource":"https://mcp.example.com","authorization_servers":[]}"#,
+                "is empty",
+            ),
+            (
+                r#"{"resource":"https://mcp.example.com","authorization_servers":["https://a.example#x"]}"#,
+                "holds a value",
+            ),
+            (
+                r#"{"resource":"https://","authorization_servers":["https://a.example"]}"#,
+                "`resource` is not",
+            ),
+        ];
+        for (body, want) in cases {
+            let err = Prm.check(body).expect_err(body);
+            assert!(err.contains(want), "{body}: {err}");
+        }
+    }
 }

@@ -613,7 +613,8 @@ fn validate_probe(probe: &ProbeDefinition, path: &str) -> Vec<Problem> {
     out
 }
 
-fn is_env_name(s: &str) -> bool {
+/// `[A-Za-z_][A-Za-z0-9_]*`: a portable environment variable name.
+pub fn is_env_name(s: &str) -> bool {
     let mut chars = s.chars();
     chars
         .next()

@@ -461,7 +461,10 @@ fn classify_429(
 }
 
 /// Seconds until the limit lifts, from the first source that says: the unified
-/// reset header, a reset in the body, the reset header, then `Retry-After`.
+/// reset header, a reset in the body, `Retry-After`, then the reset header.
+/// `Retry-After` beats a generic reset header because providers send it for the
+/// limit that was actually hit (GitHub's secondary limits carry the primary
+/// window's `x-ratelimit-reset` too).
 fn reset_horizon(
     limits: &RateLimitRules,
     ev: &ResponseEvidence<'_>,
@@ -475,6 +478,7 @@ fn reset_horizon(
         .and_then(|v| epoch_to_horizon(v, now));
     unified
         .or_else(|| body_reset(limits, ev.body, now))
+        .or(retry_after)
         .or_else(|| {
             limits
                 .reset_header
@@ -482,7 +486,6 @@ fn reset_horizon(
                 .and_then(|h| ev.header(h))
                 .and_then(|v| parse_reset_value(v, now))
         })
-        .or(retry_after)
 }
 
 fn body_reset(limits: &RateLimitRules, body: &str, now: Timestamp) -> Option<u64> {
@@ -526,7 +529,7 @@ pub fn parse_retry_after(value: Option<&str>, now: Timestamp) -> Option<u64> {
     Some((date.timestamp().as_second() - now.as_second()).max(0) as u64)
 }
 
-/// A reset header value: epoch seconds (≥ 1e9), a delta in seconds, or `1.5s`/`250ms`/`2m`.
+/// A reset header value: epoch seconds (≥ 1e9) or milliseconds (≥ 1e12), a delta in seconds, or `1.5s`/`250ms`/`2m`.
 fn parse_reset_value(value: &str, now: Timestamp) -> Option<u64> {
     let v = value.trim();
     if let Some(horizon) = epoch_to_horizon(v, now) {
@@ -547,9 +550,13 @@ fn parse_reset_value(value: &str, now: Timestamp) -> Option<u64> {
     (secs >= 0.0).then(|| secs.ceil() as u64)
 }
 
-/// Epoch seconds (≥ 1e9) → seconds from `now` (0 if already past).
+/// Epoch seconds (≥ 1e9), or epoch milliseconds (≥ 1e12, as Linear's
+/// `x-ratelimit-requests-reset` sends), → seconds from `now` (0 if already past).
 fn epoch_to_horizon(value: &str, now: Timestamp) -> Option<u64> {
-    let epoch: f64 = value.trim().parse().ok()?;
+    let mut epoch: f64 = value.trim().parse().ok()?;
+    if epoch >= 1e12 {
+        epoch = (epoch / 1000.0).ceil();
+    }
     (epoch >= 1e9).then(|| (epoch as i64 - now.as_second()).max(0) as u64)
 }
 

@@ -205,6 +205,50 @@ fn reset_header_accepts_deltas_and_epochs() {
 }
 
 #[test]
+fn reset_header_in_epoch_milliseconds() {
+    let limits = RateLimitRules {
+        reset_header: Some("x-ratelimit-requests-reset".into()),
+        ..Default::default()
+    };
+    let epoch_ms = ((now().as_second() + 45) * 1000 + 250).to_string();
+    assert_eq!(
+        classify_with(
+            &[],
+            &limits,
+            429,
+            &[("x-ratelimit-requests-reset", &epoch_ms)],
+            ""
+        ),
+        Classification::RateLimited {
+            retry_after_s: Some(46),
+            window: RateLimitWindow::PerMinute
+        }
+    );
+}
+
+#[test]
+fn retry_after_beats_a_generic_reset_header() {
+    let limits = RateLimitRules {
+        reset_header: Some("x-ratelimit-reset".into()),
+        ..Default::default()
+    };
+    let window_reset = (now().as_second() + 3000).to_string();
+    assert_eq!(
+        classify_with(
+            &[],
+            &limits,
+            429,
+            &[("retry-after", "60"), ("x-ratelimit-reset", &window_reset)],
+            ""
+        ),
+        Classification::RateLimited {
+            retry_after_s: Some(60),
+            window: RateLimitWindow::PerMinute
+        }
+    );
+}
+
+#[test]
 fn status_401_is_dead_token_revoked() {
     assert_eq!(
         classify(401, &[], ""),

@@ -65,7 +65,7 @@ impl RouteHealth {
     /// Parse a stored record. `Err` carries a reason; callers treat the route as
     /// having no usable evidence and keep the raw record untouched.
     pub fn from_json(value: &serde_json::Value) -> Result<Self, String> {
-        serde_json::from_value(value.clone()).map_err(|e| e.to_string())
+        Self::deserialize(value).map_err(|e| e.to_string())
     }
 
     pub fn to_json(&self) -> serde_json::Value {

@@ -9,6 +9,7 @@ pub mod liveness;
 pub mod repair;
 pub mod route_key;
 pub mod runtime;
+pub mod schedule;
 pub mod selection;
 
 pub use classify::{Classification, ClassifierRules, ResponseEvidence, classify_response};

@@ -56,6 +56,29 @@ impl<F: Fn(&RouteKey) -> Option<RouteHealth>> HealthLookup for F {
     }
 }
 
+/// A route's view outside the ranking (no skip reason): for routes listed after
+/// the selection, or probed explicitly.
+pub fn unranked_view(
+    c: &Candidate,
+    health: &dyn HealthLookup,
+    now: Timestamp,
+    fallback_capability: bool,
+) -> RouteView {
+    let account = health.health(&c.key.account_key());
+    let route = health.health(&c.key);
+    let status = effective_status(account.as_ref(), route.as_ref(), now);
+    RouteView {
+        key: c.key.clone(),
+        priority: c.priority,
+        selectable: c.runtime.is_ready() && status.is_available(),
+        decision: status.decision(),
+        status,
+        runtime: c.runtime.clone(),
+        skip_reason: None,
+        fallback_capability,
+    }
+}
+
 /// Order candidates: by account priority (higher first), keeping the given
 /// (profile) order among equal priorities.
 pub fn order_candidates(mut candidates: Vec<Candidate>) -> Vec<Candidate> {
@@ -150,19 +173,7 @@ pub fn select(
                     .iter()
                     .filter(|c| c.key.capability.as_deref() == *later)
                 {
-                    let account = health.health(&c.key.account_key());
-                    let route = health.health(&c.key);
-                    let status = effective_status(account.as_ref(), route.as_ref(), now);
-                    routes.push(RouteView {
-                        key: c.key.clone(),
-                        priority: c.priority,
-                        selectable: c.runtime.is_ready() && status.is_available(),
-                        decision: status.decision(),
-                        status,
-                        runtime: c.runtime.clone(),
-                        skip_reason: None,
-                        fallback_capability: true,
-                    });
+                    routes.push(unranked_view(c, health, now, true));
                 }
             }
             break;

@@ -21,6 +21,7 @@
 //! every `abc` or `true` in the output would mangle it, and a credential that short
 //! offers no protection worth the noise.
 
+use std::borrow::Cow;
 use std::sync::{Mutex, MutexGuard};
 
 /// What a redacted value is replaced with.
@@ -144,13 +145,52 @@ pub fn is_registered(value: &str) -> bool {
 /// `text` with every registered value and every token-shaped run replaced by
 /// `[REDACTED]` (`Bearer` keeps its scheme word: `Bearer [REDACTED]`).
 pub fn scrub(text: &str) -> String {
-    let mut out = text.to_string();
+    scrub_cow(text).into_owned()
+}
+
+/// [`scrub`] without a copy when nothing needs replacing (the common case on
+/// every output path).
+pub fn scrub_cow(text: &str) -> Cow<'_, str> {
+    let mut out = Cow::Borrowed(text);
     for value in registry().iter() {
         if out.contains(value.as_str()) {
-            out = out.replace(value.as_str(), REDACTED);
+            out = Cow::Owned(out.replace(value.as_str(), REDACTED));
         }
     }
-    mask_token_shapes(&out)
+    match mask_token_shapes_cow(&out) {
+        Cow::Borrowed(_) => out,
+        Cow::Owned(masked) => Cow::Owned(masked),
+    }
+}
+
+/// Scrub serialized JSON text: registered values are replaced both as they are
+/// and in their JSON-escaped form, so the result equals serializing a
+/// [`scrub_json`]-ed value, without building one.
+pub fn scrub_json_text(text: &str) -> Cow<'_, str> {
+    let mut out = Cow::Borrowed(text);
+    for value in registry().iter() {
+        for form in [Cow::Borrowed(value.as_str()), json_escaped(value)] {
+            if out.contains(form.as_ref()) {
+                out = Cow::Owned(out.replace(form.as_ref(), REDACTED));
+            }
+        }
+    }
+    match mask_token_shapes_cow(&out) {
+        Cow::Borrowed(_) => out,
+        Cow::Owned(masked) => Cow::Owned(masked),
+    }
+}
+
+/// `value` as it appears inside a JSON string (without the quotes).
+fn json_escaped(value: &str) -> Cow<'_, str> {
+    if !value
+        .chars()
+        .any(|c| c == '"' || c == '\\' || c.is_control())
+    {
+        return Cow::Borrowed(value);
+    }
+    let quoted = serde_json::to_string(value).unwrap_or_default();
+    Cow::Owned(quoted.trim_matches('"').to_owned())
 }
 
 /// Scrub every string (and object key) inside `value`, in place.
@@ -158,14 +198,13 @@ pub fn scrub_json(value: &mut serde_json::Value) {
     use serde_json::Value;
     match value {
         Value::String(s) => {
-            let clean = scrub(s);
-            if clean != *s {
+            if let Cow::Owned(clean) = scrub_cow(s) {
                 *s = clean;
             }
         }
         Value::Array(items) => items.iter_mut().for_each(scrub_json),
         Value::Object(map) => {
-            let needs_key_rewrite = map.keys().any(|k| scrub(k) != *k);
+            let needs_key_rewrite = map.keys().any(|k| matches!(scrub_cow(k), Cow::Owned(_)));
             if needs_key_rewrite {
                 let old = std::mem::take(map);
                 for (k, v) in old {
@@ -234,46 +273,106 @@ fn bearer_len(bytes: &[u8]) -> Option<(usize, usize)> {
 /// credentials, and tokens with a prefix from [`TOKEN_PREFIXES`]. Matches start only
 /// at a word boundary. Idempotent: `[REDACTED]` contains no match.
 pub fn mask_token_shapes(text: &str) -> String {
+    mask_token_shapes_cow(text).into_owned()
+}
+
+/// Bytes a token shape can start with: `e` (JWT), `b`/`B` (Bearer), and the first
+/// byte of each prefix.
+fn first_byte_table() -> &'static [bool; 256] {
+    static TABLE: std::sync::OnceLock<[bool; 256]> = std::sync::OnceLock::new();
+    TABLE.get_or_init(|| {
+        let mut t = [false; 256];
+        t[usize::from(b'e')] = true;
+        t[usize::from(b'b')] = true;
+        t[usize::from(b'B')] = true;
+        for (prefix, _) in TOKEN_PREFIXES {
+            t[usize::from(prefix.as_bytes()[0])] = true;
+        }
+        t
+    })
+}
+
+/// The match (start of the masked part, its length, bytes kept before it) of a
+/// token shape beginning at `rest[0]`.
+fn shape_at(rest: &[u8]) -> Option<(usize, usize)> {
+    // Cheap first-byte filter: every shape starts with `e` (JWT), `b`/`B`
+    // (Bearer) or the first byte of a prefix.
+    if !first_byte_table()[usize::from(rest[0])] {
+        return None;
+    }
+    if let Some(len) = jwt_len(rest) {
+        return Some((0, len));
+    }
+    if let Some((start, len)) = bearer_len(rest) {
+        return Some((start, len));
+    }
+    TOKEN_PREFIXES.iter().find_map(|(prefix, min)| {
+        let p = prefix.as_bytes();
+        let body = rest.strip_prefix(p).map(token_run)?;
+        let has_digit = rest[p.len()..p.len() + body].iter().any(u8::is_ascii_digit);
+        (body >= *min && has_digit).then_some((0, p.len() + body))
+    })
+}
+
+/// [`mask_token_shapes`] without a copy when nothing matches.
+pub fn mask_token_shapes_cow(text: &str) -> Cow<'_, str> {
     let bytes = text.as_bytes();
-    let mut out: Vec<u8> = Vec::with_capacity(bytes.len());
+    let mut out: Option<Vec<u8>> = None;
+    let mut copied = 0;
     let mut i = 0;
     while i < bytes.len() {
-        let at_boundary = i == 0 || !is_token_byte(bytes[i - 1]);
-        if at_boundary {
-            let rest = &bytes[i..];
-            if let Some(len) = jwt_len(rest) {
-                out.extend_from_slice(REDACTED.as_bytes());
-                i += len;
-                continue;
-            }
-            if let Some((start, len)) = bearer_len(rest) {
-                out.extend_from_slice(&rest[..start]);
-                out.extend_from_slice(REDACTED.as_bytes());
-                i += start + len;
-                continue;
-            }
-            let prefixed = TOKEN_PREFIXES.iter().find_map(|(prefix, min)| {
-                let p = prefix.as_bytes();
-                let body = rest.strip_prefix(p).map(token_run)?;
-                let has_digit = rest[p.len()..p.len() + body].iter().any(u8::is_ascii_digit);
-                (body >= *min && has_digit).then_some(p.len() + body)
-            });
-            if let Some(len) = prefixed {
-                out.extend_from_slice(REDACTED.as_bytes());
-                i += len;
-                continue;
-            }
+        // Every shape starts with a token byte at a word boundary, so the scan
+        // looks only at the first byte of each run and skips the rest of it.
+        if !is_token_byte(bytes[i]) {
+            i += 1;
+            continue;
         }
-        out.push(bytes[i]);
-        i += 1;
+        let at_boundary = i == 0 || !is_token_byte(bytes[i - 1]);
+        if at_boundary && let Some((start, len)) = shape_at(&bytes[i..]) {
+            let buf = out.get_or_insert_with(|| Vec::with_capacity(bytes.len()));
+            buf.extend_from_slice(&bytes[copied..i + start]);
+            buf.extend_from_slice(REDACTED.as_bytes());
+            i += start + len;
+            copied = i;
+            continue;
+        }
+        i += token_run(&bytes[i..]).max(1);
     }
-    // Matches begin and end on ASCII bytes, so UTF-8 boundaries are preserved.
-    String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+    match out {
+        None => Cow::Borrowed(text),
+        Some(mut buf) => {
+            buf.extend_from_slice(&bytes[copied..]);
+            // Matches begin and end on ASCII bytes, so UTF-8 boundaries are preserved.
+            Cow::Owned(
+                String::from_utf8(buf)
+                    .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
+            )
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn json_text_scrub_matches_value_scrub_even_for_escaped_secrets() {
+        register("unit-json-text-\"quoted\\slash\ncanary");
+        register("unit-json-text-plain-canary");
+        let value = serde_json::json!({
+            "a": "x unit-json-text-\"quoted\\slash\ncanary y",
+            "unit-json-text-plain-canary": ["z unit-json-text-plain-canary", 1, null],
+            "jwt": "eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.",
+        });
+        let text = serde_json::to_string_pretty(&value).unwrap();
+        let mut scrubbed = value.clone();
+        scrub_json(&mut scrubbed);
+        assert_eq!(
+            scrub_json_text(&text),
+            serde_json::to_string_pretty(&scrubbed).unwrap()
+        );
+        assert!(!scrub_json_text(&text).contains("canary"));
+    }
 
     #[test]
     fn registered_values_are_replaced_longest_first() {

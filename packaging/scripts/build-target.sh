@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Build the release binary of oauth-mux for one target triple with cargo-zigbuild.
+#
+#   packaging/scripts/build-target.sh TRIPLE [BINS_DIR]
+#
+# Writes BINS_DIR/TRIPLE/oauth-mux (oauth-mux.exe on Windows); BINS_DIR defaults to
+# target/release-bins. This is the one build step: `just release-local` and the Nix flake
+# both call it, so the flags below exist in one place only.
+#   - zig is the linker (cargo-zigbuild; PyPI `cargo-zigbuild` + `ziglang`, or nixpkgs);
+#   - MACOSX_DEPLOYMENT_TARGET=11.0, otherwise zig stamps minos 15.0 on Mach-O;
+#   - path prefixes remapped (workspace -> /src, cargo home -> /cargo, rustup -> /rustup)
+#     so the binary does not depend on where the tree was checked out;
+#   - Linux targets are musl, static by default (crt-static);
+#   - the release profile (LTO, one codegen unit, strip, opt-level z) is in Cargo.toml.
+set -euo pipefail
+triple=${1:?usage: build-target.sh TRIPLE [BINS_DIR]}
+root=$(cd "$(dirname "$0")/../.." && pwd)
+bins=${2:-$root/target/release-bins}
+case "$bins" in /*) ;; *) bins=$PWD/$bins ;; esac
+
+if ! grep -q "\"triple\": *\"$triple\"" "$root/packaging/targets.json"; then
+  echo "build-target: $triple is not in packaging/targets.json (the one target list)" >&2
+  exit 2
+fi
+command -v cargo-zigbuild >/dev/null 2>&1 || {
+  echo "build-target: cargo-zigbuild not found on PATH; run .ci/deps/30-release.sh (pip install cargo-zigbuild ziglang)" >&2
+  exit 127
+}
+if command -v rustup >/dev/null 2>&1 && ! rustup target list --installed | grep -qx "$triple"; then
+  rustup target add "$triple"
+fi
+
+cargo_home=${CARGO_HOME:-$HOME/.cargo}
+rustup_home=${RUSTUP_HOME:-$HOME/.rustup}
+export MACOSX_DEPLOYMENT_TARGET=11.0
+export SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-$(git -C "$root" log -1 --format=%ct 2>/dev/null || echo 0)}
+export CARGO_INCREMENTAL=0
+# Only target crates see RUSTFLAGS when --target is given; build scripts stay host-native.
+export RUSTFLAGS="${RUSTFLAGS:-} --remap-path-prefix=$root=/src --remap-path-prefix=$cargo_home=/cargo --remap-path-prefix=$rustup_home=/rustup"
+
+exe=oauth-mux
+case "$triple" in *windows*) exe=oauth-mux.exe ;; esac
+
+cd "$root"
+cargo zigbuild --release --locked --target "$triple" -p oauth-mux --bin oauth-mux
+mkdir -p "$bins/$triple"
+cp "target/$triple/release/$exe" "$bins/$triple/$exe.tmp"
+mv "$bins/$triple/$exe.tmp" "$bins/$triple/$exe"
+echo "build-target: $triple -> $bins/$triple/$exe ($(wc -c <"$bins/$triple/$exe") bytes)"

@@ -1,0 +1,104 @@
+//! Render a whole tree from stand-in binaries (shell scripts that answer `version` and
+//! `completions`), check it is byte-identical when rendered twice, and run the tree,
+//! install-sh and homebrew proof lanes against it. Needs nfpm, minisign, dash, curl, ruby
+//! (installed by .ci/deps/30-release.sh); fails naming the tool when one is missing.
+
+use oauth_mux_packaging::proof::{ProofInput, run as proof};
+use oauth_mux_packaging::render::{RenderInput, render};
+use oauth_mux_packaging::targets::builtin_targets;
+use oauth_mux_packaging::templates::DEFAULT_BASE_URL;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::process::Command;
+
+const VERSION: &str = "9.9.9-test.1";
+
+fn stand_in_bins(dir: &Path) {
+    let script = format!(
+        "#!/bin/sh\ncase \"$1\" in\n  version) echo 'oauth-mux {VERSION}' ;;\n  completions) echo \"# oauth-mux completions for $2\" ;;\n  *) echo 'usage' >&2; exit 2 ;;\nesac\n"
+    );
+    for t in builtin_targets() {
+        let d = dir.join(&t.triple);
+        std::fs::create_dir_all(&d).unwrap();
+        std::fs::write(d.join(&t.exe), &script).unwrap();
+        std::fs::set_permissions(d.join(&t.exe), std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+}
+
+fn input(bins: &Path, out: &Path, pubkey: &Path) -> RenderInput {
+    RenderInput {
+        version: VERSION.into(),
+        bins: bins.to_path_buf(),
+        out: out.to_path_buf(),
+        repo: Path::new(env!("CARGO_MANIFEST_DIR"))
+            .parent()
+            .unwrap()
+            .to_path_buf(),
+        base_url_template: DEFAULT_BASE_URL.into(),
+        pubkey: pubkey.to_path_buf(),
+        native_bin: Some(bins.join("x86_64-unknown-linux-musl/oauth-mux")),
+        source_date_epoch: 1_700_000_000,
+        targets: builtin_targets(),
+    }
+}
+
+#[test]
+fn rendered_tree_is_reproducible_and_installs_through_install_sh() {
+    let tmp = tempfile::tempdir().unwrap();
+    let bins = tmp.path().join("bins");
+    stand_in_bins(&bins);
+    let keys = tmp.path().join("keys");
+    std::fs::create_dir_all(&keys).unwrap();
+    let status = Command::new("minisign")
+        .args(["-G", "-W", "-p"])
+        .arg(keys.join("t.pub"))
+        .arg("-s")
+        .arg(keys.join("t.key"))
+        .output()
+        .expect("minisign not found on PATH: run .ci/deps/30-release.sh (apt-get install minisign)")
+        .status;
+    assert!(status.success());
+    // SAFETY: this test binary runs this single test; nothing else reads the environment.
+    unsafe { std::env::set_var("OMUX_MINISIGN_SECRET_KEY_FILE", keys.join("t.key")) };
+
+    let one = tmp.path().join("one").join(VERSION);
+    let two = tmp.path().join("two").join(VERSION);
+    let manifest =
+        render(&input(&bins, &one, &keys.join("t.pub"))).expect("render #1 (is nfpm on PATH?)");
+    render(&input(&bins, &two, &keys.join("t.pub"))).expect("render #2");
+    let sums = std::fs::read(one.join("SHA256SUMS")).unwrap();
+    assert_eq!(
+        sums,
+        std::fs::read(two.join("SHA256SUMS")).unwrap(),
+        "two renders differ"
+    );
+    assert_eq!(
+        std::fs::read(one.join("SHA256SUMS.minisig")).unwrap(),
+        std::fs::read(two.join("SHA256SUMS.minisig")).unwrap()
+    );
+    assert_eq!(
+        manifest.artifacts.len(),
+        6 + 7 + 6 + 2,
+        "archives, npm, deb/rpm/apk, formula, install.sh"
+    );
+    let text = String::from_utf8(sums).unwrap();
+    for t in builtin_targets() {
+        assert!(
+            text.contains(&format!("  {}\n", t.archive_name())),
+            "{} missing from SHA256SUMS",
+            t.archive_name()
+        );
+    }
+
+    let report = proof(&ProofInput {
+        version: VERSION.into(),
+        dir: one.clone(),
+        lanes: vec!["tree".into(), "install-sh".into(), "homebrew".into()],
+    })
+    .unwrap();
+    assert_eq!(
+        (report.passed, report.failed),
+        (3, 0),
+        "proof lanes failed: see stderr"
+    );
+}

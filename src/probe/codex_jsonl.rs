@@ -1,0 +1,169 @@
+//! `codex exec --json` output: JSON lines whose last turn says how the probe
+//! went. Turned into evidence for the one classifier: a completed turn is a 200;
+//! a usage-limit error keeps the exit status (400) and adds the
+//! `usage_limit_reached` marker to the hint (the codex failure rules match it)
+//! and, when the output said when the quota resets, a body carrying
+//! `error.resets_in_seconds` (the codex rate-limit rules read it). A reset the
+//! CLI did not state stays unknown.
+
+use serde_json::{Value, json};
+
+/// What the JSONL stream says.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CodexVerdict {
+    /// `turn.completed` (or `turn/completed` without a failure).
+    Completed,
+    /// A usage-limit error; `resets_in_s` when the output said.
+    UsageLimit { resets_in_s: Option<u64> },
+    /// Another error, with its message.
+    Error { message: String },
+}
+
+/// Interpret the JSON lines in `output`; `None` when no line is a Codex event.
+pub fn interpret(output: &str) -> Option<CodexVerdict> {
+    let mut verdict = None;
+    for line in output.lines() {
+        let Ok(value) = serde_json::from_str::<Value>(line.trim()) else {
+            continue;
+        };
+        if let Some(v) = event_verdict(&value) {
+            verdict = Some(v);
+            if matches!(verdict, Some(CodexVerdict::Completed)) {
+                continue;
+            }
+        }
+    }
+    verdict
+}
+
+fn event_verdict(value: &Value) -> Option<CodexVerdict> {
+    let kind = value
+        .get("type")
+        .or_else(|| value.get("method"))
+        .and_then(Value::as_str)?;
+    match kind {
+        "turn.completed" => Some(CodexVerdict::Completed),
+        "turn/completed" => {
+            let failed =
+                value.pointer("/params/turn/status").and_then(Value::as_str) == Some("failed");
+            if failed {
+                let err = value
+                    .pointer("/params/turn/error")
+                    .cloned()
+                    .unwrap_or(Value::Null);
+                Some(error_verdict(&err))
+            } else {
+                Some(CodexVerdict::Completed)
+            }
+        }
+        "error" | "turn.failed" => Some(error_verdict(value)),
+        _ => None,
+    }
+}
+
+fn error_verdict(value: &Value) -> CodexVerdict {
+    let err = value.get("error").unwrap_or(value);
+    let message = err
+        .get("message")
+        .or_else(|| value.get("message"))
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_owned();
+    // The message itself is often a JSON document from the backend.
+    let inner: Option<Value> = serde_json::from_str(message.trim()).ok();
+    let inner_err = inner.as_ref().map(|v| v.get("error").unwrap_or(v));
+    let type_is_usage = [Some(err), inner_err]
+        .into_iter()
+        .flatten()
+        .any(|e| e.get("type").and_then(Value::as_str) == Some("usage_limit_reached"));
+    let lower = message.to_ascii_lowercase();
+    let text_is_usage = lower.contains("usage_limit_reached")
+        || lower.contains("usage limit")
+        || lower.contains("purchase more credits");
+    if type_is_usage || text_is_usage {
+        let resets_in_s = [Some(err), inner_err].into_iter().flatten().find_map(|e| {
+            e.get("resets_in_seconds")
+                .or_else(|| e.get("retry_after_s"))
+                .and_then(Value::as_u64)
+        });
+        return CodexVerdict::UsageLimit { resets_in_s };
+    }
+    CodexVerdict::Error { message }
+}
+
+/// How a verdict changes the evidence handed to the classifier.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CodexEvidence {
+    /// Replaces the exit-mapped status.
+    pub status: Option<u16>,
+    /// Replaces the body the rate-limit rules read.
+    pub body: Option<String>,
+    /// Appended to the hint the failure rules match.
+    pub hint_marker: Option<&'static str>,
+}
+
+/// The evidence changes for a verdict.
+pub fn evidence(verdict: &CodexVerdict) -> CodexEvidence {
+    match verdict {
+        CodexVerdict::Completed => CodexEvidence {
+            status: Some(200),
+            ..Default::default()
+        },
+        CodexVerdict::UsageLimit { resets_in_s } => CodexEvidence {
+            status: None,
+            body: resets_in_s.map(|s| {
+                json!({"error": {"type": "usage_limit_reached", "resets_in_seconds": s}})
+                    .to_string()
+            }),
+            hint_marker: Some("usage_limit_reached"),
+        },
+        CodexVerdict::Error { .. } => CodexEvidence::default(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn completed_turn_is_success() {
+        let out = "{\"type\":\"thread.started\"}\n{\"type\":\"turn.completed\",\"usage\":{}}\n";
+        assert_eq!(interpret(out), Some(CodexVerdict::Completed));
+    }
+
+    #[test]
+    fn usage_limit_error_is_quota_with_reset() {
+        let out = r#"{"type":"error","message":"{\"error\":{\"type\":\"usage_limit_reached\",\"resets_in_seconds\":1234}}"}"#;
+        assert_eq!(
+            interpret(out),
+            Some(CodexVerdict::UsageLimit {
+                resets_in_s: Some(1234)
+            })
+        );
+        let out = r#"{"type":"turn.failed","error":{"message":"You've hit your usage limit. Try again later."}}"#;
+        assert_eq!(
+            interpret(out),
+            Some(CodexVerdict::UsageLimit { resets_in_s: None })
+        );
+        let ev = evidence(&CodexVerdict::UsageLimit { resets_in_s: None });
+        assert_eq!(ev.status, None);
+        assert_eq!(ev.body, None);
+        assert_eq!(ev.hint_marker, Some("usage_limit_reached"));
+        let ev = evidence(&CodexVerdict::UsageLimit {
+            resets_in_s: Some(60),
+        });
+        assert!(ev.body.unwrap().contains("\"resets_in_seconds\":60"));
+    }
+
+    #[test]
+    fn other_errors_keep_their_message() {
+        let out = r#"{"type":"error","message":"model is not supported"}"#;
+        assert_eq!(
+            interpret(out),
+            Some(CodexVerdict::Error {
+                message: "model is not supported".into()
+            })
+        );
+        assert_eq!(interpret("plain text"), None);
+    }
+}

@@ -1,0 +1,194 @@
+//! `oauth-mux probe` with command probes: the `toy` provider whose probe reports
+//! quota for account a1 and succeeds for a2, timeouts, and missing binaries.
+
+mod support_fake_provider;
+
+use serde_json::{Value, json};
+use support_fake_provider::Sandbox;
+
+const TOY_SCRIPT: &str = r#"echo "home=$TOY_HOME acct=$OMUX_ACTIVE_ACCOUNT cap=$OMUX_ACTIVE_CAPABILITY profile=$OMUX_ACTIVE_PROFILE"; if [ "$OMUX_ACTIVE_ACCOUNT" = a1 ]; then echo "quota_exhausted: weekly cap reached" >&2; exit 1; fi; exit 0"#;
+
+fn toy_config(sb: &Sandbox) -> Value {
+    for a in ["a1", "a2"] {
+        std::fs::create_dir_all(sb.path(&format!("home/toy-{a}"))).unwrap();
+    }
+    json!({
+        "version": 1,
+        "provider_definitions": {
+            "toy": {
+                "name": "toy",
+                "injection": {"config_dir_env": "TOY_HOME"},
+                "capabilities": [
+                    {"name": "expensive", "probe": {"transport": "command", "command": ["sh", "-c", TOY_SCRIPT], "timeout_ms": 10000}},
+                    {"name": "slow", "probe": {"transport": "command", "command": ["sh", "-c", "sleep 20"], "timeout_ms": 300}},
+                    {"name": "ghost", "probe": {"transport": "command", "command": ["/nonexistent/omux-ghost-binary"], "timeout_ms": 1000}}
+                ],
+                "failure_rules": [
+                    {"status": 400, "hint_contains": "quota_exhausted", "class": "quota_exhausted"}
+                ]
+            }
+        },
+        "providers": {
+            "toy": {
+                "kind": "toy",
+                "accounts": {
+                    "a1": {"priority": 10, "config_dir": sb.path("home/toy-a1"), "secret": {"backend": "env", "variable": "TOY_A1_TOKEN"}},
+                    "a2": {"priority": 5, "config_dir": sb.path("home/toy-a2"), "secret": {"backend": "env", "variable": "TOY_A2_TOKEN"}}
+                }
+            }
+        },
+        "profiles": {
+            "expensive": {"providers": ["toy:a1#expensive", "toy:a2#expensive"]},
+            "slow": {"providers": ["toy:a1#slow"]},
+            "ghost": {"providers": ["toy:a1#ghost"]}
+        }
+    })
+}
+
+const TOKENS: &[(&str, &str)] = &[
+    ("TOY_A1_TOKEN", "toy-a1-canary-5f1e2d3c"),
+    ("TOY_A2_TOKEN", "toy-a2-canary-9a8b7c6d"),
+];
+
+#[test]
+fn quota_on_a1_falls_back_to_a2_and_is_recorded_route_scoped() {
+    let sb = Sandbox::new();
+    sb.write_config(&toy_config(&sb));
+    let (code, v, out) = sb.run_json(&["probe", "--profile", "expensive", "--json"], TOKENS);
+    assert_eq!(code, 0, "stderr: {}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(v["ok"], true);
+    assert_eq!(v["usable_route"], "toy:a2#expensive");
+    let routes = v["routes"].as_array().unwrap();
+    assert_eq!(routes.len(), 2);
+    assert_eq!(routes[0]["health_key"], "toy:a1#expensive");
+    assert_eq!(routes[0]["status"], 400);
+    assert_eq!(routes[0]["classification"]["class"], "quota_exhausted");
+    assert_eq!(routes[0]["decision"], "try_next_account");
+    assert_eq!(routes[0]["budget"], "free_command");
+    assert_eq!(routes[1]["outcome"], "usable");
+    // The account's config dir and the breadcrumbs reached the command.
+    let hint = routes[1]["evidence"]["hint_excerpt"].as_str().unwrap();
+    let a2_home = sb.path("home/toy-a2");
+    assert!(
+        hint.contains(&format!("home={}", a2_home.display())),
+        "{hint}"
+    );
+    assert!(
+        hint.contains("acct=a2 cap=expensive profile=expensive"),
+        "{hint}"
+    );
+
+    let health = sb.health();
+    let a1 = &health["toy:a1#expensive"];
+    assert_eq!(a1["last_class"], "quota_exhausted");
+    assert_eq!(a1["liveness"]["availability"]["state"], "quota_exhausted");
+    assert_eq!(a1["source"], "command_probe");
+    assert_eq!(health["toy:a2#expensive"]["last_class"], "success");
+    // Route-scoped: the quota does not touch the account key.
+    assert!(health.get("toy:a1").is_none());
+
+    let events = sb.events();
+    let probes: Vec<&Value> = events.iter().filter(|e| e["kind"] == "probe").collect();
+    assert_eq!(probes.len(), 2);
+    assert_eq!(probes[0]["route"], "toy:a1#expensive");
+    assert_eq!(probes[0]["class"], "quota_exhausted");
+    assert_eq!(probes[0]["spends_provider_calls"], false);
+
+    // A second walk skips a1 (quota not reset) without running it.
+    let (code, v, _) = sb.run_json(&["probe", "--profile", "expensive", "--json"], TOKENS);
+    assert_eq!(code, 0);
+    assert_eq!(v["routes"][0]["outcome"], "skipped");
+    assert_eq!(v["routes"][0]["probe_executed"], false);
+    assert_eq!(v["routes"][1]["outcome"], "usable");
+
+    // Canaries never leave the process.
+    let all = format!(
+        "{}{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+        sb.state_text()
+    );
+    for (_, canary) in TOKENS {
+        assert!(!all.contains(canary), "canary {canary} leaked");
+    }
+}
+
+#[test]
+fn human_output_is_a_table() {
+    let sb = Sandbox::new();
+    sb.write_config(&toy_config(&sb));
+    let out = sb.run(&["probe", "-p", "expensive"], TOKENS);
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("ROUTE"), "{text}");
+    assert!(text.contains("toy:a1#expensive"), "{text}");
+    assert!(text.contains("quota_exhausted"), "{text}");
+    assert!(text.contains("Usable: toy:a2#expensive"), "{text}");
+}
+
+#[test]
+fn timeout_is_recorded_as_408() {
+    let sb = Sandbox::new();
+    sb.write_config(&toy_config(&sb));
+    let (code, v, _) = sb.run_json(&["probe", "--profile", "slow", "--json"], TOKENS);
+    assert_eq!(code, 201);
+    let r = &v["routes"][0];
+    assert_eq!(r["status"], 408);
+    assert!(
+        r["evidence"]["hint_excerpt"]
+            .as_str()
+            .unwrap()
+            .starts_with("probe command timed out after 300 ms")
+    );
+    assert_eq!(sb.health()["toy:a1#slow"]["last_status"], 408);
+}
+
+#[test]
+fn missing_binary_is_a_runtime_problem_and_records_no_liveness() {
+    let sb = Sandbox::new();
+    sb.write_config(&toy_config(&sb));
+    let (code, v, _) = sb.run_json(&["probe", "--profile", "ghost", "--json"], TOKENS);
+    assert_eq!(code, 201);
+    let r = &v["routes"][0];
+    assert_eq!(r["outcome"], "runtime_problem");
+    assert_eq!(r["runtime"]["state"], "missing_binary");
+    assert_eq!(r["probe_executed"], false);
+    assert!(
+        sb.health().is_empty(),
+        "no liveness may be recorded: {:?}",
+        sb.health()
+    );
+    assert!(
+        v["next_commands"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c.as_str().unwrap().starts_with("oauth-mux doctor runtime"))
+    );
+}
+
+#[test]
+fn unreadable_secret_records_the_account_dead_and_exits_202() {
+    let sb = Sandbox::new();
+    sb.write_config(&toy_config(&sb));
+    let (code, v, _) = sb.run_json(
+        &[
+            "probe",
+            "--profile",
+            "expensive",
+            "--account",
+            "a1",
+            "--json",
+        ],
+        &[],
+    );
+    assert_eq!(code, 202);
+    assert_eq!(v["routes"][0]["outcome"], "secret_unavailable");
+    let health = sb.health();
+    assert_eq!(health["toy:a1"]["liveness"]["state"], "dead");
+    assert_eq!(
+        health["toy:a1"]["liveness"]["reason"],
+        "credential_unavailable"
+    );
+    assert!(health.get("toy:a1#expensive").is_none());
+}
