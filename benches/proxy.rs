@@ -436,7 +436,8 @@ fn write_section(section: &str) {
     let mut skipping = false;
     let mut replaced = false;
     for line in existing.lines() {
-        if line.starts_with("## ") {
+        // Another section starts at its heading or at a marker comment before it.
+        if line.starts_with("## ") || line.starts_with("<!--") {
             skipping = line.trim() == "## Proxy";
             if skipping {
                 out.push_str(section);
