@@ -587,7 +587,7 @@ fn main() {
     let now = Timestamp::now();
     let section = format!(
         "## Proxy\n\n\
-Measured by `just bench` (benches/proxy.rs) on {now:.0}, {cores} cores, {profile}. Upstream: the built-in loopback fake provider (src/demo/fake_provider.rs) in the\n\
+Measured by `just bench-proxy` (benches/proxy.rs) on {now:.0}, {cores} cores, {profile}. Upstream: the built-in loopback fake provider (src/demo/fake_provider.rs) in the\n\
 bench process; the proxy runs in a child process over the durable pool (the model's classifier, health\n\
 writes by the background writer into a temporary state dir) with election that ignores health, so every\n\
 failover iteration pays the whole failover (classify, record, elect, replay) again.\n\
@@ -622,7 +622,7 @@ buffers were removed. Reaching 50% of a fake upstream this cheap would take an e
 the blocking thread-per-connection design rules out; against a real provider (tens to hundreds of ms\n\
 per request) the added {ap50:.2} ms and {pcpu:.0} µs of CPU per request are noise.\n",
         profile = if cfg!(debug_assertions) {
-            "DEBUG build (not representative: run `just bench`)"
+            "DEBUG build (not representative: run `just bench-proxy`)"
         } else {
             "release profile (the shipped one:\nLTO, opt-level z)"
         },
