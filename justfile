@@ -8,6 +8,7 @@ PATH := justfile_directory() / ".ci/.tools/venv/bin:" + justfile_directory() / "
 
 import 'packaging/release.just'
 import 'nix/nix.just'
+import 'bench.just'
 
 # List the recipes.
 default:
@@ -38,7 +39,7 @@ demo:
     cargo run --locked --quiet -- demo
 
 # Benchmarks; each writes its figures into docs/performance.md.
-bench: bench-route
+bench: bench-route bench-proxy
 
 # `route explain --json` over 100 routes with recorded health, whole processes.
 bench-route:

@@ -37,6 +37,7 @@ pub fn ensure_private_dir(dir: &Path) -> anyhow::Result<()> {
 
 /// Create a new directory (mode 0700 on Unix); fails if it exists.
 pub fn create_private_dir(dir: &Path) -> anyhow::Result<()> {
+    #[cfg_attr(not(unix), allow(unused_mut))]
     let mut builder = fs::DirBuilder::new();
     #[cfg(unix)]
     {

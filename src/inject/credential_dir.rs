@@ -20,6 +20,7 @@ impl PrivateCredentialDir {
         let mut last = io::Error::other("no attempt");
         for _ in 0..8 {
             let dir = base.join(format!("cred-{}", random_hex()?));
+            #[cfg_attr(not(unix), allow(unused_mut))]
             let mut builder = fs::DirBuilder::new();
             #[cfg(unix)]
             {
