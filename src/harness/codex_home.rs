@@ -149,7 +149,7 @@ pub fn placeholder_auth(auth: CodexAuthKind, now_s: i64) -> String {
                 "exp": now_s + 30 * 86_400,
                 "https://api.openai.com/auth": {
                     "chatgpt_plan_type": "pro",
-                    "chatgpt_account_id": "omux-placeholder-account",
+                    "chatgpt_account_id": crate::proxy::session::PLACEHOLDER_ACCOUNT_ID,
                     "chatgpt_user_id": "omux-placeholder-user",
                 },
             });
@@ -161,7 +161,7 @@ pub fn placeholder_auth(auth: CodexAuthKind, now_s: i64) -> String {
                     "id_token": jwt,
                     "access_token": jwt,
                     "refresh_token": "omux-placeholder-refresh-token",
-                    "account_id": "omux-placeholder-account",
+                    "account_id": crate::proxy::session::PLACEHOLDER_ACCOUNT_ID,
                 },
                 "last_refresh": jiff::Timestamp::from_second(now_s)
                     .map(|t| t.to_string())
@@ -463,7 +463,10 @@ args = ["--stdio"]
         let jwt = json["tokens"]["access_token"].as_str().unwrap();
         let payload = jwt.split('.').nth(1).unwrap();
         assert!(!payload.contains('='));
-        assert_eq!(json["tokens"]["account_id"], "omux-placeholder-account");
+        assert_eq!(
+            json["tokens"]["account_id"],
+            crate::proxy::session::PLACEHOLDER_ACCOUNT_ID
+        );
         let api = placeholder_auth(CodexAuthKind::ApiKey, 0);
         assert!(api.contains("omux-placeholder-api-key"));
     }
