@@ -8,9 +8,7 @@ use super::context::{Context, Loaded};
 use super::evaluate::{Evaluation, RouteReport, evaluate};
 use crate::cli::Selectors;
 use crate::exit::{ExitCode, Failure, Quiet};
-use crate::inject::{
-    ForwardingHandlers, InjectError, Shell, Withheld, build_child_env, printable_plan, run_child,
-};
+use crate::inject::{InjectError, Shell, Withheld, build_child_env, printable_plan, run_child};
 use crate::model::RouteKey;
 use crate::model::classify::Classification;
 use crate::model::health::EvidenceSource;
@@ -101,7 +99,7 @@ fn finish(code: u8) -> anyhow::Result<()> {
 /// `exec [selectors] -- CMD ARGS…`: run CMD with the selected route injected and
 /// exit with its exit code.
 pub fn exec(selectors: &Selectors, argv: &[String]) -> anyhow::Result<()> {
-    let handlers = ForwardingHandlers::install()?;
+    let handlers = crate::child_signals::SignalForwarder::install()?;
     let ctx = Context::from_env()?;
     let loaded = ctx.config()?;
     let selectors = detect_provider(&loaded, selectors, argv);
@@ -132,7 +130,7 @@ pub fn launch(selectors: &Selectors, argv: &[String]) -> anyhow::Result<()> {
     if argv.is_empty() {
         return Err(Failure::new(ExitCode::Usage, "no command given after `--`").into());
     }
-    let handlers = ForwardingHandlers::install()?;
+    let handlers = crate::child_signals::SignalForwarder::install()?;
     let ctx = Context::from_env()?;
     let loaded = ctx.config()?;
     let selectors = detect_provider(&loaded, selectors, argv);

@@ -1,15 +1,10 @@
 //! Running the target command with the injected environment and returning its
 //! exit code the way a shell would (signal N → 128 + N).
 
+use crate::child_signals::SignalForwarder;
+use crate::exit::{ExitCode, Failure};
 use std::ffi::OsString;
 use std::process::Command;
-use std::time::Duration;
-
-use super::signals::{ForwardingHandlers, send};
-use crate::exit::{ExitCode, Failure};
-
-/// How often the waiting loop looks for forwarded signals and the child's exit.
-const POLL: Duration = Duration::from_millis(10);
 
 /// Spawn `argv` with inherited stdio and `env` added to the inherited environment,
 /// forward SIGINT/SIGTERM/SIGHUP to it, and return its shell-style exit code.
@@ -17,7 +12,7 @@ const POLL: Duration = Duration::from_millis(10);
 pub fn run_child(
     argv: &[String],
     env: &[(String, OsString)],
-    handlers: &ForwardingHandlers,
+    forwarder: &SignalForwarder,
 ) -> anyhow::Result<u8> {
     let (program, args) = argv
         .split_first()
@@ -40,16 +35,8 @@ pub fn run_child(
             return Ok(126);
         }
     };
-    let pid = child.id();
-    loop {
-        for sig in handlers.take_pending() {
-            send(pid, sig);
-        }
-        if let Some(status) = child.try_wait()? {
-            return Ok(shell_code(status));
-        }
-        std::thread::sleep(POLL);
-    }
+    forwarder.attach(child.id());
+    Ok(shell_code(child.wait()?))
 }
 
 /// The exit code a shell reports for `status`.

@@ -6,7 +6,6 @@ pub mod child;
 pub mod credential_dir;
 pub mod environment;
 pub mod shell;
-pub mod signals;
 
 pub use child::{run_child, shell_code};
 pub use credential_dir::PrivateCredentialDir;
@@ -14,4 +13,3 @@ pub use environment::{
     ChildEnvironment, InjectError, PrintablePlan, Withheld, build_child_env, printable_plan,
 };
 pub use shell::Shell;
-pub use signals::ForwardingHandlers;
