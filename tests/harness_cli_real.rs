@@ -15,6 +15,8 @@ const SIG_1: &str = "omuxcanarysigacctone1";
 const SIG_2: &str = "omuxcanarysigaccttwo2";
 const RAW_ID_1: &str = "omux-canary-raw-id-acct-one";
 const RAW_ID_2: &str = "omux-canary-raw-id-acct-two";
+/// The API key plain `codex` (without oauth-mux) uses in the cross-resume test.
+const PLAIN_USER_KEY: &str = "sk-user-own-plain-key";
 
 #[derive(Clone, Copy, PartialEq)]
 enum Kind {
@@ -44,9 +46,12 @@ impl Scenario {
                 format!("sk-ant-oat01-{SIG_2}"),
             ],
         };
-        let fake =
-            FakeProvider::start(vec![(tokens[0].clone(), acct1), (tokens[1].clone(), acct2)])
-                .unwrap();
+        let fake = FakeProvider::start(vec![
+            (tokens[0].clone(), acct1),
+            (tokens[1].clone(), acct2),
+            (PLAIN_USER_KEY.to_string(), ok("PLAIN-ANSWER")),
+        ])
+        .unwrap();
         std::fs::create_dir_all(user.path("secrets")).unwrap();
         let mut accounts = serde_json::Map::new();
         for (i, (label, raw_id)) in [("acct-1", RAW_ID_1), ("acct-2", RAW_ID_2)]
@@ -517,7 +522,7 @@ exit 0"#,
     let config = std::fs::read_to_string(&config_copy).unwrap();
     let base = config
         .lines()
-        .find_map(|l| l.strip_prefix("base_url = \"http://"))
+        .find_map(|l| l.strip_prefix("openai_base_url = \"http://"))
         .expect("the overlay config names the proxy");
     let (addr, rest) = base.split_once('/').unwrap();
     let secret = rest.split('/').next().unwrap();
@@ -592,26 +597,62 @@ exit 3"#,
     s.assert_hygiene(&[&out]);
 }
 
+/// Plain `codex` as the user runs it without oauth-mux: their own Codex home, the built-in
+/// provider pointed at the fake with `openai_base_url`, an API key from `CODEX_API_KEY`.
+fn plain_codex(s: &Scenario, args: &[&str]) -> Output {
+    let bin = harness_bin("codex");
+    let npm_dir = bin.parent().unwrap().to_string_lossy().into_owned();
+    Command::new(&bin)
+        .env_clear()
+        .envs(s.user.env(&s.refusing))
+        .env("PATH", format!("{npm_dir}:/usr/local/bin:/usr/bin:/bin"))
+        .env("CODEX_API_KEY", PLAIN_USER_KEY)
+        .args([
+            "--no-daemon",
+            "-c",
+            &format!("openai_base_url=\"{}/v1\"", s.fake.origin()),
+        ])
+        .args(oauth_mux::harness::session::codex_side_traffic_args())
+        .args(["exec", "--skip-git-repo-check"])
+        .args(args)
+        .current_dir(s.user.path("work"))
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
+/// The text of the last model request the fake saw with `credential` (zstd bodies, which
+/// Codex sends with ChatGPT auth, decoded).
+fn request_text(s: &Scenario, credential: &str) -> String {
+    let body = s.fake.last_body(credential);
+    let zstd = s
+        .fake
+        .last_headers(credential)
+        .iter()
+        .any(|(k, v)| k == "content-encoding" && v == "zstd");
+    let bytes = if zstd {
+        let mut out = Vec::new();
+        std::io::Read::read_to_end(
+            &mut ruzstd::decoding::StreamingDecoder::new(body.as_slice()).unwrap(),
+            &mut out,
+        )
+        .unwrap();
+        out
+    } else {
+        body
+    };
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
 #[test]
-fn g_codex_sessions_recorded_through_oauth_mux_resume_and_stay_in_the_users_home() {
-    let s = Scenario::new(Kind::Codex, ok("FIRST-ANSWER"), ok("UNUSED"));
-    let first = s.run(&[
-        "codex",
-        "--no-side-traffic",
-        "--",
-        "exec",
-        "--skip-git-repo-check",
-        "FIRST-RESUME-MARKER",
-    ]);
-    assert_eq!(first.status.code(), Some(0), "{}", text(&first));
-    let rollouts = s.user.files_containing("FIRST-RESUME-MARKER", &[]);
-    assert!(
-        rollouts
-            .iter()
-            .any(|p| p.starts_with(s.user.path("home/.codex/sessions"))),
-        "the rollout must live in the user's own Codex home: {rollouts:?}"
-    );
-    let second = s.run(&[
+fn g_codex_threads_resume_across_plain_and_managed_sessions_in_both_directions() {
+    let s = Scenario::new(Kind::Codex, ok("MANAGED-ANSWER"), ok("UNUSED"));
+    // 1. The user's own plain codex records a thread.
+    let plain = plain_codex(&s, &["PLAIN-MARKER"]);
+    assert_eq!(plain.status.code(), Some(0), "{}", text(&plain));
+    assert!(text(&plain).contains("PLAIN-ANSWER"), "{}", text(&plain));
+    // 2. A managed session resumes it: the request carries the plain turn.
+    let managed = s.run(&[
         "codex",
         "--no-side-traffic",
         "--",
@@ -619,15 +660,38 @@ fn g_codex_sessions_recorded_through_oauth_mux_resume_and_stay_in_the_users_home
         "--skip-git-repo-check",
         "resume",
         "--last",
-        "SECOND-TURN",
+        "MANAGED-TURN",
     ]);
-    assert_eq!(second.status.code(), Some(0), "{}", text(&second));
-    let body = String::from_utf8_lossy(&s.fake.last_body(&s.tokens[0])).into_owned();
+    assert_eq!(managed.status.code(), Some(0), "{}", text(&managed));
     assert!(
-        body.contains("FIRST-RESUME-MARKER") && body.contains("SECOND-TURN"),
-        "resume did not carry the first turn"
+        text(&managed).contains("MANAGED-ANSWER"),
+        "{}",
+        text(&managed)
     );
-    s.assert_hygiene(&[&first, &second]);
+    let managed_request = request_text(&s, &s.tokens[0]);
+    assert!(
+        managed_request.contains("PLAIN-MARKER") && managed_request.contains("MANAGED-TURN"),
+        "the managed session did not resume the plain thread"
+    );
+    let rollouts = s.user.files_containing("MANAGED-TURN", &[]);
+    assert!(
+        !rollouts.is_empty()
+            && rollouts
+                .iter()
+                .all(|p| p.starts_with(s.user.path("home/.codex"))),
+        "the managed turn must be recorded in the user's own Codex home: {rollouts:?}"
+    );
+    // 3. Plain codex resumes the thread the managed session continued.
+    let again = plain_codex(&s, &["resume", "--last", "PLAIN-AGAIN"]);
+    assert_eq!(again.status.code(), Some(0), "{}", text(&again));
+    let plain_request = request_text(&s, PLAIN_USER_KEY);
+    assert!(
+        plain_request.contains("PLAIN-MARKER")
+            && plain_request.contains("MANAGED-TURN")
+            && plain_request.contains("PLAIN-AGAIN"),
+        "plain codex did not resume the thread the managed session continued"
+    );
+    s.assert_hygiene(&[&plain, &managed, &again]);
 }
 
 #[test]
@@ -660,7 +724,7 @@ fn codex_arguments_reach_the_harness_in_order_and_routing_overrides_are_refused(
         &s,
         "echo-args",
         r#"printf '%s\n' "$@" > "$OUT/args"
-grep -q '^model_provider = "oauth_mux"' "$CODEX_HOME/config.toml" && echo overlay > "$OUT/overlay"
+grep -q '^openai_base_url = "http://127.0.0.1:' "$CODEX_HOME/config.toml" && echo overlay > "$OUT/overlay"
 exit 0"#,
     );
     let run = |args: &[&str]| {

@@ -195,6 +195,16 @@ fn serve_connection(stream: TcpStream, shared: &Shared) {
             return;
         };
         let keep = head.keep_alive();
+        if head.is_upgrade() {
+            // Like a gateway without WebSocket support: Codex then streams over POST + SSE.
+            let _ = write_json(
+                &mut conn.stream,
+                426,
+                &[],
+                &json!({"error": "upgrade required"}),
+            );
+            return;
+        }
         let path = head.target.split('?').next().unwrap_or("").to_string();
         let ok = match path.as_str() {
             "/backend-api/codex/responses" | "/v1/responses" => {

@@ -3,8 +3,8 @@
 //! The child Codex runs with `CODEX_HOME=<overlay>`, a 0700 directory oauth-mux creates and
 //! removes at exit. It holds:
 //! - `config.toml`: the user's own config.toml, parsed and re-emitted with the routing keys
-//!   oauth-mux owns (`model_provider`, `chatgpt_base_url`, per-profile `model_provider`)
-//!   replaced by a custom provider pointing at the session proxy;
+//!   oauth-mux owns (`model_provider`, `openai_base_url`, `chatgpt_base_url`, at the root and
+//!   per profile) pointing Codex's built-in `openai` provider at the session proxy;
 //! - `auth.json`: placeholder credentials only (the proxy swaps the elected account's real
 //!   token into every request, so no real token ever sits in the child's files);
 //! - a symlink to every other entry of the user's real Codex home (sessions, history,
@@ -22,12 +22,12 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
-use toml_edit::{DocumentMut, Item, Table, value};
+use toml_edit::{DocumentMut, Item, value};
 
 use super::private_fs;
 
-/// The id of the provider oauth-mux adds to the child's config.
-pub const PROVIDER_ID: &str = "oauth_mux";
+/// Codex's built-in provider, which the child keeps (threads are tied to a provider id).
+pub const BUILTIN_PROVIDER_ID: &str = "openai";
 /// Files of the user's Codex home that the overlay replaces instead of linking.
 const OWNED_NAMES: [&str; 2] = ["config.toml", "auth.json"];
 /// Marker file that identifies an overlay (so a nested launch never treats one as a user home).
@@ -75,14 +75,23 @@ pub struct Endpoints<'a> {
 /// File name of the CA bundle the overlay holds when the proxy has a TLS side.
 pub const CA_BUNDLE_NAME: &str = "oauth-mux-ca.pem";
 
+/// The keys oauth-mux owns in the child's config: they decide where model and workspace
+/// traffic goes, at the root and in every profile.
+const ROUTING_KEYS: [&str; 3] = ["model_provider", "openai_base_url", "chatgpt_base_url"];
+
 /// Render the child's config.toml from the user's (None = the user has none).
+///
+/// The child keeps Codex's built-in `openai` provider (so every thread it records carries
+/// the same provider id as the user's own threads, and `resume` works across managed and
+/// plain sessions in both directions); only its base URLs move to the session proxy.
+/// With ChatGPT auth, Codex requires an https `chatgpt_base_url`, so that one goes to the
+/// proxy's TLS side.
 pub fn render_config(
     user_config: Option<&str>,
     endpoints: &Endpoints<'_>,
     auth: CodexAuthKind,
 ) -> anyhow::Result<String> {
     let proxy_base = endpoints.http_base;
-    let chatgpt_origin = endpoints.tls.map_or(proxy_base, |(base, _)| base);
     let mut doc: DocumentMut = match user_config {
         Some(text) => text.parse().context(
             "the user's Codex config.toml is not valid TOML; fix it (codex would refuse it too)",
@@ -90,45 +99,37 @@ pub fn render_config(
         None => DocumentMut::new(),
     };
     let root = doc.as_table_mut();
-    root.remove("model_provider");
-    root.remove("chatgpt_base_url");
+    for key in ROUTING_KEYS {
+        root.remove(key);
+    }
     if let Some(profiles) = root.get_mut("profiles").and_then(Item::as_table_like_mut) {
         for (_, profile) in profiles.iter_mut() {
             if let Some(profile) = profile.as_table_like_mut() {
-                profile.remove("model_provider");
-                profile.remove("chatgpt_base_url");
+                for key in ROUTING_KEYS {
+                    profile.remove(key);
+                }
             }
         }
     }
-    root.insert("model_provider", value(PROVIDER_ID));
-    if auth == CodexAuthKind::Chatgpt {
-        root.insert(
-            "chatgpt_base_url",
-            value(format!("{chatgpt_origin}/backend-api/")),
-        );
-    }
-    let providers = root
-        .entry("model_providers")
-        .or_insert_with(|| {
-            let mut t = Table::new();
-            t.set_implicit(true);
-            Item::Table(t)
-        })
-        .as_table_like_mut()
-        .context("`model_providers` in the user's Codex config.toml is not a table")?;
-    let mut provider = Table::new();
-    provider.insert("name", value("oauth-mux"));
-    let base = match auth {
+    root.insert("model_provider", value(BUILTIN_PROVIDER_ID));
+    let model_base = match auth {
         CodexAuthKind::Chatgpt => format!("{proxy_base}/backend-api/codex"),
         CodexAuthKind::ApiKey => format!("{proxy_base}/v1"),
     };
-    provider.insert("base_url", value(base));
-    provider.insert("wire_api", value("responses"));
-    provider.insert("requires_openai_auth", value(true));
-    provider.insert("supports_websockets", value(false));
-    providers.insert(PROVIDER_ID, Item::Table(provider));
+    root.insert("openai_base_url", value(model_base));
+    if auth == CodexAuthKind::Chatgpt {
+        let (tls_base, _) = endpoints.tls.context(
+            "Codex with a ChatGPT account needs the session proxy's TLS side (an https \
+             chatgpt_base_url); this is a bug in oauth-mux, please report it",
+        )?;
+        root.insert(
+            "chatgpt_base_url",
+            value(format!("{tls_base}/backend-api/")),
+        );
+    }
     let header = "# Written by oauth-mux for one managed session and removed when it ends.\n\
-                  # Your own config.toml is unchanged; this copy only re-points the model provider.\n";
+                  # Your own config.toml is unchanged; this copy only re-points the built-in \
+                  openai provider at the session proxy.\n";
     Ok(format!("{header}{doc}"))
 }
 
@@ -309,7 +310,8 @@ impl CodexOverlay {
 }
 
 /// Refuse forwarded Codex arguments that would re-point the model provider away from the
-/// proxy (`-c model_provider=…`, `--config chatgpt_base_url=…`, `-c model_providers.oauth_mux…`)
+/// proxy (`-c model_provider=…`, `--config openai_base_url=…`, `-c profiles.P.chatgpt_base_url=…`,
+/// `-c model_providers.openai.…`)
 /// or log in/out inside the throw-away overlay (`login`, `logout`).
 pub fn check_forwarded_args(args: &[String]) -> anyhow::Result<()> {
     if let Some(first) = args.first().filter(|a| *a == "login" || *a == "logout") {
@@ -329,11 +331,13 @@ pub fn check_forwarded_args(args: &[String]) -> anyhow::Result<()> {
         };
         let Some(kv) = override_value else { continue };
         let key = kv.split('=').next().unwrap_or("").trim();
-        let owned = key == "model_provider"
-            || key.ends_with(".model_provider")
-            || key == "chatgpt_base_url"
-            || key.ends_with(".chatgpt_base_url")
-            || key.starts_with("model_providers.oauth_mux");
+        let owned = ROUTING_KEYS
+            .iter()
+            .any(|owned| key == *owned || key.ends_with(&format!(".{owned}")))
+            || key
+                .strip_prefix("model_providers.")
+                .and_then(|rest| rest.strip_prefix(BUILTIN_PROVIDER_ID))
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with('.'));
         if owned {
             bail!(
                 "the Codex override `-c {key}=…` would route model traffic around oauth-mux; \
@@ -349,55 +353,46 @@ mod tests {
     use super::*;
 
     const BASE: &str = "http://127.0.0.1:4000/s3cr3t";
-    const PLAIN: Endpoints<'static> = Endpoints {
+    const ENDPOINTS: Endpoints<'static> = Endpoints {
         http_base: BASE,
-        tls: None,
+        tls: Some(("https://127.0.0.1:4001/s3cr3t", "PEM")),
     };
 
     #[test]
-    fn config_without_user_file_points_at_the_proxy() {
-        let text = render_config(None, &PLAIN, CodexAuthKind::Chatgpt).unwrap();
+    fn chatgpt_sessions_keep_the_builtin_provider_pointed_at_the_proxy() {
+        let text = render_config(None, &ENDPOINTS, CodexAuthKind::Chatgpt).unwrap();
         let doc: DocumentMut = text.parse().unwrap();
-        assert_eq!(doc["model_provider"].as_str(), Some("oauth_mux"));
+        assert_eq!(doc["model_provider"].as_str(), Some("openai"));
         assert_eq!(
-            doc["chatgpt_base_url"].as_str(),
-            Some("http://127.0.0.1:4000/s3cr3t/backend-api/")
-        );
-        let p = &doc["model_providers"]["oauth_mux"];
-        assert_eq!(
-            p["base_url"].as_str(),
+            doc["openai_base_url"].as_str(),
             Some("http://127.0.0.1:4000/s3cr3t/backend-api/codex")
         );
-        assert_eq!(p["wire_api"].as_str(), Some("responses"));
-        assert_eq!(p["requires_openai_auth"].as_bool(), Some(true));
-        assert_eq!(p["supports_websockets"].as_bool(), Some(false));
+        assert_eq!(
+            doc["chatgpt_base_url"].as_str(),
+            Some("https://127.0.0.1:4001/s3cr3t/backend-api/"),
+            "Codex refuses an http workspace origin with ChatGPT auth"
+        );
+        assert!(doc.get("model_providers").is_none(), "no custom provider");
         assert!(doc.get("analytics").is_none(), "never added silently");
     }
 
     #[test]
-    fn a_tls_side_moves_only_chatgpt_base_url_to_https() {
-        let endpoints = Endpoints {
+    fn chatgpt_sessions_without_a_tls_side_are_refused() {
+        let plain = Endpoints {
             http_base: BASE,
-            tls: Some(("https://127.0.0.1:4001/s3cr3t", "PEM")),
+            tls: None,
         };
-        let text = render_config(None, &endpoints, CodexAuthKind::Chatgpt).unwrap();
-        let doc: DocumentMut = text.parse().unwrap();
-        assert_eq!(
-            doc["chatgpt_base_url"].as_str(),
-            Some("https://127.0.0.1:4001/s3cr3t/backend-api/")
-        );
-        assert_eq!(
-            doc["model_providers"]["oauth_mux"]["base_url"].as_str(),
-            Some("http://127.0.0.1:4000/s3cr3t/backend-api/codex")
-        );
+        let err = render_config(None, &plain, CodexAuthKind::Chatgpt).unwrap_err();
+        assert!(format!("{err:#}").contains("TLS side"), "{err:#}");
     }
 
     #[test]
     fn api_key_accounts_use_v1_and_no_chatgpt_base() {
-        let text = render_config(None, &PLAIN, CodexAuthKind::ApiKey).unwrap();
+        let text = render_config(None, &ENDPOINTS, CodexAuthKind::ApiKey).unwrap();
         let doc: DocumentMut = text.parse().unwrap();
+        assert_eq!(doc["model_provider"].as_str(), Some("openai"));
         assert_eq!(
-            doc["model_providers"]["oauth_mux"]["base_url"].as_str(),
+            doc["openai_base_url"].as_str(),
             Some("http://127.0.0.1:4000/s3cr3t/v1")
         );
         assert!(doc.get("chatgpt_base_url").is_none());
@@ -407,13 +402,15 @@ mod tests {
     fn user_config_is_kept_except_routing_keys() {
         let user = r#"# my settings
 model = "gpt-6.1-sol"
-model_provider = "openai"
+model_provider = "azure"
+openai_base_url = "https://gateway.example.invalid/v1"
 chatgpt_base_url = "https://chatgpt.com/backend-api/"
 approval_policy = "on-request"
 
 [profiles.fast]
 model = "gpt-6.1-mini"
 model_provider = "azure"
+openai_base_url = "https://other.example.invalid/v1"
 
 [model_providers.azure]
 name = "Azure"
@@ -426,12 +423,13 @@ enabled = true
 command = "docs-mcp"
 args = ["--stdio"]
 "#;
-        let text = render_config(Some(user), &PLAIN, CodexAuthKind::Chatgpt).unwrap();
+        let text = render_config(Some(user), &ENDPOINTS, CodexAuthKind::Chatgpt).unwrap();
         let doc: DocumentMut = text.parse().unwrap();
         assert_eq!(doc["model"].as_str(), Some("gpt-6.1-sol"));
         assert_eq!(doc["approval_policy"].as_str(), Some("on-request"));
-        assert_eq!(doc["model_provider"].as_str(), Some("oauth_mux"));
+        assert_eq!(doc["model_provider"].as_str(), Some("openai"));
         assert!(doc["profiles"]["fast"].get("model_provider").is_none());
+        assert!(doc["profiles"]["fast"].get("openai_base_url").is_none());
         assert_eq!(
             doc["profiles"]["fast"]["model"].as_str(),
             Some("gpt-6.1-mini")
@@ -447,11 +445,13 @@ args = ["--stdio"]
         );
         assert!(text.contains("# my settings"));
         assert_eq!(text.matches("model_provider =").count(), 1, "{text}");
+        assert_eq!(text.matches("openai_base_url =").count(), 1, "{text}");
+        assert_eq!(text.matches("chatgpt_base_url =").count(), 1, "{text}");
     }
 
     #[test]
     fn invalid_user_config_names_the_file() {
-        let err = render_config(Some("model = ["), &PLAIN, CodexAuthKind::Chatgpt).unwrap_err();
+        let err = render_config(Some("model = ["), &ENDPOINTS, CodexAuthKind::Chatgpt).unwrap_err();
         assert!(format!("{err:#}").contains("config.toml"));
     }
 
@@ -487,6 +487,9 @@ args = ["--stdio"]
         assert!(check_forwarded_args(&args(&["-c", "model_provider=openai"])).is_err());
         assert!(check_forwarded_args(&args(&["--config=profiles.a.model_provider=x"])).is_err());
         assert!(check_forwarded_args(&args(&["-cchatgpt_base_url=https://x"])).is_err());
+        assert!(check_forwarded_args(&args(&["-c", "openai_base_url=http://x"])).is_err());
+        assert!(check_forwarded_args(&args(&["-c", "model_providers.openai.base_url=x"])).is_err());
+        assert!(check_forwarded_args(&args(&["-c", "model_providers.openai_x.name=x"])).is_ok());
         assert!(check_forwarded_args(&args(&["login", "--device-auth"])).is_err());
         assert!(check_forwarded_args(&args(&["exec", "login please"])).is_ok());
     }
@@ -505,7 +508,7 @@ args = ["--stdio"]
         fs::write(user.join("memories_1.sqlite"), "").unwrap();
         let runtime = tmp.path().join("run");
         let overlay =
-            CodexOverlay::create(&runtime, &user, &PLAIN, CodexAuthKind::Chatgpt).unwrap();
+            CodexOverlay::create(&runtime, &user, &ENDPOINTS, CodexAuthKind::Chatgpt).unwrap();
         let dir = overlay.path().to_path_buf();
         use std::os::unix::fs::PermissionsExt;
         assert_eq!(
