@@ -7,6 +7,7 @@ mod harness_support;
 use std::sync::Arc;
 
 use harness_support::*;
+use oauth_mux::config::builtin;
 use oauth_mux::demo::fake_provider::{Behaviour, FakeProvider};
 use oauth_mux::harness::claude_env::ClaudeAuthKind;
 use oauth_mux::harness::codex_home::CodexAuthKind;
@@ -66,6 +67,7 @@ fn real_codex_quota_on_account_1_is_answered_by_account_2() {
     .unwrap();
     let pool = Arc::new(MemoryPool::new(
         "p",
+        builtin::definition("codex").unwrap(),
         vec![
             MemoryAccount {
                 label: "acct-1".into(),
@@ -181,6 +183,7 @@ fn real_claude_quota_on_account_1_is_answered_by_account_2() {
     .unwrap();
     let pool = Arc::new(MemoryPool::new(
         "p",
+        builtin::definition("claude").unwrap(),
         vec![
             MemoryAccount {
                 label: "acct-1".into(),

@@ -447,7 +447,10 @@ fn dead_token_fails_over() {
     );
     let seen = codex_turn(&rig);
     assert!(seen.body.contains("alive"));
-    assert_eq!(rig.pool.state_of("one").benched.as_deref(), Some("dead"));
+    assert_eq!(
+        rig.pool.state_of("one").benched.as_deref(),
+        Some("token_revoked")
+    );
 }
 
 #[test]

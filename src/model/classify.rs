@@ -353,6 +353,9 @@ pub struct UsageHeader {
     /// Header with the reset as epoch seconds.
     #[serde(default)]
     pub reset_at: Option<String>,
+    /// Header with the window's length in minutes.
+    #[serde(default)]
+    pub window_minutes: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]

@@ -14,11 +14,12 @@ use super::pool::{
     AccountId, Action, Credential, Elected, Judgement, Pool, ResponseEvidence, UsageObservation,
     UsageView,
 };
+use super::verdict::ResponseReader;
 use crate::config::ProviderDefinition;
 use crate::model::RouteKey;
-use crate::model::classify::{self, Classification, UsageScale, add_seconds, classify_response};
+use crate::model::classify::{Classification, add_seconds};
 use crate::model::health::{EvidenceSource, RouteHealth, RouteStatus, UsageGauge};
-use crate::model::liveness::{DegradedReason, Liveness};
+use crate::model::liveness::Liveness;
 use crate::model::runtime::RuntimeReadiness;
 use crate::model::selection::{Candidate, select};
 use crate::store::health_file::HealthFile;
@@ -60,7 +61,7 @@ enum WriteOp {
 /// A [`Pool`] over the model's classifier and selection and the durable health store.
 pub struct DurablePool {
     profile: String,
-    definition: ProviderDefinition,
+    reader: ResponseReader,
     threshold_percent: f64,
     members: Vec<Member>,
     /// The store as this session knows it (loaded once, updated on every record).
@@ -104,7 +105,7 @@ impl DurablePool {
             .spawn(move || write_loop(&dirs, rx, &errors))?;
         Ok(DurablePool {
             profile: profile.to_string(),
-            definition,
+            reader: ResponseReader::new(definition),
             threshold_percent,
             members,
             mirror: Mutex::new(mirror),
@@ -199,46 +200,6 @@ fn triable(status: &RouteStatus) -> Option<u8> {
     }
 }
 
-/// What the proxy does with a classification.
-pub fn judgement_for(class: &Classification) -> Judgement {
-    let (action, benches, resets_at, label) = match class {
-        Classification::Success => (Action::Deliver, false, None, class.label()),
-        Classification::RateLimited {
-            retry_after_s: None,
-            ..
-        } => (Action::TryNextAccount, false, None, "windowless_rate_limit"),
-        Classification::RateLimited { .. } => (Action::TryNextAccount, true, None, class.label()),
-        Classification::QuotaExhausted { resets_at } => {
-            (Action::TryNextAccount, true, *resets_at, class.label())
-        }
-        Classification::Dead { .. } => (Action::TryNextAccount, true, None, class.label()),
-        Classification::ProviderDegraded => (Action::RetryInPlace, false, None, class.label()),
-        Classification::Degraded { reason } => match reason {
-            DegradedReason::ProviderDegraded => (Action::RetryInPlace, false, None, class.label()),
-            // The request's own fault, not the account's: show it, bench nothing.
-            DegradedReason::Unknown4xx | DegradedReason::SchemaInvalid => {
-                (Action::Deliver, false, None, class.label())
-            }
-            _ => (Action::TryNextAccount, true, None, class.label()),
-        },
-        Classification::Failure => (Action::Deliver, false, None, class.label()),
-    };
-    Judgement {
-        action,
-        classification: label.to_string(),
-        resets_at,
-        benches_account: benches,
-    }
-}
-
-impl DurablePool {
-    fn classify(&self, evidence: &ResponseEvidence, now: Timestamp) -> Classification {
-        let body = String::from_utf8_lossy(&evidence.body);
-        let ev = classify::ResponseEvidence::new(evidence.status, &evidence.headers, &body);
-        classify_response(self.definition.classifier_rules(), &ev, now)
-    }
-}
-
 impl Pool for DurablePool {
     fn profile(&self) -> &str {
         &self.profile
@@ -283,41 +244,11 @@ impl Pool for DurablePool {
         evidence: &ResponseEvidence,
         now: Timestamp,
     ) -> Judgement {
-        judgement_for(&self.classify(evidence, now))
+        self.reader.judge(evidence, now)
     }
 
     fn observe_usage(&self, evidence: &ResponseEvidence, now: Timestamp) -> Vec<UsageObservation> {
-        self.definition
-            .rate_limits
-            .usage_headers
-            .iter()
-            .filter_map(|h| {
-                let raw: f64 = evidence.header(&h.used)?.trim().parse().ok()?;
-                let used_percent = match h.scale {
-                    UsageScale::Percent => raw,
-                    UsageScale::Fraction => raw * 100.0,
-                };
-                let resets_in_seconds = h
-                    .reset_after_seconds
-                    .as_deref()
-                    .and_then(|n| evidence.header(n)?.trim().parse::<f64>().ok())
-                    .map(|s| s.max(0.0) as u64)
-                    .or_else(|| {
-                        let at: i64 = evidence
-                            .header(h.reset_at.as_deref()?)?
-                            .trim()
-                            .parse()
-                            .ok()?;
-                        Some((at - now.as_second()).max(0) as u64)
-                    });
-                Some(UsageObservation {
-                    window: usage_window_name(&h.used),
-                    used_percent,
-                    resets_in_seconds,
-                    window_minutes: None,
-                })
-            })
-            .collect()
+        self.reader.usage(evidence, now)
     }
 
     fn record(
@@ -331,7 +262,7 @@ impl Pool for DurablePool {
         let Some(member) = self.member(account) else {
             return;
         };
-        let class = self.classify(evidence, now);
+        let class = &judgement.class;
         // Transient overload and the request's own errors say nothing about the account.
         let worth =
             judgement.action == Action::TryNextAccount || matches!(class, Classification::Success);
@@ -362,7 +293,7 @@ impl Pool for DurablePool {
             }
             let mut next = RouteHealth::observe(
                 prev.as_ref(),
-                &class,
+                class,
                 Some(evidence.status),
                 EvidenceSource::Proxy,
                 now,
@@ -376,7 +307,7 @@ impl Pool for DurablePool {
                 let prev = mirror.get(&ak.to_string()).cloned();
                 let next = RouteHealth::observe(
                     prev.as_ref(),
-                    &class,
+                    class,
                     Some(evidence.status),
                     EvidenceSource::Proxy,
                     now,
@@ -386,7 +317,7 @@ impl Pool for DurablePool {
         }
         self.send(WriteOp::Observe {
             key,
-            class,
+            class: class.clone(),
             status: evidence.status,
             usage: gauge,
             now,
@@ -440,20 +371,6 @@ impl Drop for DurablePool {
             drop(tx);
             let _ = handle.join();
         }
-    }
-}
-
-fn usage_window_name(header: &str) -> String {
-    if header.contains("primary") {
-        "primary".into()
-    } else if header.contains("secondary") {
-        "secondary".into()
-    } else if header.contains("-5h-") {
-        "five_hour".into()
-    } else if header.contains("-7d-") {
-        "seven_day".into()
-    } else {
-        header.to_string()
     }
 }
 

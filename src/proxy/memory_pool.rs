@@ -1,17 +1,17 @@
 //! An in-memory [`Pool`]: accounts in priority order, health kept in memory. Used by tests
-//! and benchmarks of the wire path; managed sessions use the durable pool over the model's
-//! classifier and the health store.
+//! of the wire path; managed sessions use the durable pool and the health store. Both read
+//! responses through the same [`ResponseReader`] (the model's one classifier).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use jiff::{SignedDuration, Timestamp};
-use serde_json::Value;
+use jiff::Timestamp;
 
 use super::pool::{
-    AccountId, Action, Credential, Elected, Judgement, Pool, ResponseEvidence, UsageObservation,
-    UsageView,
+    AccountId, Credential, Elected, Judgement, Pool, ResponseEvidence, UsageObservation, UsageView,
 };
+use super::verdict::ResponseReader;
+use crate::config::ProviderDefinition;
 
 /// One account of a [`MemoryPool`].
 #[derive(Clone, Debug)]
@@ -36,17 +36,24 @@ pub struct AccountState {
 /// Accounts in priority order with in-memory health.
 pub struct MemoryPool {
     profile: String,
+    reader: ResponseReader,
     threshold_percent: f64,
     accounts: Vec<(AccountId, Arc<Credential>, Option<String>)>,
     state: Mutex<HashMap<AccountId, AccountState>>,
 }
 
 impl MemoryPool {
-    /// A pool over `accounts` (first = most preferred); `threshold_percent` is the usage
-    /// above which the next request moves to another account.
-    pub fn new(profile: &str, accounts: Vec<MemoryAccount>, threshold_percent: f64) -> Self {
+    /// A pool over `accounts` (first = most preferred) of the provider `definition`;
+    /// `threshold_percent` is the usage above which the next request moves to another account.
+    pub fn new(
+        profile: &str,
+        definition: ProviderDefinition,
+        accounts: Vec<MemoryAccount>,
+        threshold_percent: f64,
+    ) -> Self {
         MemoryPool {
             profile: profile.to_string(),
+            reader: ResponseReader::new(definition),
             threshold_percent,
             accounts: accounts
                 .into_iter()
@@ -96,61 +103,6 @@ impl MemoryPool {
     }
 }
 
-/// A stand-in classifier for the in-memory pool (the durable pool uses the model's one).
-pub fn classify_for_tests(evidence: &ResponseEvidence, now: Timestamp) -> Judgement {
-    let judgement = |action, class: &str, resets_at, benches| Judgement {
-        action,
-        classification: class.to_string(),
-        resets_at,
-        benches_account: benches,
-    };
-    let body: Value = serde_json::from_slice(&evidence.body).unwrap_or(Value::Null);
-    let error_type = body
-        .pointer("/error/type")
-        .or_else(|| body.pointer("/error/code"))
-        .and_then(Value::as_str)
-        .unwrap_or("");
-    let after = |secs: i64| now.checked_add(SignedDuration::from_secs(secs)).ok();
-    match evidence.status {
-        200..=299 => judgement(Action::Deliver, "success", None, false),
-        429 => {
-            let body_reset = body
-                .pointer("/error/resets_at")
-                .and_then(Value::as_i64)
-                .and_then(|s| Timestamp::from_second(s).ok())
-                .or_else(|| {
-                    body.pointer("/error/resets_in_seconds")
-                        .and_then(Value::as_i64)
-                        .and_then(after)
-                });
-            let unified_reset = evidence
-                .header("anthropic-ratelimit-unified-reset")
-                .and_then(|v| v.trim().parse::<i64>().ok())
-                .and_then(|s| Timestamp::from_second(s).ok());
-            let retry_after = evidence
-                .header("retry-after")
-                .and_then(|v| v.trim().parse::<i64>().ok())
-                .and_then(after);
-            if error_type == "usage_not_included" {
-                judgement(Action::TryNextAccount, "tier_insufficient", None, true)
-            } else if error_type == "usage_limit_reached"
-                || evidence.header("anthropic-ratelimit-unified-status") == Some("rejected")
-            {
-                let reset = body_reset.or(unified_reset).or(retry_after);
-                judgement(Action::TryNextAccount, "quota_exhausted", reset, true)
-            } else if let Some(reset) = body_reset.or(unified_reset).or(retry_after) {
-                judgement(Action::TryNextAccount, "rate_limited", Some(reset), true)
-            } else {
-                judgement(Action::TryNextAccount, "windowless_rate_limit", None, false)
-            }
-        }
-        401 => judgement(Action::TryNextAccount, "dead", None, true),
-        403 => judgement(Action::TryNextAccount, "tier_insufficient", None, true),
-        500..=599 => judgement(Action::RetryInPlace, "provider_degraded", None, false),
-        _ => judgement(Action::Deliver, "unknown_4xx", None, false),
-    }
-}
-
 impl Pool for MemoryPool {
     fn profile(&self) -> &str {
         &self.profile
@@ -185,7 +137,11 @@ impl Pool for MemoryPool {
         evidence: &ResponseEvidence,
         now: Timestamp,
     ) -> Judgement {
-        classify_for_tests(evidence, now)
+        self.reader.judge(evidence, now)
+    }
+
+    fn observe_usage(&self, evidence: &ResponseEvidence, now: Timestamp) -> Vec<UsageObservation> {
+        self.reader.usage(evidence, now)
     }
 
     fn record(

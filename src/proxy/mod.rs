@@ -31,6 +31,7 @@ pub mod sse;
 pub mod tls;
 pub mod upstream;
 pub mod usage;
+pub mod verdict;
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;

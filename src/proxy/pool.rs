@@ -6,6 +6,8 @@ use std::sync::Arc;
 
 use jiff::Timestamp;
 
+use crate::model::classify::Classification;
+
 /// An account inside a pool, named by the config's account label (never a raw upstream id).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct AccountId(pub String);
@@ -97,6 +99,8 @@ pub struct Judgement {
     pub classification: String,
     /// When the account's limit resets, if the provider said.
     pub resets_at: Option<Timestamp>,
+    /// The model's classification behind this judgement (what health records).
+    pub class: Classification,
     /// True when the account is benched by this response (false for a windowless 429).
     pub benches_account: bool,
 }
@@ -144,12 +148,9 @@ pub trait Pool: Send + Sync {
     ) -> Option<Elected>;
     /// Classify a response of `account`: the one classifier decides the action.
     fn judge(&self, account: &AccountId, evidence: &ResponseEvidence, now: Timestamp) -> Judgement;
-    /// Read the provider's usage headers from a response. The default knows Codex's
-    /// `x-codex-*` and Anthropic's unified headers; a pool with a provider definition reads
-    /// the definition's `usage_headers`.
-    fn observe_usage(&self, evidence: &ResponseEvidence, _now: Timestamp) -> Vec<UsageObservation> {
-        super::usage::observe_usage(evidence)
-    }
+    /// Read the provider's usage headers from a response (the provider definition's
+    /// `usage_headers`, through [`super::verdict::ResponseReader`]).
+    fn observe_usage(&self, evidence: &ResponseEvidence, now: Timestamp) -> Vec<UsageObservation>;
     /// Record what a response taught about `account` (health, usage). Must not block on disk.
     fn record(
         &self,

@@ -7,6 +7,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use oauth_mux::config::builtin;
 use oauth_mux::demo::fake_provider::{Behaviour, FakeProvider};
 use oauth_mux::proxy::frames::ProxyFrame;
 use oauth_mux::proxy::memory_pool::{MemoryAccount, MemoryPool};
@@ -64,7 +65,12 @@ impl Rig {
                 upstream: None,
             })
             .collect();
-        let pool = Arc::new(MemoryPool::new("test-profile", members, 95.0));
+        let definition = builtin::definition(match harness {
+            Harness::Codex => "codex",
+            Harness::Claude => "claude",
+        })
+        .expect("built-in provider definition");
+        let pool = Arc::new(MemoryPool::new("test-profile", definition, members, 95.0));
         let frames = Arc::new(Mutex::new(Vec::new()));
         let sink = {
             let frames = frames.clone();
