@@ -53,28 +53,23 @@ fn directories(entries: &[Entry]) -> Vec<String> {
     dirs.into_iter().collect()
 }
 
-/// Files and directories in one sorted order (directories sort before their contents).
-fn sorted(entries: &[Entry]) -> Vec<Entry> {
-    let mut all: Vec<Entry> = entries.to_vec();
-    all.sort_by(|a, b| a.path.cmp(&b.path));
-    all
+/// Directories (`None`) and files in one sorted order, so a directory comes before its
+/// contents: the member order every archive format here uses.
+fn members(entries: &[Entry]) -> Vec<(String, Option<&Entry>)> {
+    let mut items: Vec<(String, Option<&Entry>)> = directories(entries)
+        .into_iter()
+        .map(|d| (d, None))
+        .chain(entries.iter().map(|e| (e.path.clone(), Some(e))))
+        .collect();
+    items.sort_by(|a, b| a.0.cmp(&b.0));
+    items
 }
 
 /// A deterministic `.tar.gz` of the entries.
 pub fn tar_gz(entries: &[Entry], mtime: u64) -> Result<Vec<u8>> {
     let mut tar = tar::Builder::new(Vec::new());
     tar.mode(tar::HeaderMode::Deterministic);
-    let mut items: Vec<(String, Option<Entry>)> = directories(entries)
-        .into_iter()
-        .map(|d| (d, None))
-        .collect();
-    items.extend(
-        sorted(entries)
-            .into_iter()
-            .map(|e| (e.path.clone(), Some(e))),
-    );
-    items.sort_by(|a, b| a.0.cmp(&b.0));
-    for (path, entry) in items {
+    for (path, entry) in members(entries) {
         let mut header = tar::Header::new_ustar();
         header.set_mtime(mtime);
         header.set_uid(0);
@@ -125,17 +120,7 @@ pub fn zip(entries: &[Entry], mtime: u64) -> Result<Vec<u8>> {
         .compression_level(Some(9))
         .last_modified_time(time);
     let mut writer = zip::ZipWriter::new(Cursor::new(Vec::new()));
-    let mut items: Vec<(String, Option<Entry>)> = directories(entries)
-        .into_iter()
-        .map(|d| (d, None))
-        .collect();
-    items.extend(
-        sorted(entries)
-            .into_iter()
-            .map(|e| (e.path.clone(), Some(e))),
-    );
-    items.sort_by(|a, b| a.0.cmp(&b.0));
-    for (path, entry) in items {
+    for (path, entry) in members(entries) {
         match entry {
             None => writer
                 .add_directory(path.as_str(), options.unix_permissions(0o755))
