@@ -353,41 +353,25 @@ impl Session {
                     }
                     a => a,
                 };
+                self.turn(
+                    &elected.account,
+                    req,
+                    kind,
+                    held.evidence.status,
+                    &judgement.classification,
+                    action == Action::Deliver,
+                );
                 match action {
                     Action::Deliver => {
-                        self.turn(
-                            &elected.account,
-                            req,
-                            kind,
-                            held.evidence.status,
-                            &judgement.classification,
-                            true,
-                        );
                         self.served(&elected.account);
                         return self.deliver_and_watch(out, held, how, &elected.account);
                     }
                     Action::RetryInPlace => {
-                        self.turn(
-                            &elected.account,
-                            req,
-                            kind,
-                            held.evidence.status,
-                            &judgement.classification,
-                            false,
-                        );
                         drop(held);
                         std::thread::sleep(self.backoff(attempt));
                         attempt += 1;
                     }
                     Action::TryNextAccount => {
-                        self.turn(
-                            &elected.account,
-                            req,
-                            kind,
-                            held.evidence.status,
-                            &judgement.classification,
-                            false,
-                        );
                         reason = Some(judgement.classification.clone());
                         if judgement.benches_account {
                             earliest = match (earliest, judgement.resets_at) {
