@@ -154,6 +154,15 @@ impl Scenario {
         }
     }
 
+    /// [`Scenario::turn`], which must exit 0 and print `expected`.
+    #[track_caller]
+    fn turn_printing(&self, expected: &str) -> Output {
+        let out = self.turn();
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+        assert!(text(&out).contains(expected), "{}", text(&out));
+        out
+    }
+
     fn harness(&self) -> &'static str {
         match self.kind {
             Kind::Codex => "codex",
@@ -249,6 +258,21 @@ fn quota() -> Behaviour {
     }
 }
 
+/// One check, two tests: the same case with the real Codex CLI and the real Claude Code.
+macro_rules! both_harnesses {
+    ($check:ident: $codex:ident, $claude:ident) => {
+        #[test]
+        fn $codex() {
+            $check(Kind::Codex);
+        }
+
+        #[test]
+        fn $claude() {
+            $check(Kind::Claude);
+        }
+    };
+}
+
 fn ok(text: &str) -> Behaviour {
     Behaviour::Succeed { text: text.into() }
 }
@@ -306,15 +330,11 @@ fn assert_live_handoff(kind: Kind) {
     s.assert_hygiene(&[&out, &human]);
 }
 
-#[test]
-fn a_codex_quota_on_account_1_is_answered_by_account_2() {
-    assert_live_handoff(Kind::Codex);
-}
-
-#[test]
-fn a_claude_quota_on_account_1_is_answered_by_account_2() {
-    assert_live_handoff(Kind::Claude);
-}
+both_harnesses!(
+    assert_live_handoff:
+    a_codex_quota_on_account_1_is_answered_by_account_2,
+    a_claude_quota_on_account_1_is_answered_by_account_2
+);
 
 fn assert_pool_exhausted(kind: Kind) {
     let s = Scenario::new(kind, quota(), quota());
@@ -348,15 +368,11 @@ fn assert_pool_exhausted(kind: Kind) {
     s.assert_hygiene(&[&out, &again]);
 }
 
-#[test]
-fn b_codex_every_account_spent_gives_one_error_with_the_reset() {
-    assert_pool_exhausted(Kind::Codex);
-}
-
-#[test]
-fn b_claude_every_account_spent_gives_one_error_with_the_reset() {
-    assert_pool_exhausted(Kind::Claude);
-}
+both_harnesses!(
+    assert_pool_exhausted:
+    b_codex_every_account_spent_gives_one_error_with_the_reset,
+    b_claude_every_account_spent_gives_one_error_with_the_reset
+);
 
 fn assert_error_first_event_fails_over(kind: Kind) {
     let s = Scenario::new(
@@ -366,9 +382,7 @@ fn assert_error_first_event_fails_over(kind: Kind) {
         },
         ok("STREAM-HANDOFF-OK"),
     );
-    let out = s.turn();
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    assert!(text(&out).contains("STREAM-HANDOFF-OK"), "{}", text(&out));
+    let out = s.turn_printing("STREAM-HANDOFF-OK");
     assert_eq!(s.fake.calls(&s.tokens[1]), 1);
     assert_eq!(
         s.status_latest()["verdict"],
@@ -377,15 +391,11 @@ fn assert_error_first_event_fails_over(kind: Kind) {
     s.assert_hygiene(&[&out]);
 }
 
-#[test]
-fn c_codex_quota_as_first_event_of_a_200_stream_fails_over() {
-    assert_error_first_event_fails_over(Kind::Codex);
-}
-
-#[test]
-fn c_claude_quota_as_first_event_of_a_200_stream_fails_over() {
-    assert_error_first_event_fails_over(Kind::Claude);
-}
+both_harnesses!(
+    assert_error_first_event_fails_over:
+    c_codex_quota_as_first_event_of_a_200_stream_fails_over,
+    c_claude_quota_as_first_event_of_a_200_stream_fails_over
+);
 
 fn assert_usage_threshold_moves_next_request(kind: Kind) {
     let s = Scenario::new(
@@ -396,16 +406,8 @@ fn assert_usage_threshold_moves_next_request(kind: Kind) {
         },
         ok("NEXT-ON-ACCT-2"),
     );
-    let first = s.turn();
-    assert_eq!(first.status.code(), Some(0), "{}", text(&first));
-    assert!(text(&first).contains("FIRST-ON-ACCT-1"), "{}", text(&first));
-    let second = s.turn();
-    assert_eq!(second.status.code(), Some(0), "{}", text(&second));
-    assert!(
-        text(&second).contains("NEXT-ON-ACCT-2"),
-        "{}",
-        text(&second)
-    );
+    let first = s.turn_printing("FIRST-ON-ACCT-1");
+    let second = s.turn_printing("NEXT-ON-ACCT-2");
     assert_eq!(s.fake.calls(&s.tokens[0]), 1);
     assert_eq!(s.fake.calls(&s.tokens[1]), 1);
     let status = s.status_latest();
@@ -413,15 +415,11 @@ fn assert_usage_threshold_moves_next_request(kind: Kind) {
     s.assert_hygiene(&[&first, &second]);
 }
 
-#[test]
-fn d_codex_usage_above_threshold_moves_the_next_request() {
-    assert_usage_threshold_moves_next_request(Kind::Codex);
-}
-
-#[test]
-fn d_claude_usage_above_threshold_moves_the_next_request() {
-    assert_usage_threshold_moves_next_request(Kind::Claude);
-}
+both_harnesses!(
+    assert_usage_threshold_moves_next_request:
+    d_codex_usage_above_threshold_moves_the_next_request,
+    d_claude_usage_above_threshold_moves_the_next_request
+);
 
 fn assert_transient_is_retried_in_place(kind: Kind) {
     let s = Scenario::new(
@@ -450,15 +448,11 @@ fn assert_transient_is_retried_in_place(kind: Kind) {
     s.assert_hygiene(&[&out]);
 }
 
-#[test]
-fn f_codex_529_is_retried_in_place() {
-    assert_transient_is_retried_in_place(Kind::Codex);
-}
-
-#[test]
-fn f_claude_529_is_retried_in_place() {
-    assert_transient_is_retried_in_place(Kind::Claude);
-}
+both_harnesses!(
+    assert_transient_is_retried_in_place:
+    f_codex_529_is_retried_in_place,
+    f_claude_529_is_retried_in_place
+);
 
 /// A stand-in harness (shell script) for checks that need the session's proxy address.
 fn script_harness(s: &Scenario, name: &str, body: &str) -> std::path::PathBuf {
