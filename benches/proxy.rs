@@ -19,6 +19,7 @@ use oauth_mux::proxy::durable_pool::{DurablePool, PoolAccount};
 use oauth_mux::proxy::pool::{
     AccountId, Credential, Elected, Judgement, Pool, ResponseEvidence, UsageObservation, UsageView,
 };
+use oauth_mux::proxy::verdict::ResponseReader;
 use oauth_mux::proxy::{self, Harness, ProxyConfig, frames};
 use oauth_mux::store::paths::Dirs;
 
@@ -54,11 +55,8 @@ impl Pool for ForgetfulPool {
                 passed_over: None,
             })
     }
-    fn judge(&self, a: &AccountId, ev: &ResponseEvidence, now: Timestamp) -> Judgement {
-        self.durable.judge(a, ev, now)
-    }
-    fn observe_usage(&self, ev: &ResponseEvidence, now: Timestamp) -> Vec<UsageObservation> {
-        self.durable.observe_usage(ev, now)
+    fn reader(&self) -> &ResponseReader {
+        self.durable.reader()
     }
     fn record(
         &self,

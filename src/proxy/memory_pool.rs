@@ -131,17 +131,8 @@ impl Pool for MemoryPool {
             .map(|(i, _)| self.elected(*i, passed_over))
     }
 
-    fn judge(
-        &self,
-        _account: &AccountId,
-        evidence: &ResponseEvidence,
-        now: Timestamp,
-    ) -> Judgement {
-        self.reader.judge(evidence, now)
-    }
-
-    fn observe_usage(&self, evidence: &ResponseEvidence, now: Timestamp) -> Vec<UsageObservation> {
-        self.reader.usage(evidence, now)
+    fn reader(&self) -> &ResponseReader {
+        &self.reader
     }
 
     fn record(

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use jiff::Timestamp;
 
+use super::verdict::ResponseReader;
 use crate::model::classify::Classification;
 
 /// An account inside a pool, named by the config's account label (never a raw upstream id).
@@ -146,11 +147,22 @@ pub trait Pool: Send + Sync {
         exclude: &[AccountId],
         now: Timestamp,
     ) -> Option<Elected>;
+    /// How this pool's provider answers are read (the model's one classifier and the
+    /// definition's usage headers).
+    fn reader(&self) -> &ResponseReader;
     /// Classify a response of `account`: the one classifier decides the action.
-    fn judge(&self, account: &AccountId, evidence: &ResponseEvidence, now: Timestamp) -> Judgement;
-    /// Read the provider's usage headers from a response (the provider definition's
-    /// `usage_headers`, through [`super::verdict::ResponseReader`]).
-    fn observe_usage(&self, evidence: &ResponseEvidence, now: Timestamp) -> Vec<UsageObservation>;
+    fn judge(
+        &self,
+        _account: &AccountId,
+        evidence: &ResponseEvidence,
+        now: Timestamp,
+    ) -> Judgement {
+        self.reader().judge(evidence, now)
+    }
+    /// Read the provider's usage headers from a response.
+    fn observe_usage(&self, evidence: &ResponseEvidence, now: Timestamp) -> Vec<UsageObservation> {
+        self.reader().usage(evidence, now)
+    }
     /// Record what a response taught about `account` (health, usage). Must not block on disk.
     fn record(
         &self,
