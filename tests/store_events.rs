@@ -2,30 +2,15 @@
 //!
 //! Concurrency tests re-run this test binary as a worker (see `store_health.rs`).
 
+mod support;
+
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 
 use oauth_mux::store::events::{EventLog, MAX_ROW_BYTES};
 use serde_json::{Value, json};
-
-const WORKER_VAR: &str = "OMUX_STORE_TEST_WORKER";
-
-fn worker_args() -> Option<Vec<String>> {
-    std::env::var(WORKER_VAR)
-        .ok()
-        .map(|v| v.split('|').map(str::to_string).collect())
-}
-
-fn spawn_worker(test_name: &str, args: &[String]) -> Child {
-    Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", test_name, "--nocapture", "--test-threads=1"])
-        .env(WORKER_VAR, args.join("|"))
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("spawn worker")
-}
+use support::{spawn_worker, worker_args};
 
 /// Every line of `path` parsed as a JSON object (panics on a torn or foreign line).
 fn lines_of(path: &Path) -> Vec<Value> {

@@ -4,10 +4,12 @@
 //! `<this binary> --exact <test name>` with `OMUX_STORE_TEST_WORKER` set, and the same
 //! test function, seeing the variable, plays the worker role instead.
 
+mod support;
+
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -15,26 +17,7 @@ use oauth_mux::exit::{ExitCode, Failure};
 use oauth_mux::store::StoreError;
 use oauth_mux::store::health_file::HealthFile;
 use serde_json::{Value, json};
-
-const WORKER_VAR: &str = "OMUX_STORE_TEST_WORKER";
-
-/// `Some(args)` when this process was spawned as a worker.
-fn worker_args() -> Option<Vec<String>> {
-    std::env::var(WORKER_VAR)
-        .ok()
-        .map(|v| v.split('|').map(str::to_string).collect())
-}
-
-/// Spawn this test binary running only `test_name`, as a worker with `args`.
-fn spawn_worker(test_name: &str, args: &[String]) -> Child {
-    Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", test_name, "--nocapture", "--test-threads=1"])
-        .env(WORKER_VAR, args.join("|"))
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("spawn worker")
-}
+use support::{spawn_worker, worker_args};
 
 const GARBAGE: &[u8] =
     b"{\"version\": 1,\n \"routes\": {\"codex:max-1#codex\": {\"score\": 3,,}}\n";

@@ -166,3 +166,26 @@ pub fn assert_no_canary(canaries: &[&str], texts: &[(String, String)]) {
 pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
+
+/// Multi-process tests (store_health.rs, store_events.rs) re-run their own test binary as a worker: the parent spawns
+/// `<this binary> --exact <test name>` with this variable set (arguments joined by `|`),
+/// and the same test function, seeing it, plays the worker role instead.
+pub const WORKER_VAR: &str = "OMUX_STORE_TEST_WORKER";
+
+/// `Some(args)` when this process was spawned as a worker.
+pub fn worker_args() -> Option<Vec<String>> {
+    std::env::var(WORKER_VAR)
+        .ok()
+        .map(|v| v.split('|').map(str::to_string).collect())
+}
+
+/// Spawn this test binary running only `test_name`, as a worker with `args`.
+pub fn spawn_worker(test_name: &str, args: &[String]) -> std::process::Child {
+    Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", test_name, "--nocapture", "--test-threads=1"])
+        .env(WORKER_VAR, args.join("|"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("spawn worker")
+}
