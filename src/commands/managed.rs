@@ -19,7 +19,6 @@ use crate::harness::credentials::{self, Unusable};
 use crate::harness::session::{self, AuthKind, LaunchPlan};
 use crate::harness::status::{self, HarnessKind, summary};
 use crate::harness::{codex_home, upstream};
-use crate::model::health::RouteStatus;
 use crate::proxy::durable_pool::{DurablePool, PoolAccount};
 use crate::routes;
 use crate::secrets::{self, SecretSpec};
@@ -78,7 +77,7 @@ pub fn launch(spec: HarnessLaunch, opts: &LaunchArgs) -> anyhow::Result<()> {
         let Some(account) = pc.accounts.get(&key.account) else {
             continue;
         };
-        if !triable(&report.status) {
+        if !report.status.may_carry_traffic() {
             skipped.push(format!(
                 "{} ({})",
                 key.account,
@@ -284,18 +283,6 @@ struct Member {
     provider_upstream: Option<String>,
     definition: ProviderDefinition,
     selected: bool,
-}
-
-/// Statuses a session may start on or fail over to: available, or evidence-less (the
-/// first request is the probe, and its outcome is recorded).
-fn triable(status: &RouteStatus) -> bool {
-    matches!(
-        status,
-        RouteStatus::Available
-            | RouteStatus::ProbeNeeded
-            | RouteStatus::RevalidationNeeded { .. }
-            | RouteStatus::ReprobeNeeded { .. }
-    )
 }
 
 /// Read an account's credential: its `secret` block, or `<config_dir>/<credential file>`.

@@ -9,7 +9,6 @@ use crate::exit::{ExitCode, Quiet};
 use crate::model::RouteKey;
 use crate::model::budget::ActionBudget;
 use crate::model::classify::{Classification, Decision};
-use crate::model::health::RouteStatus;
 use crate::model::liveness::Liveness;
 use crate::model::repair::probe_command;
 use crate::model::runtime::RuntimeReadiness;
@@ -176,7 +175,7 @@ fn probe_one(
             out.runtime = Some(view.runtime.clone());
             out
         }
-        Some(_) if !explicit && !worth_probing(&view.status) => ProbeOutcome::bare(
+        Some(_) if !explicit && !view.status.may_carry_traffic() => ProbeOutcome::bare(
             OutcomeKind::Skipped,
             format!(
                 "{key}: recorded state is {}; not probed (name it with --account, or use --all)",
@@ -258,17 +257,6 @@ fn skipped_for_provider(view: &RouteView) -> RouteReport {
             key.provider
         )),
     }
-}
-
-/// Statuses a walk probes: no evidence, usable, or due for a re-check.
-fn worth_probing(status: &RouteStatus) -> bool {
-    matches!(
-        status,
-        RouteStatus::Available
-            | RouteStatus::ProbeNeeded
-            | RouteStatus::RevalidationNeeded { .. }
-            | RouteStatus::ReprobeNeeded { .. }
-    )
 }
 
 fn next_commands(reports: &[RouteReport], usable: bool) -> Vec<String> {

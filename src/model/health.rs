@@ -303,6 +303,21 @@ impl RouteStatus {
         matches!(self, Self::Available)
     }
 
+    /// True when the route awaits evidence (none yet, a reset to confirm, a degradation to
+    /// re-check) rather than carrying a known verdict: a probe, or a real request whose
+    /// outcome is recorded, settles it.
+    pub fn awaits_evidence(&self) -> bool {
+        matches!(
+            self,
+            Self::ProbeNeeded | Self::RevalidationNeeded { .. } | Self::ReprobeNeeded { .. }
+        )
+    }
+
+    /// True when traffic may be sent: available, or awaiting evidence.
+    pub fn may_carry_traffic(&self) -> bool {
+        self.is_available() || self.awaits_evidence()
+    }
+
     /// When this status changes by itself, if it does.
     pub fn wakes_at(&self) -> Option<Timestamp> {
         match self {

@@ -218,3 +218,48 @@ fn records_round_trip() {
     );
     assert_eq!(RouteHealth::from_json(&r.to_json()).unwrap(), r);
 }
+
+#[test]
+fn traffic_goes_to_available_routes_and_to_those_awaiting_evidence_only() {
+    let when = at(1_000);
+    let carries = [
+        RouteStatus::Available,
+        RouteStatus::ProbeNeeded,
+        RouteStatus::RevalidationNeeded { reset_at: when },
+        RouteStatus::ReprobeNeeded {
+            reason: DegradedReason::TierInsufficient,
+        },
+    ];
+    let holds = [
+        RouteStatus::RateLimited { until: when },
+        RouteStatus::QuotaExhausted {
+            resets_at: when,
+            reset_known: true,
+        },
+        RouteStatus::Cooldown {
+            until: when,
+            reason: "test".into(),
+        },
+        RouteStatus::Degraded {
+            reason: DegradedReason::TierInsufficient,
+            retry_at: when,
+        },
+        RouteStatus::Dead {
+            reason: DeadReason::TokenRevoked,
+        },
+    ];
+    for status in &carries {
+        assert!(
+            status.may_carry_traffic(),
+            "{status:?} should carry traffic"
+        );
+    }
+    assert!(!RouteStatus::Available.awaits_evidence());
+    for status in &holds {
+        assert!(
+            !status.may_carry_traffic(),
+            "{status:?} should hold traffic"
+        );
+        assert!(!status.awaits_evidence(), "{status:?} has a verdict");
+    }
+}

@@ -188,15 +188,15 @@ impl DurablePool {
     }
 }
 
-/// Statuses a proxied request may still try: available, or evidence-less ones (the request
-/// itself is the probe, and its outcome is recorded).
+/// The tier a proxied request may still try a route in: 0 when available, 1 when it
+/// awaits evidence (the request itself is the probe, and its outcome is recorded).
 fn triable(status: &RouteStatus) -> Option<u8> {
-    match status {
-        RouteStatus::Available => Some(0),
-        RouteStatus::ProbeNeeded
-        | RouteStatus::RevalidationNeeded { .. }
-        | RouteStatus::ReprobeNeeded { .. } => Some(1),
-        _ => None,
+    if status.is_available() {
+        Some(0)
+    } else if status.awaits_evidence() {
+        Some(1)
+    } else {
+        None
     }
 }
 
