@@ -125,6 +125,21 @@ fn replay(def: &Value, fx: &Fixture) {
     if let Some(decision) = fx.expect.get("decision") {
         assert_eq!(&route["decision"], decision, "{ctx}");
     }
+    // Headers the provider requires of the probe request (API version, beta flags).
+    if let Some(wanted) = fx.expect.get("request_headers").and_then(Value::as_object) {
+        let seen = fake.requests();
+        let sent = &seen
+            .first()
+            .unwrap_or_else(|| panic!("{ctx}: no request"))
+            .headers;
+        for (name, value) in wanted {
+            assert_eq!(
+                sent.get(&name.to_ascii_lowercase()).map(String::as_str),
+                value.as_str(),
+                "{ctx}: request header {name}"
+            );
+        }
+    }
     let usable = fx.expect["class"] == "success";
     assert_eq!(code, if usable { 0 } else { 201 }, "{ctx}");
     let all = format!(

@@ -1,6 +1,8 @@
 //! Provider definitions: providers are data (SPEC §5). Built-ins are JSON files
 //! compiled into the binary; users add their own under `provider_definitions`.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 use crate::model::budget::{ActionBudget, RepairOwner};
@@ -243,6 +245,9 @@ pub struct ProbeDefinition {
     pub url: Option<String>,
     pub body: Option<String>,
     pub content_type: Option<String>,
+    /// Extra request headers sent as written (API versions, beta flags); never credentials,
+    /// which come from `auth`.
+    pub headers: BTreeMap<String, String>,
     pub command: Vec<String>,
     pub auth: ProbeAuth,
     pub auth_header: Option<String>,
@@ -266,6 +271,7 @@ impl Default for ProbeDefinition {
             url: None,
             body: None,
             content_type: None,
+            headers: BTreeMap::new(),
             command: Vec::new(),
             auth: ProbeAuth::Bearer,
             auth_header: None,

@@ -126,6 +126,34 @@ fn token_material_in_probe_url_is_refused() {
 }
 
 #[test]
+fn probe_headers_must_be_fixed_plain_headers() {
+    let text = r#"{"version": 1, "provider_definitions": {"toy": {
+        "capabilities": [{"name": "me", "probe": {"url": "https://api.example.com/me", "headers": {
+            "X-Api-Version": "2024-01-01",
+            "Authorization": "Bearer abc",
+            "Bad Name": "x",
+            "X-Token": "Bearer abc",
+            "X-Split": "a\r\nInjected: yes"
+        }}}],
+        "failure_rules": [{"status": 403, "class": {"degraded": "scope_insufficient"}}]
+    }}}"#;
+    let e = errors(text);
+    let at = "provider_definitions.toy.capabilities[0].probe.headers | header";
+    for w in [
+        format!("{at} \"Authorization\": set by oauth-mux"),
+        format!("{at} \"Bad Name\": not a valid header name"),
+        format!("{at} \"X-Token\": the value carries token material"),
+        format!("{at} \"X-Split\": the value holds control characters"),
+    ] {
+        assert!(
+            e.iter().any(|l| l.starts_with(&w)),
+            "missing {w:?} in {e:#?}"
+        );
+    }
+    assert!(!e.iter().any(|l| l.contains("X-Api-Version")), "{e:#?}");
+}
+
+#[test]
 fn provider_definition_checks() {
     let text = r#"{"version": 1, "provider_definitions": {"toy": {
         "injection": {"direct_env": [["TOY_TOKEN", "password"], ["1BAD", "access_token"]]},

@@ -564,6 +564,15 @@ fn validate_probe(probe: &ProbeDefinition, path: &str) -> Vec<Problem> {
                     "e.g. \"application/json\"",
                 );
             }
+            for (name, value) in &probe.headers {
+                if let Some(problem) = probe_header_problem(name, value, probe) {
+                    err(
+                        "headers",
+                        format!("header {name:?}: {problem}"),
+                        "headers carry fixed request headers such as \"anthropic-version\"; credentials come from `auth`",
+                    );
+                }
+            }
             match (probe.auth, &probe.auth_header) {
                 (ProbeAuth::TokenHeader, None) => err(
                     "auth_header",
@@ -622,7 +631,38 @@ pub fn is_env_name(s: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
-/// Token-shaped material that must never sit in a probe URL, body or argv.
+/// Why a probe's extra header cannot be sent, if it cannot.
+fn probe_header_problem(name: &str, value: &str, probe: &ProbeDefinition) -> Option<String> {
+    const SET_ELSEWHERE: &[&str] = &[
+        "authorization",
+        "content-type",
+        "content-length",
+        "transfer-encoding",
+        "host",
+        "connection",
+    ];
+    let is_token_char = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);
+    if name.is_empty() || !name.chars().all(is_token_char) {
+        return Some("not a valid header name".into());
+    }
+    if SET_ELSEWHERE.iter().any(|h| name.eq_ignore_ascii_case(h))
+        || probe
+            .auth_header
+            .as_deref()
+            .is_some_and(|h| name.eq_ignore_ascii_case(h))
+    {
+        return Some("set by oauth-mux (auth, content_type or the connection)".into());
+    }
+    if value.chars().any(|c| c.is_control() && c != '\t') {
+        return Some("the value holds control characters".into());
+    }
+    if let Some(m) = token_material(value) {
+        return Some(format!("the value carries token material ({m})"));
+    }
+    None
+}
+
+/// Token-shaped material that must never sit in a probe URL, body, header or argv.
 fn token_material(text: &str) -> Option<&'static str> {
     const MARKERS: &[&str] = &[
         "access_token=",

@@ -104,8 +104,13 @@ pub fn send(
     let timeout = Duration::from_millis(def.timeout_ms.max(1));
     let mut builder = ureq::http::Request::builder()
         .method(request.method.as_str())
-        .uri(request.url.as_str())
-        .header("Accept", "application/json");
+        .uri(request.url.as_str());
+    if !def.headers.keys().any(|k| k.eq_ignore_ascii_case("accept")) {
+        builder = builder.header("Accept", "application/json");
+    }
+    for (name, value) in &def.headers {
+        builder = builder.header(name.as_str(), value.as_str());
+    }
     if let Some(token) = token {
         builder = match def.auth {
             ProbeAuth::Bearer => {
