@@ -6,6 +6,9 @@
 
 #![allow(dead_code)]
 
+#[path = "../common/files.rs"]
+mod files;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -235,31 +238,9 @@ impl Bed {
 
     /// Every file oauth-mux wrote (state and runtime) must be free of canaries.
     pub fn assert_no_canary_on_disk(&self) {
-        for dir in [self.state_dir(), self.runtime_dir()] {
-            for path in walk(&dir) {
-                let bytes = std::fs::read(&path).unwrap_or_default();
-                let text = String::from_utf8_lossy(&bytes);
-                for canary in [CANARY_A1, CANARY_A2] {
-                    assert!(!text.contains(canary), "canary in {}", path.display());
-                }
-            }
-        }
+        let written = files::texts_under(&[self.state_dir(), self.runtime_dir()]);
+        files::assert_absent(&[CANARY_A1, CANARY_A2], &written);
     }
-}
-
-fn walk(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    if let Ok(entries) = std::fs::read_dir(dir) {
-        for e in entries.flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                out.extend(walk(&p));
-            } else {
-                out.push(p);
-            }
-        }
-    }
-    out
 }
 
 /// The route entry of a tick or evaluation by key.

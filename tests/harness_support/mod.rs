@@ -3,6 +3,9 @@
 //! a temp user with its own HOME and harness files, canary secrets, and output scanning.
 #![allow(dead_code)]
 
+#[path = "../common/files.rs"]
+mod files;
+
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -179,37 +182,18 @@ impl TempUser {
 
     /// Every file under the temp root whose content contains `needle` (symlinks not followed).
     pub fn files_containing(&self, needle: &str, skip: &[&str]) -> Vec<PathBuf> {
-        let mut hits = Vec::new();
-        let mut stack = vec![self.dir.path().to_path_buf()];
-        while let Some(dir) = stack.pop() {
-            let Ok(entries) = std::fs::read_dir(&dir) else {
-                continue;
-            };
-            for entry in entries.flatten() {
-                let path = entry.path();
-                let Ok(meta) = std::fs::symlink_metadata(&path) else {
-                    continue;
-                };
-                if meta.is_dir() {
-                    stack.push(path);
-                } else if meta.is_file() {
-                    let rel = path
-                        .strip_prefix(self.dir.path())
-                        .unwrap()
-                        .to_string_lossy()
-                        .into_owned();
-                    if skip.iter().any(|s| rel.starts_with(s)) {
-                        continue;
-                    }
-                    if let Ok(bytes) = std::fs::read(&path)
-                        && bytes.windows(needle.len()).any(|w| w == needle.as_bytes())
-                    {
-                        hits.push(path);
-                    }
-                }
-            }
-        }
-        hits
+        let root = self.dir.path();
+        files::files_under(root)
+            .into_iter()
+            .filter(|path| {
+                let rel = path.strip_prefix(root).unwrap().to_string_lossy();
+                !skip.iter().any(|s| rel.starts_with(s))
+            })
+            .filter(|path| {
+                std::fs::read(path)
+                    .is_ok_and(|bytes| bytes.windows(needle.len()).any(|w| w == needle.as_bytes()))
+            })
+            .collect()
     }
 }
 

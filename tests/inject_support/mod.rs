@@ -2,9 +2,12 @@
 //! canary secrets, and health evidence recorded through the library.
 #![allow(dead_code)]
 
+#[path = "../common/files.rs"]
+mod files;
+
 use std::collections::BTreeMap;
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output};
 
 use jiff::Timestamp;
@@ -157,11 +160,7 @@ impl Machine {
 
     /// Every file under the state, runtime and config dirs, as text.
     pub fn state_texts(&self) -> Vec<(PathBuf, String)> {
-        let mut out = Vec::new();
-        for d in ["state", "run", "config", "data", "tmp"] {
-            walk(&self.path(d), &mut out);
-        }
-        out
+        files::texts_under(&["state", "run", "config", "data", "tmp"].map(|d| self.path(d)))
     }
 
     /// Fail when a canary appears in `text`.
@@ -174,23 +173,6 @@ impl Machine {
     pub fn assert_state_clean(&self) {
         for (path, text) in self.state_texts() {
             self.assert_no_canary(&path.display().to_string(), &text);
-        }
-    }
-}
-
-fn walk(dir: &Path, out: &mut Vec<(PathBuf, String)>) {
-    let Ok(entries) = fs::read_dir(dir) else {
-        return;
-    };
-    for e in entries.flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            walk(&p, out);
-        } else {
-            out.push((
-                p.clone(),
-                String::from_utf8_lossy(&fs::read(&p).unwrap_or_default()).into_owned(),
-            ));
         }
     }
 }

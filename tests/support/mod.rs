@@ -2,6 +2,9 @@
 //! the real `oauth-mux` binary inside it (no OMUX_* leaks in from the outside).
 #![allow(dead_code)]
 
+#[path = "../common/files.rs"]
+mod files;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
@@ -130,25 +133,7 @@ impl TestEnv {
 
     /// Every file under the scratch state, config and runtime dirs, as text.
     pub fn state_files_text(&self) -> Vec<(PathBuf, String)> {
-        let mut out = Vec::new();
-        for sub in ["state", "cfg", "run", "data"] {
-            walk(&self.root().join(sub), &mut out);
-        }
-        out
-    }
-}
-
-fn walk(dir: &Path, out: &mut Vec<(PathBuf, String)>) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for e in entries.flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            walk(&p, out);
-        } else if let Ok(bytes) = std::fs::read(&p) {
-            out.push((p, String::from_utf8_lossy(&bytes).into_owned()));
-        }
+        files::texts_under(&["state", "cfg", "run", "data"].map(|sub| self.root().join(sub)))
     }
 }
 

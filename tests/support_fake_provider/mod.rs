@@ -5,6 +5,9 @@
 //! Use it from a test crate with `mod support_fake_provider;`.
 #![allow(dead_code)]
 
+#[path = "../common/files.rs"]
+mod files;
+
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -365,17 +368,13 @@ impl Sandbox {
             .unwrap_or_default()
     }
 
-    /// The raw text of every state file (health, events), for canary searches.
+    /// The raw text of every file under the state dir (health, events, locks), for canary
+    /// searches.
     pub fn state_text(&self) -> String {
-        let mut all = String::new();
-        for rel in [
-            "state/oauth-mux/health.json",
-            "state/oauth-mux/repair-events.jsonl",
-            "state/oauth-mux/repair-events.jsonl.1",
-        ] {
-            all.push_str(&std::fs::read_to_string(self.path(rel)).unwrap_or_default());
-        }
-        all
+        files::texts_under(&[self.path("state")])
+            .into_iter()
+            .map(|(_, text)| text)
+            .collect()
     }
 
     /// The event log, parsed.
