@@ -262,6 +262,34 @@ fn spent_pool_error_names_the_profile_and_the_store_reset() {
 }
 
 #[test]
+fn a_short_rate_limit_is_recorded_as_such_and_waited_out_on_a_lone_account() {
+    let mut d = Durable::new(
+        Harness::Codex,
+        &[(
+            "one",
+            Behaviour::ShortRateLimit {
+                retry_after_seconds: 1,
+                failures: 1,
+            },
+        )],
+    );
+    let seen = send_codex(&d);
+    assert_eq!(seen.status, 200, "{seen:?}");
+    assert_eq!(d.fake.calls(&token("one")), 2);
+    let frames = d.frames.lock().unwrap().clone();
+    assert!(
+        frames
+            .iter()
+            .any(|f| matches!(f, ProxyFrame::RateLimitWait { account, .. } if account == "one")),
+        "{frames:?}"
+    );
+    let store = d.finish();
+    let one = &store[&d.key("one")];
+    assert_eq!(one.last_class.as_deref(), Some("success"), "{one:?}");
+    assert_eq!(one.status_at(Timestamp::now()), RouteStatus::Available);
+}
+
+#[test]
 fn overload_is_not_recorded_and_windowless_is_not_quota() {
     let mut d = Durable::new(
         Harness::Claude,

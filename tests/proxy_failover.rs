@@ -377,6 +377,88 @@ fn codex_500_is_retried_in_place() {
     assert_eq!(rig.fake.calls(&token("two")), 0);
 }
 
+fn short_limit(failures: u32) -> Behaviour {
+    Behaviour::ShortRateLimit {
+        retry_after_seconds: 1,
+        failures,
+    }
+}
+
+#[test]
+fn short_rate_limit_moves_on_when_another_account_is_free() {
+    let rig = Rig::new(
+        Harness::Codex,
+        &[("one", short_limit(1)), ("two", ok("two answers"))],
+    );
+    let started = std::time::Instant::now();
+    let seen = codex_turn(&rig);
+    assert_eq!(seen.status, 200, "{seen:?}");
+    assert!(seen.body.contains("two answers"));
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(1),
+        "no wait while another account is free"
+    );
+    assert_eq!(
+        rig.pool.state_of("one").benched.as_deref(),
+        Some("rate_limited")
+    );
+    assert!(
+        !rig.frames()
+            .iter()
+            .any(|f| matches!(f, ProxyFrame::RateLimitWait { .. }))
+    );
+}
+
+#[test]
+fn short_rate_limit_is_waited_out_when_no_other_account_is_left() {
+    for harness in [Harness::Codex, Harness::Claude] {
+        let rig = Rig::new(harness, &[("one", short_limit(1)), ("two", short_limit(1))]);
+        let seen = match harness {
+            Harness::Codex => codex_turn(&rig),
+            Harness::Claude => claude_turn(&rig),
+        };
+        // Neither Codex nor Claude Code on a subscription retries a 429: the proxy waits the
+        // stated second and asks again instead of ending the turn.
+        assert_eq!(seen.status, 200, "{harness:?}: {seen:?}");
+        assert!(
+            seen.body.contains("after the wait"),
+            "{harness:?}: {seen:?}"
+        );
+        let turns = rig.turns();
+        let statuses: Vec<u16> = turns.iter().map(|t| t.1).collect();
+        assert_eq!(statuses, vec![429, 429, 200], "{harness:?}: {turns:?}");
+        assert_eq!(
+            turns[2].0, "one",
+            "the account whose wait ends first is asked again"
+        );
+        let waits: Vec<u64> = rig
+            .frames()
+            .iter()
+            .filter_map(|f| match f {
+                ProxyFrame::RateLimitWait { wait_ms, .. } => Some(*wait_ms),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(waits.len(), 1, "{harness:?}: one wait per request");
+        assert!(waits[0] <= 1000, "{harness:?}: waited {waits:?}");
+    }
+}
+
+#[test]
+fn a_short_rate_limit_is_waited_out_once_per_request() {
+    // Still limited after the wait: the harness gets the pool-spent error, not a second wait.
+    let rig = Rig::new(Harness::Codex, &[("one", short_limit(5))]);
+    let seen = codex_turn(&rig);
+    assert_eq!(seen.status, 429, "{seen:?}");
+    assert_eq!(rig.fake.calls(&token("one")), 2);
+    let waits = rig
+        .frames()
+        .iter()
+        .filter(|f| matches!(f, ProxyFrame::RateLimitWait { .. }))
+        .count();
+    assert_eq!(waits, 1);
+}
+
 #[test]
 fn windowless_429_moves_on_without_marking_the_first_account_exhausted() {
     let rig = Rig::new(

@@ -32,6 +32,11 @@ pub enum Behaviour {
     ErrorFirstEvent { resets_in_seconds: u64 },
     /// `failures` answers of `status` (529 or 5xx), then success.
     Transient { status: u16, failures: u32 },
+    /// `failures` short rate limits (429 with `retry-after`), then success.
+    ShortRateLimit {
+        retry_after_seconds: u64,
+        failures: u32,
+    },
     /// 401: the token is no longer valid.
     Unauthorized,
     /// A slow SSE stream: `events` content events `interval_ms` apart.
@@ -50,7 +55,7 @@ pub enum Behaviour {
 struct State {
     model_calls: HashMap<String, u32>,
     side_calls: u32,
-    transient_seen: HashMap<String, u32>,
+    scripted_calls: HashMap<String, u32>,
     last_headers: HashMap<String, Vec<(String, String)>>,
     last_body: HashMap<String, Vec<u8>>,
     released_streams: u32,
@@ -68,6 +73,17 @@ pub struct FakeProvider {
 struct Shared {
     script: HashMap<String, Behaviour>,
     state: Arc<Mutex<State>>,
+}
+
+impl Shared {
+    /// Count a call of a fail-then-succeed behaviour; true while the credential's calls are
+    /// still within its first `failures`.
+    fn nth_failing_call(&self, cred: String, failures: u32) -> bool {
+        let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let n = s.scripted_calls.entry(cred).or_default();
+        *n += 1;
+        *n <= failures
+    }
 }
 
 impl FakeProvider {
@@ -418,13 +434,7 @@ fn model_call(
             }
         },
         Behaviour::Transient { status, failures } => {
-            let seen = {
-                let mut s = shared.state.lock().unwrap_or_else(|e| e.into_inner());
-                let n = s.transient_seen.entry(cred).or_default();
-                *n += 1;
-                *n
-            };
-            if seen <= failures {
+            if shared.nth_failing_call(cred, failures) {
                 match wire {
                     Wire::Codex => write_json(
                         out,
@@ -441,6 +451,30 @@ fn model_call(
                 }
             } else {
                 succeed(out, wire, "recovered", &[])
+            }
+        }
+        Behaviour::ShortRateLimit {
+            retry_after_seconds,
+            failures,
+        } => {
+            if shared.nth_failing_call(cred, failures) {
+                let retry_after = [("retry-after", retry_after_seconds.to_string())];
+                match wire {
+                    Wire::Codex => write_json(
+                        out,
+                        429,
+                        &retry_after,
+                        &json!({"error": {"type": "rate_limit_exceeded", "message": "Rate limit reached; try again shortly"}}),
+                    ),
+                    Wire::Anthropic => write_json(
+                        out,
+                        429,
+                        &retry_after,
+                        &json!({"type": "error", "error": {"type": "rate_limit_error", "message": "Server is temporarily limiting requests"}}),
+                    ),
+                }
+            } else {
+                succeed(out, wire, "after the wait", &[])
             }
         }
         Behaviour::Unauthorized => match wire {

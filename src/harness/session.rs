@@ -322,6 +322,28 @@ mod tests {
     }
 
     #[test]
+    fn every_account_level_proxy_frame_reaches_the_artifact() {
+        let frames = [
+            ProxyFrame::RateLimitWait {
+                account: "a".into(),
+                wait_ms: 900,
+            },
+            ProxyFrame::StreamErrorAfterContent {
+                account: "a".into(),
+                status: 429,
+                classification: "quota_exhausted".into(),
+            },
+            ProxyFrame::PoolExhausted {
+                earliest_reset: None,
+                repair_command: "oauth-mux route explain --profile p".into(),
+            },
+        ];
+        for frame in &frames {
+            assert!(artifact_frame(frame).is_some(), "{frame:?} is dropped");
+        }
+    }
+
+    #[test]
     fn side_traffic_args_disable_plugins_apps_and_analytics() {
         let args = codex_side_traffic_args().join(" ");
         assert_eq!(

@@ -92,6 +92,15 @@ pub enum Frame {
         to: String,
         reason: String,
     },
+    /// Every account refused the request, one only briefly (a stated retry within a minute):
+    /// the proxy waited `wait_ms` and asked that account again.
+    RateLimitWait { account: String, wait_ms: u64 },
+    /// An error event arrived after content had reached the harness: recorded, not replayed.
+    StreamErrorAfterContent {
+        account: String,
+        status: u16,
+        classification: String,
+    },
     /// Every account of the profile was spent; the harness got one clear error.
     PoolExhausted {
         earliest_reset: Option<String>,

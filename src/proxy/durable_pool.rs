@@ -272,13 +272,15 @@ impl Pool for DurablePool {
         {
             let mut mirror = self.mirror();
             let prev = mirror.get(&key.to_string()).cloned();
-            // A success on a route already known available changes nothing worth a write,
-            // unless it brings a usage reading.
+            // A success on a route whose last evidence was a success changes nothing worth a
+            // write, unless it brings a usage reading. (A route that recovered by itself from
+            // a rate limit is available too, but its record still names the limit.)
             let unchanged = matches!(class, Classification::Success)
                 && gauge.is_none()
-                && prev
-                    .as_ref()
-                    .is_some_and(|p| p.status_at(now) == RouteStatus::Available);
+                && prev.as_ref().is_some_and(|p| {
+                    p.last_class.as_deref() == Some(class.label())
+                        && p.status_at(now) == RouteStatus::Available
+                });
             if unchanged {
                 return;
             }

@@ -31,6 +31,9 @@ pub enum ProxyFrame {
         account: String,
         windows: Vec<UsageObservation>,
     },
+    /// Every account was refused, one of them only for a short while (a stated retry within
+    /// a minute): the request waits that out once and asks that account again.
+    RateLimitWait { account: String, wait_ms: u64 },
     /// Every account of the profile was spent; the harness got one clear error.
     PoolExhausted {
         earliest_reset: Option<String>,

@@ -26,6 +26,8 @@ pub struct MemoryAccount {
 pub struct AccountState {
     /// Classification that benched the account, if any.
     pub benched: Option<String>,
+    /// When the bench lifts by itself (a short rate limit); `None` keeps it.
+    pub benched_until: Option<Timestamp>,
     pub resets_at: Option<Timestamp>,
     /// Highest used percent over the windows last observed.
     pub used_percent: Option<f64>,
@@ -75,7 +77,7 @@ impl MemoryPool {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn candidates(&self, exclude: &[AccountId]) -> Vec<(usize, Option<f64>)> {
+    fn candidates(&self, exclude: &[AccountId], now: Timestamp) -> Vec<(usize, Option<f64>)> {
         let state = self.lock();
         self.accounts
             .iter()
@@ -83,7 +85,10 @@ impl MemoryPool {
             .filter(|(_, (id, _, _))| !exclude.contains(id))
             .filter_map(|(i, (id, _, _))| {
                 let s = state.get(id);
-                if s.is_some_and(|s| s.benched.is_some()) {
+                let benched = s.is_some_and(|s| {
+                    s.benched.is_some() && s.benched_until.is_none_or(|until| until > now)
+                });
+                if benched {
                     None
                 } else {
                     Some((i, s.and_then(|s| s.used_percent)))
@@ -112,9 +117,9 @@ impl Pool for MemoryPool {
         &self,
         prefer: Option<&AccountId>,
         exclude: &[AccountId],
-        _now: Timestamp,
+        now: Timestamp,
     ) -> Option<Elected> {
-        let candidates = self.candidates(exclude);
+        let candidates = self.candidates(exclude, now);
         let below = |u: &Option<f64>| u.is_none_or(|u| u < self.threshold_percent);
         let mut passed_over = None;
         if let Some(p) = prefer {
@@ -141,13 +146,14 @@ impl Pool for MemoryPool {
         _evidence: &ResponseEvidence,
         judgement: &Judgement,
         usage: &[UsageObservation],
-        _now: Timestamp,
+        now: Timestamp,
     ) {
         let mut state = self.lock();
         let s = state.entry(account.clone()).or_default();
         s.recorded.push(judgement.classification.clone());
         if judgement.benches_account {
             s.benched = Some(judgement.classification.clone());
+            s.benched_until = judgement.short_wait().map(|wait| now + wait);
             s.resets_at = judgement.resets_at;
         }
         if let Some(max) = usage.iter().map(|u| u.used_percent).reduce(f64::max) {

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use jiff::Timestamp;
 
 use super::verdict::ResponseReader;
-use crate::model::classify::Classification;
+use crate::model::classify::{Classification, Decision};
 
 /// An account inside a pool, named by the config's account label (never a raw upstream id).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -104,6 +104,22 @@ pub struct Judgement {
     pub class: Classification,
     /// True when the account is benched by this response (false for a windowless 429).
     pub benches_account: bool,
+}
+
+impl Judgement {
+    /// For a short rate limit (the classifier's `WaitAndRetry`: a stated retry within a
+    /// minute), how long until the account may be asked again.
+    pub fn short_wait(&self) -> Option<std::time::Duration> {
+        match self.class {
+            Classification::RateLimited {
+                retry_after_s: Some(secs),
+                ..
+            } if self.class.decision() == Decision::WaitAndRetry => {
+                Some(std::time::Duration::from_secs(secs))
+            }
+            _ => None,
+        }
+    }
 }
 
 /// One usage window read from response headers (e.g. Codex primary = 5 h).

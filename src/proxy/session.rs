@@ -303,9 +303,18 @@ impl Session {
         let mut reason: Option<String> = None;
         let mut windowless: Option<Held> = None;
         let mut earliest: Option<Timestamp> = None;
+        // The account whose short rate limit ends first, and when; waited out at most once.
+        let mut short_limit: Option<(Timestamp, AccountId)> = None;
+        let mut waited = false;
         loop {
             let now = Timestamp::now();
             let Some(elected) = self.elect(&tried, reason.as_deref(), now) else {
+                if let Some((until, account)) = short_limit.take().filter(|_| !waited) {
+                    waited = true;
+                    self.wait_out_short_limit(&account, until);
+                    tried.retain(|a| a != &account);
+                    continue;
+                }
                 break;
             };
             tried.push(elected.account.clone());
@@ -373,6 +382,12 @@ impl Session {
                     }
                     Action::TryNextAccount => {
                         reason = Some(judgement.classification.clone());
+                        if let Some(wait) = judgement.short_wait() {
+                            let until = now + wait;
+                            if short_limit.as_ref().is_none_or(|(u, _)| until < *u) {
+                                short_limit = Some((until, elected.account.clone()));
+                            }
+                        }
                         if judgement.benches_account {
                             earliest = match (earliest, judgement.resets_at) {
                                 (Some(a), Some(b)) => Some(a.min(b)),
@@ -392,6 +407,21 @@ impl Session {
             return response::deliver(out, held, how);
         }
         self.exhausted(out, earliest, how.keep_alive)
+    }
+
+    /// Every account refused the request, one only for a short while: wait until its stated
+    /// retry time rather than hand the harness an error neither Codex nor Claude Code (on a
+    /// subscription) retries.
+    fn wait_out_short_limit(&self, account: &AccountId, until: Timestamp) {
+        let wait = Timestamp::now()
+            .duration_until(until)
+            .try_into()
+            .unwrap_or(Duration::ZERO);
+        self.emit(ProxyFrame::RateLimitWait {
+            account: account.0.clone(),
+            wait_ms: u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
+        });
+        std::thread::sleep(wait);
     }
 
     /// Deliver, and if an error event arrives after content reached the harness, record it

@@ -71,6 +71,10 @@ pub struct Summary {
     pub earliest_reset: Option<String>,
     pub refused_requests: usize,
     pub unsupported_transport_answers: usize,
+    /// Requests that waited out a short rate limit (every account refused, one briefly).
+    pub rate_limit_waits: usize,
+    /// Error events that arrived after content had reached the harness (not replayable).
+    pub stream_errors_after_content: usize,
     pub exit_code: Option<i32>,
     pub signal: Option<i32>,
     /// True when the harness probably showed the user a provider failure.
@@ -150,6 +154,8 @@ pub fn summarize(harness: HarnessKind, artifact: &Artifact) -> Summary {
         earliest_reset: None,
         refused_requests: 0,
         unsupported_transport_answers: 0,
+        rate_limit_waits: 0,
+        stream_errors_after_content: 0,
         exit_code: None,
         signal: None,
         user_visible_failure_likely: false,
@@ -223,6 +229,8 @@ pub fn summarize(harness: HarnessKind, artifact: &Artifact) -> Summary {
                 }
             }
             Frame::UnsupportedTransport { .. } => s.unsupported_transport_answers += 1,
+            Frame::RateLimitWait { .. } => s.rate_limit_waits += 1,
+            Frame::StreamErrorAfterContent { .. } => s.stream_errors_after_content += 1,
             Frame::Refused { .. } => s.refused_requests += 1,
             Frame::SessionEnded { exit_code, signal } => {
                 ended = true;
@@ -233,8 +241,10 @@ pub fn summarize(harness: HarnessKind, artifact: &Artifact) -> Summary {
         }
     }
     let unrecovered_failure = !pending_failure_accounts.is_empty();
-    s.user_visible_failure_likely =
-        s.failover_class_delivered > 0 || s.pool_exhausted || (ended && unrecovered_failure);
+    s.user_visible_failure_likely = s.failover_class_delivered > 0
+        || s.pool_exhausted
+        || s.stream_errors_after_content > 0
+        || (ended && unrecovered_failure);
     let proactive = s
         .handoffs
         .iter()
@@ -432,6 +442,39 @@ mod tests {
         ]);
         assert_eq!(s.verdict, Verdict::NoHandoffNeeded);
         assert!(!s.user_visible_failure_likely);
+    }
+
+    #[test]
+    fn a_waited_out_rate_limit_is_counted_and_needs_nothing() {
+        let s = run(vec![
+            started("max-1"),
+            turn("max-1", 429, "rate_limited", false),
+            Frame::RateLimitWait {
+                account: "max-1".into(),
+                wait_ms: 1000,
+            },
+            turn("max-1", 200, "success", true),
+            ended(0),
+        ]);
+        assert_eq!(s.rate_limit_waits, 1);
+        assert_eq!(s.verdict, Verdict::NoHandoffNeeded);
+        assert!(!s.user_visible_failure_likely);
+    }
+
+    #[test]
+    fn an_error_after_content_is_likely_visible() {
+        let s = run(vec![
+            started("max-1"),
+            turn("max-1", 200, "success", true),
+            Frame::StreamErrorAfterContent {
+                account: "max-1".into(),
+                status: 429,
+                classification: "quota_exhausted".into(),
+            },
+            ended(1),
+        ]);
+        assert_eq!(s.stream_errors_after_content, 1);
+        assert!(s.user_visible_failure_likely);
     }
 
     #[test]
