@@ -17,6 +17,7 @@
 //! # Ok::<(), anyhow::Error>(())
 //! ```
 
+pub mod coalesce;
 pub mod durable_pool;
 pub mod frames;
 pub mod framing;

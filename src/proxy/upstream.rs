@@ -9,6 +9,12 @@ use anyhow::{Context, Result};
 use ureq::Agent;
 use ureq::http;
 use ureq::tls::{Certificate, PemItem, RootCerts, TlsConfig};
+use ureq::unversioned::resolver::DefaultResolver;
+use ureq::unversioned::transport::{
+    ConnectProxyConnector, Connector, RustlsConnector, TcpConnector,
+};
+
+use super::coalesce::CoalescingConnector;
 
 /// Upstream transport settings.
 #[derive(Clone, Debug)]
@@ -115,8 +121,15 @@ impl Upstream {
             .input_buffer_size(32 * 1024)
             .output_buffer_size(32 * 1024)
             .build();
+        // ureq's default chain (CONNECT proxy, TCP, rustls) with writes held until the
+        // response is awaited: one write per small request (see `coalesce`).
+        let connector =
+            ().chain(ConnectProxyConnector::default())
+                .chain(TcpConnector::default())
+                .chain(CoalescingConnector)
+                .chain(RustlsConnector::default());
         Ok(Upstream {
-            agent: config.new_agent(),
+            agent: Agent::with_parts(config, connector, DefaultResolver::default()),
         })
     }
 
