@@ -100,6 +100,16 @@ fn oversized_bodies_get_413_without_touching_an_account() {
         T,
     );
     assert!(out.starts_with("HTTP/1.1 413 "), "{out}");
+    // A chunk size that would wrap the running total past u64::MAX is still too large
+    // (and must not panic the connection thread or leave it buffering).
+    for _ in 0..3 {
+        let out = raw(
+            rig.addr(),
+            format!("POST {path} HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n1\r\na\r\nffffffffffffffff\r\n").as_bytes(),
+            T,
+        );
+        assert!(out.starts_with("HTTP/1.1 413 "), "{out}");
+    }
     // The default bound is 32 MiB.
     let rig32 = Rig::new(Harness::Claude, &[("one", ok())]);
     let path = secret_path(&rig32, "/v1/messages");

@@ -489,7 +489,9 @@ impl<S: ConnStream> ClientConn<S> {
                     }
                 }
             }
-            if body.len() as u64 + size > limits.max_body_bytes as u64 {
+            // A chunk size near u64::MAX must not wrap the sum past the limit.
+            let total = (body.len() as u64).checked_add(size);
+            if total.is_none_or(|total| total > limits.max_body_bytes as u64) {
                 return Err(FrameError::BodyTooLarge);
             }
             self.take_exact(&mut body, size as usize, deadline, limits.body_timeout)?;

@@ -58,8 +58,8 @@ pub fn accept_loop(
             let _ = write_local(&mut stream, &reply, false);
             continue;
         }
-        active.fetch_add(1, Ordering::SeqCst);
-        let (session, secret, counter) = (session.clone(), secret.clone(), active.clone());
+        let slot = ConnectionSlot::take(&active);
+        let (session, secret) = (session.clone(), secret.clone());
         let tls = tls.clone();
         let spawned = std::thread::Builder::new()
             .name("omux-proxy-conn".into())
@@ -75,12 +75,27 @@ pub fn accept_loop(
                         }
                     }
                 }
-                counter.fetch_sub(1, Ordering::SeqCst);
+                drop(slot);
             });
-        if spawned.is_err() {
-            // The closure (and its stream) was dropped; undo the count.
-            active.fetch_sub(1, Ordering::SeqCst);
-        }
+        // When the spawn fails, the closure (its stream and slot) is dropped, which frees the
+        // slot; so does a panic inside the connection thread.
+        let _ = spawned;
+    }
+}
+
+/// One of the bounded connection slots, given back when dropped (also on panic).
+struct ConnectionSlot(Arc<AtomicUsize>);
+
+impl ConnectionSlot {
+    fn take(active: &Arc<AtomicUsize>) -> ConnectionSlot {
+        active.fetch_add(1, Ordering::SeqCst);
+        ConnectionSlot(active.clone())
+    }
+}
+
+impl Drop for ConnectionSlot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -155,6 +170,20 @@ fn handle_connection<S: ConnStream>(stream: S, session: &Session, secret: &str) 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_connection_slot_is_given_back_even_when_its_thread_panics() {
+        let active = Arc::new(AtomicUsize::new(0));
+        let slot = ConnectionSlot::take(&active);
+        assert_eq!(active.load(Ordering::SeqCst), 1);
+        let joined = std::thread::spawn(move || {
+            let _slot = slot;
+            panic!("a bad request");
+        })
+        .join();
+        assert!(joined.is_err());
+        assert_eq!(active.load(Ordering::SeqCst), 0);
+    }
 
     #[test]
     fn secret_prefix() {
