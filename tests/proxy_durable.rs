@@ -323,11 +323,25 @@ fn overload_is_not_recorded_and_windowless_is_not_quota() {
     );
     assert!(send_claude(&d).body.contains("ok"));
     let store = d.finish();
-    let status = store[&d.key("one")].status_at(Timestamp::now());
     assert!(
-        matches!(status, RouteStatus::RateLimited { .. }),
-        "{status:?}"
+        !store.contains_key(&d.key("one")),
+        "a windowless 429 benches nothing: {store:?}"
     );
+}
+
+#[test]
+fn after_a_windowless_429_the_next_request_still_asks_the_provider() {
+    let d = Durable::new(Harness::Claude, &[("one", Behaviour::WindowlessRateLimit)]);
+    for round in 1..=2 {
+        let seen = send_claude(&d);
+        assert_eq!(seen.status, 429, "round {round}: {seen:?}");
+        assert!(
+            seen.body.contains("temporarily limiting"),
+            "round {round}: the provider's own answer, not a pool-spent error: {seen:?}"
+        );
+        assert_eq!(seen.header("x-should-retry"), Some("true"), "round {round}");
+        assert_eq!(d.fake.calls(&token("one")), round, "round {round}");
+    }
 }
 
 #[test]

@@ -254,9 +254,9 @@ impl Pool for DurablePool {
             return;
         };
         let class = &judgement.class;
-        // Transient overload and the request's own errors say nothing about the account.
-        let worth =
-            judgement.action == Action::TryNextAccount || matches!(class, Classification::Success);
+        // Transient overload, the request's own errors and a windowless 429 (request-scoped:
+        // the next request may well pass) say nothing lasting about the account.
+        let worth = judgement.benches_account || matches!(class, Classification::Success);
         if !worth {
             return;
         }
