@@ -460,6 +460,37 @@ fn a_short_rate_limit_is_waited_out_once_per_request() {
 }
 
 #[test]
+fn a_held_windowless_429_delivered_after_all_is_reported_as_delivered() {
+    let rig = Rig::new(
+        Harness::Codex,
+        &[
+            ("one", Behaviour::WindowlessRateLimit),
+            ("two", quota(3600)),
+        ],
+    );
+    let seen = codex_turn(&rig);
+    assert_eq!(seen.status, 429, "{seen:?}");
+    assert!(seen.body.contains("Rate limit reached"), "{seen:?}");
+    let frames = rig.frames();
+    let late: Vec<_> = frames
+        .iter()
+        .filter_map(|f| match f {
+            ProxyFrame::HeldResponseDelivered {
+                account, status, ..
+            } => Some((account.as_str(), *status)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(late, vec![("one", 429)], "{frames:?}");
+    assert!(
+        !frames
+            .iter()
+            .any(|f| matches!(f, ProxyFrame::PoolExhausted { .. })),
+        "the provider's own answer went out, not the pool-spent error"
+    );
+}
+
+#[test]
 fn windowless_429_moves_on_without_marking_the_first_account_exhausted() {
     let rig = Rig::new(
         Harness::Claude,

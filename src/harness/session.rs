@@ -333,6 +333,11 @@ mod tests {
                 status: 429,
                 classification: "quota_exhausted".into(),
             },
+            ProxyFrame::HeldResponseDelivered {
+                account: "a".into(),
+                status: 429,
+                classification: "windowless_rate_limit".into(),
+            },
             ProxyFrame::PoolExhausted {
                 earliest_reset: None,
                 repair_command: "oauth-mux route explain --profile p".into(),

@@ -101,6 +101,12 @@ pub enum Frame {
         status: u16,
         classification: String,
     },
+    /// A response first held back went to the harness after all (no other account answered).
+    HeldResponseDelivered {
+        account: String,
+        status: u16,
+        classification: String,
+    },
     /// Every account of the profile was spent; the harness got one clear error.
     PoolExhausted {
         earliest_reset: Option<String>,

@@ -11,8 +11,7 @@ use std::thread::JoinHandle;
 use jiff::Timestamp;
 
 use super::pool::{
-    AccountId, Action, Credential, Elected, Judgement, Pool, ResponseEvidence, UsageObservation,
-    UsageView,
+    AccountId, Credential, Elected, Judgement, Pool, ResponseEvidence, UsageObservation, UsageView,
 };
 use super::verdict::ResponseReader;
 use crate::config::ProviderDefinition;

@@ -34,6 +34,13 @@ pub enum ProxyFrame {
     /// Every account was refused, one of them only for a short while (a stated retry within
     /// a minute): the request waits that out once and asks that account again.
     RateLimitWait { account: String, wait_ms: u64 },
+    /// A response first held back (its `proxy_turn` says not delivered) went to the harness
+    /// after all, because no other account answered: a windowless 429, passed on as sent.
+    HeldResponseDelivered {
+        account: String,
+        status: u16,
+        classification: String,
+    },
     /// Every account of the profile was spent; the harness got one clear error.
     PoolExhausted {
         earliest_reset: Option<String>,

@@ -301,7 +301,8 @@ impl Session {
     ) -> bool {
         let mut tried: Vec<AccountId> = Vec::new();
         let mut reason: Option<String> = None;
-        let mut windowless: Option<Held> = None;
+        // A request-scoped (windowless) refusal, kept in case no other account answers.
+        let mut windowless: Option<(Held, AccountId, String)> = None;
         let mut earliest: Option<Timestamp> = None;
         // The account whose short rate limit ends first, and when; waited out at most once.
         let mut short_limit: Option<(Timestamp, AccountId)> = None;
@@ -394,7 +395,11 @@ impl Session {
                                 (a, b) => a.or(b),
                             };
                         } else {
-                            windowless = Some(held);
+                            windowless = Some((
+                                held,
+                                elected.account.clone(),
+                                judgement.classification.clone(),
+                            ));
                         }
                         break;
                     }
@@ -403,7 +408,12 @@ impl Session {
         }
         // Nothing left to try. A request-scoped (windowless) refusal is passed on as the
         // provider sent it; a spent pool gets one clear error.
-        if let Some(held) = windowless {
+        if let Some((held, account, classification)) = windowless {
+            self.emit(ProxyFrame::HeldResponseDelivered {
+                account: account.0,
+                status: held.evidence.status,
+                classification,
+            });
             return response::deliver(out, held, how);
         }
         self.exhausted(out, earliest, how.keep_alive)

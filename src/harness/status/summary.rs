@@ -230,6 +230,16 @@ pub fn summarize(harness: HarnessKind, artifact: &Artifact) -> Summary {
             }
             Frame::UnsupportedTransport { .. } => s.unsupported_transport_answers += 1,
             Frame::RateLimitWait { .. } => s.rate_limit_waits += 1,
+            Frame::HeldResponseDelivered {
+                status,
+                classification,
+                ..
+            } => {
+                s.withheld_turns = s.withheld_turns.saturating_sub(1);
+                if turn_class(classification, *status) == TurnClass::Failover {
+                    s.failover_class_delivered += 1;
+                }
+            }
             Frame::StreamErrorAfterContent { .. } => s.stream_errors_after_content += 1,
             Frame::Refused { .. } => s.refused_requests += 1,
             Frame::SessionEnded { exit_code, signal } => {
@@ -459,6 +469,26 @@ mod tests {
         assert_eq!(s.rate_limit_waits, 1);
         assert_eq!(s.verdict, Verdict::NoHandoffNeeded);
         assert!(!s.user_visible_failure_likely);
+    }
+
+    #[test]
+    fn a_held_refusal_delivered_after_all_is_a_visible_failure() {
+        let s = run(vec![
+            started("max-1"),
+            turn("max-1", 429, "windowless_rate_limit", false),
+            handoff("max-1", "max-2", "windowless_rate_limit"),
+            turn("max-2", 429, "quota_exhausted", false),
+            Frame::HeldResponseDelivered {
+                account: "max-1".into(),
+                status: 429,
+                classification: "windowless_rate_limit".into(),
+            },
+            ended(1),
+        ]);
+        assert_eq!(s.withheld_turns, 1);
+        assert_eq!(s.failover_class_delivered, 1);
+        assert_eq!(s.verdict, Verdict::QuotaHandoffFailed);
+        assert!(s.user_visible_failure_likely);
     }
 
     #[test]
