@@ -454,6 +454,36 @@ both_harnesses!(
     f_claude_529_is_retried_in_place
 );
 
+fn assert_short_rate_limit_is_waited_out(kind: Kind) {
+    // Both accounts say "try again in a second": neither harness retries a 429 on a
+    // subscription, so the proxy waits once and the turn still completes.
+    let short = Behaviour::ShortRateLimit {
+        retry_after_seconds: 1,
+        failures: 1,
+    };
+    let s = Scenario::new(kind, short.clone(), short);
+    let out = s.turn();
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{all}");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("after the wait"),
+        "{all}"
+    );
+    assert!(!all.to_lowercase().contains("rate limit"), "{all}");
+    assert_eq!(s.fake.calls(&s.tokens[0]), 2, "asked again after the wait");
+    assert_eq!(s.fake.calls(&s.tokens[1]), 1);
+    let status = s.status_latest();
+    assert_eq!(status["rate_limit_waits"], 1, "{status:#}");
+    assert_eq!(status["user_visible_failure_likely"], false, "{status:#}");
+    s.assert_hygiene(&[&out]);
+}
+
+both_harnesses!(
+    assert_short_rate_limit_is_waited_out:
+    short_codex_rate_limit_is_waited_out,
+    short_claude_rate_limit_is_waited_out
+);
+
 /// A stand-in harness (shell script) for checks that need the session's proxy address.
 fn script_harness(s: &Scenario, name: &str, body: &str) -> std::path::PathBuf {
     let path = s.user.path(&format!("work/{name}.sh"));
