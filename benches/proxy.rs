@@ -693,10 +693,13 @@ samples in context switches and wake-ups alone (a proxied request blocks and wak
 one two; 48 runnable threads on 2 cores), the rest in loopback TCP for the two extra socket hops. User\n\
 space (parsing, `ureq`, header swap, classification, allocation) is the last third; building the HTTP\n\
 path at opt-level 3 (`ureq`, `ureq-proto`, `httparse`, `http`: about 100 KB of binary) took the proxy\n\
-from 63 to 44 µs per request in this bench. `strace` on the proxy counts 13 system calls per proxied\n\
-request where 4 would do (`ureq` probes a pooled connection twice: set non-blocking, 1-byte read, set\n\
-blocking; it sets its socket timeouts per call and sends head and body separately), but a system call costs\n\
-about 0.3 µs here, so those are a few µs, not the gap. Reaching 50% of a fake upstream this cheap would take an event-loop proxy, which\n\
+from 63 to 44 µs per request in this bench. `ureq` wrote a request's head and body as two TCP\n\
+segments; the upstream transport now holds writes until the response is awaited\n\
+(`src/proxy/coalesce.rs`), so a small request leaves in one write (`strace -f -c` on the proxy: 2\n\
+sends and 11 system calls per proxied request, down from 3 and 13; about 2 µs of proxy CPU). The\n\
+rest of the 11 where 4 would do is `ureq` probing a pooled connection twice (set non-blocking, 1-byte\n\
+read, set blocking) and setting a socket timeout per request; a system call costs about 0.3 µs here,\n\
+so those are a few µs, not the gap. Reaching 50% of a fake upstream this cheap would take an event-loop proxy, which\n\
 the blocking thread-per-connection design rules out; against a real provider (tens to hundreds of ms\n\
 per request) the added {ap50:.2} ms and {pcpu:.0} µs of CPU per request are noise.\n",
         profile = if cfg!(debug_assertions) {
