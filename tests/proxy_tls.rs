@@ -101,3 +101,72 @@ fn tls_side_serves_the_same_routes_behind_the_session_ca() {
     );
     assert_eq!(rig.fake.calls(&token("one")), 1);
 }
+
+/// A session whose upstream is HTTPS: the upstream here is a second proxy's TLS side (with its
+/// own per-session CA) in front of the fake provider.
+fn https_upstream() -> Rig {
+    Rig::with(
+        Harness::Claude,
+        &[(
+            "one",
+            Behaviour::Succeed {
+                text: "through an https upstream".into(),
+            },
+        )],
+        |c| c.tls_side_listener = true,
+    )
+}
+
+#[test]
+fn an_https_upstream_is_verified_against_the_extra_ca_file() {
+    let upstream = https_upstream();
+    let handle = upstream.proxy.as_ref().unwrap();
+    let upstream_base = handle.tls_base_url().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let ca_file = dir.path().join("session-ca.pem");
+    std::fs::write(&ca_file, handle.ca_pem().unwrap()).unwrap();
+
+    let trusting = Rig::with(
+        Harness::Claude,
+        &[("one", Behaviour::WindowlessRateLimit)],
+        |c| {
+            c.upstream = upstream_base.clone();
+            c.upstream_options.extra_ca_file = Some(ca_file.clone());
+        },
+    );
+    let seen = claude_turn(&trusting);
+    assert_eq!(seen.status, 200, "{seen:?}");
+    assert!(seen.body.contains("through an https upstream"), "{seen:?}");
+    // A large body crosses TLS in several held-then-flushed writes, byte for byte.
+    let big = format!(
+        r#"{{"model":"claude-sonnet-5","stream":true,"messages":[],"pad":"{}"}}"#,
+        "p".repeat(300 * 1024)
+    );
+    let seen = send(
+        "POST",
+        &format!("{}/v1/messages", trusting.base()),
+        &[("content-type", "application/json")],
+        big.as_bytes(),
+    );
+    assert_eq!(seen.status, 200, "{seen:?}");
+    assert_eq!(upstream.fake.last_body(&token("one")), big.as_bytes());
+    assert_eq!(
+        trusting.fake.total_calls(),
+        0,
+        "the local fake is not the upstream"
+    );
+
+    // Without the CA file the certificate is not trusted: no request reaches the upstream.
+    let calls = upstream.fake.total_calls();
+    let sceptical = Rig::with(
+        Harness::Claude,
+        &[("one", Behaviour::WindowlessRateLimit)],
+        |c| {
+            c.upstream = upstream_base.clone();
+        },
+    );
+    let seen = claude_turn(&sceptical);
+    assert_eq!(seen.status, 502, "{seen:?}");
+    assert!(seen.body.contains("upstream unreachable"), "{seen:?}");
+    assert_eq!(upstream.fake.total_calls(), calls);
+}
