@@ -12,10 +12,10 @@
 
 use std::fmt;
 
-use ureq::Error;
 use ureq::unversioned::transport::{
-    Buffers, ConnectionDetails, Connector, LazyBuffers, NextTimeout, Transport,
+    Buffers, ConnectionDetails, Connector, Either, LazyBuffers, NextTimeout, Transport,
 };
+use ureq::{Error, ProxyProtocol};
 
 /// Held bytes are written once less than this much room is left (or a quarter of a smaller
 /// buffer), so large bodies still go out in large writes.
@@ -26,7 +26,7 @@ const FLUSH_WHEN_ROOM_BELOW: usize = 8 * 1024;
 pub struct CoalescingConnector;
 
 impl<In: Transport> Connector<In> for CoalescingConnector {
-    type Out = CoalescingTransport<In>;
+    type Out = Either<In, CoalescingTransport<In>>;
 
     fn connect(
         &self,
@@ -34,12 +34,22 @@ impl<In: Transport> Connector<In> for CoalescingConnector {
         chained: Option<In>,
     ) -> Result<Option<Self::Out>, Error> {
         let config = details.config;
+        // Through a CONNECT proxy the tunnel was opened by a run of the whole chain (this
+        // connector included, with the proxy taken out of the config), so its bytes are
+        // held already; a second layer would only add buffers and copies.
+        let through_connect_tunnel = config.proxy().is_some_and(|proxy| {
+            matches!(proxy.protocol(), ProxyProtocol::Http | ProxyProtocol::Https)
+                && !proxy.is_no_proxy(details.uri)
+        });
+        if through_connect_tunnel {
+            return Ok(chained.map(Either::A));
+        }
         Ok(chained.map(|inner| {
-            CoalescingTransport::new(
+            Either::B(CoalescingTransport::new(
                 inner,
                 config.input_buffer_size(),
                 config.output_buffer_size(),
-            )
+            ))
         }))
     }
 }
@@ -115,8 +125,21 @@ impl<T: Transport> Transport for CoalescingTransport<T> {
         Ok(self.take_input() > 0)
     }
 
+    fn maybe_await_input(&mut self, timeout: NextTimeout) -> Result<bool, Error> {
+        // Whoever waits for the peer must first send what the peer is to answer; the
+        // default returns early on buffered input, which would leave held bytes behind.
+        if self.buffers.held > 0 {
+            self.flush()?;
+        }
+        if self.buffers.can_use_input() {
+            return Ok(true);
+        }
+        self.await_input(timeout)
+    }
+
     fn is_open(&mut self) -> bool {
-        self.inner.is_open()
+        // Bytes still held belong to an exchange that never completed: not reusable.
+        self.buffers.held == 0 && self.inner.is_open()
     }
 
     fn is_tls(&self) -> bool {
