@@ -133,7 +133,8 @@ fn probe_headers_must_be_fixed_plain_headers() {
             "Authorization": "Bearer abc",
             "Bad Name": "x",
             "X-Token": "Bearer abc",
-            "X-Split": "a\r\nInjected: yes"
+            "X-Split": "a\r\nInjected: yes",
+            "X-Api-Key": "sk-plain-looking"
         }}}],
         "failure_rules": [{"status": 403, "class": {"degraded": "scope_insufficient"}}]
     }}}"#;
@@ -144,6 +145,7 @@ fn probe_headers_must_be_fixed_plain_headers() {
         format!("{at} \"Bad Name\": not a valid header name"),
         format!("{at} \"X-Token\": the value carries token material"),
         format!("{at} \"X-Split\": the value holds control characters"),
+        format!("{at} \"X-Api-Key\": carries credentials"),
     ] {
         assert!(
             e.iter().any(|l| l.starts_with(&w)),

@@ -653,6 +653,23 @@ fn probe_header_problem(name: &str, value: &str, probe: &ProbeDefinition) -> Opt
     {
         return Some("set by oauth-mux (auth, content_type or the connection)".into());
     }
+    // Credential carriers: a definition is shared text, a credential comes from the
+    // account's secret (name the header as `auth_header` to send it there).
+    const CREDENTIAL_CARRIERS: &[&str] = &[
+        "x-api-key",
+        "api-key",
+        "proxy-authorization",
+        "cookie",
+        "x-auth-token",
+    ];
+    if CREDENTIAL_CARRIERS
+        .iter()
+        .any(|h| name.eq_ignore_ascii_case(h))
+    {
+        return Some(
+            "carries credentials, which come from the account's secret (use auth_header)".into(),
+        );
+    }
     if value.chars().any(|c| c.is_control() && c != '\t') {
         return Some("the value holds control characters".into());
     }
