@@ -475,6 +475,12 @@ fn assert_short_rate_limit_is_waited_out(kind: Kind) {
     let status = s.status_latest();
     assert_eq!(status["rate_limit_waits"], 1, "{status:#}");
     assert_eq!(status["user_visible_failure_likely"], false, "{status:#}");
+    // Both limits were waited out, not replaced: no handoff to report.
+    assert_eq!(status["verdict"], "no_handoff_needed", "{status:#}");
+    assert_eq!(
+        status["turns_by_classification"]["short_rate_limit"], 2,
+        "{status:#}"
+    );
     s.assert_hygiene(&[&out]);
 }
 

@@ -12,7 +12,7 @@ use oauth_mux::model::RouteKey;
 use oauth_mux::model::health::{RouteHealth, RouteStatus};
 use oauth_mux::proxy::durable_pool::{DurablePool, PoolAccount};
 use oauth_mux::proxy::frames::ProxyFrame;
-use oauth_mux::proxy::pool::Credential;
+use oauth_mux::proxy::pool::{AccountId, Credential, Pool, ResponseEvidence};
 use oauth_mux::proxy::{self, Harness, ProxyConfig, ProxyHandle};
 use oauth_mux::store::health_file::HealthFile;
 use oauth_mux::store::paths::Dirs;
@@ -27,18 +27,54 @@ struct Durable {
     provider: &'static str,
 }
 
+/// Config, state and runtime dirs inside a fresh temporary directory.
+fn scratch_dirs() -> (tempfile::TempDir, Dirs) {
+    let state = tempfile::tempdir().unwrap();
+    let root = state.path().to_path_buf();
+    let dirs = Dirs::resolve(&|k: &str| match k {
+        "OMUX_CONFIG" => Some(root.join("config.json").display().to_string()),
+        "OMUX_STATE_DIR" => Some(root.join("state").display().to_string()),
+        "OMUX_RUNTIME_DIR" => Some(root.join("run").display().to_string()),
+        "HOME" => Some(root.display().to_string()),
+        _ => None,
+    })
+    .unwrap();
+    (state, dirs)
+}
+
+/// A durable pool over `labels` (first = highest priority) writing into `dirs`.
+fn durable_pool(harness: Harness, labels: &[&str], dirs: &Dirs) -> (DurablePool, &'static str) {
+    let (provider, capability) = match harness {
+        Harness::Codex => ("codex", "codex-max"),
+        Harness::Claude => ("claude", "claude-code"),
+    };
+    let members = labels
+        .iter()
+        .enumerate()
+        .map(|(i, label)| PoolAccount {
+            label: label.to_string(),
+            route_key: RouteKey::new(provider, label, Some(capability)),
+            credential: match harness {
+                Harness::Codex => Credential::CodexChatgpt {
+                    access_token: token(label),
+                    account_id: format!("raw-{label}"),
+                },
+                Harness::Claude => Credential::ClaudeOauth {
+                    access_token: token(label),
+                },
+            },
+            upstream: None,
+            priority: 100 - i as i32,
+        })
+        .collect();
+    let definition = builtin::definition(provider).unwrap();
+    let pool = DurablePool::new("work", definition, members, dirs.clone(), 95.0).unwrap();
+    (pool, provider)
+}
+
 impl Durable {
     fn new(harness: Harness, accounts: &[(&str, Behaviour)]) -> Durable {
-        let state = tempfile::tempdir().unwrap();
-        let root = state.path().to_path_buf();
-        let dirs = Dirs::resolve(&|k: &str| match k {
-            "OMUX_CONFIG" => Some(root.join("config.json").display().to_string()),
-            "OMUX_STATE_DIR" => Some(root.join("state").display().to_string()),
-            "OMUX_RUNTIME_DIR" => Some(root.join("run").display().to_string()),
-            "HOME" => Some(root.display().to_string()),
-            _ => None,
-        })
-        .unwrap();
+        let (state, dirs) = scratch_dirs();
         let fake = FakeProvider::start(
             accounts
                 .iter()
@@ -46,31 +82,8 @@ impl Durable {
                 .collect(),
         )
         .unwrap();
-        let (provider, capability) = match harness {
-            Harness::Codex => ("codex", "codex-max"),
-            Harness::Claude => ("claude", "claude-code"),
-        };
-        let members = accounts
-            .iter()
-            .enumerate()
-            .map(|(i, (label, _))| PoolAccount {
-                label: label.to_string(),
-                route_key: RouteKey::new(provider, label, Some(capability)),
-                credential: match harness {
-                    Harness::Codex => Credential::CodexChatgpt {
-                        access_token: token(label),
-                        account_id: format!("raw-{label}"),
-                    },
-                    Harness::Claude => Credential::ClaudeOauth {
-                        access_token: token(label),
-                    },
-                },
-                upstream: None,
-                priority: 100 - i as i32,
-            })
-            .collect();
-        let definition = builtin::definition(provider).unwrap();
-        let pool = DurablePool::new("work", definition, members, dirs.clone(), 95.0).unwrap();
+        let labels: Vec<&str> = accounts.iter().map(|(l, _)| *l).collect();
+        let (pool, provider) = durable_pool(harness, &labels, &dirs);
         let frames = Arc::new(Mutex::new(Vec::new()));
         let sink = {
             let frames = frames.clone();
@@ -342,6 +355,36 @@ fn after_a_windowless_429_the_next_request_still_asks_the_provider() {
         assert_eq!(seen.header("x-should-retry"), Some("true"), "round {round}");
         assert_eq!(d.fake.calls(&token("one")), round, "round {round}");
     }
+}
+
+#[test]
+fn usage_read_from_a_windowless_429_still_steers_the_next_election() {
+    // A windowless 429 records nothing lasting, but a usage reading it carries (here 100%
+    // of the primary window) moves this session's next request off the account.
+    let (_state, dirs) = scratch_dirs();
+    let (pool, _) = durable_pool(Harness::Codex, &["one", "two"], &dirs);
+    let one = AccountId("one".into());
+    let now = Timestamp::now();
+    let success = ResponseEvidence {
+        status: 200,
+        ..Default::default()
+    };
+    pool.record(&one, &success, &pool.judge(&one, &success, now), &[], now);
+    assert_eq!(pool.elect(Some(&one), &[], now).unwrap().account, one);
+    let windowless = ResponseEvidence {
+        status: 429,
+        headers: vec![("x-codex-primary-used-percent".into(), "100".into())],
+        body: b"{}".to_vec(),
+        from_stream_event: false,
+    };
+    let judgement = pool.judge(&one, &windowless, now);
+    assert_eq!(judgement.classification, "windowless_rate_limit");
+    let usage = pool.observe_usage(&windowless, now);
+    assert_eq!(usage.len(), 1);
+    pool.record(&one, &windowless, &judgement, &usage, now);
+    let next = pool.elect(Some(&one), &[], now).unwrap();
+    assert_eq!(next.account.0, "two");
+    assert_eq!(next.passed_over, Some("usage_threshold"));
 }
 
 #[test]

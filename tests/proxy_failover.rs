@@ -400,7 +400,7 @@ fn short_rate_limit_moves_on_when_another_account_is_free() {
     );
     assert_eq!(
         rig.pool.state_of("one").benched.as_deref(),
-        Some("rate_limited")
+        Some("short_rate_limit")
     );
     assert!(
         !rig.frames()
@@ -442,6 +442,108 @@ fn short_rate_limit_is_waited_out_when_no_other_account_is_left() {
         assert_eq!(waits.len(), 1, "{harness:?}: one wait per request");
         assert!(waits[0] <= 1000, "{harness:?}: waited {waits:?}");
     }
+}
+
+#[test]
+fn a_request_arriving_during_a_wait_waits_too_instead_of_getting_the_pool_spent_error() {
+    // One account, briefly limited by the first request (retry after 2 s). A second request
+    // that arrives while the first waits finds no account electable; it must wait for the
+    // same limit, not tell the harness the pool is spent (Claude Code runs calls in parallel).
+    let rig = Rig::new(
+        Harness::Claude,
+        &[(
+            "one",
+            Behaviour::ShortRateLimit {
+                retry_after_seconds: 2,
+                failures: 1,
+            },
+        )],
+    );
+    let (first, second) = std::thread::scope(|scope| {
+        let first = scope.spawn(|| claude_turn(&rig));
+        // Until the first request's 429 is recorded, the second would simply be sent.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while rig.pool.state_of("one").benched.is_none() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "first request never limited"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        let second = claude_turn(&rig);
+        (first.join().unwrap(), second)
+    });
+    assert_eq!(first.status, 200, "{first:?}");
+    assert_eq!(second.status, 200, "{second:?}");
+    assert!(second.body.contains("after the wait"), "{second:?}");
+    assert_waits_without_pool_exhausted(&rig, 2, "each request waited once");
+    assert_eq!(
+        rig.fake.calls(&token("one")),
+        3,
+        "429, then one call per request"
+    );
+}
+
+#[test]
+fn a_side_call_during_a_short_limit_waits_for_it() {
+    let rig = Rig::new(Harness::Codex, &[("one", short_limit(1))]);
+    let limited = codex_turn(&rig);
+    assert_eq!(limited.status, 200, "{limited:?}");
+    // Bench the account again by hand, as a concurrent request's 429 would.
+    let now = Timestamp::now();
+    let evidence = oauth_mux::proxy::pool::ResponseEvidence {
+        status: 429,
+        headers: vec![("retry-after".into(), "1".into())],
+        body: b"{}".to_vec(),
+        from_stream_event: false,
+    };
+    let judgement = rig.pool.judge(&AccountId("one".into()), &evidence, now);
+    assert_eq!(judgement.classification, "short_rate_limit");
+    rig.pool
+        .record(&AccountId("one".into()), &evidence, &judgement, &[], now);
+    let seen = send(
+        "GET",
+        &format!(
+            "{}/backend-api/codex/models?client_version=0.169.0",
+            rig.base()
+        ),
+        &[("authorization", "Bearer harness-placeholder")],
+        b"",
+    );
+    assert_eq!(seen.status, 200, "{seen:?}");
+    assert_eq!(seen.body, r#"{"models":[]}"#);
+    assert_waits_without_pool_exhausted(&rig, 2, "the turn's wait and the side call's");
+}
+
+/// The session waited `waits` times and never told the harness its pool was spent.
+fn assert_waits_without_pool_exhausted(rig: &Rig, waits: usize, why: &str) {
+    let frames = rig.frames();
+    assert!(
+        !frames
+            .iter()
+            .any(|f| matches!(f, ProxyFrame::PoolExhausted { .. })),
+        "{frames:?}"
+    );
+    let seen = frames
+        .iter()
+        .filter(|f| matches!(f, ProxyFrame::RateLimitWait { .. }))
+        .count();
+    assert_eq!(seen, waits, "{why}: {frames:?}");
+}
+
+#[test]
+fn a_timed_out_upstream_is_not_asked_again() {
+    // A hung provider already cost the harness the whole timeout: the proxy answers 502
+    // instead of sending the same request to the same account twice more.
+    let rig = Rig::with(
+        Harness::Codex,
+        &[("one", Behaviour::Stall { millis: 1500 })],
+        |config| config.upstream_options.response_timeout = std::time::Duration::from_millis(300),
+    );
+    let seen = codex_turn(&rig);
+    assert_eq!(seen.status, 502, "{seen:?}");
+    assert!(seen.body.contains("timeout"), "{seen:?}");
+    assert_eq!(rig.fake.calls(&token("one")), 1);
 }
 
 #[test]

@@ -43,6 +43,8 @@ pub enum Behaviour {
     SlowStream { events: u32, interval_ms: u64 },
     /// A stream that delivers content, then fails with a quota error event.
     ContentThenError,
+    /// Nothing for `millis`, then a successful stream (an upstream that hangs).
+    Stall { millis: u64 },
     /// Exactly this status, headers and body (bytes untouched, e.g. gzip).
     Raw {
         status: u16,
@@ -357,6 +359,10 @@ fn model_call(
     };
     match behaviour {
         Behaviour::Succeed { text } => succeed(out, wire, &text, &[]),
+        Behaviour::Stall { millis } => {
+            std::thread::sleep(Duration::from_millis(millis));
+            succeed(out, wire, "late", &[])
+        }
         Behaviour::SucceedWithUsage { text, used_percent } => {
             let headers = match wire {
                 Wire::Codex => vec![

@@ -75,6 +75,10 @@ pub enum Classification {
 }
 
 /// What to do next with a route after a classification (SPEC §2 "Decision").
+/// A rate limit whose stated retry is at most this far away is waited out rather than
+/// handed to the next account.
+pub const SHORT_RATE_LIMIT_SECONDS: u64 = 60;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Decision {
@@ -107,7 +111,7 @@ impl Classification {
             Self::RateLimited {
                 retry_after_s: Some(s),
                 ..
-            } if *s <= 60 => Decision::WaitAndRetry,
+            } if *s <= SHORT_RATE_LIMIT_SECONDS => Decision::WaitAndRetry,
             Self::RateLimited { .. } => Decision::TryNextAccount,
             Self::QuotaExhausted { .. } | Self::Dead { .. } => Decision::TryNextAccount,
             Self::Degraded { reason } if reason.is_transient() => Decision::TryNextProvider,

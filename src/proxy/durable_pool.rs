@@ -12,6 +12,7 @@ use jiff::Timestamp;
 
 use super::pool::{
     AccountId, Credential, Elected, Judgement, Pool, ResponseEvidence, UsageObservation, UsageView,
+    is_short_wait,
 };
 use super::verdict::ResponseReader;
 use crate::config::ProviderDefinition;
@@ -255,10 +256,6 @@ impl Pool for DurablePool {
         let class = &judgement.class;
         // Transient overload, the request's own errors and a windowless 429 (request-scoped:
         // the next request may well pass) say nothing lasting about the account.
-        let worth = judgement.benches_account || matches!(class, Classification::Success);
-        if !worth {
-            return;
-        }
         let gauge = usage
             .iter()
             .max_by(|a, b| a.used_percent.total_cmp(&b.used_percent))
@@ -268,6 +265,17 @@ impl Pool for DurablePool {
                 observed_at: now,
             });
         let key = member.key.clone();
+        let worth = judgement.benches_account || matches!(class, Classification::Success);
+        if !worth {
+            // Nothing lasting to write, but the usage it reports still steers this
+            // session's next election (the gauge of a route it already knows).
+            if let Some(gauge) = gauge
+                && let Some(known) = self.mirror().get_mut(&key.to_string())
+            {
+                known.usage = Some(gauge);
+            }
+            return;
+        }
         {
             let mut mirror = self.mirror();
             let prev = mirror.get(&key.to_string()).cloned();
@@ -322,6 +330,18 @@ impl Pool for DurablePool {
             .filter_map(|(_, s)| match s {
                 RouteStatus::QuotaExhausted { resets_at, .. } => Some(*resets_at),
                 RouteStatus::RateLimited { until } => Some(*until),
+                _ => None,
+            })
+            .min()
+    }
+
+    fn short_limit(&self, now: Timestamp) -> Option<(Timestamp, AccountId)> {
+        self.ranked(now)
+            .into_iter()
+            .filter_map(|(i, s)| match s {
+                RouteStatus::RateLimited { until } if is_short_wait(until, now) => {
+                    Some((until, self.members[i].id.clone()))
+                }
                 _ => None,
             })
             .min()

@@ -9,6 +9,7 @@ use jiff::Timestamp;
 
 use super::pool::{
     AccountId, Credential, Elected, Judgement, Pool, ResponseEvidence, UsageObservation, UsageView,
+    is_short_wait,
 };
 use super::verdict::ResponseReader;
 use crate::config::ProviderDefinition;
@@ -163,6 +164,14 @@ impl Pool for MemoryPool {
 
     fn earliest_reset(&self, _now: Timestamp) -> Option<Timestamp> {
         self.lock().values().filter_map(|s| s.resets_at).min()
+    }
+
+    fn short_limit(&self, now: Timestamp) -> Option<(Timestamp, AccountId)> {
+        self.lock()
+            .iter()
+            .filter_map(|(id, s)| Some((s.benched_until?, id.clone())))
+            .filter(|(until, _)| is_short_wait(*until, now))
+            .min()
     }
 
     fn usage_view(&self, now: Timestamp) -> UsageView {

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use jiff::Timestamp;
 
 use super::verdict::ResponseReader;
-use crate::model::classify::{Classification, Decision};
+use crate::model::classify::{Classification, Decision, SHORT_RATE_LIMIT_SECONDS};
 
 /// An account inside a pool, named by the config's account label (never a raw upstream id).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -90,6 +90,11 @@ pub enum Action {
     RetryInPlace,
     /// Hold it back and replay the request on the next selectable account.
     TryNextAccount,
+}
+
+/// True when a limit lifting at `until` is short enough to wait for at `now`.
+pub fn is_short_wait(until: Timestamp, now: Timestamp) -> bool {
+    until > now && until.as_second() - now.as_second() <= SHORT_RATE_LIMIT_SECONDS as i64
 }
 
 /// The pool's judgement of one response.
@@ -190,6 +195,10 @@ pub trait Pool: Send + Sync {
     );
     /// Earliest known reset among the pool's spent accounts.
     fn earliest_reset(&self, now: Timestamp) -> Option<Timestamp>;
+    /// The account whose short rate limit (a stated retry at most
+    /// [`SHORT_RATE_LIMIT_SECONDS`] away) lifts first, and when: what a request that finds
+    /// no account left may wait for, whichever request met the limit.
+    fn short_limit(&self, now: Timestamp) -> Option<(Timestamp, AccountId)>;
     /// The usage the harness should see for its own limits check.
     fn usage_view(&self, now: Timestamp) -> UsageView;
     /// Block until every recorded fact is durable.

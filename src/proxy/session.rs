@@ -272,8 +272,7 @@ impl Session {
         kind: &'static str,
         how: Framing,
     ) -> bool {
-        let now = Timestamp::now();
-        let Some(elected) = self.elect(&[], None, now) else {
+        let Some(elected) = self.elect_waiting_once(&mut Vec::new(), None, &mut false) else {
             return self.exhausted(out, None, how.keep_alive);
         };
         let headers = upstream_request_headers(
@@ -304,20 +303,10 @@ impl Session {
         // A request-scoped (windowless) refusal, kept in case no other account answers.
         let mut windowless: Option<(Held, AccountId, String)> = None;
         let mut earliest: Option<Timestamp> = None;
-        // The account whose short rate limit ends first, and when; waited out at most once.
-        let mut short_limit: Option<(Timestamp, AccountId)> = None;
         let mut waited = false;
-        loop {
-            let now = Timestamp::now();
-            let Some(elected) = self.elect(&tried, reason.as_deref(), now) else {
-                if let Some((until, account)) = short_limit.take().filter(|_| !waited) {
-                    waited = true;
-                    self.wait_out_short_limit(&account, until);
-                    tried.retain(|a| a != &account);
-                    continue;
-                }
-                break;
-            };
+        while let Some(elected) =
+            self.elect_waiting_once(&mut tried, reason.as_deref(), &mut waited)
+        {
             tried.push(elected.account.clone());
             let headers = upstream_request_headers(
                 &req.head.headers,
@@ -330,7 +319,7 @@ impl Session {
                 let held = match self.send(req, &url, &headers, true) {
                     Ok(held) => held,
                     Err(e) => {
-                        if attempt < self.config.retries_in_place {
+                        if attempt < self.config.retries_in_place && worth_retrying(&e) {
                             std::thread::sleep(self.backoff(attempt));
                             attempt += 1;
                             continue;
@@ -383,12 +372,6 @@ impl Session {
                     }
                     Action::TryNextAccount => {
                         reason = Some(judgement.classification.clone());
-                        if let Some(wait) = judgement.short_wait() {
-                            let until = now + wait;
-                            if short_limit.as_ref().is_none_or(|(u, _)| until < *u) {
-                                short_limit = Some((until, elected.account.clone()));
-                            }
-                        }
                         if judgement.benches_account {
                             earliest = match (earliest, judgement.resets_at) {
                                 (Some(a), Some(b)) => Some(a.min(b)),
@@ -419,11 +402,26 @@ impl Session {
         self.exhausted(out, earliest, how.keep_alive)
     }
 
-    /// Every account refused the request, one only for a short while: wait until its stated
-    /// retry time rather than hand the harness an error neither Codex nor Claude Code (on a
-    /// subscription) retries.
-    fn wait_out_short_limit(&self, account: &AccountId, until: Timestamp) {
-        let wait = Timestamp::now()
+    /// Elect an account for a request, never one in `tried`. When none is left but one is
+    /// only briefly rate limited (met by this request or by another one in flight), wait
+    /// until its stated retry time, once per request, and elect again: better than handing
+    /// the harness an error neither Codex nor Claude Code (on a subscription) retries.
+    fn elect_waiting_once(
+        &self,
+        tried: &mut Vec<AccountId>,
+        reason: Option<&str>,
+        waited: &mut bool,
+    ) -> Option<Elected> {
+        let now = Timestamp::now();
+        if let Some(elected) = self.elect(tried, reason, now) {
+            return Some(elected);
+        }
+        if *waited {
+            return None;
+        }
+        let (until, account) = self.pool.short_limit(now)?;
+        *waited = true;
+        let wait = now
             .duration_until(until)
             .try_into()
             .unwrap_or(Duration::ZERO);
@@ -432,6 +430,10 @@ impl Session {
             wait_ms: u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
         });
         std::thread::sleep(wait);
+        tried.retain(|a| a != &account);
+        // The sleep ran on the monotonic clock; if the wall clock stepped back meanwhile,
+        // judge the limit from its own end rather than refuse the account again.
+        self.elect(tried, reason, Timestamp::now().max(until))
     }
 
     /// Deliver, and if an error event arrives after content reached the harness, record it
@@ -493,6 +495,18 @@ impl Session {
 
     fn backoff(&self, attempt: u32) -> Duration {
         self.config.retry_backoff * 2u32.saturating_pow(attempt)
+    }
+}
+
+/// Whether a transport failure is worth asking the same account again: a refused or reset
+/// connection (a pooled connection the provider closed, a restart) usually is. A timeout is
+/// not: it already cost the harness the whole wait, and the provider may still be working on
+/// the first copy.
+fn worth_retrying(err: &ureq::Error) -> bool {
+    match err {
+        ureq::Error::Timeout(_) => false,
+        ureq::Error::Io(e) => e.kind() != std::io::ErrorKind::TimedOut,
+        _ => true,
     }
 }
 

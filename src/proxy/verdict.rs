@@ -8,7 +8,7 @@ use jiff::Timestamp;
 
 use super::pool::{Action, Judgement, ResponseEvidence, UsageObservation};
 use crate::config::ProviderDefinition;
-use crate::model::classify::{self, Classification, UsageScale, classify_response};
+use crate::model::classify::{self, Classification, Decision, UsageScale, classify_response};
 use crate::model::liveness::DegradedReason;
 
 /// Reads responses of one provider.
@@ -57,7 +57,7 @@ impl ResponseReader {
                             .trim()
                             .parse()
                             .ok()?;
-                        Some((at - now.as_second()).max(0) as u64)
+                        Some(at.saturating_sub(now.as_second()).max(0) as u64)
                     });
                 let window_minutes = h
                     .window_minutes
@@ -82,6 +82,10 @@ pub fn judgement_for(class: &Classification) -> Judgement {
             retry_after_s: None,
             ..
         } => (Action::TryNextAccount, false, None, "windowless_rate_limit"),
+        // A stated retry within a minute: benched that long, waited out if nothing else is left.
+        Classification::RateLimited { .. } if class.decision() == Decision::WaitAndRetry => {
+            (Action::TryNextAccount, true, None, "short_rate_limit")
+        }
         Classification::RateLimited { .. } => (Action::TryNextAccount, true, None, class.label()),
         Classification::QuotaExhausted { resets_at } => {
             (Action::TryNextAccount, true, *resets_at, class.label())
@@ -181,6 +185,20 @@ mod tests {
         assert_eq!(u[0].window, "five_hour");
         assert_eq!(u[0].used_percent, 50.0);
         assert_eq!(u[0].resets_in_seconds, Some(600));
+        // A hostile reset far in the past neither overflows nor wraps into the future.
+        let hostile = evidence(
+            200,
+            &[
+                ("anthropic-ratelimit-unified-5h-utilization", "0.5"),
+                (
+                    "anthropic-ratelimit-unified-5h-reset",
+                    "-9223372036854775808",
+                ),
+            ],
+            "",
+        );
+        let u = reader("claude").usage(&hostile, now);
+        assert_eq!(u[0].resets_in_seconds, Some(0));
     }
 
     #[test]
@@ -206,6 +224,15 @@ mod tests {
         assert_eq!(windowless.action, Action::TryNextAccount);
         assert_eq!(windowless.classification, "windowless_rate_limit");
         assert!(!windowless.benches_account);
+        let short = codex.judge(&evidence(429, &[("retry-after", "20")], "{}"), now);
+        assert_eq!(short.action, Action::TryNextAccount);
+        assert_eq!(short.classification, "short_rate_limit");
+        assert!(short.benches_account);
+        assert_eq!(short.short_wait(), Some(std::time::Duration::from_secs(20)));
+        let long = codex.judge(&evidence(429, &[("retry-after", "600")], "{}"), now);
+        assert_eq!(long.classification, "rate_limited");
+        assert!(long.benches_account);
+        assert_eq!(long.short_wait(), None);
         let overloaded = reader("claude").judge(&evidence(529, &[], "{}"), now);
         assert_eq!(overloaded.action, Action::RetryInPlace);
         assert!(!overloaded.benches_account);

@@ -102,9 +102,10 @@ enum TurnClass {
 /// Classification labels (the model's `Classification::label` plus the proxy's own) whose
 /// response makes the proxy replace the account: quota, rate limits, dead credentials and
 /// the account-scoped degradations.
-const FAILOVER_LABELS: [&str; 14] = [
+const FAILOVER_LABELS: [&str; 15] = [
     "quota_exhausted",
     "rate_limited",
+    "short_rate_limit",
     "windowless_rate_limit",
     "token_revoked",
     "account_deleted",
@@ -165,8 +166,9 @@ pub fn summarize(harness: HarnessKind, artifact: &Artifact) -> Summary {
         next_commands: Vec::new(),
     };
     // A failover-class turn "recovered" when a later delivered success came from another
-    // account. Track pending failures and whether a success followed on a different account.
-    let mut pending_failure_accounts: Vec<String> = Vec::new();
+    // account. Track pending failures (account, classification) and whether a success
+    // followed on a different account.
+    let mut pending_failures: Vec<(String, String)> = Vec::new();
     let mut recovered_after_failure = false;
     let mut started = false;
     let mut ended = false;
@@ -205,13 +207,13 @@ pub fn summarize(harness: HarnessKind, artifact: &Artifact) -> Summary {
                         if *delivered_to_harness {
                             s.failover_class_delivered += 1;
                         }
-                        pending_failure_accounts.push(account.clone());
+                        pending_failures.push((account.clone(), classification.clone()));
                     }
                     TurnClass::Success if *delivered_to_harness => {
-                        if pending_failure_accounts.iter().any(|a| a != account) {
+                        if pending_failures.iter().any(|(a, _)| a != account) {
                             recovered_after_failure = true;
                         }
-                        pending_failure_accounts.clear();
+                        pending_failures.clear();
                     }
                     _ => {}
                 }
@@ -229,7 +231,12 @@ pub fn summarize(harness: HarnessKind, artifact: &Artifact) -> Summary {
                 }
             }
             Frame::UnsupportedTransport { .. } => s.unsupported_transport_answers += 1,
-            Frame::RateLimitWait { .. } => s.rate_limit_waits += 1,
+            Frame::RateLimitWait { .. } => {
+                // The short limits met so far are being waited out, not replaced: whatever
+                // account answers after the wait, they were no handoff.
+                s.rate_limit_waits += 1;
+                pending_failures.retain(|(_, c)| c != "short_rate_limit");
+            }
             Frame::HeldResponseDelivered {
                 status,
                 classification,
@@ -250,7 +257,7 @@ pub fn summarize(harness: HarnessKind, artifact: &Artifact) -> Summary {
             }
         }
     }
-    let unrecovered_failure = !pending_failure_accounts.is_empty();
+    let unrecovered_failure = !pending_failures.is_empty();
     s.user_visible_failure_likely = s.failover_class_delivered > 0
         || s.pool_exhausted
         || s.stream_errors_after_content > 0
@@ -458,7 +465,7 @@ mod tests {
     fn a_waited_out_rate_limit_is_counted_and_needs_nothing() {
         let s = run(vec![
             started("max-1"),
-            turn("max-1", 429, "rate_limited", false),
+            turn("max-1", 429, "short_rate_limit", false),
             Frame::RateLimitWait {
                 account: "max-1".into(),
                 wait_ms: 1000,
@@ -469,6 +476,44 @@ mod tests {
         assert_eq!(s.rate_limit_waits, 1);
         assert_eq!(s.verdict, Verdict::NoHandoffNeeded);
         assert!(!s.user_visible_failure_likely);
+    }
+
+    #[test]
+    fn short_limits_on_two_accounts_waited_out_are_no_handoff() {
+        let s = run(vec![
+            started("max-1"),
+            turn("max-1", 429, "short_rate_limit", false),
+            handoff("max-1", "max-2", "short_rate_limit"),
+            turn("max-2", 429, "short_rate_limit", false),
+            Frame::RateLimitWait {
+                account: "max-1".into(),
+                wait_ms: 1000,
+            },
+            handoff("max-2", "max-1", "short_rate_limit"),
+            turn("max-1", 200, "success", true),
+            ended(0),
+        ]);
+        assert_eq!(s.rate_limit_waits, 1);
+        assert_eq!(s.verdict, Verdict::NoHandoffNeeded);
+        assert!(!s.user_visible_failure_likely);
+    }
+
+    #[test]
+    fn a_quota_replaced_after_a_wait_is_still_a_live_handoff() {
+        // max-1 spent, max-2 briefly limited: the request waits for max-2, which answers.
+        let s = run(vec![
+            started("max-1"),
+            turn("max-1", 429, "quota_exhausted", false),
+            handoff("max-1", "max-2", "quota_exhausted"),
+            turn("max-2", 429, "short_rate_limit", false),
+            Frame::RateLimitWait {
+                account: "max-2".into(),
+                wait_ms: 1000,
+            },
+            turn("max-2", 200, "success", true),
+            ended(0),
+        ]);
+        assert_eq!(s.verdict, Verdict::SuccessfulLiveQuotaHandoff);
     }
 
     #[test]
