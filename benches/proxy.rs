@@ -14,13 +14,15 @@ use std::time::{Duration, Instant};
 use jiff::Timestamp;
 use oauth_mux::config::builtin;
 use oauth_mux::demo::fake_provider::{Behaviour, FakeProvider};
+use oauth_mux::harness::session::artifact_sink;
+use oauth_mux::harness::status::{HarnessKind, StatusWriter};
 use oauth_mux::model::RouteKey;
 use oauth_mux::proxy::durable_pool::{DurablePool, PoolAccount};
 use oauth_mux::proxy::pool::{
     AccountId, Credential, Elected, Judgement, Pool, ResponseEvidence, UsageObservation, UsageView,
 };
 use oauth_mux::proxy::verdict::ResponseReader;
-use oauth_mux::proxy::{self, Harness, ProxyConfig, frames};
+use oauth_mux::proxy::{self, Harness, ProxyConfig};
 use oauth_mux::store::paths::Dirs;
 
 const SMALL_BODY: &str =
@@ -121,10 +123,14 @@ fn child(args: &[String]) {
         .iter()
         .map(|(label, token)| (AccountId(label.clone()), Arc::new(credential(token))))
         .collect();
+    // The session's status artifact, as a managed session writes it (a line per frame on
+    // the request path).
+    let artifact = StatusWriter::create(&state.join("state/sessions"), HarnessKind::Claude)
+        .expect("status artifact");
     let handle = proxy::start(
         ProxyConfig::new(Harness::Claude, origin),
         Arc::new(ForgetfulPool { accounts, durable }),
-        frames::discard(),
+        artifact_sink(Arc::new(artifact), |_| {}),
     )
     .expect("start proxy");
     println!("{}", handle.base_url());
@@ -656,7 +662,8 @@ fn main() {
 Measured by `just bench-proxy` (benches/proxy.rs) on {now:.0}, {cores} cores, {profile}. Upstream: the built-in loopback fake provider (src/demo/fake_provider.rs) in the\n\
 bench process; the proxy runs in a child process over the durable pool (the model's classifier, health\n\
 writes by the background writer into a temporary state dir) with election that ignores health, so every\n\
-failover iteration pays the whole failover (classify, record, elect, replay) again.\n\
+failover iteration pays the whole failover (classify, record, elect, replay) again, and it appends the\n\
+session's status artifact as a managed session does (a line per proxy turn, on the request path).\n\
 Client: a minimal keep-alive HTTP/1.1 client, identical for direct and proxied runs; direct and proxied\n\
 requests alternate in blocks of 100 ({n} small requests per side); throughput alternates one-second\n\
 slices of direct and proxied load ({secs} of each). The machine is shared with other jobs (p99 figures\n\

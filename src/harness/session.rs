@@ -13,7 +13,8 @@ use super::claude_env::{self, ClaudeAuthKind, ClaudeOptions};
 use super::codex_home::{self, CodexAuthKind, CodexOverlay};
 use super::private_fs::{self, OwnedDir};
 use super::status::{Frame, HarnessKind, StatusWriter};
-use crate::proxy::{self, Harness, ProxyConfig, frames::ProxyFrame, pool::Pool};
+use crate::proxy::frames::{FrameSink, ProxyFrame};
+use crate::proxy::{self, Harness, ProxyConfig, pool::Pool};
 
 /// How the launch account authenticates, per harness.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -87,18 +88,15 @@ pub fn run(plan: &LaunchPlan, pool: Arc<dyn Pool>) -> anyhow::Result<SessionOutc
     let writer = Arc::new(StatusWriter::create(&plan.sessions_dir, harness)?);
     let exhausted: Arc<Mutex<Option<PoolExhaustion>>> = Arc::new(Mutex::new(None));
     let sink = {
-        let (writer, exhausted) = (writer.clone(), exhausted.clone());
-        Arc::new(move |frame: ProxyFrame| {
+        let exhausted = exhausted.clone();
+        artifact_sink(writer.clone(), move |frame| {
             if let ProxyFrame::PoolExhausted {
                 earliest_reset,
                 repair_command,
-            } = &frame
+            } = frame
             {
                 *exhausted.lock().unwrap_or_else(|p| p.into_inner()) =
                     Some((earliest_reset.clone(), repair_command.clone()));
-            }
-            if let Some(frame) = artifact_frame(&frame) {
-                let _ = writer.write(frame);
             }
         })
     };
@@ -297,12 +295,17 @@ pub fn codex_side_traffic_args() -> [&'static str; 6] {
     ]
 }
 
-/// Convert a proxy frame into an artifact frame (field names are shared; unknown kinds
-/// are dropped rather than guessed).
-pub fn artifact_frame(frame: &ProxyFrame) -> Option<Frame> {
-    serde_json::to_value(frame)
-        .ok()
-        .and_then(|value| serde_json::from_value(value).ok())
+/// The proxy's frame sink for a session: `observe` sees each frame, then it is appended to
+/// the artifact as one line, serialized straight from the proxy's frame (the artifact's
+/// [`Frame`] reads every kind back; a test holds the two to the same JSON).
+pub fn artifact_sink(
+    writer: Arc<StatusWriter>,
+    observe: impl Fn(&ProxyFrame) + Send + Sync + 'static,
+) -> FrameSink {
+    Arc::new(move |frame: ProxyFrame| {
+        observe(&frame);
+        let _ = writer.append(&frame);
+    })
 }
 
 /// Keep `codex_home` reachable for callers that refuse overrides before starting.
@@ -322,8 +325,36 @@ mod tests {
     }
 
     #[test]
-    fn every_account_level_proxy_frame_reaches_the_artifact() {
+    fn every_proxy_frame_is_written_as_the_artifact_reads_it() {
         let frames = [
+            ProxyFrame::ProxyTurn {
+                account: "a".into(),
+                method: "POST".into(),
+                path_kind: "responses",
+                status: 200,
+                classification: "success".into(),
+                delivered_to_harness: true,
+            },
+            ProxyFrame::Handoff {
+                from: Some("a".into()),
+                to: "b".into(),
+                reason: "quota_exhausted".into(),
+            },
+            ProxyFrame::QuotaObserved {
+                account: "a".into(),
+                windows: vec![crate::proxy::pool::UsageObservation {
+                    window: "primary".into(),
+                    used_percent: 42.5,
+                    resets_in_seconds: Some(60),
+                    window_minutes: None,
+                }],
+            },
+            ProxyFrame::UnsupportedTransport {
+                path_kind: "responses",
+            },
+            ProxyFrame::Refused {
+                reason: "missing_session_secret",
+            },
             ProxyFrame::RateLimitWait {
                 account: "a".into(),
                 wait_ms: 900,
@@ -344,7 +375,26 @@ mod tests {
             },
         ];
         for frame in &frames {
-            assert!(artifact_frame(frame).is_some(), "{frame:?} is dropped");
+            // A new kind must be added above (this match stops compiling until it is).
+            match frame {
+                ProxyFrame::ProxyTurn { .. }
+                | ProxyFrame::Handoff { .. }
+                | ProxyFrame::QuotaObserved { .. }
+                | ProxyFrame::RateLimitWait { .. }
+                | ProxyFrame::HeldResponseDelivered { .. }
+                | ProxyFrame::PoolExhausted { .. }
+                | ProxyFrame::StreamErrorAfterContent { .. }
+                | ProxyFrame::UnsupportedTransport { .. }
+                | ProxyFrame::Refused { .. } => {}
+            }
+            let written = serde_json::to_value(frame).unwrap();
+            let read: Frame = serde_json::from_value(written.clone())
+                .unwrap_or_else(|e| panic!("{frame:?} is not readable: {e}"));
+            assert_eq!(
+                serde_json::to_value(&read).unwrap(),
+                written,
+                "{frame:?} reads back differently"
+            );
         }
     }
 

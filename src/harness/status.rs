@@ -169,7 +169,20 @@ impl StatusWriter {
 
     /// Append one frame, stamped with the current time. Errors are returned, never panicked.
     pub fn write(&self, frame: Frame) -> anyhow::Result<()> {
-        let record = Record {
+        self.append(&frame)
+    }
+
+    /// Append anything that serializes as a [`Frame`] does (the proxy's own frames, written
+    /// without a conversion on the request path), stamped with the current time.
+    pub fn append<F: Serialize>(&self, frame: &F) -> anyhow::Result<()> {
+        #[derive(Serialize)]
+        struct Line<'a, F> {
+            v: u32,
+            ts: String,
+            #[serde(flatten)]
+            frame: &'a F,
+        }
+        let record = Line {
             v: FRAME_VERSION,
             ts: jiff::Timestamp::now()
                 .round(jiff::Unit::Millisecond)?
