@@ -697,20 +697,24 @@ election, header swap, `ureq` round trip, classification). oauth-mux does not pi
 the product; a harness, its proxy and a remote provider cross cores (and the network) anyway.\n\n\
 Throughput: a proxied request costs the proxy process {pcpu:.0} µs of CPU, about {cpu_ratio:.1}× what the\n\
 client and the fake provider together spend on a direct request ({dcpu:.0} µs). With all three on the same\n\
-{cores} cores, the proxied run can reach at best about {bound:.0}% of direct, and reaches {pct:.0}%. A `perf`\n\
-profile of the proxy under this load puts about two thirds of its time in the kernel: a third of all\n\
-samples in context switches and wake-ups alone (a proxied request blocks and wakes four threads, a direct\n\
-one two; 48 runnable threads on 2 cores), the rest in loopback TCP for the two extra socket hops. User\n\
-space (parsing, `ureq`, header swap, classification, allocation) is the last third; building the HTTP\n\
-path at opt-level 3 (`ureq`, `ureq-proto`, `httparse`, `http`: about 100 KB of binary) took the proxy\n\
-from 63 to 44 µs per request in this bench. `ureq` wrote a request's head and body as two TCP\n\
-segments; the upstream transport now holds writes until the response is awaited\n\
-(`src/proxy/coalesce.rs`), so a small request leaves in one write (`strace -f -c` on the proxy: 2\n\
-sends and 11 system calls per proxied request, down from 3 and 13; about 2 µs of proxy CPU). The\n\
-rest of the 11 where 4 would do is `ureq` probing a pooled connection twice (set non-blocking, 1-byte\n\
-read, set blocking) and setting a socket timeout per request; a system call costs about 0.3 µs here,\n\
-so those are a few µs, not the gap. Reaching 50% of a fake upstream this cheap would take an event-loop proxy, which\n\
-the blocking thread-per-connection design rules out; against a real provider (tens to hundreds of ms\n\
+{cores} cores, the proxied run can reach at best about {bound:.0}% of direct, and reaches {pct:.0}%. Where the\n\
+proxy's time goes (`perf record` on the proxy under this load, 2026-12-06): 61% kernel, of it 42 points in\n\
+context switches and wake-ups alone (a proxied request blocks and wakes four threads, a direct one two;\n\
+48 runnable threads on 2 cores), the rest loopback TCP for the two extra socket hops; 13% libc (8 points\n\
+`malloc`/`free`); 25% the proxy's code and `ureq`. `strace -f -c` over 15 600 proxied requests: 12\n\
+system calls per request (2 `sendto`, 4 `recvfrom` and 4 `ioctl` — half of them `ureq` probing a pooled\n\
+connection, on return and again on checkout —, 1 `setsockopt`, 1 `write` of the artifact line) and\n\
+about 5 `futex`: about two thirds of those are contention on the `ureq` agent's connection-pool lock\n\
+(the session's one agent, locked at every checkout and return; the checkout probe's 3 system calls run\n\
+under it), most of the rest glibc `malloc` arena locks; each contended lock is one more sleep and\n\
+wake-up. What was cut so far: building the HTTP path at opt-level 3 (`ureq`, `ureq-proto`,\n\
+`httparse`, `http`: about 100 KB of binary; 63 to 44 µs per request on the machine of the 2026-11-22\n\
+run), one upstream write per small request instead of two (`src/proxy/coalesce.rs`), no JSON round\n\
+trip and no lock for the artifact line. Building all of oauth-mux at opt-level 3 was measured too (on\n\
+2026-12-06: proxy 28.5 → 25.7 µs per request) and not taken: it speeds the fake provider as much, so the\n\
+ratio stays, and it costs binary size. Reaching 50% of a fake upstream this cheap would take an event-loop proxy (or several\n\
+`ureq` agents to split the pool lock), which the design of a thread per connection over one agent rules\n\
+out; against a real provider (tens to hundreds of ms\n\
 per request) the added {ap50:.2} ms and {pcpu:.0} µs of CPU per request are noise.\n",
         profile = if cfg!(debug_assertions) {
             "DEBUG build (not representative: run `just bench-proxy`)"

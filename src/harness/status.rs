@@ -11,7 +11,6 @@ pub mod summary;
 use std::fs::{self, File};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
@@ -135,9 +134,10 @@ pub struct Record {
 }
 
 /// Appends frames to one session's artifact. Shared between the proxy threads and the
-/// launcher; every frame is one `write` of a whole line.
+/// launcher; every frame is one `write` of a whole line to a file opened for appending, so
+/// concurrent lines land whole without a lock (none on the proxy's request path).
 pub struct StatusWriter {
-    file: Mutex<File>,
+    file: File,
     name: String,
 }
 
@@ -156,10 +156,7 @@ impl StatusWriter {
         let file = private_fs::create_private_file(&dir.join(&name)).with_context(|| {
                 format!("could not create the session status artifact {name} in the state dir (sessions/); check its permissions")
             })?;
-        Ok(StatusWriter {
-            file: Mutex::new(file),
-            name,
-        })
+        Ok(StatusWriter { file, name })
     }
 
     /// The artifact's file name (no directory: paths are never reported).
@@ -191,22 +188,16 @@ impl StatusWriter {
         };
         let mut line = serde_json::to_vec(&record)?;
         line.push(b'\n');
-        let mut file = self
-            .file
-            .lock()
-            .unwrap_or_else(|poison| poison.into_inner());
-        file.write_all(&line)
+        (&self.file)
+            .write_all(&line)
             .context("could not append to the session status artifact")?;
         Ok(())
     }
 
     /// Make everything written so far durable.
     pub fn sync(&self) -> anyhow::Result<()> {
-        let file = self
-            .file
-            .lock()
-            .unwrap_or_else(|poison| poison.into_inner());
-        file.sync_all()
+        self.file
+            .sync_all()
             .context("could not sync the session status artifact")
     }
 }
@@ -311,6 +302,32 @@ mod tests {
         let text = fs::read_to_string(&path).unwrap();
         assert!(text.starts_with("{\"v\":1,\"ts\":\""), "{text}");
         assert!(text.contains("\"kind\":\"refused\""), "{text}");
+    }
+
+    #[test]
+    fn lines_written_by_many_threads_at_once_land_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let writer = StatusWriter::create(dir.path(), HarnessKind::Claude).unwrap();
+        let (threads, each) = (8, 250);
+        std::thread::scope(|scope| {
+            for t in 0..threads {
+                let writer = &writer;
+                scope.spawn(move || {
+                    for i in 0..each {
+                        writer
+                            .write(Frame::Handoff {
+                                from: Some(format!("thread-{t}")),
+                                to: format!("turn-{i}-{}", "x".repeat(200)),
+                                reason: "quota_exhausted".into(),
+                            })
+                            .unwrap();
+                    }
+                });
+            }
+        });
+        let artifact = read_artifact(&dir.path().join(writer.file_name())).unwrap();
+        assert_eq!(artifact.skipped_lines, 0);
+        assert_eq!(artifact.records.len(), threads * each);
     }
 
     #[test]
