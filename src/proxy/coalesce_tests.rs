@@ -112,3 +112,35 @@ fn input_larger_than_the_buffer_is_handed_over_in_turns() {
     }
     assert_eq!(got, vec![b'a'; 60]);
 }
+
+#[test]
+fn held_bytes_leave_before_any_wait_even_with_input_already_buffered() {
+    // Input left over from an earlier read: the default `maybe_await_input` would return at
+    // once; the held request must still go out first.
+    let mut t = CoalescingTransport::new(
+        Recording::new(&[b"HTTP/1.1 100 Continue\r\n\r\n", b"HTTP/1.1 200 OK\r\n"]),
+        1024,
+        32 * 1024,
+    );
+    assert!(t.await_input(NextTimeout::default()).unwrap());
+    // Part of it consumed, the rest still usable: `can_use_input` holds.
+    t.buffers().input_consume(9);
+    assert!(t.buffers().can_use_input());
+    send(&mut t, b"{}");
+    assert!(t.inner.writes.is_empty());
+    assert!(t.maybe_await_input(NextTimeout::default()).unwrap());
+    assert_eq!(t.inner.writes, vec![b"{}".to_vec()]);
+}
+
+#[test]
+fn a_connection_with_held_bytes_is_never_reused() {
+    let mut t = CoalescingTransport::new(Recording::new(&[b"HTTP/1.1 200 OK\r\n"]), 1024, 1024);
+    assert!(t.is_open());
+    send(&mut t, b"GET / HTTP/1.1\r\n\r\n");
+    assert!(
+        !t.is_open(),
+        "held bytes belong to an exchange that never completed"
+    );
+    assert!(t.await_input(NextTimeout::default()).unwrap());
+    assert!(t.is_open());
+}
