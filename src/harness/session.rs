@@ -346,7 +346,7 @@ mod tests {
                     window: "primary".into(),
                     used_percent: 42.5,
                     resets_in_seconds: Some(60),
-                    window_minutes: None,
+                    window_minutes: Some(300),
                 }],
             },
             ProxyFrame::UnsupportedTransport {

@@ -46,6 +46,9 @@ pub struct UsageWindow {
     pub used_percent: f64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resets_in_seconds: Option<u64>,
+    /// The window's length, when the provider states it (Codex does).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window_minutes: Option<u64>,
 }
 
 /// One event of a managed session. Field names are the stable artifact format; the
@@ -134,8 +137,10 @@ pub struct Record {
 }
 
 /// Appends frames to one session's artifact. Shared between the proxy threads and the
-/// launcher; every frame is one `write` of a whole line to a file opened for appending, so
-/// concurrent lines land whole without a lock (none on the proxy's request path).
+/// launcher without a lock (none on the proxy's request path): the file is opened for
+/// appending and each line is built first and handed to the kernel in one `write`, which a
+/// regular file takes whole (only a full disk or a signal could cut it short; the reader
+/// skips a line that does not parse).
 pub struct StatusWriter {
     file: File,
     name: String,
