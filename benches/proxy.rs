@@ -73,7 +73,11 @@ impl Pool for ForgetfulPool {
     fn earliest_reset(&self, _now: Timestamp) -> Option<Timestamp> {
         None
     }
-    fn short_limit(&self, _now: Timestamp) -> Option<(Timestamp, AccountId)> {
+    fn short_limit(
+        &self,
+        _exclude: &[AccountId],
+        _now: Timestamp,
+    ) -> Option<(Timestamp, AccountId)> {
         None
     }
     fn usage_view(&self, _now: Timestamp) -> UsageView {

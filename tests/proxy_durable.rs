@@ -361,28 +361,36 @@ fn after_a_windowless_429_the_next_request_still_asks_the_provider() {
 fn usage_read_from_a_windowless_429_still_steers_the_next_election() {
     // A windowless 429 records nothing lasting, but a usage reading it carries (here 100%
     // of the primary window) moves this session's next request off the account.
-    let (_state, dirs) = scratch_dirs();
-    let (pool, _) = durable_pool(Harness::Codex, &["one", "two"], &dirs);
-    let one = AccountId("one".into());
-    let now = Timestamp::now();
-    let success = ResponseEvidence {
-        status: 200,
-        ..Default::default()
-    };
-    pool.record(&one, &success, &pool.judge(&one, &success, now), &[], now);
-    assert_eq!(pool.elect(Some(&one), &[], now).unwrap().account, one);
+    for known_before in [true, false] {
+        let (_state, dirs) = scratch_dirs();
+        let (pool, _) = durable_pool(Harness::Codex, &["one", "two"], &dirs);
+        let one = AccountId("one".into());
+        let now = Timestamp::now();
+        if known_before {
+            let success = ResponseEvidence {
+                status: 200,
+                ..Default::default()
+            };
+            pool.record(&one, &success, &pool.judge(&one, &success, now), &[], now);
+        }
+        assert_eq!(pool.elect(Some(&one), &[], now).unwrap().account, one);
+        windowless_usage_moves_the_next_election(&pool, &one, now);
+    }
+}
+
+fn windowless_usage_moves_the_next_election(pool: &DurablePool, one: &AccountId, now: Timestamp) {
     let windowless = ResponseEvidence {
         status: 429,
         headers: vec![("x-codex-primary-used-percent".into(), "100".into())],
         body: b"{}".to_vec(),
         from_stream_event: false,
     };
-    let judgement = pool.judge(&one, &windowless, now);
+    let judgement = pool.judge(one, &windowless, now);
     assert_eq!(judgement.classification, "windowless_rate_limit");
     let usage = pool.observe_usage(&windowless, now);
     assert_eq!(usage.len(), 1);
-    pool.record(&one, &windowless, &judgement, &usage, now);
-    let next = pool.elect(Some(&one), &[], now).unwrap();
+    pool.record(one, &windowless, &judgement, &usage, now);
+    let next = pool.elect(Some(one), &[], now).unwrap();
     assert_eq!(next.account.0, "two");
     assert_eq!(next.passed_over, Some("usage_threshold"));
 }

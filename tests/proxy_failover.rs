@@ -547,6 +547,44 @@ fn a_timed_out_upstream_is_not_asked_again() {
 }
 
 #[test]
+fn a_body_that_stalls_past_the_idle_timeout_is_not_asked_again() {
+    let rig = Rig::with(
+        Harness::Codex,
+        &[("one", Behaviour::StallBody { millis: 1500 })],
+        |config| config.upstream_options.read_idle_timeout = std::time::Duration::from_millis(300),
+    );
+    let seen = codex_turn(&rig);
+    assert_eq!(seen.status, 502, "{seen:?}");
+    assert!(seen.body.contains("timeout"), "{seen:?}");
+    assert_eq!(rig.fake.calls(&token("one")), 1);
+}
+
+#[test]
+fn a_short_limit_that_lifted_while_the_next_account_answered_is_asked_again() {
+    // `retry-after: 0`: by the time the second account has said "spent", the first may be
+    // asked again at once; the harness must not get the pool-spent error.
+    let rig = Rig::new(
+        Harness::Codex,
+        &[
+            (
+                "one",
+                Behaviour::ShortRateLimit {
+                    retry_after_seconds: 0,
+                    failures: 1,
+                },
+            ),
+            ("two", quota(3600)),
+        ],
+    );
+    let seen = codex_turn(&rig);
+    assert_eq!(seen.status, 200, "{seen:?}");
+    assert!(seen.body.contains("after the wait"), "{seen:?}");
+    let statuses: Vec<u16> = rig.turns().iter().map(|t| t.1).collect();
+    assert_eq!(statuses, vec![429, 429, 200]);
+    assert_waits_without_pool_exhausted(&rig, 1, "one wait of nothing");
+}
+
+#[test]
 fn a_short_rate_limit_is_waited_out_once_per_request() {
     // Still limited after the wait: the harness gets the pool-spent error, not a second wait.
     let rig = Rig::new(Harness::Codex, &[("one", short_limit(5))]);

@@ -45,6 +45,8 @@ pub enum Behaviour {
     ContentThenError,
     /// Nothing for `millis`, then a successful stream (an upstream that hangs).
     Stall { millis: u64 },
+    /// A 429's status line and headers, then nothing for `millis` before its body.
+    StallBody { millis: u64 },
     /// Exactly this status, headers and body (bytes untouched, e.g. gzip).
     Raw {
         status: u16,
@@ -362,6 +364,18 @@ fn model_call(
         Behaviour::Stall { millis } => {
             std::thread::sleep(Duration::from_millis(millis));
             succeed(out, wire, "late", &[])
+        }
+        Behaviour::StallBody { millis } => {
+            let body = br#"{"error":{"type":"rate_limit_exceeded","message":"slow"}}"#;
+            let head = format!(
+                "HTTP/1.1 429 Too Many Requests\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
+                body.len()
+            );
+            if out.write_all(head.as_bytes()).is_err() {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(millis));
+            out.write_all(body).is_ok()
         }
         Behaviour::SucceedWithUsage { text, used_percent } => {
             let headers = match wire {

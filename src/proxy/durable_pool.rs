@@ -4,6 +4,7 @@
 //! harness's critical path). An in-memory mirror of the store answers `elect` at once.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -66,6 +67,11 @@ pub struct DurablePool {
     members: Vec<Member>,
     /// The store as this session knows it (loaded once, updated on every record).
     mirror: Mutex<HashMap<String, RouteHealth>>,
+    /// Usage read from responses that record nothing (a windowless 429), by route key:
+    /// it steers this session's elections and is never written.
+    unrecorded_usage: Mutex<HashMap<String, UsageGauge>>,
+    /// False until the first such reading: elections skip that lock until then.
+    any_unrecorded_usage: AtomicBool,
     writer: Mutex<Option<(Sender<WriteOp>, JoinHandle<()>)>>,
     /// Store write failures (reported once at the end; never on the request path).
     write_errors: Arc<Mutex<Vec<String>>>,
@@ -109,6 +115,8 @@ impl DurablePool {
             threshold_percent,
             members,
             mirror: Mutex::new(mirror),
+            unrecorded_usage: Mutex::new(HashMap::new()),
+            any_unrecorded_usage: AtomicBool::new(false),
             writer: Mutex::new(Some((tx, handle))),
             write_errors,
         })
@@ -131,8 +139,22 @@ impl DurablePool {
     }
 
     fn used_percent(&self, key: &RouteKey, now: Timestamp) -> Option<f64> {
-        let mirror = self.mirror();
-        let gauge = mirror.get(&key.to_string())?.usage.as_ref()?;
+        let key = key.to_string();
+        let recorded = self.mirror().get(&key).and_then(|h| h.usage.clone());
+        let unrecorded = if self.any_unrecorded_usage.load(Ordering::Acquire) {
+            self.unrecorded_usage
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .get(&key)
+                .cloned()
+        } else {
+            None
+        };
+        // The newest reading wins, wherever it was kept.
+        let gauge = recorded
+            .into_iter()
+            .chain(unrecorded)
+            .max_by_key(|g| g.observed_at)?;
         // A gauge whose window has reset says nothing any more.
         match gauge.resets_at {
             Some(reset) if reset <= now => None,
@@ -268,11 +290,13 @@ impl Pool for DurablePool {
         let worth = judgement.benches_account || matches!(class, Classification::Success);
         if !worth {
             // Nothing lasting to write, but the usage it reports still steers this
-            // session's next election (the gauge of a route it already knows).
-            if let Some(gauge) = gauge
-                && let Some(known) = self.mirror().get_mut(&key.to_string())
-            {
-                known.usage = Some(gauge);
+            // session's next election.
+            if let Some(gauge) = gauge {
+                self.unrecorded_usage
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert(key.to_string(), gauge);
+                self.any_unrecorded_usage.store(true, Ordering::Release);
             }
             return;
         }
@@ -335,9 +359,10 @@ impl Pool for DurablePool {
             .min()
     }
 
-    fn short_limit(&self, now: Timestamp) -> Option<(Timestamp, AccountId)> {
+    fn short_limit(&self, exclude: &[AccountId], now: Timestamp) -> Option<(Timestamp, AccountId)> {
         self.ranked(now)
             .into_iter()
+            .filter(|(i, _)| !exclude.contains(&self.members[*i].id))
             .filter_map(|(i, s)| match s {
                 RouteStatus::RateLimited { until } if is_short_wait(until, now) => {
                     Some((until, self.members[i].id.clone()))

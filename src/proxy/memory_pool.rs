@@ -13,6 +13,7 @@ use super::pool::{
 };
 use super::verdict::ResponseReader;
 use crate::config::ProviderDefinition;
+use crate::model::classify::{Classification, add_seconds};
 
 /// One account of a [`MemoryPool`].
 #[derive(Clone, Debug)]
@@ -27,7 +28,7 @@ pub struct MemoryAccount {
 pub struct AccountState {
     /// Classification that benched the account, if any.
     pub benched: Option<String>,
-    /// When the bench lifts by itself (a short rate limit); `None` keeps it.
+    /// When the bench lifts by itself (a rate limit's stated time); `None` keeps it.
     pub benched_until: Option<Timestamp>,
     pub resets_at: Option<Timestamp>,
     /// Highest used percent over the windows last observed.
@@ -154,7 +155,14 @@ impl Pool for MemoryPool {
         s.recorded.push(judgement.classification.clone());
         if judgement.benches_account {
             s.benched = Some(judgement.classification.clone());
-            s.benched_until = judgement.short_wait().map(|wait| now + wait);
+            // A rate limit lifts by itself at its stated time (as in route health).
+            s.benched_until = match judgement.class {
+                Classification::RateLimited {
+                    retry_after_s: Some(secs),
+                    ..
+                } => Some(add_seconds(now, secs)),
+                _ => None,
+            };
             s.resets_at = judgement.resets_at;
         }
         if let Some(max) = usage.iter().map(|u| u.used_percent).reduce(f64::max) {
@@ -166,9 +174,10 @@ impl Pool for MemoryPool {
         self.lock().values().filter_map(|s| s.resets_at).min()
     }
 
-    fn short_limit(&self, now: Timestamp) -> Option<(Timestamp, AccountId)> {
+    fn short_limit(&self, exclude: &[AccountId], now: Timestamp) -> Option<(Timestamp, AccountId)> {
         self.lock()
             .iter()
+            .filter(|(id, _)| !exclude.contains(id))
             .filter_map(|(id, s)| Some((s.benched_until?, id.clone())))
             .filter(|(until, _)| is_short_wait(*until, now))
             .min()

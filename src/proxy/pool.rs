@@ -195,10 +195,10 @@ pub trait Pool: Send + Sync {
     );
     /// Earliest known reset among the pool's spent accounts.
     fn earliest_reset(&self, now: Timestamp) -> Option<Timestamp>;
-    /// The account whose short rate limit (a stated retry at most
-    /// [`SHORT_RATE_LIMIT_SECONDS`] away) lifts first, and when: what a request that finds
-    /// no account left may wait for, whichever request met the limit.
-    fn short_limit(&self, now: Timestamp) -> Option<(Timestamp, AccountId)>;
+    /// The account, not in `exclude`, whose rate limit lifts first if that is at most
+    /// [`SHORT_RATE_LIMIT_SECONDS`] from `now`, and when: what a request that finds no
+    /// account left may wait for, whichever request met the limit.
+    fn short_limit(&self, exclude: &[AccountId], now: Timestamp) -> Option<(Timestamp, AccountId)>;
     /// The usage the harness should see for its own limits check.
     fn usage_view(&self, now: Timestamp) -> UsageView;
     /// Block until every recorded fact is durable.

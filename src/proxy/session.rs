@@ -261,7 +261,9 @@ impl Session {
         let resp = self
             .upstream
             .send(&req.head.method, url, headers, &req.body)?;
-        response::hold(resp, model, self.config.sse_hold).map_err(ureq::Error::Io)
+        // `From` unwraps a ureq error carried inside an I/O error (a timeout while the
+        // body is read), so `worth_retrying` sees what it is.
+        response::hold(resp, model, self.config.sse_hold).map_err(ureq::Error::from)
     }
 
     /// Side calls: the current account, one attempt, passed through as is.
@@ -272,7 +274,7 @@ impl Session {
         kind: &'static str,
         how: Framing,
     ) -> bool {
-        let Some(elected) = self.elect_waiting_once(&mut Vec::new(), None, &mut false) else {
+        let Some(elected) = self.elect_waiting_once(&mut Attempts::default(), None) else {
             return self.exhausted(out, None, how.keep_alive);
         };
         let headers = upstream_request_headers(
@@ -298,16 +300,13 @@ impl Session {
         kind: &'static str,
         how: Framing,
     ) -> bool {
-        let mut tried: Vec<AccountId> = Vec::new();
+        let mut attempts = Attempts::default();
         let mut reason: Option<String> = None;
         // A request-scoped (windowless) refusal, kept in case no other account answers.
         let mut windowless: Option<(Held, AccountId, String)> = None;
         let mut earliest: Option<Timestamp> = None;
-        let mut waited = false;
-        while let Some(elected) =
-            self.elect_waiting_once(&mut tried, reason.as_deref(), &mut waited)
-        {
-            tried.push(elected.account.clone());
+        while let Some(elected) = self.elect_waiting_once(&mut attempts, reason.as_deref()) {
+            attempts.tried.push(elected.account.clone());
             let headers = upstream_request_headers(
                 &req.head.headers,
                 &elected.credential,
@@ -372,6 +371,9 @@ impl Session {
                     }
                     Action::TryNextAccount => {
                         reason = Some(judgement.classification.clone());
+                        if let Some(wait) = judgement.short_wait() {
+                            attempts.short.push((now + wait, elected.account.clone()));
+                        }
                         if judgement.benches_account {
                             earliest = match (earliest, judgement.resets_at) {
                                 (Some(a), Some(b)) => Some(a.min(b)),
@@ -402,25 +404,28 @@ impl Session {
         self.exhausted(out, earliest, how.keep_alive)
     }
 
-    /// Elect an account for a request, never one in `tried`. When none is left but one is
-    /// only briefly rate limited (met by this request or by another one in flight), wait
-    /// until its stated retry time, once per request, and elect again: better than handing
-    /// the harness an error neither Codex nor Claude Code (on a subscription) retries.
-    fn elect_waiting_once(
-        &self,
-        tried: &mut Vec<AccountId>,
-        reason: Option<&str>,
-        waited: &mut bool,
-    ) -> Option<Elected> {
+    /// Elect an account for a request, never one it already asked. When none is left but
+    /// one is only briefly rate limited (met by this request, or by another one in flight
+    /// on an account this request has not asked), wait until the first such limit lifts,
+    /// once per request, and elect again: better than handing the harness an error neither
+    /// Codex nor Claude Code (on a subscription) retries.
+    fn elect_waiting_once(&self, attempts: &mut Attempts, reason: Option<&str>) -> Option<Elected> {
         let now = Timestamp::now();
-        if let Some(elected) = self.elect(tried, reason, now) {
+        if let Some(elected) = self.elect(&attempts.tried, reason, now) {
             return Some(elected);
         }
-        if *waited {
+        if attempts.waited {
             return None;
         }
-        let (until, account) = self.pool.short_limit(now)?;
-        *waited = true;
+        // A limit this request met may have lifted already (a slow next account, a
+        // `retry-after: 0`): then the wait is nothing.
+        let (until, account) = attempts
+            .short
+            .iter()
+            .cloned()
+            .chain(self.pool.short_limit(&attempts.refused(), now))
+            .min()?;
+        attempts.waited = true;
         let wait = now
             .duration_until(until)
             .try_into()
@@ -430,10 +435,10 @@ impl Session {
             wait_ms: u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
         });
         std::thread::sleep(wait);
-        tried.retain(|a| a != &account);
+        attempts.tried.retain(|a| a != &account);
         // The sleep ran on the monotonic clock; if the wall clock stepped back meanwhile,
         // judge the limit from its own end rather than refuse the account again.
-        self.elect(tried, reason, Timestamp::now().max(until))
+        self.elect(&attempts.tried, reason, Timestamp::now().max(until))
     }
 
     /// Deliver, and if an error event arrives after content reached the harness, record it
@@ -504,9 +509,31 @@ impl Session {
 /// the first copy.
 fn worth_retrying(err: &ureq::Error) -> bool {
     match err {
-        ureq::Error::Timeout(_) => false,
+        ureq::Error::Timeout(_) | ureq::Error::ConnectProxyFailed(_) => false,
         ureq::Error::Io(e) => e.kind() != std::io::ErrorKind::TimedOut,
         _ => true,
+    }
+}
+
+/// The accounts one request has asked, and its one wait for a short rate limit.
+#[derive(Default)]
+struct Attempts {
+    /// Every account asked; none is elected again, except the one waited for.
+    tried: Vec<AccountId>,
+    /// Those that answered with a short rate limit, and when it lifts.
+    short: Vec<(Timestamp, AccountId)>,
+    waited: bool,
+}
+
+impl Attempts {
+    /// Accounts this request saw refuse for longer than a short limit: never waited for,
+    /// even if another request's short limit on them is recorded since.
+    fn refused(&self) -> Vec<AccountId> {
+        self.tried
+            .iter()
+            .filter(|a| !self.short.iter().any(|(_, s)| s == *a))
+            .cloned()
+            .collect()
     }
 }
 
@@ -517,6 +544,10 @@ fn transport_error_kind(err: &ureq::Error) -> &'static str {
         ureq::Error::ConnectionFailed => "connection failed",
         ureq::Error::Io(_) => "i/o error",
         ureq::Error::Tls(_) => "tls error",
+        ureq::Error::ConnectProxyFailed(why) if why == super::upstream::SOCKS_UNSUPPORTED => {
+            super::upstream::SOCKS_UNSUPPORTED
+        }
+        ureq::Error::ConnectProxyFailed(_) => "the HTTPS_PROXY refused the tunnel",
         _ => "transport error",
     }
 }

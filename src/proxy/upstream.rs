@@ -91,12 +91,33 @@ fn root_certs(extra: Option<&Path>) -> Result<RootCerts> {
 /// The shared upstream client of a proxy session.
 pub struct Upstream {
     agent: Agent,
+    /// The environment names a SOCKS proxy, which this build cannot speak: remote requests
+    /// fail with a clear error instead of silently going direct.
+    socks_in_env: bool,
 }
+
+/// Why a remote request is refused when the environment names a SOCKS proxy.
+pub const SOCKS_UNSUPPORTED: &str = "the proxy in ALL_PROXY/HTTPS_PROXY/HTTP_PROXY is a SOCKS proxy, \
+which oauth-mux cannot use for upstream traffic; set HTTPS_PROXY to an HTTP CONNECT proxy \
+(http://host:port) or unset it";
 
 impl Upstream {
     /// Build the agent. `HTTPS_PROXY`/`ALL_PROXY`/`HTTP_PROXY` and `NO_PROXY` are honoured;
     /// loopback upstreams always go direct.
     pub fn new(options: &UpstreamOptions) -> Result<Self> {
+        Self::with_proxy(options, ureq::Proxy::try_from_env())
+    }
+
+    /// Build the agent around `proxy` (an HTTP CONNECT proxy; a SOCKS one refuses remote
+    /// requests).
+    fn with_proxy(options: &UpstreamOptions, proxy: Option<ureq::Proxy>) -> Result<Self> {
+        let socks_in_env = proxy.as_ref().is_some_and(|p| {
+            !matches!(
+                p.protocol(),
+                ureq::ProxyProtocol::Http | ureq::ProxyProtocol::Https
+            )
+        });
+        let proxy = proxy.filter(|_| !socks_in_env);
         let tls = TlsConfig::builder()
             .root_certs(root_certs(options.extra_ca_file.as_deref())?)
             .build();
@@ -107,7 +128,7 @@ impl Upstream {
             .accept("")
             .accept_encoding("")
             .allow_non_standard_methods(true)
-            .proxy(ureq::Proxy::try_from_env())
+            .proxy(proxy)
             .tls_config(tls)
             .timeout_connect(Some(options.connect_timeout))
             .timeout_send_request(Some(Duration::from_secs(60)))
@@ -130,6 +151,7 @@ impl Upstream {
                 .chain(RustlsConnector::default());
         Ok(Upstream {
             agent: Agent::with_parts(config, connector, DefaultResolver::default()),
+            socks_in_env,
         })
     }
 
@@ -146,7 +168,11 @@ impl Upstream {
             builder = builder.header(name.as_str(), value.as_slice());
         }
         let request = builder.body(body).map_err(ureq::Error::from)?;
-        if is_loopback_url(url) {
+        let loopback = is_loopback_url(url);
+        if self.socks_in_env && !loopback {
+            return Err(ureq::Error::ConnectProxyFailed(SOCKS_UNSUPPORTED.into()));
+        }
+        if loopback {
             let request = self.agent.configure_request(request).proxy(None).build();
             self.agent.run(request)
         } else {
@@ -177,6 +203,27 @@ pub fn is_loopback_url(url: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_socks_proxy_is_refused_for_remote_requests_not_bypassed() {
+        let socks = ureq::Proxy::new("socks5://user:secret-pass@127.0.0.1:1080").unwrap();
+        let upstream = Upstream::with_proxy(&UpstreamOptions::default(), Some(socks)).unwrap();
+        match upstream.send("GET", "https://provider.invalid/v1/models", &[], b"") {
+            Err(ureq::Error::ConnectProxyFailed(why)) => {
+                assert_eq!(why, SOCKS_UNSUPPORTED);
+                assert!(!why.contains("secret-pass"));
+            }
+            other => panic!("expected the SOCKS refusal, got {other:?}"),
+        }
+        // Loopback upstreams go direct: here, a refused connection rather than the refusal.
+        let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/v1/models", closed.local_addr().unwrap());
+        drop(closed);
+        assert!(!matches!(
+            upstream.send("GET", &url, &[], b""),
+            Err(ureq::Error::ConnectProxyFailed(_))
+        ));
+    }
 
     #[test]
     fn loopback_detection() {

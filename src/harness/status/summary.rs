@@ -165,10 +165,11 @@ pub fn summarize(harness: HarnessKind, artifact: &Artifact) -> Summary {
         next_action_hint: String::new(),
         next_commands: Vec::new(),
     };
-    // A failover-class turn "recovered" when a later delivered success came from another
-    // account. Track pending failures (account, classification) and whether a success
-    // followed on a different account.
-    let mut pending_failures: Vec<(String, String)> = Vec::new();
+    // Failover-class turns "recovered" when a later delivered success came from another
+    // account than the first that failed: the session moved. A success on that same
+    // account (after an in-place retry, or a short rate limit waited out while every
+    // account was briefly limited) is no handoff.
+    let mut pending_failures: Vec<String> = Vec::new();
     let mut recovered_after_failure = false;
     let mut started = false;
     let mut ended = false;
@@ -207,10 +208,13 @@ pub fn summarize(harness: HarnessKind, artifact: &Artifact) -> Summary {
                         if *delivered_to_harness {
                             s.failover_class_delivered += 1;
                         }
-                        pending_failures.push((account.clone(), classification.clone()));
+                        pending_failures.push(account.clone());
                     }
                     TurnClass::Success if *delivered_to_harness => {
-                        if pending_failures.iter().any(|(a, _)| a != account) {
+                        if pending_failures
+                            .first()
+                            .is_some_and(|first| first != account)
+                        {
                             recovered_after_failure = true;
                         }
                         pending_failures.clear();
@@ -231,12 +235,7 @@ pub fn summarize(harness: HarnessKind, artifact: &Artifact) -> Summary {
                 }
             }
             Frame::UnsupportedTransport { .. } => s.unsupported_transport_answers += 1,
-            Frame::RateLimitWait { .. } => {
-                // The short limits met so far are being waited out, not replaced: whatever
-                // account answers after the wait, they were no handoff.
-                s.rate_limit_waits += 1;
-                pending_failures.retain(|(_, c)| c != "short_rate_limit");
-            }
+            Frame::RateLimitWait { .. } => s.rate_limit_waits += 1,
             Frame::HeldResponseDelivered {
                 status,
                 classification,
@@ -479,41 +478,48 @@ mod tests {
     }
 
     #[test]
-    fn short_limits_on_two_accounts_waited_out_are_no_handoff() {
-        let s = run(vec![
-            started("max-1"),
-            turn("max-1", 429, "short_rate_limit", false),
-            handoff("max-1", "max-2", "short_rate_limit"),
-            turn("max-2", 429, "short_rate_limit", false),
-            Frame::RateLimitWait {
-                account: "max-1".into(),
-                wait_ms: 1000,
-            },
-            handoff("max-2", "max-1", "short_rate_limit"),
-            turn("max-1", 200, "success", true),
-            ended(0),
-        ]);
-        assert_eq!(s.rate_limit_waits, 1);
-        assert_eq!(s.verdict, Verdict::NoHandoffNeeded);
-        assert!(!s.user_visible_failure_likely);
-    }
-
-    #[test]
-    fn a_quota_replaced_after_a_wait_is_still_a_live_handoff() {
-        // max-1 spent, max-2 briefly limited: the request waits for max-2, which answers.
-        let s = run(vec![
-            started("max-1"),
-            turn("max-1", 429, "quota_exhausted", false),
-            handoff("max-1", "max-2", "quota_exhausted"),
-            turn("max-2", 429, "short_rate_limit", false),
-            Frame::RateLimitWait {
-                account: "max-2".into(),
-                wait_ms: 1000,
-            },
-            turn("max-2", 200, "success", true),
-            ended(0),
-        ]);
-        assert_eq!(s.verdict, Verdict::SuccessfulLiveQuotaHandoff);
+    fn a_wait_is_a_handoff_only_when_another_account_than_the_first_to_fail_answers() {
+        // (max-1's refusal, the account waited for, the account that answered, verdict)
+        let cases = [
+            // Both briefly limited; max-1's limit lifts first and it answers: no move.
+            (
+                "short_rate_limit",
+                "max-1",
+                "max-1",
+                Verdict::NoHandoffNeeded,
+            ),
+            // max-1 limited for longer: the request waits for max-2, which answers.
+            (
+                "short_rate_limit",
+                "max-2",
+                "max-2",
+                Verdict::SuccessfulLiveQuotaHandoff,
+            ),
+            // max-1 spent, max-2 briefly limited: waited for, it answers.
+            (
+                "quota_exhausted",
+                "max-2",
+                "max-2",
+                Verdict::SuccessfulLiveQuotaHandoff,
+            ),
+        ];
+        for (first, waited_for, answered, verdict) in cases {
+            let s = run(vec![
+                started("max-1"),
+                turn("max-1", 429, first, false),
+                handoff("max-1", "max-2", first),
+                turn("max-2", 429, "short_rate_limit", false),
+                Frame::RateLimitWait {
+                    account: waited_for.into(),
+                    wait_ms: 1000,
+                },
+                turn(answered, 200, "success", true),
+                ended(0),
+            ]);
+            assert_eq!(s.rate_limit_waits, 1);
+            assert_eq!(s.verdict, verdict, "{first}, waited for {waited_for}");
+            assert!(!s.user_visible_failure_likely);
+        }
     }
 
     #[test]
@@ -582,6 +588,7 @@ mod tests {
                     window: "primary".into(),
                     used_percent: 97.0,
                     resets_in_seconds: Some(600),
+                    window_minutes: None,
                 }],
             },
             handoff("max-1", "max-2", "usage_threshold"),
