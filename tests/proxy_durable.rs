@@ -12,6 +12,7 @@ use oauth_mux::model::RouteKey;
 use oauth_mux::model::health::{RouteHealth, RouteStatus};
 use oauth_mux::proxy::durable_pool::{DurablePool, PoolAccount};
 use oauth_mux::proxy::frames::ProxyFrame;
+use oauth_mux::proxy::memory_pool::{MemoryAccount, MemoryPool};
 use oauth_mux::proxy::pool::{AccountId, Credential, Pool, ResponseEvidence};
 use oauth_mux::proxy::{self, Harness, ProxyConfig, ProxyHandle};
 use oauth_mux::store::health_file::HealthFile;
@@ -393,6 +394,71 @@ fn windowless_usage_moves_the_next_election(pool: &DurablePool, one: &AccountId,
     let next = pool.elect(Some(one), &[], now).unwrap();
     assert_eq!(next.account.0, "two");
     assert_eq!(next.passed_over, Some("usage_threshold"));
+}
+
+/// A 429 with `retry-after: secs` (or the Codex quota error when `None`) recorded on `account`.
+fn limit(pool: &dyn Pool, account: &AccountId, retry_after: Option<u64>, now: Timestamp) {
+    let evidence = match retry_after {
+        Some(secs) => ResponseEvidence {
+            status: 429,
+            headers: vec![("retry-after".into(), secs.to_string())],
+            body: b"{}".to_vec(),
+            from_stream_event: false,
+        },
+        None => ResponseEvidence {
+            status: 429,
+            body: br#"{"error":{"type":"usage_limit_reached","resets_in_seconds":3600}}"#.to_vec(),
+            ..Default::default()
+        },
+    };
+    let judgement = pool.judge(account, &evidence, now);
+    pool.record(account, &evidence, &judgement, &[], now);
+}
+
+#[test]
+fn what_a_request_may_wait_for_is_the_pools_current_view() {
+    let (_state, dirs) = scratch_dirs();
+    let (durable, _) = durable_pool(Harness::Codex, &["one", "two"], &dirs);
+    let memory = MemoryPool::new(
+        "work",
+        builtin::definition("codex").unwrap(),
+        ["one", "two"]
+            .iter()
+            .map(|label| MemoryAccount {
+                label: label.to_string(),
+                credential: Credential::CodexApiKey {
+                    api_key: token(label),
+                },
+                upstream: None,
+            })
+            .collect(),
+        95.0,
+    );
+    let (one, two) = (AccountId("one".into()), AccountId("two".into()));
+    for pool in [&durable as &dyn Pool, &memory as &dyn Pool] {
+        let now = Timestamp::now();
+        limit(pool, &two, None, now);
+        let refused = [two.clone()];
+        // Limited for 2 s: wait for it.
+        limit(pool, &one, Some(2), now);
+        let (until, account) = pool.short_limit(&refused, now).unwrap();
+        assert_eq!((until.as_second() - now.as_second(), &account), (2, &one));
+        // Lifted already: no wait at all.
+        let later = now + std::time::Duration::from_secs(3);
+        assert_eq!(
+            pool.short_limit(&refused, later),
+            Some((later, one.clone()))
+        );
+        // Another request met a 30 s limit on it since: that is the wait.
+        limit(pool, &one, Some(30), now);
+        let (until, _) = pool.short_limit(&refused, now).unwrap();
+        assert_eq!(until.as_second() - now.as_second(), 30);
+        // ... or a limit longer than a minute, or a quota: nothing to wait for.
+        limit(pool, &one, Some(600), now);
+        assert_eq!(pool.short_limit(&refused, now), None);
+        limit(pool, &one, None, now);
+        assert_eq!(pool.short_limit(&refused, now), None);
+    }
 }
 
 #[test]

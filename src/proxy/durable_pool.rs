@@ -138,7 +138,8 @@ impl DurablePool {
         self.mirror.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn used_percent(&self, key: &RouteKey, now: Timestamp) -> Option<f64> {
+    /// The newest usage reading of a route, wherever it was kept.
+    fn gauge(&self, key: &RouteKey) -> Option<UsageGauge> {
         let key = key.to_string();
         let recorded = self.mirror().get(&key).and_then(|h| h.usage.clone());
         let unrecorded = if self.any_unrecorded_usage.load(Ordering::Acquire) {
@@ -150,11 +151,14 @@ impl DurablePool {
         } else {
             None
         };
-        // The newest reading wins, wherever it was kept.
-        let gauge = recorded
+        recorded
             .into_iter()
             .chain(unrecorded)
-            .max_by_key(|g| g.observed_at)?;
+            .max_by_key(|g| g.observed_at)
+    }
+
+    fn used_percent(&self, key: &RouteKey, now: Timestamp) -> Option<f64> {
+        let gauge = self.gauge(key)?;
         // A gauge whose window has reset says nothing any more.
         match gauge.resets_at {
             Some(reset) if reset <= now => None,
@@ -363,24 +367,21 @@ impl Pool for DurablePool {
         self.ranked(now)
             .into_iter()
             .filter(|(i, _)| !exclude.contains(&self.members[*i].id))
-            .filter_map(|(i, s)| match s {
-                RouteStatus::RateLimited { until } if is_short_wait(until, now) => {
-                    Some((until, self.members[i].id.clone()))
-                }
-                _ => None,
+            .filter_map(|(i, s)| {
+                let at = match s {
+                    s if s.may_carry_traffic() => now,
+                    RouteStatus::RateLimited { until } if is_short_wait(until, now) => until,
+                    _ => return None,
+                };
+                Some((at, self.members[i].id.clone()))
             })
-            .min()
+            .min_by_key(|(at, _)| *at)
     }
 
     fn usage_view(&self, now: Timestamp) -> UsageView {
         match self.elect(None, &[], now) {
             Some(e) => {
-                let key = &self.member(&e.account).map(|m| m.key.clone());
-                let gauge = key.as_ref().and_then(|k| {
-                    self.mirror()
-                        .get(&k.to_string())
-                        .and_then(|h| h.usage.clone())
-                });
+                let gauge = self.member(&e.account).and_then(|m| self.gauge(&m.key));
                 UsageView {
                     primary_used_percent: gauge.as_ref().map(|g| g.used_pct),
                     primary_resets_at: gauge.and_then(|g| g.resets_at),

@@ -175,12 +175,22 @@ impl Pool for MemoryPool {
     }
 
     fn short_limit(&self, exclude: &[AccountId], now: Timestamp) -> Option<(Timestamp, AccountId)> {
-        self.lock()
+        let state = self.lock();
+        self.accounts
             .iter()
-            .filter(|(id, _)| !exclude.contains(id))
-            .filter_map(|(id, s)| Some((s.benched_until?, id.clone())))
-            .filter(|(until, _)| is_short_wait(*until, now))
-            .min()
+            .filter(|(id, _, _)| !exclude.contains(id))
+            .filter_map(|(id, _, _)| {
+                let at = match state.get(id) {
+                    Some(s) if s.benched.is_some() => match s.benched_until {
+                        Some(until) if until <= now => now,
+                        Some(until) if is_short_wait(until, now) => until,
+                        _ => return None,
+                    },
+                    _ => now,
+                };
+                Some((at, id.clone()))
+            })
+            .min_by_key(|(at, _)| *at)
     }
 
     fn usage_view(&self, now: Timestamp) -> UsageView {

@@ -195,9 +195,13 @@ pub trait Pool: Send + Sync {
     );
     /// Earliest known reset among the pool's spent accounts.
     fn earliest_reset(&self, now: Timestamp) -> Option<Timestamp>;
-    /// The account, not in `exclude`, whose rate limit lifts first if that is at most
-    /// [`SHORT_RATE_LIMIT_SECONDS`] from `now`, and when: what a request that finds no
-    /// account left may wait for, whichever request met the limit.
+    /// What a request that found no account left may wait for: the account, not in
+    /// `exclude`, that may be asked first and when — `now` for one that may be asked at
+    /// once (a rate limit met by this request that has lifted already), else the one
+    /// whose rate limit lifts first if that is at most [`SHORT_RATE_LIMIT_SECONDS`] away,
+    /// whichever request met it. The pool's current view decides (another request may have
+    /// met a longer limit, or a quota, on the same account since). Ties go in preference
+    /// order.
     fn short_limit(&self, exclude: &[AccountId], now: Timestamp) -> Option<(Timestamp, AccountId)>;
     /// The usage the harness should see for its own limits check.
     fn usage_view(&self, now: Timestamp) -> UsageView;

@@ -371,8 +371,8 @@ impl Session {
                     }
                     Action::TryNextAccount => {
                         reason = Some(judgement.classification.clone());
-                        if let Some(wait) = judgement.short_wait() {
-                            attempts.short.push((now + wait, elected.account.clone()));
+                        if judgement.short_wait().is_some() {
+                            attempts.short.push(elected.account.clone());
                         }
                         if judgement.benches_account {
                             earliest = match (earliest, judgement.resets_at) {
@@ -417,14 +417,9 @@ impl Session {
         if attempts.waited {
             return None;
         }
-        // A limit this request met may have lifted already (a slow next account, a
-        // `retry-after: 0`): then the wait is nothing.
-        let (until, account) = attempts
-            .short
-            .iter()
-            .cloned()
-            .chain(self.pool.short_limit(&attempts.refused(), now))
-            .min()?;
+        // The pool's view decides how long: a limit this request met may have lifted
+        // already (a slow next account, a `retry-after: 0`: no wait), or grown since.
+        let (until, account) = self.pool.short_limit(&attempts.refused(), now)?;
         attempts.waited = true;
         let wait = now
             .duration_until(until)
@@ -520,8 +515,8 @@ fn worth_retrying(err: &ureq::Error) -> bool {
 struct Attempts {
     /// Every account asked; none is elected again, except the one waited for.
     tried: Vec<AccountId>,
-    /// Those that answered with a short rate limit, and when it lifts.
-    short: Vec<(Timestamp, AccountId)>,
+    /// Those that answered with a short rate limit.
+    short: Vec<AccountId>,
     waited: bool,
 }
 
@@ -531,7 +526,7 @@ impl Attempts {
     fn refused(&self) -> Vec<AccountId> {
         self.tried
             .iter()
-            .filter(|a| !self.short.iter().any(|(_, s)| s == *a))
+            .filter(|a| !self.short.contains(a))
             .cloned()
             .collect()
     }
@@ -547,7 +542,9 @@ fn transport_error_kind(err: &ureq::Error) -> &'static str {
         ureq::Error::ConnectProxyFailed(why) if why == super::upstream::SOCKS_UNSUPPORTED => {
             super::upstream::SOCKS_UNSUPPORTED
         }
-        ureq::Error::ConnectProxyFailed(_) => "the HTTPS_PROXY refused the tunnel",
+        ureq::Error::ConnectProxyFailed(_) => {
+            "the upstream proxy (ALL_PROXY, else HTTPS_PROXY, else HTTP_PROXY) refused the tunnel"
+        }
         _ => "transport error",
     }
 }

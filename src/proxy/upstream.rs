@@ -91,15 +91,15 @@ fn root_certs(extra: Option<&Path>) -> Result<RootCerts> {
 /// The shared upstream client of a proxy session.
 pub struct Upstream {
     agent: Agent,
-    /// The environment names a SOCKS proxy, which this build cannot speak: remote requests
-    /// fail with a clear error instead of silently going direct.
-    socks_in_env: bool,
+    /// The environment's proxy when it is a SOCKS one, which this build cannot speak:
+    /// remote requests it would carry fail with a clear error instead of going direct.
+    socks_in_env: Option<ureq::Proxy>,
 }
 
 /// Why a remote request is refused when the environment names a SOCKS proxy.
-pub const SOCKS_UNSUPPORTED: &str = "the proxy in ALL_PROXY/HTTPS_PROXY/HTTP_PROXY is a SOCKS proxy, \
-which oauth-mux cannot use for upstream traffic; set HTTPS_PROXY to an HTTP CONNECT proxy \
-(http://host:port) or unset it";
+pub const SOCKS_UNSUPPORTED: &str = "the upstream proxy from the environment (ALL_PROXY, else \
+HTTPS_PROXY, else HTTP_PROXY) is a SOCKS proxy, which oauth-mux cannot use; point that variable \
+at an HTTP CONNECT proxy (http://host:port), unset it, or list the provider's host in NO_PROXY";
 
 impl Upstream {
     /// Build the agent. `HTTPS_PROXY`/`ALL_PROXY`/`HTTP_PROXY` and `NO_PROXY` are honoured;
@@ -111,13 +111,17 @@ impl Upstream {
     /// Build the agent around `proxy` (an HTTP CONNECT proxy; a SOCKS one refuses remote
     /// requests).
     fn with_proxy(options: &UpstreamOptions, proxy: Option<ureq::Proxy>) -> Result<Self> {
-        let socks_in_env = proxy.as_ref().is_some_and(|p| {
-            !matches!(
-                p.protocol(),
-                ureq::ProxyProtocol::Http | ureq::ProxyProtocol::Https
-            )
-        });
-        let proxy = proxy.filter(|_| !socks_in_env);
+        let (proxy, socks_in_env) = match proxy {
+            Some(p)
+                if !matches!(
+                    p.protocol(),
+                    ureq::ProxyProtocol::Http | ureq::ProxyProtocol::Https
+                ) =>
+            {
+                (None, Some(p))
+            }
+            other => (other, None),
+        };
         let tls = TlsConfig::builder()
             .root_certs(root_certs(options.extra_ca_file.as_deref())?)
             .build();
@@ -169,7 +173,10 @@ impl Upstream {
         }
         let request = builder.body(body).map_err(ureq::Error::from)?;
         let loopback = is_loopback_url(url);
-        if self.socks_in_env && !loopback {
+        if let Some(socks) = &self.socks_in_env
+            && !loopback
+            && !socks.is_no_proxy(request.uri())
+        {
             return Err(ureq::Error::ConnectProxyFailed(SOCKS_UNSUPPORTED.into()));
         }
         if loopback {
@@ -206,8 +213,20 @@ mod tests {
 
     #[test]
     fn a_socks_proxy_is_refused_for_remote_requests_not_bypassed() {
-        let socks = ureq::Proxy::new("socks5://user:secret-pass@127.0.0.1:1080").unwrap();
+        let socks = ureq::Proxy::builder(ureq::ProxyProtocol::Socks5)
+            .host("127.0.0.1")
+            .port(1080)
+            .username("user")
+            .password("secret-pass")
+            .no_proxy("gateway.corp.invalid")
+            .build()
+            .unwrap();
         let upstream = Upstream::with_proxy(&UpstreamOptions::default(), Some(socks)).unwrap();
+        // A host NO_PROXY lists goes direct (here: it does not resolve) rather than refused.
+        assert!(!matches!(
+            upstream.send("GET", "https://gateway.corp.invalid/v1/models", &[], b""),
+            Err(ureq::Error::ConnectProxyFailed(_))
+        ));
         match upstream.send("GET", "https://provider.invalid/v1/models", &[], b"") {
             Err(ureq::Error::ConnectProxyFailed(why)) => {
                 assert_eq!(why, SOCKS_UNSUPPORTED);

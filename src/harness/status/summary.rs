@@ -219,6 +219,9 @@ pub fn summarize(harness: HarnessKind, artifact: &Artifact) -> Summary {
                         }
                         pending_failures.clear();
                     }
+                    // Any other answer the harness saw ended its request (a 400, a 529
+                    // after the retries): its earlier failures are no one else's.
+                    _ if *delivered_to_harness => pending_failures.clear(),
                     _ => {}
                 }
             }
@@ -520,6 +523,23 @@ mod tests {
             assert_eq!(s.verdict, verdict, "{first}, waited for {waited_for}");
             assert!(!s.user_visible_failure_likely);
         }
+    }
+
+    #[test]
+    fn a_request_that_ended_otherwise_leaves_no_failure_behind() {
+        // R1: max-1 windowless, max-2 answers 400 (the harness sees it). R2: max-2 spent,
+        // max-1 answers: a live handoff, judged by R2's own first failure.
+        let s = run(vec![
+            started("max-1"),
+            turn("max-1", 429, "windowless_rate_limit", false),
+            handoff("max-1", "max-2", "windowless_rate_limit"),
+            turn("max-2", 400, "unknown_4xx", true),
+            turn("max-2", 429, "quota_exhausted", false),
+            handoff("max-2", "max-1", "quota_exhausted"),
+            turn("max-1", 200, "success", true),
+            ended(0),
+        ]);
+        assert_eq!(s.verdict, Verdict::SuccessfulLiveQuotaHandoff);
     }
 
     #[test]
