@@ -5,9 +5,9 @@ mod proxy_support;
 
 use jiff::Timestamp;
 use oauth_mux::demo::fake_provider::Behaviour;
-use oauth_mux::proxy::Harness;
 use oauth_mux::proxy::frames::ProxyFrame;
 use oauth_mux::proxy::pool::{AccountId, Pool};
+use oauth_mux::proxy::{Harness, ProxyConfig};
 use proxy_support::*;
 
 fn ok(text: &str) -> Behaviour {
@@ -534,29 +534,25 @@ fn assert_waits_without_pool_exhausted(rig: &Rig, waits: usize, why: &str) {
 #[test]
 fn a_timed_out_upstream_is_not_asked_again() {
     // A hung provider already cost the harness the whole timeout: the proxy answers 502
-    // instead of sending the same request to the same account twice more.
-    let rig = Rig::with(
-        Harness::Codex,
-        &[("one", Behaviour::Stall { millis: 1500 })],
-        |config| config.upstream_options.response_timeout = std::time::Duration::from_millis(300),
-    );
-    let seen = codex_turn(&rig);
-    assert_eq!(seen.status, 502, "{seen:?}");
-    assert!(seen.body.contains("timeout"), "{seen:?}");
-    assert_eq!(rig.fake.calls(&token("one")), 1);
-}
-
-#[test]
-fn a_body_that_stalls_past_the_idle_timeout_is_not_asked_again() {
-    let rig = Rig::with(
-        Harness::Codex,
-        &[("one", Behaviour::StallBody { millis: 1500 })],
-        |config| config.upstream_options.read_idle_timeout = std::time::Duration::from_millis(300),
-    );
-    let seen = codex_turn(&rig);
-    assert_eq!(seen.status, 502, "{seen:?}");
-    assert!(seen.body.contains("timeout"), "{seen:?}");
-    assert_eq!(rig.fake.calls(&token("one")), 1);
+    // instead of sending the same request to the same account twice more. Before the
+    // response head (the response timeout) and inside the body (the idle timeout).
+    const SHORT: std::time::Duration = std::time::Duration::from_millis(300);
+    type Tune = fn(&mut ProxyConfig);
+    let cases: [(Behaviour, Tune); 2] = [
+        (Behaviour::Stall { millis: 1500 }, |c| {
+            c.upstream_options.response_timeout = SHORT
+        }),
+        (Behaviour::StallBody { millis: 1500 }, |c| {
+            c.upstream_options.read_idle_timeout = SHORT
+        }),
+    ];
+    for (behaviour, tune) in cases {
+        let rig = Rig::with(Harness::Codex, &[("one", behaviour.clone())], tune);
+        let seen = codex_turn(&rig);
+        assert_eq!(seen.status, 502, "{behaviour:?}: {seen:?}");
+        assert!(seen.body.contains("timeout"), "{behaviour:?}: {seen:?}");
+        assert_eq!(rig.fake.calls(&token("one")), 1, "{behaviour:?}");
+    }
 }
 
 #[test]

@@ -112,18 +112,11 @@ pub struct Judgement {
 }
 
 impl Judgement {
-    /// For a short rate limit (the classifier's `WaitAndRetry`: a stated retry within a
-    /// minute), how long until the account may be asked again.
-    pub fn short_wait(&self) -> Option<std::time::Duration> {
-        match self.class {
-            Classification::RateLimited {
-                retry_after_s: Some(secs),
-                ..
-            } if self.class.decision() == Decision::WaitAndRetry => {
-                Some(std::time::Duration::from_secs(secs))
-            }
-            _ => None,
-        }
+    /// A short rate limit (the classifier's `WaitAndRetry`: a stated retry within a
+    /// minute): worth waiting for when no other account is left.
+    pub fn is_short_limit(&self) -> bool {
+        matches!(self.class, Classification::RateLimited { .. })
+            && self.class.decision() == Decision::WaitAndRetry
     }
 }
 

@@ -371,7 +371,7 @@ impl Session {
                     }
                     Action::TryNextAccount => {
                         reason = Some(judgement.classification.clone());
-                        if judgement.short_wait().is_some() {
+                        if judgement.is_short_limit() {
                             attempts.short.push(elected.account.clone());
                         }
                         if judgement.benches_account {
