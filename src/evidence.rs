@@ -6,6 +6,7 @@ use jiff::Timestamp;
 use crate::model::RouteKey;
 use crate::model::classify::Classification;
 use crate::model::health::{EvidenceSource, RouteHealth};
+use crate::model::judgement::{Origin, Record, judge};
 use crate::store::StoreError;
 use crate::store::events::EventLog;
 use crate::store::health_file::HealthFile;
@@ -39,9 +40,9 @@ pub fn record(
             .get(&account_key.to_string())
             .and_then(|v| RouteHealth::from_json(v).ok())
             .is_some_and(|r| matches!(r.liveness, crate::model::Liveness::Dead { .. }));
-        // A dead credential is an account fact; a working route proves the
-        // account's credential works again.
-        if matches!(class, Classification::Dead { .. })
+        // A dead credential is an account fact (the judgement table); a working route
+        // proves the account's credential works again.
+        if judge(class, Origin::Probe).record == Record::RouteAndAccount
             || (account_dead && matches!(class, Classification::Success))
         {
             write(routes, &account_key);

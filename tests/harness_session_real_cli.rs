@@ -1,5 +1,5 @@
 //! The real Codex CLI and the real Claude Code CLI through a managed session (library
-//! level: `harness::session::run` with an in-memory pool) against the loopback fake
+//! level: `harness::session::run` with the production pool over a temp health store) against the loopback fake
 //! provider, with HTTPS_PROXY pointing at a refusing proxy so any off-box attempt shows.
 
 mod harness_support;
@@ -13,8 +13,12 @@ use oauth_mux::harness::claude_env::ClaudeAuthKind;
 use oauth_mux::harness::codex_home::CodexAuthKind;
 use oauth_mux::harness::session::{self, AuthKind, LaunchPlan};
 use oauth_mux::harness::status::{self, HarnessKind, summary};
-use oauth_mux::proxy::memory_pool::{MemoryAccount, MemoryPool};
-use oauth_mux::proxy::pool::Credential;
+use oauth_mux::model::RouteKey;
+use oauth_mux::model::health::RouteHealth;
+use oauth_mux::proxy::durable_pool::{DurablePool, PoolAccount};
+use oauth_mux::proxy::pool::{Credential, Pool};
+use oauth_mux::store::health_file::HealthFile;
+use oauth_mux::store::paths::Dirs;
 
 fn plan(user: &TempUser, auth: AuthKind, program: std::path::PathBuf, args: &[&str]) -> LaunchPlan {
     let harness_home = match auth {
@@ -59,22 +63,54 @@ fn quota_then_success() -> FakeProvider {
     .unwrap()
 }
 
-/// Accounts `acct-1` and `acct-2` (carrying the two canary tokens) of a built-in provider.
-fn two_accounts(provider: &str, credential: impl Fn(&str) -> Credential) -> Arc<MemoryPool> {
-    let account = |label: &str, token: &str| MemoryAccount {
+/// The temp user's oauth-mux state dirs.
+fn dirs(user: &TempUser) -> Dirs {
+    Dirs::resolve(&|k: &str| match k {
+        "OMUX_STATE_DIR" => Some(user.state_dir().display().to_string()),
+        "OMUX_RUNTIME_DIR" => Some(user.runtime_dir().display().to_string()),
+        "HOME" => Some(user.home().display().to_string()),
+        _ => None,
+    })
+    .unwrap()
+}
+
+/// Accounts `acct-1` and `acct-2` (carrying the two canary tokens) of a built-in provider,
+/// in the production pool over the temp user's health store.
+fn two_accounts(
+    user: &TempUser,
+    provider: &str,
+    credential: impl Fn(&str) -> Credential,
+) -> Arc<DurablePool> {
+    let account = |label: &str, token: &str| PoolAccount {
         label: label.into(),
+        route_key: RouteKey::new(provider, label, None),
         credential: credential(token),
         upstream: None,
+        priority: 0,
     };
-    Arc::new(MemoryPool::new(
-        "p",
-        builtin::definition(provider).unwrap(),
-        vec![
-            account("acct-1", CANARY_TOKEN_1),
-            account("acct-2", CANARY_TOKEN_2),
-        ],
-        90.0,
-    ))
+    Arc::new(
+        DurablePool::new(
+            "p",
+            builtin::definition(provider).unwrap(),
+            vec![
+                account("acct-1", CANARY_TOKEN_1),
+                account("acct-2", CANARY_TOKEN_2),
+            ],
+            dirs(user),
+            90.0,
+        )
+        .unwrap(),
+    )
+}
+
+/// A route's recorded health once the pool's writer has flushed.
+fn recorded(user: &TempUser, pool: &DurablePool, key: &str) -> Option<RouteHealth> {
+    pool.flush();
+    let store = HealthFile::load(&dirs(user).health_file()).unwrap();
+    store
+        .routes()
+        .get(key)
+        .map(|v| RouteHealth::from_json(v).unwrap())
 }
 
 fn read(user: &TempUser, rel: &str) -> String {
@@ -95,7 +131,7 @@ fn assert_handoff_through_a_session(kind: HarnessKind) {
                 ["home/.codex/config.toml", "home/.codex/auth.json"],
                 AuthKind::Codex(CodexAuthKind::Chatgpt),
                 &["exec", "--skip-git-repo-check", "say hi"][..],
-                two_accounts("codex", |token| Credential::CodexChatgpt {
+                two_accounts(&user, "codex", |token| Credential::CodexChatgpt {
                     access_token: token.into(),
                     account_id: CANARY_ACCOUNT_ID.into(),
                 }),
@@ -115,7 +151,7 @@ fn assert_handoff_through_a_session(kind: HarnessKind) {
                 ],
                 AuthKind::Claude(ClaudeAuthKind::Oauth),
                 &["-p", "say hi"][..],
-                two_accounts("claude", |token| Credential::ClaudeOauth {
+                two_accounts(&user, "claude", |token| Credential::ClaudeOauth {
                     access_token: token.into(),
                 }),
             )
@@ -146,7 +182,11 @@ fn assert_handoff_through_a_session(kind: HarnessKind) {
     }
     assert_eq!(fake.calls(CANARY_TOKEN_1), 1);
     assert_eq!(fake.calls(CANARY_TOKEN_2), 1);
-    assert!(pool.state_of("acct-1").benched.is_some());
+    let spent = recorded(&user, &pool, &format!("{bin}:acct-1")).expect("acct-1 recorded");
+    assert_eq!(
+        spent.status_at(jiff::Timestamp::now()).label(),
+        "quota_exhausted"
+    );
     assert_eq!(
         refusing.attempts(),
         Vec::<String>::new(),

@@ -12,7 +12,6 @@ use oauth_mux::model::RouteKey;
 use oauth_mux::model::health::{RouteHealth, RouteStatus};
 use oauth_mux::proxy::durable_pool::{DurablePool, PoolAccount};
 use oauth_mux::proxy::frames::ProxyFrame;
-use oauth_mux::proxy::memory_pool::{MemoryAccount, MemoryPool};
 use oauth_mux::proxy::pool::{AccountId, Credential, Pool, ResponseEvidence};
 use oauth_mux::proxy::{self, Harness, ProxyConfig, ProxyHandle};
 use oauth_mux::store::health_file::HealthFile;
@@ -387,13 +386,13 @@ fn windowless_usage_moves_the_next_election(pool: &DurablePool, one: &AccountId,
         from_stream_event: false,
     };
     let judgement = pool.judge(one, &windowless, now);
-    assert_eq!(judgement.classification, "windowless_rate_limit");
+    assert_eq!(judgement.label, "windowless_rate_limit");
     let usage = pool.observe_usage(&windowless, now);
     assert_eq!(usage.len(), 1);
     pool.record(one, &windowless, &judgement, &usage, now);
     let next = pool.elect(Some(one), &[], now).unwrap();
     assert_eq!(next.account.0, "two");
-    assert_eq!(next.passed_over, Some("usage_threshold"));
+    assert_eq!(next.passed_over.as_deref(), Some("usage_threshold"));
 }
 
 /// A 429 with `retry-after: secs` (or the Codex quota error when `None`) recorded on `account`.
@@ -419,23 +418,9 @@ fn limit(pool: &dyn Pool, account: &AccountId, retry_after: Option<u64>, now: Ti
 fn what_a_request_may_wait_for_is_the_pools_current_view() {
     let (_state, dirs) = scratch_dirs();
     let (durable, _) = durable_pool(Harness::Codex, &["one", "two"], &dirs);
-    let memory = MemoryPool::new(
-        "work",
-        builtin::definition("codex").unwrap(),
-        ["one", "two"]
-            .iter()
-            .map(|label| MemoryAccount {
-                label: label.to_string(),
-                credential: Credential::CodexApiKey {
-                    api_key: token(label),
-                },
-                upstream: None,
-            })
-            .collect(),
-        95.0,
-    );
     let (one, two) = (AccountId("one".into()), AccountId("two".into()));
-    for pool in [&durable as &dyn Pool, &memory as &dyn Pool] {
+    {
+        let pool = &durable as &dyn Pool;
         let now = Timestamp::now();
         limit(pool, &two, None, now);
         let refused = [two.clone()];

@@ -5,6 +5,7 @@ mod proxy_support;
 
 use jiff::Timestamp;
 use oauth_mux::demo::fake_provider::Behaviour;
+use oauth_mux::model::health::RouteStatus;
 use oauth_mux::proxy::frames::ProxyFrame;
 use oauth_mux::proxy::pool::{AccountId, Pool};
 use oauth_mux::proxy::{Harness, ProxyConfig};
@@ -38,12 +39,15 @@ fn codex_quota_on_first_account_is_answered_by_the_second() {
     assert_eq!(rig.fake.calls(&token("one")), 1);
     assert_eq!(rig.fake.calls(&token("two")), 1);
 
-    let one = rig.pool.state_of("one");
-    assert_eq!(one.benched.as_deref(), Some("quota_exhausted"));
-    let reset = one.resets_at.expect("reset recorded");
+    let Some(RouteStatus::QuotaExhausted {
+        resets_at: reset, ..
+    }) = rig.status("one")
+    else {
+        panic!("one not spent: {:?}", rig.status("one"));
+    };
     let in_secs = reset.as_second() - Timestamp::now().as_second();
     assert!((3500..=3700).contains(&in_secs), "reset in {in_secs}s");
-    assert_eq!(rig.pool.state_of("two").benched, None);
+    assert_eq!(rig.benched("two"), None);
 
     assert_eq!(
         rig.turns(),
@@ -93,10 +97,7 @@ fn claude_quota_fails_over_and_the_oauth_beta_is_ensured() {
     assert!(seen.body.contains("claude two"));
     assert!(seen.body.contains("message_stop"));
     assert!(!seen.body.contains("rate_limit_error"));
-    assert_eq!(
-        rig.pool.state_of("one").benched.as_deref(),
-        Some("quota_exhausted")
-    );
+    assert_eq!(rig.benched("one"), Some("quota_exhausted"));
     let h = rig.fake.last_headers(&token("two"));
     let get = |n: &str| h.iter().find(|(k, _)| k == n).map(|(_, v)| v.clone());
     assert_eq!(
@@ -214,11 +215,7 @@ fn error_as_first_event_of_a_200_stream_fails_over() {
             "held prelude of the failed stream leaked"
         );
         assert_eq!(rig.fake.calls(&token("two")), 1);
-        assert_eq!(
-            rig.pool.state_of("one").benched.as_deref(),
-            Some("quota_exhausted"),
-            "{harness:?}"
-        );
+        assert_eq!(rig.benched("one"), Some("quota_exhausted"), "{harness:?}");
         assert_eq!(
             rig.turns()[0],
             ("one".into(), 429, "quota_exhausted".into(), false)
@@ -260,11 +257,7 @@ fn usage_above_threshold_moves_the_next_request() {
         |f| matches!(f, ProxyFrame::QuotaObserved { account, windows }
         if account == "one" && windows[0].used_percent == 97.0)
     ));
-    assert_eq!(
-        rig.pool.state_of("one").benched,
-        None,
-        "a warning is not a quota"
-    );
+    assert_eq!(rig.benched("one"), None, "a warning is not a quota");
 }
 
 #[test]
@@ -309,7 +302,7 @@ fn request_without_the_session_secret_gets_403_and_touches_no_account() {
     let wrong = format!("{}x/backend-api/codex/responses", rig.base());
     assert_eq!(send("POST", &wrong, &[], b"{}").status, 403);
     assert_eq!(rig.fake.total_calls(), 0);
-    assert!(rig.pool.state_of("one").recorded.is_empty());
+    assert!(rig.health("one").is_none());
 }
 
 #[test]
@@ -332,7 +325,7 @@ fn overload_529_is_retried_in_place_and_never_benches() {
     assert!(seen.body.contains("recovered"));
     assert_eq!(rig.fake.calls(&token("one")), 3);
     assert_eq!(rig.fake.calls(&token("two")), 0);
-    assert_eq!(rig.pool.state_of("one").benched, None);
+    assert_eq!(rig.benched("one"), None);
 
     // More overloads than the retry bound: the harness gets the 529 (its own retry loop
     // applies), and the account is still not benched.
@@ -353,7 +346,7 @@ fn overload_529_is_retried_in_place_and_never_benches() {
     assert_eq!(seen.status, 529);
     assert_eq!(rig.fake.calls(&token("one")), 3);
     assert_eq!(rig.fake.calls(&token("two")), 0);
-    assert_eq!(rig.pool.state_of("one").benched, None);
+    assert_eq!(rig.benched("one"), None);
 }
 
 #[test]
@@ -398,10 +391,7 @@ fn short_rate_limit_moves_on_when_another_account_is_free() {
         started.elapsed() < std::time::Duration::from_secs(1),
         "no wait while another account is free"
     );
-    assert_eq!(
-        rig.pool.state_of("one").benched.as_deref(),
-        Some("short_rate_limit")
-    );
+    assert_eq!(rig.benched("one"), Some("rate_limited"));
     assert!(
         !rig.frames()
             .iter()
@@ -463,7 +453,7 @@ fn a_request_arriving_during_a_wait_waits_too_instead_of_getting_the_pool_spent_
         let first = scope.spawn(|| claude_turn(&rig));
         // Until the first request's 429 is recorded, the second would simply be sent.
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-        while rig.pool.state_of("one").benched.is_none() {
+        while rig.benched("one").is_none() {
             assert!(
                 std::time::Instant::now() < deadline,
                 "first request never limited"
@@ -498,7 +488,7 @@ fn a_side_call_during_a_short_limit_waits_for_it() {
         from_stream_event: false,
     };
     let judgement = rig.pool.judge(&AccountId("one".into()), &evidence, now);
-    assert_eq!(judgement.classification, "short_rate_limit");
+    assert_eq!(judgement.label, "short_rate_limit");
     rig.pool
         .record(&AccountId("one".into()), &evidence, &judgement, &[], now);
     let seen = send(
@@ -638,10 +628,17 @@ fn windowless_429_moves_on_without_marking_the_first_account_exhausted() {
     let seen = claude_turn(&rig);
     assert_eq!(seen.status, 200);
     assert!(seen.body.contains("two answers"));
-    let one = rig.pool.state_of("one");
-    assert_eq!(one.benched, None);
-    assert_eq!(one.recorded, vec!["windowless_rate_limit".to_string()]);
-    let elected = rig.pool.elect(None, &[], Timestamp::now()).unwrap();
+    assert_eq!(rig.health("one"), None, "a windowless 429 records nothing");
+    assert_eq!(
+        rig.turns()[0],
+        ("one".into(), 429, "windowless_rate_limit".into(), false)
+    );
+    // Account one stays in the pool: the next request that finds two busy asks it again.
+    let two = AccountId("two".into());
+    let elected = rig
+        .pool
+        .elect(None, std::slice::from_ref(&two), Timestamp::now())
+        .unwrap();
     assert_eq!(
         elected.account,
         AccountId("one".into()),
@@ -675,10 +672,7 @@ fn once_content_reached_the_harness_there_is_no_replay() {
         vec![("one".into(), 200, "success".into(), true)]
     );
     // The late error is still evidence: recorded (account benched), never replayed.
-    assert_eq!(
-        rig.pool.state_of("one").benched.as_deref(),
-        Some("quota_exhausted")
-    );
+    assert_eq!(rig.benched("one"), Some("quota_exhausted"));
     assert!(rig.frames().contains(&ProxyFrame::StreamErrorAfterContent {
         account: "one".into(),
         status: 429,
@@ -696,10 +690,7 @@ fn dead_token_fails_over() {
     );
     let seen = codex_turn(&rig);
     assert!(seen.body.contains("alive"));
-    assert_eq!(
-        rig.pool.state_of("one").benched.as_deref(),
-        Some("token_revoked")
-    );
+    assert_eq!(rig.benched("one"), Some("token_revoked"));
 }
 
 #[test]
@@ -775,10 +766,7 @@ fn side_calls_are_pinned_and_swapped() {
         1,
         "only the models call reached the provider"
     );
-    assert!(
-        rig.pool.state_of("one").recorded.is_empty(),
-        "side calls record no health"
-    );
+    assert!(rig.health("one").is_none(), "side calls record no health");
 }
 
 #[test]

@@ -14,7 +14,7 @@ use crate::model::budget::{AdmissionVerdict, RepairOwner};
 use crate::model::health::{EvidenceSource, RouteStatus};
 use crate::model::repair::{RepairContext, RouteAction, Writeback, plan_action};
 use crate::model::runtime::RuntimeReadiness;
-use crate::model::selection::{Selection, select};
+use crate::model::selection::{RankPolicy, Selection, select};
 use crate::routes::{self, RouteRequest};
 
 /// The recorded evidence behind a route's status.
@@ -71,13 +71,12 @@ pub fn select_routes(
     let health = ctx.health()?;
     let request =
         routes::gather(&loaded.config, selectors, &ctx.dirs).map_err(Failure::into_anyhow)?;
-    let selection = select(
-        &request.candidates,
-        request.primary_capability.as_deref(),
-        &request.fallback_chain,
-        &health,
-        ctx.now,
-    );
+    let policy = RankPolicy {
+        primary_capability: request.primary_capability.as_deref(),
+        fallback_chain: &request.fallback_chain,
+        usage_threshold_pct: loaded.config.usage_threshold_pct(),
+    };
+    let selection = select(&request.candidates, &policy, &health, ctx.now);
     Ok((request, selection, health))
 }
 

@@ -23,9 +23,6 @@ use crate::proxy::durable_pool::{DurablePool, PoolAccount};
 use crate::routes;
 use crate::secrets::{self, SecretSpec};
 
-/// Default usage percentage above which the next request moves to another account.
-const DEFAULT_SWITCH_THRESHOLD_PCT: f64 = 95.0;
-
 /// What the launcher needs about one harness.
 pub struct HarnessLaunch {
     pub harness: HarnessKind,
@@ -195,10 +192,7 @@ pub fn launch(spec: HarnessLaunch, opts: &LaunchArgs) -> anyhow::Result<()> {
         }
     }
     let pool_labels: Vec<String> = members.iter().map(|m| m.account.label.clone()).collect();
-    let threshold = config
-        .policy
-        .usage_switch_threshold_pct
-        .unwrap_or(DEFAULT_SWITCH_THRESHOLD_PCT);
+    let threshold = config.usage_threshold_pct();
     let pool = DurablePool::new(
         &profile,
         definition,

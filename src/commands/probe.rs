@@ -12,7 +12,7 @@ use crate::model::classify::{Classification, Decision};
 use crate::model::liveness::Liveness;
 use crate::model::repair::probe_command;
 use crate::model::runtime::RuntimeReadiness;
-use crate::model::selection::{RouteView, unranked_view};
+use crate::model::selection::{RouteView, view_of};
 use crate::output;
 use crate::probe::{self, EvidenceSummary, OutcomeKind, ProbeOutcome, ProbeRoute};
 
@@ -72,7 +72,7 @@ pub fn run(args: &ProbeArgs) -> anyhow::Result<()> {
         // Routes of capabilities outside the primary tier and its chain.
         for c in &request.candidates {
             if !ordered.iter().any(|v| v.key == c.key) {
-                ordered.push(unranked_view(c, &health, ctx.now, false));
+                ordered.push(view_of(c, &health, config.usage_threshold_pct(), ctx.now));
             }
         }
     }

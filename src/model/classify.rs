@@ -103,24 +103,6 @@ impl Classification {
         }
     }
 
-    /// Short rate limits (a minute or less) are waited out; longer or windowless
-    /// ones send the caller to the next account.
-    pub fn decision(&self) -> Decision {
-        match self {
-            Self::Success => Decision::UseThis,
-            Self::RateLimited {
-                retry_after_s: Some(s),
-                ..
-            } if *s <= SHORT_RATE_LIMIT_SECONDS => Decision::WaitAndRetry,
-            Self::RateLimited { .. } => Decision::TryNextAccount,
-            Self::QuotaExhausted { .. } | Self::Dead { .. } => Decision::TryNextAccount,
-            Self::Degraded { reason } if reason.is_transient() => Decision::TryNextProvider,
-            Self::Degraded { .. } => Decision::TryNextAccount,
-            Self::ProviderDegraded => Decision::TryNextProvider,
-            Self::Failure => Decision::GiveUp,
-        }
-    }
-
     /// A windowless 429: the provider gave no reset information at all.
     pub fn is_windowless_rate_limit(&self) -> bool {
         matches!(

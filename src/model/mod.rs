@@ -4,7 +4,9 @@
 
 pub mod budget;
 pub mod classify;
+pub mod election;
 pub mod health;
+pub mod judgement;
 pub mod liveness;
 pub mod repair;
 pub mod route_key;

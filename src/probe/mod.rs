@@ -24,6 +24,7 @@ use crate::model::RouteKey;
 use crate::model::budget::ActionBudget;
 use crate::model::classify::{Classification, Decision, ResponseEvidence, classify_response};
 use crate::model::health::EvidenceSource;
+use crate::model::judgement::{Origin, judge};
 use crate::model::liveness::{DeadReason, DegradedReason, Liveness};
 use crate::model::runtime::RuntimeReadiness;
 use crate::secrets::{self, Credential, SecretSpec};
@@ -212,7 +213,7 @@ pub fn run_probe(
                 )?;
                 let mut out = ProbeOutcome::bare(OutcomeKind::SecretUnavailable, message);
                 out.classification = Some(class.clone());
-                out.decision = Some(class.decision());
+                out.decision = Some(judge(&class, Origin::Probe).decision());
                 out.liveness = Some(recorded.liveness);
                 log_probe(dirs, key, budget, &out, now);
                 return Ok(out);
@@ -262,7 +263,7 @@ pub fn run_probe(
         observed.source,
         now,
     )?;
-    let decision = class.decision();
+    let decision = judge(&class, Origin::Probe).decision();
     let out = ProbeOutcome {
         outcome: if decision == Decision::UseThis {
             OutcomeKind::Usable

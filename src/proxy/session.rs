@@ -10,13 +10,14 @@ use jiff::Timestamp;
 use super::frames::{FrameSink, ProxyFrame};
 use super::framing::RequestHead;
 use super::headers::upstream_request_headers;
-use super::pool::{AccountId, Action, Credential, Elected, Pool, ResponseEvidence};
+use super::pool::{AccountId, Credential, Elected, Pool, ResponseEvidence};
 use super::replies::{self, LocalReply};
 use super::response::{self, Framing, Held};
 use super::sse::LateErrorSniffer;
 use super::upstream::Upstream;
 use super::usage::wham_usage_body;
 use super::{Harness, ProxyConfig};
+use crate::model::judgement::{Action, Record};
 
 /// The ChatGPT account id a managed Codex is given in its placeholder credentials; the
 /// proxy's local answer to `wham/accounts/check` names it so the harness's workspace
@@ -189,7 +190,7 @@ impl Session {
                     from: current.as_ref().map(|a| a.0.clone()),
                     to: elected.account.0.clone(),
                     reason: reason
-                        .or(elected.passed_over)
+                        .or(elected.passed_over.as_deref())
                         .unwrap_or("not_selectable")
                         .to_string(),
                 });
@@ -356,7 +357,7 @@ impl Session {
                     req,
                     kind,
                     held.evidence.status,
-                    &judgement.classification,
+                    judgement.label,
                     action == Action::Deliver,
                 );
                 match action {
@@ -369,22 +370,21 @@ impl Session {
                         std::thread::sleep(self.backoff(attempt));
                         attempt += 1;
                     }
-                    Action::TryNextAccount => {
-                        reason = Some(judgement.classification.clone());
+                    // A session speaks to one provider: "next provider" (never the table's
+                    // answer to a harness request) would mean the next account too.
+                    Action::NextAccount | Action::NextAccountOrWait | Action::NextProvider => {
+                        reason = Some(judgement.label.to_owned());
                         if judgement.is_short_limit() {
                             attempts.short.push(elected.account.clone());
                         }
-                        if judgement.benches_account {
-                            earliest = match (earliest, judgement.resets_at) {
+                        if judgement.is_request_scoped_refusal() {
+                            windowless =
+                                Some((held, elected.account.clone(), judgement.label.to_owned()));
+                        } else {
+                            earliest = match (earliest, judgement.resets_at()) {
                                 (Some(a), Some(b)) => Some(a.min(b)),
                                 (a, b) => a.or(b),
                             };
-                        } else {
-                            windowless = Some((
-                                held,
-                                elected.account.clone(),
-                                judgement.classification.clone(),
-                            ));
                         }
                         break;
                     }
@@ -483,13 +483,13 @@ impl Session {
             from_stream_event: true,
         };
         let judgement = self.pool.judge(account, &evidence, now);
-        if judgement.action == Action::TryNextAccount {
+        if judgement.record != Record::Nothing {
             self.pool.record(account, &evidence, &judgement, &[], now);
         }
         self.emit(ProxyFrame::StreamErrorAfterContent {
             account: account.0.clone(),
             status,
-            classification: judgement.classification,
+            classification: judgement.label.to_owned(),
         });
     }
 

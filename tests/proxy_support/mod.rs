@@ -1,5 +1,5 @@
-//! Shared rig for the proxy's end-to-end tests: a fake provider, an in-memory pool, a
-//! running proxy, and every frame it emitted.
+//! Shared rig for the proxy's end-to-end tests: a fake provider, the production pool over a
+//! health store in a temporary directory, a running proxy, and every frame it emitted.
 #![allow(dead_code)]
 
 use std::io::{Read, Write};
@@ -9,10 +9,14 @@ use std::time::Duration;
 
 use oauth_mux::config::builtin;
 use oauth_mux::demo::fake_provider::{Behaviour, FakeProvider};
+use oauth_mux::model::RouteKey;
+use oauth_mux::model::health::{RouteHealth, RouteStatus};
+use oauth_mux::proxy::durable_pool::{DurablePool, PoolAccount};
 use oauth_mux::proxy::frames::ProxyFrame;
-use oauth_mux::proxy::memory_pool::{MemoryAccount, MemoryPool};
-use oauth_mux::proxy::pool::Credential;
+use oauth_mux::proxy::pool::{Credential, Pool};
 use oauth_mux::proxy::{self, Harness, ProxyConfig, ProxyHandle};
+use oauth_mux::store::health_file::HealthFile;
+use oauth_mux::store::paths::Dirs;
 
 /// Canary-style token for an account label: must never show up in any output.
 pub fn token(label: &str) -> String {
@@ -26,7 +30,10 @@ pub fn raw_account_id(label: &str) -> String {
 
 pub struct Rig {
     pub fake: FakeProvider,
-    pub pool: Arc<MemoryPool>,
+    pub pool: Arc<DurablePool>,
+    pub dirs: Dirs,
+    pub provider: &'static str,
+    _state: tempfile::TempDir,
     pub proxy: Option<ProxyHandle>,
     pub frames: Arc<Mutex<Vec<ProxyFrame>>>,
     pub labels: Vec<String>,
@@ -49,10 +56,25 @@ impl Rig {
                 .collect(),
         )
         .expect("start fake provider");
+        let provider = match harness {
+            Harness::Codex => "codex",
+            Harness::Claude => "claude",
+        };
+        let state = tempfile::tempdir().expect("state dir");
+        let dirs = Dirs::resolve(&|k: &str| match k {
+            "OMUX_STATE_DIR" => Some(state.path().join("state").display().to_string()),
+            "OMUX_RUNTIME_DIR" => Some(state.path().join("run").display().to_string()),
+            "OMUX_CONFIG" => Some(state.path().join("config.json").display().to_string()),
+            "HOME" => Some(state.path().display().to_string()),
+            _ => None,
+        })
+        .expect("state dirs");
         let members = accounts
             .iter()
-            .map(|(label, _)| MemoryAccount {
+            .map(|(label, _)| PoolAccount {
                 label: label.to_string(),
+                route_key: RouteKey::new(provider, label, None),
+                priority: 0,
                 credential: match harness {
                     Harness::Codex => Credential::CodexChatgpt {
                         access_token: token(label),
@@ -65,12 +87,11 @@ impl Rig {
                 upstream: None,
             })
             .collect();
-        let definition = builtin::definition(match harness {
-            Harness::Codex => "codex",
-            Harness::Claude => "claude",
-        })
-        .expect("built-in provider definition");
-        let pool = Arc::new(MemoryPool::new("test-profile", definition, members, 95.0));
+        let definition = builtin::definition(provider).expect("built-in provider definition");
+        let pool = Arc::new(
+            DurablePool::new("test-profile", definition, members, dirs.clone(), 95.0)
+                .expect("pool"),
+        );
         let frames = Arc::new(Mutex::new(Vec::new()));
         let sink = {
             let frames = frames.clone();
@@ -83,6 +104,9 @@ impl Rig {
         Rig {
             fake,
             pool,
+            dirs,
+            provider,
+            _state: state,
             proxy: Some(proxy),
             frames,
             labels: accounts.iter().map(|(l, _)| l.to_string()).collect(),
@@ -95,6 +119,32 @@ impl Rig {
 
     pub fn addr(&self) -> SocketAddr {
         self.proxy.as_ref().unwrap().addr()
+    }
+
+    /// The account's health as the store holds it once the pool's writer has flushed
+    /// (`None`: nothing was ever recorded for it).
+    pub fn health(&self, label: &str) -> Option<RouteHealth> {
+        self.pool.flush();
+        let store = HealthFile::load(&self.dirs.health_file()).expect("health store");
+        let key = RouteKey::new(self.provider, label, None).to_string();
+        store
+            .routes()
+            .get(&key)
+            .map(|v| RouteHealth::from_json(v).expect("a readable record"))
+    }
+
+    /// The account's recorded status now (`None`: nothing recorded).
+    pub fn status(&self, label: &str) -> Option<RouteStatus> {
+        self.health(label)
+            .map(|h| h.status_at(jiff::Timestamp::now()))
+    }
+
+    /// The status keeping the account out of elections (`quota_exhausted`, `rate_limited`,
+    /// `token_revoked`…), or `None` when it may carry traffic or nothing is recorded.
+    pub fn benched(&self, label: &str) -> Option<&'static str> {
+        self.status(label)
+            .filter(|s| !s.may_carry_traffic())
+            .map(|s| s.label())
     }
 
     pub fn frames(&self) -> Vec<ProxyFrame> {

@@ -1,15 +1,48 @@
 //! How a pool reads one provider response: the model's one classifier (with the provider
-//! definition's rules) decides what the proxy does, and the definition's `usage_headers`
-//! say how much of each usage window is spent. Every pool (durable or in-memory) reads
-//! responses through a [`ResponseReader`], so there is one classification in the product
-//! and in its tests.
+//! definition's rules) and the model's judgement table decide what the proxy does, and the
+//! definition's `usage_headers` say how much of each usage window is spent. There is one
+//! classification and one judgement in the product and in its tests.
 
 use jiff::Timestamp;
 
-use super::pool::{Action, Judgement, ResponseEvidence, UsageObservation};
 use crate::config::ProviderDefinition;
-use crate::model::classify::{self, Classification, Decision, UsageScale, classify_response};
-use crate::model::liveness::DegradedReason;
+use crate::model::classify::{self, Classification, UsageScale, classify_response};
+use crate::model::judgement::{Judgement, Origin, judge};
+
+/// What the proxy saw from the provider: status, headers and (a bounded prefix of) the body.
+/// For an error carried as the first event of a 200 SSE stream, `status` is the HTTP status
+/// that error stands for and `body` is the event's JSON.
+#[derive(Clone, Debug, Default)]
+pub struct ResponseEvidence {
+    pub status: u16,
+    /// Header names lower-cased; values lossily decoded.
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+    /// True when this evidence came from an SSE error event inside a 2xx stream.
+    pub from_stream_event: bool,
+}
+
+impl ResponseEvidence {
+    /// First value of a header (name lower-case).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// One usage window read from response headers (e.g. Codex primary = 5 h).
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct UsageObservation {
+    /// `primary`, `secondary`, `five_hour`, `seven_day`, …
+    pub window: String,
+    pub used_percent: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resets_in_seconds: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window_minutes: Option<u64>,
+}
 
 /// Reads responses of one provider.
 #[derive(Clone, Debug)]
@@ -29,9 +62,9 @@ impl ResponseReader {
         classify_response(self.definition.classifier_rules(), &ev, now)
     }
 
-    /// What the proxy does with a response.
+    /// What the proxy does with a response to a harness request (the model's table).
     pub fn judge(&self, evidence: &ResponseEvidence, now: Timestamp) -> Judgement {
-        judgement_for(&self.classify(evidence, now))
+        judge(&self.classify(evidence, now), Origin::HarnessRequest)
     }
 
     /// The usage windows the response reports, per the definition's `usage_headers`.
@@ -74,43 +107,6 @@ impl ResponseReader {
     }
 }
 
-/// What the proxy does with a classification.
-pub fn judgement_for(class: &Classification) -> Judgement {
-    let (action, benches, resets_at, label) = match class {
-        Classification::Success => (Action::Deliver, false, None, class.label()),
-        Classification::RateLimited {
-            retry_after_s: None,
-            ..
-        } => (Action::TryNextAccount, false, None, "windowless_rate_limit"),
-        // A stated retry within a minute: benched that long, waited out if nothing else is left.
-        Classification::RateLimited { .. } if class.decision() == Decision::WaitAndRetry => {
-            (Action::TryNextAccount, true, None, "short_rate_limit")
-        }
-        Classification::RateLimited { .. } => (Action::TryNextAccount, true, None, class.label()),
-        Classification::QuotaExhausted { resets_at } => {
-            (Action::TryNextAccount, true, *resets_at, class.label())
-        }
-        Classification::Dead { .. } => (Action::TryNextAccount, true, None, class.label()),
-        Classification::ProviderDegraded => (Action::RetryInPlace, false, None, class.label()),
-        Classification::Degraded { reason } => match reason {
-            DegradedReason::ProviderDegraded => (Action::RetryInPlace, false, None, class.label()),
-            // The request's own fault, not the account's: show it, bench nothing.
-            DegradedReason::Unknown4xx | DegradedReason::SchemaInvalid => {
-                (Action::Deliver, false, None, class.label())
-            }
-            _ => (Action::TryNextAccount, true, None, class.label()),
-        },
-        Classification::Failure => (Action::Deliver, false, None, class.label()),
-    };
-    Judgement {
-        action,
-        classification: label.to_string(),
-        resets_at,
-        benches_account: benches,
-        class: class.clone(),
-    }
-}
-
 fn usage_window_name(header: &str) -> String {
     if header.contains("primary") {
         "primary".into()
@@ -129,6 +125,7 @@ fn usage_window_name(header: &str) -> String {
 mod tests {
     use super::*;
     use crate::config::builtin;
+    use crate::model::judgement::{Action, Record};
 
     fn reader(provider: &str) -> ResponseReader {
         ResponseReader::new(builtin::definition(provider).unwrap())
@@ -213,30 +210,29 @@ mod tests {
             ),
             now,
         );
-        assert_eq!(quota.action, Action::TryNextAccount);
-        assert_eq!(quota.classification, "quota_exhausted");
-        assert!(quota.benches_account);
+        assert_eq!(quota.action, Action::NextAccount);
+        assert_eq!(quota.label, "quota_exhausted");
+        assert_eq!(quota.record, Record::Route);
         assert_eq!(
-            quota.resets_at,
+            quota.resets_at(),
             Some(Timestamp::from_second(1_000_600).unwrap())
         );
         let windowless = codex.judge(&evidence(429, &[], "{}"), now);
-        assert_eq!(windowless.action, Action::TryNextAccount);
-        assert_eq!(windowless.classification, "windowless_rate_limit");
-        assert!(!windowless.benches_account);
+        assert_eq!(windowless.action, Action::NextAccount);
+        assert_eq!(windowless.label, "windowless_rate_limit");
+        assert_eq!(windowless.record, Record::Nothing);
         let short = codex.judge(&evidence(429, &[("retry-after", "20")], "{}"), now);
-        assert_eq!(short.action, Action::TryNextAccount);
-        assert_eq!(short.classification, "short_rate_limit");
-        assert!(short.benches_account);
-        assert!(short.is_short_limit());
+        assert_eq!(short.action, Action::NextAccountOrWait);
+        assert_eq!(short.label, "short_rate_limit");
+        assert_eq!(short.record, Record::Route);
         let long = codex.judge(&evidence(429, &[("retry-after", "600")], "{}"), now);
-        assert_eq!(long.classification, "rate_limited");
-        assert!(long.benches_account);
+        assert_eq!(long.label, "rate_limited");
         assert!(!long.is_short_limit());
         let overloaded = reader("claude").judge(&evidence(529, &[], "{}"), now);
         assert_eq!(overloaded.action, Action::RetryInPlace);
-        assert!(!overloaded.benches_account);
+        assert_eq!(overloaded.record, Record::Nothing);
         let bad_request = codex.judge(&evidence(404, &[], "{}"), now);
         assert_eq!(bad_request.action, Action::Deliver);
+        assert_eq!(bad_request.record, Record::Nothing);
     }
 }
