@@ -20,8 +20,7 @@ use oauth_mux::model::RouteKey;
 use oauth_mux::model::judgement::Judgement;
 use oauth_mux::proxy::durable_pool::{DurablePool, PoolAccount};
 use oauth_mux::proxy::pool::{
-    AccountId, Credential, Elected, Pool, ResponseEvidence, ResponseReader, UsageObservation,
-    UsageView,
+    AccountId, Credential, Elected, Pool, ResponseEvidence, ResponseReader, UsageView, UsageWindow,
 };
 use oauth_mux::proxy::{self, Harness, ProxyConfig};
 use oauth_mux::store::paths::Dirs;
@@ -66,7 +65,7 @@ impl Pool for ForgetfulPool {
         a: &AccountId,
         ev: &ResponseEvidence,
         j: &Judgement,
-        u: &[UsageObservation],
+        u: &[UsageWindow],
         now: Timestamp,
     ) {
         self.durable.record(a, ev, j, u, now)

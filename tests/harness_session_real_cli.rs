@@ -12,9 +12,10 @@ use oauth_mux::demo::fake_provider::{Behaviour, FakeProvider};
 use oauth_mux::harness::claude_env::ClaudeAuthKind;
 use oauth_mux::harness::codex_home::CodexAuthKind;
 use oauth_mux::harness::session::{self, AuthKind, LaunchPlan};
-use oauth_mux::harness::status::{self, HarnessKind, summary};
+use oauth_mux::harness::status::{self, HarnessKind};
 use oauth_mux::model::RouteKey;
 use oauth_mux::model::health::RouteHealth;
+use oauth_mux::model::session_verdict;
 use oauth_mux::proxy::durable_pool::{DurablePool, PoolAccount};
 use oauth_mux::proxy::pool::{Credential, Pool};
 use oauth_mux::store::health_file::HealthFile;
@@ -196,10 +197,10 @@ fn assert_handoff_through_a_session(kind: HarnessKind) {
     let path = status::latest_artifact(&user.state_dir().join("sessions"), kind)
         .unwrap()
         .unwrap();
-    let s = summary::summarize(kind, &status::read_artifact(&path).unwrap());
+    let s = session_verdict::summarize(kind, &status::read_artifact(&path).unwrap());
     assert_eq!(
         s.verdict,
-        summary::Verdict::SuccessfulLiveQuotaHandoff,
+        session_verdict::Verdict::SuccessfulLiveQuotaHandoff,
         "{s:#?}"
     );
     for canary in [CANARY_TOKEN_1, CANARY_TOKEN_2, CANARY_ACCOUNT_ID] {

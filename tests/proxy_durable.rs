@@ -11,7 +11,7 @@ use oauth_mux::demo::fake_provider::{Behaviour, FakeProvider};
 use oauth_mux::model::RouteKey;
 use oauth_mux::model::health::{RouteHealth, RouteStatus};
 use oauth_mux::proxy::durable_pool::{DurablePool, PoolAccount};
-use oauth_mux::proxy::frames::ProxyFrame;
+use oauth_mux::proxy::frames::Frame;
 use oauth_mux::proxy::pool::{AccountId, Credential, Pool, ResponseEvidence};
 use oauth_mux::proxy::{self, Harness, ProxyConfig, ProxyHandle};
 use oauth_mux::store::health_file::HealthFile;
@@ -23,7 +23,7 @@ struct Durable {
     dirs: Dirs,
     fake: FakeProvider,
     proxy: Option<ProxyHandle>,
-    frames: Arc<Mutex<Vec<ProxyFrame>>>,
+    frames: Arc<Mutex<Vec<Frame>>>,
     provider: &'static str,
 }
 
@@ -87,7 +87,7 @@ impl Durable {
         let frames = Arc::new(Mutex::new(Vec::new()));
         let sink = {
             let frames = frames.clone();
-            Arc::new(move |f: ProxyFrame| frames.lock().unwrap().push(f))
+            Arc::new(move |f: Frame| frames.lock().unwrap().push(f))
         };
         let mut config = ProxyConfig::new(harness, fake.origin());
         config.retry_backoff = std::time::Duration::from_millis(5);
@@ -199,7 +199,7 @@ fn codex_quota_is_recorded_durably_and_the_second_account_answers() {
     assert_eq!(one.last_status, Some(429));
     assert_eq!(store[&d.key("two")].status_at(now), RouteStatus::Available);
     let frames = d.frames.lock().unwrap().clone();
-    assert!(frames.contains(&ProxyFrame::Handoff {
+    assert!(frames.contains(&Frame::Handoff {
         from: Some("one".into()),
         to: "two".into(),
         reason: "quota_exhausted".into()
@@ -293,7 +293,7 @@ fn a_short_rate_limit_is_recorded_as_such_and_waited_out_on_a_lone_account() {
     assert!(
         frames
             .iter()
-            .any(|f| matches!(f, ProxyFrame::RateLimitWait { account, .. } if account == "one")),
+            .any(|f| matches!(f, Frame::RateLimitWait { account, .. } if account == "one")),
         "{frames:?}"
     );
     let store = d.finish();

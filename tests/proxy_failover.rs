@@ -6,7 +6,7 @@ mod proxy_support;
 use jiff::Timestamp;
 use oauth_mux::demo::fake_provider::Behaviour;
 use oauth_mux::model::health::RouteStatus;
-use oauth_mux::proxy::frames::ProxyFrame;
+use oauth_mux::proxy::frames::Frame;
 use oauth_mux::proxy::pool::{AccountId, Pool};
 use oauth_mux::proxy::{Harness, ProxyConfig};
 use proxy_support::*;
@@ -56,7 +56,7 @@ fn codex_quota_on_first_account_is_answered_by_the_second() {
             ("two".into(), 200, "success".into(), true),
         ]
     );
-    assert!(rig.frames().contains(&ProxyFrame::Handoff {
+    assert!(rig.frames().contains(&Frame::Handoff {
         from: Some("one".into()),
         to: "two".into(),
         reason: "quota_exhausted".into(),
@@ -137,7 +137,7 @@ fn codex_pool_spent_gives_one_clear_error_with_the_earliest_reset() {
     assert_eq!(rig.fake.calls(&token("two")), 1);
     assert!(rig.frames().iter().any(|f| matches!(
         f,
-        ProxyFrame::PoolExhausted {
+        Frame::PoolExhausted {
             earliest_reset: Some(_),
             ..
         }
@@ -248,15 +248,17 @@ fn usage_above_threshold_moves_the_next_request() {
     assert!(second.body.contains("fresh"));
     assert_eq!(rig.fake.calls(&token("one")), 1);
     assert_eq!(rig.fake.calls(&token("two")), 1);
-    assert!(rig.frames().contains(&ProxyFrame::Handoff {
+    assert!(rig.frames().contains(&Frame::Handoff {
         from: Some("one".into()),
         to: "two".into(),
         reason: "usage_threshold".into(),
     }));
-    assert!(rig.frames().iter().any(
-        |f| matches!(f, ProxyFrame::QuotaObserved { account, windows }
-        if account == "one" && windows[0].used_percent == 97.0)
-    ));
+    assert!(
+        rig.frames()
+            .iter()
+            .any(|f| matches!(f, Frame::QuotaObserved { account, windows }
+        if account == "one" && windows[0].used_percent == 97.0))
+    );
     assert_eq!(rig.benched("one"), None, "a warning is not a quota");
 }
 
@@ -395,7 +397,7 @@ fn short_rate_limit_moves_on_when_another_account_is_free() {
     assert!(
         !rig.frames()
             .iter()
-            .any(|f| matches!(f, ProxyFrame::RateLimitWait { .. }))
+            .any(|f| matches!(f, Frame::RateLimitWait { .. }))
     );
 }
 
@@ -425,7 +427,7 @@ fn short_rate_limit_is_waited_out_when_no_other_account_is_left() {
             .frames()
             .iter()
             .filter_map(|f| match f {
-                ProxyFrame::RateLimitWait { wait_ms, .. } => Some(*wait_ms),
+                Frame::RateLimitWait { wait_ms, .. } => Some(*wait_ms),
                 _ => None,
             })
             .collect();
@@ -511,12 +513,12 @@ fn assert_waits_without_pool_exhausted(rig: &Rig, waits: usize, why: &str) {
     assert!(
         !frames
             .iter()
-            .any(|f| matches!(f, ProxyFrame::PoolExhausted { .. })),
+            .any(|f| matches!(f, Frame::PoolExhausted { .. })),
         "{frames:?}"
     );
     let seen = frames
         .iter()
-        .filter(|f| matches!(f, ProxyFrame::RateLimitWait { .. }))
+        .filter(|f| matches!(f, Frame::RateLimitWait { .. }))
         .count();
     assert_eq!(seen, waits, "{why}: {frames:?}");
 }
@@ -580,7 +582,7 @@ fn a_short_rate_limit_is_waited_out_once_per_request() {
     let waits = rig
         .frames()
         .iter()
-        .filter(|f| matches!(f, ProxyFrame::RateLimitWait { .. }))
+        .filter(|f| matches!(f, Frame::RateLimitWait { .. }))
         .count();
     assert_eq!(waits, 1);
 }
@@ -601,7 +603,7 @@ fn a_held_windowless_429_delivered_after_all_is_reported_as_delivered() {
     let late: Vec<_> = frames
         .iter()
         .filter_map(|f| match f {
-            ProxyFrame::HeldResponseDelivered {
+            Frame::HeldResponseDelivered {
                 account, status, ..
             } => Some((account.as_str(), *status)),
             _ => None,
@@ -611,7 +613,7 @@ fn a_held_windowless_429_delivered_after_all_is_reported_as_delivered() {
     assert!(
         !frames
             .iter()
-            .any(|f| matches!(f, ProxyFrame::PoolExhausted { .. })),
+            .any(|f| matches!(f, Frame::PoolExhausted { .. })),
         "the provider's own answer went out, not the pool-spent error"
     );
 }
@@ -673,7 +675,7 @@ fn once_content_reached_the_harness_there_is_no_replay() {
     );
     // The late error is still evidence: recorded (account benched), never replayed.
     assert_eq!(rig.benched("one"), Some("quota_exhausted"));
-    assert!(rig.frames().contains(&ProxyFrame::StreamErrorAfterContent {
+    assert!(rig.frames().contains(&Frame::StreamErrorAfterContent {
         account: "one".into(),
         status: 429,
         classification: "quota_exhausted".into(),
@@ -712,8 +714,8 @@ fn websocket_upgrade_gets_426_and_no_upstream_call() {
     let v: serde_json::Value = serde_json::from_str(&seen.body).unwrap();
     assert_eq!(v["error"]["type"], "oauth_mux_unsupported_transport");
     assert_eq!(rig.fake.total_calls(), 0);
-    assert!(rig.frames().contains(&ProxyFrame::UnsupportedTransport {
-        path_kind: "responses"
+    assert!(rig.frames().contains(&Frame::UnsupportedTransport {
+        path_kind: "responses".into()
     }));
 }
 

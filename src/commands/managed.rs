@@ -17,8 +17,9 @@ use crate::config::schema::AccountConfig;
 use crate::exit::{ExitCode, Failure, Quiet};
 use crate::harness::credentials::{self, Unusable};
 use crate::harness::session::{self, AuthKind, LaunchPlan};
-use crate::harness::status::{self, HarnessKind, summary};
+use crate::harness::status::{self, HarnessKind};
 use crate::harness::{codex_home, upstream};
+use crate::model::session_verdict;
 use crate::proxy::durable_pool::{DurablePool, PoolAccount};
 use crate::routes;
 use crate::secrets::{self, SecretSpec};
@@ -354,7 +355,7 @@ pub fn status_latest(harness: HarnessKind, json: bool) -> anyhow::Result<()> {
         return Err(Quiet(ExitCode::Error).into());
     };
     let artifact = status::read_artifact(&path)?;
-    let s = summary::summarize(harness, &artifact);
+    let s = session_verdict::summarize(harness, &artifact);
     if json {
         println!("{}", serde_json::to_string_pretty(&s)?);
         return Ok(());
@@ -363,7 +364,7 @@ pub fn status_latest(harness: HarnessKind, json: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn render_summary(s: &summary::Summary) -> String {
+fn render_summary(s: &session_verdict::Summary) -> String {
     let verdict = serde_json::to_value(s.verdict)
         .ok()
         .and_then(|v| v.as_str().map(str::to_string))

@@ -16,7 +16,7 @@ use super::fake_provider::{Behaviour, FakeProvider};
 use crate::config::builtin;
 use crate::model::RouteKey;
 use crate::proxy::durable_pool::{DurablePool, PoolAccount};
-use crate::proxy::frames::ProxyFrame;
+use crate::proxy::frames::Frame;
 use crate::proxy::pool::Credential;
 use crate::proxy::{self, Harness, ProxyConfig};
 use crate::store::paths::Dirs;
@@ -98,9 +98,9 @@ fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
         .with_context(|| format!("writing {}", path.display()))
 }
 
-fn narrate(frame: &ProxyFrame) {
+fn narrate(frame: &Frame) {
     match frame {
-        ProxyFrame::ProxyTurn {
+        Frame::ProxyTurn {
             account,
             status,
             classification,
@@ -114,11 +114,11 @@ fn narrate(frame: &ProxyFrame) {
             };
             println!("    {account:<9} {status} {classification:<16} {fate}");
         }
-        ProxyFrame::Handoff { from, to, reason } => {
+        Frame::Handoff { from, to, reason } => {
             let from = from.as_deref().unwrap_or("-");
             println!("    handoff   {from} -> {to} ({reason}); same request replayed");
         }
-        ProxyFrame::PoolExhausted { repair_command, .. } => {
+        Frame::PoolExhausted { repair_command, .. } => {
             println!("    every account is spent; repair: {repair_command}");
         }
         _ => {}

@@ -13,6 +13,8 @@ pub mod route_key;
 pub mod runtime;
 pub mod schedule;
 pub mod selection;
+pub mod session;
+pub mod session_verdict;
 
 pub use classify::{Classification, ClassifierRules, ResponseEvidence, classify_response};
 pub use health::{RouteHealth, RouteStatus};

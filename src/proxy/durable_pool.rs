@@ -13,8 +13,7 @@ use std::thread::JoinHandle;
 use jiff::Timestamp;
 
 use super::pool::{
-    AccountId, Credential, Elected, Pool, ResponseEvidence, ResponseReader, UsageObservation,
-    UsageView,
+    AccountId, Credential, Elected, Pool, ResponseEvidence, ResponseReader, UsageView, UsageWindow,
 };
 use crate::config::ProviderDefinition;
 use crate::model::RouteKey;
@@ -266,7 +265,7 @@ impl Pool for DurablePool {
         account: &AccountId,
         evidence: &ResponseEvidence,
         judgement: &Judgement,
-        usage: &[UsageObservation],
+        usage: &[UsageWindow],
         now: Timestamp,
     ) {
         let Some(member) = self.member(account) else {

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use jiff::Timestamp;
 
-pub use super::reader::{ResponseEvidence, ResponseReader, UsageObservation};
+pub use super::reader::{ResponseEvidence, ResponseReader, UsageWindow};
 use crate::model::judgement::Judgement;
 
 /// An account inside a pool, named by the config's account label (never a raw upstream id).
@@ -102,7 +102,7 @@ pub trait Pool: Send + Sync {
         self.reader().judge(evidence, now)
     }
     /// Read the provider's usage headers from a response.
-    fn observe_usage(&self, evidence: &ResponseEvidence, now: Timestamp) -> Vec<UsageObservation> {
+    fn observe_usage(&self, evidence: &ResponseEvidence, now: Timestamp) -> Vec<UsageWindow> {
         self.reader().usage(evidence, now)
     }
     /// Record what a response taught about `account` (health, usage). Must not block on disk.
@@ -111,7 +111,7 @@ pub trait Pool: Send + Sync {
         account: &AccountId,
         evidence: &ResponseEvidence,
         judgement: &Judgement,
-        usage: &[UsageObservation],
+        usage: &[UsageWindow],
         now: Timestamp,
     );
     /// Earliest known reset among the pool's spent accounts.

@@ -8,6 +8,7 @@ use jiff::Timestamp;
 use crate::config::ProviderDefinition;
 use crate::model::classify::{self, Classification, UsageScale, classify_response};
 use crate::model::judgement::{Judgement, Origin, judge};
+pub use crate::model::session::UsageWindow;
 
 /// What the proxy saw from the provider: status, headers and (a bounded prefix of) the body.
 /// For an error carried as the first event of a 200 SSE stream, `status` is the HTTP status
@@ -30,18 +31,6 @@ impl ResponseEvidence {
             .find(|(n, _)| n == name)
             .map(|(_, v)| v.as_str())
     }
-}
-
-/// One usage window read from response headers (e.g. Codex primary = 5 h).
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct UsageObservation {
-    /// `primary`, `secondary`, `five_hour`, `seven_day`, …
-    pub window: String,
-    pub used_percent: f64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub resets_in_seconds: Option<u64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub window_minutes: Option<u64>,
 }
 
 /// Reads responses of one provider.
@@ -68,7 +57,7 @@ impl ResponseReader {
     }
 
     /// The usage windows the response reports, per the definition's `usage_headers`.
-    pub fn usage(&self, evidence: &ResponseEvidence, now: Timestamp) -> Vec<UsageObservation> {
+    pub fn usage(&self, evidence: &ResponseEvidence, now: Timestamp) -> Vec<UsageWindow> {
         self.definition
             .rate_limits
             .usage_headers
@@ -96,7 +85,7 @@ impl ResponseReader {
                     .window_minutes
                     .as_deref()
                     .and_then(|n| evidence.header(n)?.trim().parse().ok());
-                Some(UsageObservation {
+                Some(UsageWindow {
                     window: usage_window_name(&h.used),
                     used_percent,
                     resets_in_seconds,

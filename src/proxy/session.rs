@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use jiff::Timestamp;
 
-use super::frames::{FrameSink, ProxyFrame};
+use super::frames::{Frame, FrameSink};
 use super::framing::RequestHead;
 use super::headers::upstream_request_headers;
 use super::pool::{AccountId, Credential, Elected, Pool, ResponseEvidence};
@@ -113,7 +113,7 @@ impl Session {
         })
     }
 
-    fn emit(&self, frame: ProxyFrame) {
+    fn emit(&self, frame: Frame) {
         (self.frames)(frame);
     }
 
@@ -126,7 +126,9 @@ impl Session {
                 Route::Usage => "usage",
                 Route::AccountsCheck => "accounts_check",
             };
-            self.emit(ProxyFrame::UnsupportedTransport { path_kind });
+            self.emit(Frame::UnsupportedTransport {
+                path_kind: path_kind.into(),
+            });
             return response::write_local(out, &replies::websocket_refused(), keep_alive);
         }
         let how = Framing {
@@ -186,7 +188,7 @@ impl Session {
         let elected = self.pool.elect(current.as_ref(), exclude, now)?;
         if current.as_ref() != Some(&elected.account) {
             if current.is_some() {
-                self.emit(ProxyFrame::Handoff {
+                self.emit(Frame::Handoff {
                     from: current.as_ref().map(|a| a.0.clone()),
                     to: elected.account.0.clone(),
                     reason: reason
@@ -218,10 +220,10 @@ impl Session {
         classification: &str,
         delivered: bool,
     ) {
-        self.emit(ProxyFrame::ProxyTurn {
+        self.emit(Frame::ProxyTurn {
             account: account.0.clone(),
             method: req.head.method.clone(),
-            path_kind: kind,
+            path_kind: kind.into(),
             status,
             classification: classification.to_string(),
             delivered_to_harness: delivered,
@@ -235,7 +237,7 @@ impl Session {
             (a, b) => a.or(b),
         };
         let profile = self.pool.profile().to_string();
-        self.emit(ProxyFrame::PoolExhausted {
+        self.emit(Frame::PoolExhausted {
             earliest_reset: earliest.map(|t| t.to_string()),
             repair_command: replies::repair_command(&profile),
         });
@@ -339,7 +341,7 @@ impl Session {
                 let judgement = self.pool.judge(&elected.account, &held.evidence, now);
                 let usage = self.pool.observe_usage(&held.evidence, now);
                 if !usage.is_empty() {
-                    self.emit(ProxyFrame::QuotaObserved {
+                    self.emit(Frame::QuotaObserved {
                         account: elected.account.0.clone(),
                         windows: usage.clone(),
                     });
@@ -394,7 +396,7 @@ impl Session {
         // Nothing left to try. A request-scoped (windowless) refusal is passed on as the
         // provider sent it; a spent pool gets one clear error.
         if let Some((held, account, classification)) = windowless {
-            self.emit(ProxyFrame::HeldResponseDelivered {
+            self.emit(Frame::HeldResponseDelivered {
                 account: account.0,
                 status: held.evidence.status,
                 classification,
@@ -425,7 +427,7 @@ impl Session {
             .duration_until(until)
             .try_into()
             .unwrap_or(Duration::ZERO);
-        self.emit(ProxyFrame::RateLimitWait {
+        self.emit(Frame::RateLimitWait {
             account: account.0.clone(),
             wait_ms: u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
         });
@@ -486,7 +488,7 @@ impl Session {
         if judgement.record != Record::Nothing {
             self.pool.record(account, &evidence, &judgement, &[], now);
         }
-        self.emit(ProxyFrame::StreamErrorAfterContent {
+        self.emit(Frame::StreamErrorAfterContent {
             account: account.0.clone(),
             status,
             classification: judgement.label.to_owned(),

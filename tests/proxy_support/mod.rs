@@ -12,7 +12,7 @@ use oauth_mux::demo::fake_provider::{Behaviour, FakeProvider};
 use oauth_mux::model::RouteKey;
 use oauth_mux::model::health::{RouteHealth, RouteStatus};
 use oauth_mux::proxy::durable_pool::{DurablePool, PoolAccount};
-use oauth_mux::proxy::frames::ProxyFrame;
+use oauth_mux::proxy::frames::Frame;
 use oauth_mux::proxy::pool::{Credential, Pool};
 use oauth_mux::proxy::{self, Harness, ProxyConfig, ProxyHandle};
 use oauth_mux::store::health_file::HealthFile;
@@ -35,7 +35,7 @@ pub struct Rig {
     pub provider: &'static str,
     _state: tempfile::TempDir,
     pub proxy: Option<ProxyHandle>,
-    pub frames: Arc<Mutex<Vec<ProxyFrame>>>,
+    pub frames: Arc<Mutex<Vec<Frame>>>,
     pub labels: Vec<String>,
 }
 
@@ -95,7 +95,7 @@ impl Rig {
         let frames = Arc::new(Mutex::new(Vec::new()));
         let sink = {
             let frames = frames.clone();
-            Arc::new(move |f: ProxyFrame| frames.lock().unwrap().push(f))
+            Arc::new(move |f: Frame| frames.lock().unwrap().push(f))
         };
         let mut config = ProxyConfig::new(harness, fake.origin());
         config.retry_backoff = Duration::from_millis(5);
@@ -147,7 +147,7 @@ impl Rig {
             .map(|s| s.label())
     }
 
-    pub fn frames(&self) -> Vec<ProxyFrame> {
+    pub fn frames(&self) -> Vec<Frame> {
         self.frames.lock().unwrap().clone()
     }
 
@@ -174,7 +174,7 @@ impl Rig {
         self.frames()
             .into_iter()
             .filter_map(|f| match f {
-                ProxyFrame::ProxyTurn {
+                Frame::ProxyTurn {
                     account,
                     status,
                     classification,

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::{Artifact, Frame, HarnessKind};
+use super::session::{Artifact, Frame, HarnessKind};
 
 /// What the session proves, from the strongest claim down.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -352,8 +352,8 @@ fn next_action(harness: HarnessKind, s: &Summary) -> (&'static str, String, Vec<
 
 #[cfg(test)]
 mod tests {
-    use super::super::{Record, UsageWindow};
     use super::*;
+    use crate::model::session::{Record, UsageWindow};
 
     fn rec(frame: Frame) -> Record {
         Record {
