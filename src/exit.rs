@@ -58,3 +58,25 @@ impl fmt::Display for Quiet {
 }
 
 impl std::error::Error for Quiet {}
+
+/// The command ran a child (a harness, an `exec` command, a login) and ends with the child's
+/// exit code: its output was the child's own, nothing more is printed.
+#[derive(Debug)]
+pub struct ChildExit(pub u8);
+
+impl fmt::Display for ChildExit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "child exited with {}", self.0)
+    }
+}
+
+impl std::error::Error for ChildExit {}
+
+/// `Ok` when the child succeeded, else the [`ChildExit`] that ends the process with its code.
+pub fn child_outcome(code: u8) -> anyhow::Result<()> {
+    if code == 0 {
+        Ok(())
+    } else {
+        Err(ChildExit(code).into())
+    }
+}

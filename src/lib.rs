@@ -21,7 +21,7 @@ pub mod routes;
 pub mod secrets;
 pub mod store;
 
-use exit::{ExitCode, Failure, Quiet};
+use exit::{ChildExit, ExitCode, Failure, Quiet};
 
 /// Entry point used by `main.rs`: parse, run, map errors to exit codes.
 pub fn main_entry() -> std::process::ExitCode {
@@ -31,7 +31,10 @@ pub fn main_entry() -> std::process::ExitCode {
     };
     match commands::run(cli) {
         Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(err) => std::process::ExitCode::from(report_error(&err).code()),
+        Err(err) => match err.chain().find_map(|c| c.downcast_ref::<ChildExit>()) {
+            Some(child) => std::process::ExitCode::from(child.0),
+            None => std::process::ExitCode::from(report_error(&err).code()),
+        },
     }
 }
 

@@ -1,61 +1,27 @@
-//! `stay-afloat launch` through its library entry point
-//! (`oauth_mux::commands::inject::launch`; the lead wires the CLI subcommand).
-//!
-//! Each test re-runs this test binary as a worker process with the machine's
-//! environment, so launch's exit codes and stderr are observed as a user would.
+//! `oauth-mux stay-afloat launch` run as a user would: the built binary with the machine's
+//! environment, its exit codes and stderr observed.
 
 mod inject_support;
 
-use std::process::Command;
-
 use inject_support::{CANARY_A2, Machine, text};
-use oauth_mux::cli::Selectors;
-use oauth_mux::exit::{Failure, Quiet};
 
-const WORKER_VAR: &str = "OMUX_LAUNCH_TEST_WORKER";
-
-/// In a worker: run launch with the selectors and argv in `WORKER_VAR`, exit with its code.
-fn maybe_worker() {
-    let Ok(spec) = std::env::var(WORKER_VAR) else {
-        return;
-    };
-    let spec: serde_json::Value = serde_json::from_str(&spec).unwrap();
-    let selectors = Selectors {
-        profile: spec["profile"].as_str().map(str::to_owned),
-        provider: spec["provider"].as_str().map(str::to_owned),
-        ..Selectors::default()
-    };
-    let argv: Vec<String> = serde_json::from_value(spec["argv"].clone()).unwrap();
-    let code = match oauth_mux::commands::inject::launch(&selectors, &argv) {
-        Ok(()) => 0,
-        Err(e) => {
-            if let Some(q) = e.downcast_ref::<Quiet>() {
-                i32::from(q.0.code())
-            } else if let Some(f) = e.downcast_ref::<Failure>() {
-                eprintln!("oauth-mux: error: {f}");
-                i32::from(f.code.code())
-            } else {
-                eprintln!("oauth-mux: error: {e:#}");
-                1
-            }
+/// `oauth-mux stay-afloat launch [--profile P] [--provider X] -- ARGV…`.
+fn launch(m: &Machine, spec: serde_json::Value) -> std::process::Output {
+    let mut args: Vec<String> = vec!["stay-afloat".into(), "launch".into()];
+    for flag in ["profile", "provider"] {
+        if let Some(v) = spec[flag].as_str() {
+            args.push(format!("--{flag}"));
+            args.push(v.into());
         }
-    };
-    std::process::exit(code);
-}
-
-fn launch(m: &Machine, test: &str, spec: serde_json::Value) -> std::process::Output {
-    Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", test, "--nocapture", "--test-threads=1"])
-        .env_clear()
-        .envs(&m.env)
-        .env(WORKER_VAR, spec.to_string())
-        .output()
-        .unwrap()
+    }
+    args.push("--".into());
+    args.extend(serde_json::from_value::<Vec<String>>(spec["argv"].clone()).unwrap());
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    m.run(&args)
 }
 
 #[test]
 fn launch_reselects_when_the_first_routes_secret_is_unreadable() {
-    maybe_worker();
     let mut m = Machine::new();
     m.live("toy:a1#expensive");
     m.live("toy:a2#expensive");
@@ -68,7 +34,6 @@ fn launch_reselects_when_the_first_routes_secret_is_unreadable() {
     m.env.insert("WANT".into(), CANARY_A2.into());
     let out = launch(
         &m,
-        "launch_reselects_when_the_first_routes_secret_is_unreadable",
         serde_json::json!({"profile": "toy-expensive", "argv": ["sh", "-c", script]}),
     );
     let (stdout, stderr) = text(&out);
@@ -88,7 +53,6 @@ fn launch_reselects_when_the_first_routes_secret_is_unreadable() {
     // The next launch sees a1 dead and goes straight to a2.
     let out = launch(
         &m,
-        "launch_reselects_when_the_first_routes_secret_is_unreadable",
         serde_json::json!({"profile": "toy-expensive", "argv": ["sh", "-c", "exit 5"]}),
     );
     assert_eq!(out.status.code(), Some(5), "{:?}", text(&out));
@@ -97,14 +61,12 @@ fn launch_reselects_when_the_first_routes_secret_is_unreadable() {
 
 #[test]
 fn launch_refuses_and_does_not_run_the_target_when_nothing_is_selectable() {
-    maybe_worker();
     let m = Machine::new();
     let marker = m.path("ran");
     let argv = serde_json::json!(["sh", "-c", format!("touch {}", marker.display())]);
     // No evidence at all.
     let out = launch(
         &m,
-        "launch_refuses_and_does_not_run_the_target_when_nothing_is_selectable",
         serde_json::json!({"profile": "toy-expensive", "argv": argv}),
     );
     let (stdout, stderr) = text(&out);
@@ -124,7 +86,6 @@ fn launch_refuses_and_does_not_run_the_target_when_nothing_is_selectable() {
     m.env.remove("TOY_SECRET_A2");
     let out = launch(
         &m,
-        "launch_refuses_and_does_not_run_the_target_when_nothing_is_selectable",
         serde_json::json!({"profile": "toy-expensive", "argv": argv}),
     );
     let (stdout, stderr) = text(&out);

@@ -11,6 +11,7 @@ use crate::exit::{ExitCode, Failure, Quiet};
 use crate::inject::{InjectError, Shell, Withheld, build_child_env, printable_plan, run_child};
 use crate::model::RouteKey;
 use crate::model::classify::Classification;
+use crate::model::election::{Ballot, Purpose, elect};
 use crate::model::health::EvidenceSource;
 use crate::model::liveness::DeadReason;
 use crate::output;
@@ -85,17 +86,6 @@ fn refuse(ctx: &Context, eval: &Evaluation, what: &str) -> anyhow::Error {
     Quiet(ExitCode::NoneSelectable).into()
 }
 
-/// End the process with the child's exit code (after every guard was dropped).
-fn finish(code: u8) -> anyhow::Result<()> {
-    if code == 0 {
-        return Ok(());
-    }
-    use std::io::Write;
-    let _ = std::io::stdout().flush();
-    let _ = std::io::stderr().flush();
-    std::process::exit(i32::from(code));
-}
-
 /// `exec [selectors] -- CMD ARGS…`: run CMD with the selected route injected and
 /// exit with its exit code.
 pub fn exec(selectors: &Selectors, argv: &[String]) -> anyhow::Result<()> {
@@ -118,7 +108,7 @@ pub fn exec(selectors: &Selectors, argv: &[String]) -> anyhow::Result<()> {
     let code = run_child(argv, &env.vars, &handlers);
     drop(env);
     drop(handlers);
-    finish(code?)
+    crate::exit::child_outcome(code?)
 }
 
 /// `stay-afloat launch [selectors] -- CMD`: like `stay-afloat next`, then run CMD
@@ -137,19 +127,12 @@ pub fn launch(selectors: &Selectors, argv: &[String]) -> anyhow::Result<()> {
     let mut stale: Vec<(RouteKey, String)> = Vec::new();
     loop {
         let eval = evaluate(&ctx, &loaded, &selectors)?;
-        let is_stale = |k: &RouteKey| stale.iter().any(|(s, _)| s == k);
-        let choice = eval
-            .selection
-            .selected
-            .clone()
-            .filter(|k| !is_stale(k))
-            .or_else(|| {
-                eval.selection
-                    .routes
-                    .iter()
-                    .find(|v| v.selectable && !is_stale(&v.key))
-                    .map(|v| v.key.clone())
-            });
+        let stale_keys: Vec<RouteKey> = stale.iter().map(|(k, _)| k.clone()).collect();
+        let ballot = Ballot {
+            exclude: &stale_keys,
+            ..Ballot::new(Purpose::Inject)
+        };
+        let choice = elect(&eval.selection.routes, &ballot).first().cloned();
         let Some(key) = choice else {
             return Err(mediation(&ctx, &eval, &stale));
         };
@@ -165,7 +148,7 @@ pub fn launch(selectors: &Selectors, argv: &[String]) -> anyhow::Result<()> {
                 let code = run_child(argv, &env.vars, &handlers);
                 drop(env);
                 drop(handlers);
-                return finish(code?);
+                return crate::exit::child_outcome(code?);
             }
             Err(InjectError::SecretUnavailable {
                 key: account,

@@ -19,6 +19,8 @@ use crate::harness::credentials::{self, Unusable};
 use crate::harness::session::{self, AuthKind, LaunchPlan};
 use crate::harness::status::{self, HarnessKind};
 use crate::harness::{codex_home, upstream};
+use crate::model::selection::RouteView;
+use crate::model::session_pool::plan_pool;
 use crate::model::session_verdict;
 use crate::proxy::durable_pool::{DurablePool, PoolAccount};
 use crate::routes;
@@ -51,103 +53,86 @@ pub fn launch(spec: HarnessLaunch, opts: &LaunchArgs) -> anyhow::Result<()> {
     let evaluation = evaluate(&ctx, &loaded, &selectors)?;
     let harness_name = spec.harness.name();
 
-    // Every route of the profile whose provider speaks this harness's wire protocol.
-    let mut members: Vec<Member> = Vec::new();
-    let mut skipped: Vec<String> = Vec::new();
-    for report in &evaluation.routes {
-        let key = crate::model::RouteKey::new(
-            &report.route.provider,
-            &report.route.account,
-            report.route.capability.as_deref(),
-        );
-        let Some(pc) = config.providers.get(&key.provider) else {
-            continue;
-        };
-        let Some(def) = config.definition(&pc.kind) else {
-            continue;
-        };
-        let Some(up) = def.upstream.clone() else {
-            continue;
-        };
-        if up.harness != harness_name {
-            continue;
-        }
-        let Some(account) = pc.accounts.get(&key.account) else {
-            continue;
-        };
-        if !report.status.may_carry_traffic() {
-            skipped.push(format!(
-                "{} ({})",
-                key.account,
-                super::facts::describe_status(&report.status, ctx.now)
-            ));
-            continue;
-        }
-        let field = format!("providers.{}.accounts.{}.secret", key.provider, key.account);
-        let raw = match read_account_secret(account, def, &field) {
-            Ok(raw) => raw,
-            Err(why) => {
-                skipped.push(format!("{} (secret: {why})", key.account));
-                continue;
-            }
-        };
-        match credentials::materialize(spec.harness, def, &raw, ctx.now) {
-            Ok((credential, auth)) => members.push(Member {
-                account: PoolAccount {
-                    label: key.account.clone(),
-                    route_key: key.clone(),
-                    credential,
-                    upstream: None,
-                    priority: report.priority,
-                },
-                auth,
-                account_upstream: account.upstream.clone(),
-                provider_upstream: pc.upstream.clone(),
-                definition: def.clone(),
-                selected: report.selected,
-            }),
-            Err(Unusable::Expired) => {
-                skipped.push(format!("{} (token expired)", key.account));
-            }
-            Err(why) => skipped.push(format!("{} ({why})", key.account)),
-        }
-    }
-    for line in &skipped {
-        eprintln!("oauth-mux: not using account {line}");
-    }
-    let Some(launch_index) = members
+    // The routes of the profile whose provider speaks this harness's wire protocol; the
+    // core plans the pool over them (docs/routing.md).
+    let speaks_harness = |key: &crate::model::RouteKey| {
+        config
+            .providers
+            .get(&key.provider)
+            .and_then(|pc| config.definition(&pc.kind))
+            .and_then(|def| def.upstream.as_ref())
+            .is_some_and(|up| up.harness == harness_name)
+    };
+    let routes: Vec<RouteView> = evaluation
+        .selection
+        .routes
         .iter()
-        .position(|m| m.selected)
-        .or((!members.is_empty()).then_some(0))
-    else {
+        .filter(|v| speaks_harness(&v.key))
+        .cloned()
+        .collect();
+    let mut resolved: Vec<Member> = Vec::new();
+    let (plan, left_out) = plan_pool(&routes, &evaluation.selection.session_order, |key| {
+        let pc = &config.providers[&key.provider];
+        let def = config
+            .definition(&pc.kind)
+            .ok_or("no provider definition")?;
+        let account = pc.accounts.get(&key.account).ok_or("not configured")?;
+        let field = format!("providers.{}.accounts.{}.secret", key.provider, key.account);
+        let raw =
+            read_account_secret(account, def, &field).map_err(|why| format!("secret: {why}"))?;
+        let (credential, auth) = credentials::materialize(spec.harness, def, &raw, ctx.now)
+            .map_err(|why| match why {
+                Unusable::Expired => "token expired".to_owned(),
+                why => why.to_string(),
+            })?;
+        let priority = routes
+            .iter()
+            .find(|v| &v.key == key)
+            .map_or(0, |v| v.priority);
+        resolved.push(Member {
+            account: PoolAccount {
+                label: key.account.clone(),
+                route_key: key.clone(),
+                credential,
+                upstream: None,
+                priority,
+            },
+            account_upstream: account.upstream.clone(),
+            provider_upstream: pc.upstream.clone(),
+            definition: def.clone(),
+        });
+        Ok(auth)
+    });
+    for l in &left_out {
+        eprintln!("oauth-mux: not using account {} ({})", l.account, l.reason);
+    }
+    let Some(plan) = plan else {
+        let why: Vec<String> = left_out
+            .iter()
+            .map(|l| format!("{}: {}", l.account, l.reason))
+            .collect();
         return Err(Failure::new(
             ExitCode::NoneSelectable,
             format!(
                 "no account of profile {profile:?} can start a {harness_name} session{}; run `oauth-mux route explain --profile {profile}`",
-                if skipped.is_empty() {
+                if why.is_empty() {
                     String::new()
                 } else {
-                    format!(" ({})", skipped.join("; "))
+                    format!(" ({})", why.join("; "))
                 }
             ),
         )
         .into());
     };
-    // A session speaks one path family: keep the accounts that authenticate like the launch one.
-    let launch_auth = members[launch_index].auth;
-    let launch_label = members[launch_index].account.label.clone();
-    let (same, other): (Vec<Member>, Vec<Member>) =
-        members.into_iter().partition(|m| m.auth == launch_auth);
-    for m in &other {
-        eprintln!(
-            "oauth-mux: not using account {} in this session (it authenticates differently from {launch_label})",
-            m.account.label
-        );
-    }
-    let mut members = same;
+    let launch_auth = plan.members[0].1;
+    let launch_label = plan.launch.account.clone();
+    let mut members: Vec<Member> = resolved
+        .into_iter()
+        .filter(|m| plan.members.iter().any(|(k, _)| k == &m.account.route_key))
+        .collect();
     let launch_member = members
         .iter()
-        .position(|m| m.account.label == launch_label)
+        .position(|m| m.account.route_key == plan.launch)
         .unwrap_or(0);
     let definition = members[launch_member].definition.clone();
     let up = definition
@@ -200,7 +185,11 @@ pub fn launch(spec: HarnessLaunch, opts: &LaunchArgs) -> anyhow::Result<()> {
         members.into_iter().map(|m| m.account).collect(),
         ctx.dirs.clone(),
         threshold,
-    )?;
+    )?
+    .with_tiers(
+        evaluation.request.primary_capability.clone(),
+        evaluation.request.fallback_chain.clone(),
+    );
 
     let program = harness_program(spec.bin_env, spec.bin_name)?;
     let user_harness_home = match spec.harness {
@@ -264,20 +253,16 @@ pub fn launch(spec: HarnessLaunch, opts: &LaunchArgs) -> anyhow::Result<()> {
                 .unwrap_or_default()
         );
     }
-    let code = outcome.exit.code.clamp(0, 255);
+    let code = outcome.exit.code.clamp(0, 255) as u8;
     drop(outcome);
-    use std::io::Write as _;
-    let _ = std::io::stdout().flush();
-    std::process::exit(code);
+    crate::exit::child_outcome(code)
 }
 
 struct Member {
     account: PoolAccount,
-    auth: AuthKind,
     account_upstream: Option<String>,
     provider_upstream: Option<String>,
     definition: ProviderDefinition,
-    selected: bool,
 }
 
 /// Read an account's credential: its `secret` block, or `<config_dir>/<credential file>`.

@@ -242,10 +242,7 @@ pub fn run(args: &RepairRunArgs) -> anyhow::Result<()> {
         } else {
             format!("oauth-mux: the login command exited with {code}")
         });
-        if code != 0 {
-            std::process::exit(code);
-        }
-        return Ok(());
+        return crate::exit::child_outcome(code.clamp(0, 255) as u8);
     }
     let result = execute_action(&ctx, &loaded, route, profile.as_deref());
     drop(lock);

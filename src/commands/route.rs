@@ -16,7 +16,13 @@ struct RouteOutput<'a> {
     profile: Option<&'a str>,
     capability: Option<&'a str>,
     requested_capability: Option<&'a str>,
+    /// The route `route select`, `exec`, `env` and `stay-afloat launch` would inject.
     selected: Option<RouteId>,
+    /// The order in which a managed session (`oauth-mux codex|claude`) would try the routes.
+    session_order: Vec<RouteId>,
+    /// Whether any route's provider carries managed sessions (for the human rendering).
+    #[serde(skip)]
+    managed_sessions: bool,
     routes: &'a [RouteReport],
     policy: crate::model::budget::Admission,
     spends_provider_calls: bool,
@@ -41,6 +47,18 @@ pub fn run(selectors: &Selectors, json: bool, explain: bool) -> anyhow::Result<(
         capability: eval.selection.capability.as_deref(),
         requested_capability: eval.request.primary_capability.as_deref(),
         selected: eval.selection.selected.as_ref().map(RouteId::from),
+        session_order: eval
+            .selection
+            .session_order
+            .iter()
+            .filter(|k| has_managed_sessions(&loaded.config, k))
+            .map(RouteId::from)
+            .collect(),
+        managed_sessions: eval
+            .selection
+            .routes
+            .iter()
+            .any(|v| has_managed_sessions(&loaded.config, &v.key)),
         routes: &eval.routes,
         policy: loaded.config.admission(&provider),
         spends_provider_calls: false,
@@ -52,6 +70,16 @@ pub fn run(selectors: &Selectors, json: bool, explain: bool) -> anyhow::Result<(
     } else {
         Err(Quiet(ExitCode::NoneSelectable).into())
     }
+}
+
+/// Whether the route's provider can carry a managed session (its definition names a harness
+/// upstream: Codex, Claude Code).
+fn has_managed_sessions(config: &crate::config::Config, key: &crate::model::RouteKey) -> bool {
+    config
+        .providers
+        .get(&key.provider)
+        .and_then(|pc| config.definition(&pc.kind))
+        .is_some_and(|def| def.upstream.is_some())
 }
 
 fn next_commands(eval: &Evaluation) -> Vec<String> {
@@ -90,6 +118,17 @@ fn render(o: &RouteOutput<'_>, ctx: &Context, explain: bool) -> String {
     {
         out.push_str(&format!(
             "(capability {req} had no selectable route; degraded to {cap})\n"
+        ));
+    }
+    if explain && o.managed_sessions {
+        let order: Vec<&str> = o.session_order.iter().map(|r| r.key.as_str()).collect();
+        out.push_str(&format!(
+            "managed session order: {}\n",
+            if order.is_empty() {
+                "none — no account can start a session".to_owned()
+            } else {
+                order.join(" → ")
+            }
         ));
     }
     if explain || o.selected.is_none() {

@@ -14,6 +14,7 @@ pub mod runtime;
 pub mod schedule;
 pub mod selection;
 pub mod session;
+pub mod session_pool;
 pub mod session_verdict;
 
 pub use classify::{Classification, ClassifierRules, ResponseEvidence, classify_response};

@@ -88,6 +88,10 @@ pub struct DurablePool {
     profile: String,
     reader: ResponseReader,
     threshold_percent: f64,
+    /// The capability tiers the launcher ranked with (requested capability, then the
+    /// profile's degradation chain), so the pool orders routes as `route explain` does.
+    primary_capability: Option<String>,
+    fallback_chain: Vec<String>,
     members: Vec<Member>,
     /// The store as this session knows it (loaded once, updated on every record).
     mirror: Mutex<HashMap<String, RouteHealth>>,
@@ -137,6 +141,8 @@ impl DurablePool {
             profile: profile.to_string(),
             reader: ResponseReader::new(definition),
             threshold_percent,
+            primary_capability: None,
+            fallback_chain: Vec::new(),
             members,
             mirror: Mutex::new(mirror),
             unrecorded_usage: Mutex::new(HashMap::new()),
@@ -144,6 +150,14 @@ impl DurablePool {
             writer: Mutex::new(Some((tx, handle))),
             write_errors,
         })
+    }
+
+    /// Rank with the launcher's capability tiers (the requested capability, then the
+    /// profile's degradation chain), as `route explain` does.
+    pub fn with_tiers(mut self, primary: Option<String>, chain: Vec<String>) -> Self {
+        self.primary_capability = primary;
+        self.fallback_chain = chain;
+        self
     }
 
     /// Errors the background writer met (empty when every fact reached the store).
@@ -186,8 +200,9 @@ impl DurablePool {
             unrecorded: unrecorded.as_deref(),
         };
         let policy = RankPolicy {
+            primary_capability: self.primary_capability.as_deref(),
+            fallback_chain: &self.fallback_chain,
             usage_threshold_pct: self.threshold_percent,
-            ..RankPolicy::default()
         };
         rank(&candidates, &policy, &lookup, now)
     }
