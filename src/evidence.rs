@@ -5,6 +5,7 @@ use jiff::Timestamp;
 
 use crate::model::RouteKey;
 use crate::model::classify::Classification;
+use crate::model::event::Event;
 use crate::model::health::{EvidenceSource, RouteHealth};
 use crate::model::judgement::{Origin, Record, judge};
 use crate::store::StoreError;
@@ -53,8 +54,8 @@ pub fn record(
 
 /// Append an event to the repair event log; failures are reported on stderr but
 /// never stop the command (the event log is evidence, not state).
-pub fn append_event(dirs: &Dirs, event: serde_json::Value) {
-    if let Err(e) = EventLog::new(dirs.events_file()).append(&event) {
+pub fn append_event(dirs: &Dirs, event: &Event) {
+    if let Err(e) = EventLog::new(dirs.events_file()).record(event) {
         crate::output::warn(&format!(
             "oauth-mux: warning: could not append to the event log: {e}"
         ));

@@ -12,6 +12,7 @@ use crate::inject::{InjectError, Shell, Withheld, build_child_env, printable_pla
 use crate::model::RouteKey;
 use crate::model::classify::Classification;
 use crate::model::election::{Ballot, Purpose, elect};
+use crate::model::event::{Event, EventKind};
 use crate::model::health::EvidenceSource;
 use crate::model::liveness::DeadReason;
 use crate::output;
@@ -167,12 +168,13 @@ pub fn launch(selectors: &Selectors, argv: &[String]) -> anyhow::Result<()> {
                 .map_err(Failure::from)?;
                 crate::evidence::append_event(
                     &ctx.dirs,
-                    serde_json::json!({
-                        "ts": ctx.now.to_string(),
-                        "event": "launch_reselect",
-                        "route": key.to_string(),
-                        "reason": "credential_unavailable",
-                    }),
+                    &Event::new(
+                        ctx.now,
+                        EventKind::LaunchReselect {
+                            route: key.to_string(),
+                            reason: "credential_unavailable".into(),
+                        },
+                    ),
                 );
                 output::warn(&format!(
                     "oauth-mux: {key} is stale at launch: its secret could not be used ({error}); recorded {account} as dead credential_unavailable; trying the next route"

@@ -6,7 +6,7 @@
 use serde::Serialize;
 
 use super::afloat::execute::{ExecutionResult, execute_action, is_runnable_probe};
-use super::afloat::record::{Outcome, route_event};
+use super::afloat::record::{Outcome, RouteEventKind, route_event};
 use super::context::Context;
 use super::evaluate::{RouteReport, evaluate};
 use super::facts::RouteId;
@@ -67,8 +67,8 @@ pub fn run(args: &RepairRunArgs) -> anyhow::Result<()> {
                   executed: bool| {
         append_event(
             &ctx.dirs,
-            route_event(
-                "repair_run",
+            &route_event(
+                RouteEventKind::RepairRun,
                 ctx.now,
                 profile.as_deref(),
                 route,

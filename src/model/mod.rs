@@ -5,6 +5,7 @@
 pub mod budget;
 pub mod classify;
 pub mod election;
+pub mod event;
 pub mod health;
 pub mod judgement;
 pub mod liveness;

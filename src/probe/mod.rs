@@ -23,6 +23,7 @@ use crate::exit::ExitCode;
 use crate::model::RouteKey;
 use crate::model::budget::ActionBudget;
 use crate::model::classify::{Classification, Decision, ResponseEvidence, classify_response};
+use crate::model::event::{Event, EventKind, ProbeEvent, TokenRefreshEvent, label_of};
 use crate::model::health::EvidenceSource;
 use crate::model::judgement::{Origin, judge};
 use crate::model::liveness::{DeadReason, DegradedReason, Liveness};
@@ -226,11 +227,15 @@ pub fn run_probe(
     {
         evidence::append_event(
             dirs,
-            serde_json::json!({
-                "ts": now, "kind": "token_refresh", "route": key,
-                "outcome": "not_admitted", "ok": false,
-                "reason": "token_expired_refresh_not_admitted",
-            }),
+            &Event::new(
+                now,
+                EventKind::TokenRefresh(TokenRefreshEvent {
+                    route: key.to_string(),
+                    outcome: "not_admitted".into(),
+                    ok: false,
+                    reason: Some("token_expired_refresh_not_admitted".into()),
+                }),
+            ),
         );
         let out = ProbeOutcome::bare(
             OutcomeKind::TokenExpired,
@@ -469,18 +474,19 @@ pub fn log_probe(
 ) {
     evidence::append_event(
         dirs,
-        serde_json::json!({
-            "ts": now,
-            "kind": "probe",
-            "route": key,
-            "status": out.status,
-            "class": out.classification.as_ref().map(Classification::label),
-            "budget": budget,
-            "spends_provider_calls": budget == ActionBudget::SpendProvider,
-            "contacts_provider": budget.contacts_provider() && out.probe_executed,
-            "outcome": out.outcome,
-            "ok": out.usable(),
-            "message": out.message,
-        }),
+        &Event::new(
+            now,
+            EventKind::Probe(ProbeEvent {
+                route: key.to_string(),
+                status: out.status,
+                class: out.classification.as_ref().map(|c| c.label().to_owned()),
+                budget: label_of(&budget),
+                spends_provider_calls: budget == ActionBudget::SpendProvider,
+                contacts_provider: budget.contacts_provider() && out.probe_executed,
+                outcome: label_of(&out.outcome),
+                ok: out.usable(),
+                message: out.message.clone(),
+            }),
+        ),
     );
 }

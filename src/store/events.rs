@@ -14,6 +14,7 @@ use serde_json::Value;
 use super::StoreError;
 use super::atomic::{ensure_private_dir, parent_dir, sync_dir};
 use super::lock::{DEFAULT_LOCK_TIMEOUT, lock_path_for, with_exclusive};
+use crate::model::event::Event;
 
 /// Default size at which the log is rotated.
 pub const DEFAULT_MAX_LOG_BYTES: u64 = 1024 * 1024;
@@ -37,6 +38,15 @@ pub struct EventTail {
     /// Parsed events, oldest first.
     pub events: Vec<Value>,
     /// Lines in the scanned range that were not JSON objects (torn or foreign lines).
+    pub skipped_lines: usize,
+}
+
+/// The last typed events of the log.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct RecentEvents {
+    /// Oldest first.
+    pub events: Vec<Event>,
+    /// Rows that were not JSON objects or not events oauth-mux knows.
     pub skipped_lines: usize,
 }
 
@@ -92,6 +102,30 @@ impl EventLog {
     /// holds fewer. A missing log is empty.
     pub fn read_last(&self, n: usize) -> Result<Vec<Value>, StoreError> {
         Ok(self.read_tail(n)?.events)
+    }
+
+    /// Append a typed event (redacted like every row).
+    pub fn record(&self, event: &Event) -> Result<(), StoreError> {
+        let value = serde_json::to_value(event)
+            .map_err(|e| self.invalid(format!("an event did not serialize: {e}")))?;
+        self.append(&value)
+    }
+
+    /// The last `n` rows that are events oauth-mux knows (oldest first), and how many rows
+    /// of the scanned range were not (a torn line, a kind from a newer version).
+    pub fn read_recent(&self, n: usize) -> Result<RecentEvents, StoreError> {
+        let tail = self.read_tail(n)?;
+        let mut recent = RecentEvents {
+            skipped_lines: tail.skipped_lines,
+            ..RecentEvents::default()
+        };
+        for value in tail.events {
+            match serde_json::from_value::<Event>(value) {
+                Ok(event) => recent.events.push(event),
+                Err(_) => recent.skipped_lines += 1,
+            }
+        }
+        Ok(recent)
     }
 
     /// Like [`EventLog::read_last`], also counting lines that could not be parsed.
