@@ -20,6 +20,7 @@ pub mod proxy;
 pub mod routes;
 pub mod secrets;
 pub mod store;
+pub mod util;
 
 use exit::{ChildExit, ExitCode, Failure, Quiet};
 

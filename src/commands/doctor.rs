@@ -9,7 +9,8 @@ use crate::config::Problem;
 use crate::exit::{ExitCode, Quiet};
 use crate::model::runtime::RuntimeReadiness;
 use crate::output;
-use crate::routes::{self, expand_home, find_on_path, is_writable};
+use crate::routes::{self, find_on_path, is_writable};
+use crate::util::home::expand_tilde as expand_home;
 
 #[derive(Serialize)]
 struct DoctorReport {

@@ -282,7 +282,7 @@ fn read_account_secret(
         }
         let mut spec = SecretSpec::new(secrets::SecretBackend::File);
         spec.path = Some(
-            routes::expand_home(dir)
+            crate::util::home::expand_tilde(dir)
                 .join(file)
                 .to_string_lossy()
                 .into_owned(),

@@ -32,12 +32,8 @@ struct ScratchDir(PathBuf);
 impl ScratchDir {
     fn new() -> Result<Self> {
         let path = std::env::temp_dir().join(format!("oauth-mux-demo-{}", proxy::new_secret()?));
-        std::fs::create_dir(&path).with_context(|| format!("creating {}", path.display()))?;
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o700))?;
-        }
+        crate::util::private_fs::create_private_dir(&path)
+            .with_context(|| format!("creating {}", path.display()))?;
         Ok(ScratchDir(path))
     }
 }
@@ -86,14 +82,10 @@ fn demo_config(definition: Value, origin: &str) -> Value {
 }
 
 fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600);
-    }
-    opts.open(path)
+    crate::util::private_fs::private_file_options()
+        .write(true)
+        .create_new(true)
+        .open(path)
         .and_then(|mut f| f.write_all(bytes))
         .with_context(|| format!("writing {}", path.display()))
 }

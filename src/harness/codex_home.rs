@@ -25,6 +25,7 @@ use anyhow::{Context, bail};
 use toml_edit::{DocumentMut, Item, value};
 
 use super::private_fs;
+use crate::util::base64url;
 
 /// Codex's built-in provider, which the child keeps (threads are tied to a provider id).
 pub const BUILTIN_PROVIDER_ID: &str = "openai";
@@ -179,24 +180,9 @@ pub(crate) fn unsigned_jwt(claims: &serde_json::Value) -> String {
     let header = serde_json::json!({"alg": "none", "typ": "JWT"});
     format!(
         "{}.{}.placeholder",
-        base64url(header.to_string().as_bytes()),
-        base64url(claims.to_string().as_bytes())
+        base64url::encode(header.to_string().as_bytes()),
+        base64url::encode(claims.to_string().as_bytes())
     )
-}
-
-fn base64url(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let n = (u32::from(chunk[0]) << 16)
-            | (u32::from(*chunk.get(1).unwrap_or(&0)) << 8)
-            | u32::from(*chunk.get(2).unwrap_or(&0));
-        let chars = chunk.len() + 1;
-        for i in 0..chars {
-            out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
-        }
-    }
-    out
 }
 
 /// The user's real Codex home: `$CODEX_HOME` unless it is an oauth-mux overlay, else
@@ -469,15 +455,6 @@ args = ["--stdio"]
         );
         let api = placeholder_auth(CodexAuthKind::ApiKey, 0);
         assert!(api.contains("omux-placeholder-api-key"));
-    }
-
-    #[test]
-    fn base64url_matches_known_vectors() {
-        assert_eq!(base64url(b""), "");
-        assert_eq!(base64url(b"f"), "Zg");
-        assert_eq!(base64url(b"fo"), "Zm8");
-        assert_eq!(base64url(b"foo"), "Zm9v");
-        assert_eq!(base64url(b"\xfb\xff"), "-_8");
     }
 
     #[test]

@@ -187,7 +187,7 @@ pub fn printable_plan(
         if let Some(dir) = &target.account.config_dir {
             exports.push((
                 env.clone(),
-                crate::routes::expand_home(dir).display().to_string(),
+                crate::util::home::expand_tilde(dir).display().to_string(),
             ));
         } else if target.needs_temp_credential() {
             withheld.push(Withheld {
@@ -230,7 +230,7 @@ pub fn build_child_env(
         if let Some(dir) = &target.account.config_dir {
             vars.push((
                 env.clone(),
-                crate::routes::expand_home(dir).into_os_string(),
+                crate::util::home::expand_tilde(dir).into_os_string(),
             ));
         } else if let (Some(template), Some(cred)) =
             (&injection.credential_template, credential.as_ref())

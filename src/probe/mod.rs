@@ -376,7 +376,7 @@ fn command_observation(
     if let (Some(name), Some(dir)) = (dir_env, route.account.config_dir.as_deref()) {
         env.push((
             name.to_owned(),
-            crate::routes::expand_home(dir)
+            crate::util::home::expand_tilde(dir)
                 .to_string_lossy()
                 .into_owned(),
         ));

@@ -6,8 +6,9 @@ use std::str::FromStr;
 use zeroize::Zeroize;
 
 use super::error::SecretErrorKind as Kind;
-use super::read::{Ctx, MAX_SECRET_BYTES, expand_tilde, file_error, read_file_limited, utf8};
+use super::read::{Ctx, MAX_SECRET_BYTES, file_error, read_file_limited, utf8};
 use super::{Secret, SecretBackend, SecretError};
+use crate::util::home::expand_tilde;
 
 /// The prefix every age X25519 identity starts with.
 const IDENTITY_PREFIX: &str = "AGE-SECRET-KEY-";

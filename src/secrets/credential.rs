@@ -4,6 +4,8 @@
 use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+
+use crate::util::json_path;
 use sha2::{Digest, Sha256};
 
 use super::error::SecretErrorKind as Kind;
@@ -106,24 +108,6 @@ impl Credential {
     }
 }
 
-/// The value at a dot path (`a.b.0.c`; a numeric segment indexes an array).
-/// An empty path or segment finds nothing.
-pub fn json_path_get<'a>(value: &'a Value, path: &str) -> Option<&'a Value> {
-    if path.is_empty() {
-        return None;
-    }
-    path.split('.').try_fold(value, |node, segment| {
-        if segment.is_empty() {
-            return None;
-        }
-        match node {
-            Value::Object(map) => map.get(segment),
-            Value::Array(items) => segment.parse::<usize>().ok().and_then(|i| items.get(i)),
-            _ => None,
-        }
-    })
-}
-
 fn parse_error(field: &str, problem: &str, fix: &str) -> SecretError {
     SecretError::new(
         Kind::Parse,
@@ -173,7 +157,7 @@ pub fn parse_credential(
     let doc = match format.wrapper_key.as_deref() {
         Some(key) => root
             .get(key)
-            .or_else(|| json_path_get(&root, key))
+            .or_else(|| json_path::get(&root, key))
             .filter(|v| v.is_object())
             .unwrap_or(&root),
         None => &root,
@@ -183,7 +167,7 @@ pub fn parse_credential(
     if let Some(Value::String(key)) = format
         .api_key_path
         .as_deref()
-        .and_then(|p| json_path_get(doc, p))
+        .and_then(|p| json_path::get(doc, p))
         && !key.trim().is_empty()
     {
         return Ok(Credential {
@@ -195,7 +179,7 @@ pub fn parse_credential(
         });
     }
 
-    let access = match json_path_get(doc, &format.access_token_path) {
+    let access = match json_path::get(doc, &format.access_token_path) {
         None => {
             return Ok(Credential {
                 access_token: Secret::new(trimmed.to_string()),
@@ -214,7 +198,7 @@ pub fn parse_credential(
             ));
         }
     };
-    let refresh_token = match json_path_get(doc, &format.refresh_token_path) {
+    let refresh_token = match json_path::get(doc, &format.refresh_token_path) {
         Some(Value::String(s)) if !s.trim().is_empty() => Some(Secret::new(s.trim().to_string())),
         _ => None,
     };
@@ -230,7 +214,7 @@ pub fn parse_credential(
 /// sha256 of the identity claim, first 12 hex digits; the raw id is registered so
 /// it is scrubbed if it ever reaches output.
 fn identity_hash(doc: &Value, format: &CredentialFormat) -> Option<String> {
-    let value = json_path_get(doc, format.identity_claim_path.as_deref()?)?;
+    let value = json_path::get(doc, format.identity_claim_path.as_deref()?)?;
     let raw = match value {
         Value::String(s) if !s.is_empty() => s.clone(),
         Value::Number(n) => n.to_string(),
@@ -263,7 +247,7 @@ fn expiry(
     if let Some(value) = format
         .expires_at_path
         .as_deref()
-        .and_then(|p| json_path_get(doc, p))
+        .and_then(|p| json_path::get(doc, p))
         && !value.is_null()
     {
         return expires_at(value, format.expires_at_unit).map(Some);
@@ -271,7 +255,7 @@ fn expiry(
     if let Some(value) = format
         .expires_in_path
         .as_deref()
-        .and_then(|p| json_path_get(doc, p))
+        .and_then(|p| json_path::get(doc, p))
         && !value.is_null()
     {
         let bad = || {
@@ -289,7 +273,7 @@ fn expiry(
         return Ok(Some(at));
     }
     if let Some(path) = format.expires_from_jwt_path.as_deref()
-        && let Some(value) = json_path_get(doc, path)
+        && let Some(value) = json_path::get(doc, path)
     {
         let exp = value.as_str().and_then(jwt_exp).ok_or_else(|| {
             parse_error(
@@ -338,7 +322,7 @@ pub fn jwt_exp(token: &str) -> Option<Timestamp> {
     let mut parts = token.trim().split('.');
     let (_header, payload) = (parts.next()?, parts.next()?);
     parts.next()?;
-    let bytes = base64url_decode(payload)?;
+    let bytes = crate::util::base64url::decode(payload)?;
     let claims: Value = serde_json::from_slice(&bytes).ok()?;
     let exp = claims.get("exp").and_then(Value::as_f64)?;
     if !exp.is_finite() || exp.abs() > 9e12 {
@@ -347,59 +331,9 @@ pub fn jwt_exp(token: &str) -> Option<Timestamp> {
     Timestamp::from_millisecond((exp * 1000.0).round() as i64).ok()
 }
 
-/// Decode base64url (RFC 4648 §5), padding optional. `None` on any invalid byte.
-fn base64url_decode(text: &str) -> Option<Vec<u8>> {
-    fn sextet(c: u8) -> Option<u32> {
-        Some(match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'-' | b'+' => 62,
-            b'_' | b'/' => 63,
-            _ => return None,
-        } as u32)
-    }
-    let data = text.trim_end_matches('=').as_bytes();
-    if data.len() % 4 == 1 {
-        return None;
-    }
-    let mut out = Vec::with_capacity(data.len() * 3 / 4);
-    for chunk in data.chunks(4) {
-        let mut acc = 0u32;
-        for (i, c) in chunk.iter().enumerate() {
-            acc |= sextet(*c)? << (18 - 6 * i);
-        }
-        let bytes = acc.to_be_bytes();
-        out.extend_from_slice(&bytes[1..chunk.len()]);
-    }
-    Some(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn base64url_decodes_all_lengths() {
-        assert_eq!(base64url_decode("").unwrap(), b"");
-        assert_eq!(base64url_decode("Zg").unwrap(), b"f");
-        assert_eq!(base64url_decode("Zm8").unwrap(), b"fo");
-        assert_eq!(base64url_decode("Zm9v").unwrap(), b"foo");
-        assert_eq!(base64url_decode("Zm9vYg==").unwrap(), b"foob");
-        assert_eq!(base64url_decode("-_8").unwrap(), [0xfb, 0xff]);
-        assert!(base64url_decode("Z").is_none());
-        assert!(base64url_decode("Zm9v!").is_none());
-    }
-
-    #[test]
-    fn json_path_get_walks_objects_and_arrays() {
-        let v = serde_json::json!({"a": {"b": [10, {"c": "x"}]}});
-        assert_eq!(json_path_get(&v, "a.b.1.c"), Some(&Value::from("x")));
-        assert_eq!(json_path_get(&v, "a.b.0"), Some(&Value::from(10)));
-        assert_eq!(json_path_get(&v, "a.x"), None);
-        assert_eq!(json_path_get(&v, ""), None);
-        assert_eq!(json_path_get(&v, "a..b"), None);
-    }
 
     #[test]
     fn expiry_skew_is_thirty_seconds() {

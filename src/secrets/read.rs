@@ -3,7 +3,7 @@
 
 use std::fs::File;
 use std::io::{self, Read};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::OnceLock;
 use std::time::Duration;
 
@@ -88,16 +88,6 @@ impl Ctx<'_> {
     /// A required string field (presence was checked by `missing_fields`).
     pub fn required(&self, value: &Option<String>) -> String {
         value.clone().unwrap_or_default()
-    }
-}
-
-/// Expand a leading `~` or `~/` to `$HOME`. Other paths are returned unchanged.
-pub fn expand_tilde(path: &str) -> PathBuf {
-    let home = std::env::var_os("HOME").filter(|h| !h.is_empty());
-    match (path, home) {
-        ("~", Some(home)) => PathBuf::from(home),
-        (p, Some(home)) if p.starts_with("~/") => Path::new(&home).join(&p[2..]),
-        (p, _) => PathBuf::from(p),
     }
 }
 
@@ -199,7 +189,7 @@ fn read_env(ctx: &Ctx<'_>) -> Result<Secret, SecretError> {
 }
 
 fn read_file_backend(ctx: &Ctx<'_>) -> Result<Secret, SecretError> {
-    let path = expand_tilde(&ctx.required(&ctx.spec.path));
+    let path = crate::util::home::expand_tilde(&ctx.required(&ctx.spec.path));
     let bytes = read_file_limited(&path, MAX_SECRET_BYTES)
         .map_err(|e| file_error(ctx, "secret file", "path", &e, &path))?;
     let text = utf8(bytes).map_err(|()| {
@@ -280,14 +270,5 @@ mod tests {
     fn strip_trailing_newlines_keeps_inner_ones() {
         assert_eq!(strip_trailing_newlines("a\nb\r\n\n".into()), "a\nb");
         assert_eq!(strip_trailing_newlines("tok".into()), "tok");
-    }
-
-    #[test]
-    fn expand_tilde_only_touches_a_leading_tilde() {
-        let home = std::env::var("HOME").unwrap();
-        assert_eq!(expand_tilde("~/x/y"), Path::new(&home).join("x/y"));
-        assert_eq!(expand_tilde("~"), PathBuf::from(&home));
-        assert_eq!(expand_tilde("/a/~/b"), PathBuf::from("/a/~/b"));
-        assert_eq!(expand_tilde("~other/x"), PathBuf::from("~other/x"));
     }
 }

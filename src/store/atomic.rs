@@ -5,38 +5,20 @@
 //! the directory is fsynced so the rename itself survives a power cut. A crash at any
 //! point leaves either the old file or the new one.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
-/// Create `path` and any missing parents with mode 0700.
-///
-/// Directories that already exist are left as they are: we never loosen or tighten
-/// permissions on a directory we did not create (it may be `/tmp` or the user's home).
-pub fn ensure_private_dir(path: &Path) -> io::Result<()> {
-    if path.as_os_str().is_empty() || path.is_dir() {
-        return Ok(());
-    }
-    let mut builder = fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::DirBuilderExt;
-        builder.mode(0o700);
-    }
-    builder.create(path)
-}
+use crate::util::private_fs::private_file_options;
+
+pub use crate::util::private_fs::ensure_private_dir;
 
 /// Open `path` for writing, creating it exclusively with mode 0600.
-pub(crate) fn create_private_file(path: &Path) -> io::Result<File> {
-    let mut options = OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    options.open(path)
+fn create_private_file(path: &Path) -> io::Result<File> {
+    private_file_options()
+        .write(true)
+        .create_new(true)
+        .open(path)
 }
 
 /// Replace `path` with `bytes` atomically: temp file (0600) in the same directory,

@@ -5,16 +5,17 @@
 //! cap, the file is renamed to `<log>.1` (replacing an older one) and a fresh file is
 //! started, so a line is never split across files or torn by rotation.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
 use super::StoreError;
-use super::atomic::{ensure_private_dir, parent_dir, sync_dir};
+use super::atomic::{parent_dir, sync_dir};
 use super::lock::{DEFAULT_LOCK_TIMEOUT, lock_path_for, with_exclusive};
 use crate::model::event::Event;
+use crate::util::private_fs::{ensure_private_dir, private_file_options};
 
 /// Default size at which the log is rotated.
 pub const DEFAULT_MAX_LOG_BYTES: u64 = 1024 * 1024;
@@ -208,14 +209,11 @@ fn redact(value: &mut Value) {
 }
 
 fn open_append(path: &Path) -> io::Result<File> {
-    let mut options = OpenOptions::new();
-    options.read(true).append(true).create(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    options.open(path)
+    private_file_options()
+        .read(true)
+        .append(true)
+        .create(true)
+        .open(path)
 }
 
 fn ends_without_newline(file: &mut File) -> io::Result<bool> {
@@ -298,7 +296,10 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let log = EventLog::new(tmp.path().join("repair-events.jsonl"));
         log.append(&json!({"i": 1})).unwrap();
-        let mut file = OpenOptions::new().append(true).open(log.path()).unwrap();
+        let mut file = fs::OpenOptions::new()
+            .append(true)
+            .open(log.path())
+            .unwrap();
         file.write_all(b"{\"i\": 2, \"trunc").unwrap();
         log.append(&json!({"i": 3})).unwrap();
         let tail = log.read_tail(10).unwrap();

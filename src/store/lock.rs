@@ -5,13 +5,14 @@
 //! live holder. Lock files are never unlinked: removing one while another process
 //! waits on it would let two processes "hold" different files with the same name.
 
-use std::fs::{File, OpenOptions, TryLockError};
+use std::fs::{File, TryLockError};
 use std::path::{Path, PathBuf};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use super::StoreError;
-use super::atomic::{ensure_private_dir, parent_dir};
+use super::atomic::parent_dir;
+use crate::util::private_fs::{ensure_private_dir, private_file_options};
 
 /// How long state writers wait for each other before giving up with a clear error.
 pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(10);
@@ -87,14 +88,11 @@ pub fn with_exclusive<R>(
 pub(crate) fn open_lock_file(lock_path: &Path) -> Result<File, StoreError> {
     let dir = parent_dir(lock_path);
     ensure_private_dir(&dir).map_err(|err| StoreError::io("create directory", &dir, err))?;
-    let mut options = OpenOptions::new();
-    options.read(true).write(true).create(true).truncate(false);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    options
+    private_file_options()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
         .open(lock_path)
         .map_err(|err| StoreError::io("open lock file", lock_path, err))
 }

@@ -1,0 +1,7 @@
+//! Small helpers every layer may use: each one fact in one place (dot paths into JSON,
+//! base64url, `~` expansion, private files and directories). No policy lives here.
+
+pub mod base64url;
+pub mod home;
+pub mod json_path;
+pub mod private_fs;
