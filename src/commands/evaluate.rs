@@ -11,10 +11,11 @@ use crate::cli::Selectors;
 use crate::config::Config;
 use crate::exit::Failure;
 use crate::model::budget::{AdmissionVerdict, RepairOwner};
+use crate::model::election::{Selection, select};
 use crate::model::health::{EvidenceSource, RouteStatus};
 use crate::model::repair::{RepairContext, RouteAction, Writeback, plan_action};
 use crate::model::runtime::RuntimeReadiness;
-use crate::model::selection::{RankPolicy, Selection, select};
+use crate::model::selection::RankPolicy;
 use crate::routes::{self, RouteRequest};
 
 /// The recorded evidence behind a route's status.

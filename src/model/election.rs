@@ -24,11 +24,9 @@ use serde::Serialize;
 use super::classify::SHORT_RATE_LIMIT_SECONDS;
 use super::health::RouteStatus;
 use super::route_key::RouteKey;
-use super::selection::RouteView;
+use super::selection::{Candidate, HealthLookup, RankPolicy, RouteView, rank};
 
-/// Usage percentage at or above which an account is "hot" (config
-/// `policy.usage_switch_threshold_pct`).
-pub const DEFAULT_USAGE_THRESHOLD_PCT: f64 = 95.0;
+pub use super::selection::DEFAULT_USAGE_THRESHOLD_PCT;
 
 /// What the elected route is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -152,6 +150,52 @@ pub fn elect(routes: &[RouteView], ballot: &Ballot<'_>) -> Election {
     Election {
         order: eligible.into_iter().map(|(_, v)| v.key.clone()).collect(),
         passed_over,
+    }
+}
+
+/// The result of selection.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Selection {
+    /// The route to inject into a child (the [`Purpose::Inject`] election's first).
+    pub selected: Option<RouteKey>,
+    /// The capability that was served (differs from the requested one when the
+    /// degradation chain was used).
+    pub capability: Option<String>,
+    pub routes: Vec<RouteView>,
+    /// The order in which a managed session would try the routes ([`Purpose::Session`]).
+    pub session_order: Vec<RouteKey>,
+}
+
+/// Rank the candidates and run both elections: the route to inject (`selected`, with a
+/// skip reason on every route passed over) and the order a managed session would use.
+pub fn select(
+    candidates: &[Candidate],
+    policy: &RankPolicy<'_>,
+    health: &dyn HealthLookup,
+    now: Timestamp,
+) -> Selection {
+    let mut routes = rank(candidates, policy, health, now);
+    let inject = elect(&routes, &Ballot::new(Purpose::Inject));
+    let session = elect(&routes, &Ballot::new(Purpose::Session));
+    for view in &mut routes {
+        view.skip_reason = inject.reason_for(&view.key).map(str::to_owned);
+    }
+    let selected = inject.first().cloned();
+    let capability = match &selected {
+        Some(key) => {
+            let tier = routes.iter().find(|v| &v.key == key).map(|v| v.tier);
+            match tier {
+                Some(0) | None => policy.primary_capability.map(str::to_owned),
+                Some(_) => key.capability.clone(),
+            }
+        }
+        None => policy.primary_capability.map(str::to_owned),
+    };
+    Selection {
+        selected,
+        capability,
+        routes,
+        session_order: session.order,
     }
 }
 

@@ -7,7 +7,7 @@ use crate::model::classify::Classification;
 use crate::model::health::{EvidenceSource, RouteHealth, UsageGauge};
 use crate::model::liveness::DeadReason;
 use crate::model::runtime::RuntimeReadiness;
-use crate::model::selection::{Candidate, HealthLookup, RankPolicy, rank, select};
+use crate::model::selection::{Candidate, HealthLookup, RankPolicy, rank};
 
 fn now() -> Timestamp {
     "2026-12-07T10:00:00Z".parse().unwrap()

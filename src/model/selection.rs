@@ -1,12 +1,12 @@
-//! Route ranking and selection: every candidate's status from recorded evidence, in rank
-//! order, and the one election ([`super::election`]) over them. `route select`,
-//! `route explain`, `repair-plan`, `stay-afloat`, `env`/`exec` and the proxy all ask it.
+//! Route ranking: every candidate's status from recorded evidence, in rank order (capability
+//! tier, account priority, profile order). The one election ([`super::election`]) decides
+//! over the ranked views; `route select`, `route explain`, `repair-plan`, `stay-afloat`,
+//! `env`/`exec` and the proxy all go through both.
 
 use jiff::Timestamp;
 use serde::Serialize;
 
 use super::classify::Decision;
-use super::election::{Ballot, DEFAULT_USAGE_THRESHOLD_PCT, Purpose, elect};
 use super::health::{RouteHealth, RouteStatus, UsageGauge, effective_status};
 use super::route_key::RouteKey;
 use super::runtime::RuntimeReadiness;
@@ -48,18 +48,9 @@ pub struct RouteView {
     pub hot: bool,
 }
 
-/// The result of selection.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Selection {
-    /// The route to inject into a child (the [`Purpose::Inject`] election's first).
-    pub selected: Option<RouteKey>,
-    /// The capability that was served (differs from the requested one when the
-    /// degradation chain was used).
-    pub capability: Option<String>,
-    pub routes: Vec<RouteView>,
-    /// The order in which a managed session would try the routes ([`Purpose::Session`]).
-    pub session_order: Vec<RouteKey>,
-}
+/// Usage percentage at or above which an account is "hot" (config
+/// `policy.usage_switch_threshold_pct`).
+pub const DEFAULT_USAGE_THRESHOLD_PCT: f64 = 95.0;
 
 /// Health lookup by route key (account-level keys included).
 pub trait HealthLookup {
@@ -187,39 +178,6 @@ pub fn rank(
         }
     }
     routes
-}
-
-/// Rank the candidates and run both elections: the route to inject (`selected`, with a
-/// skip reason on every route passed over) and the order a managed session would use.
-pub fn select(
-    candidates: &[Candidate],
-    policy: &RankPolicy<'_>,
-    health: &dyn HealthLookup,
-    now: Timestamp,
-) -> Selection {
-    let mut routes = rank(candidates, policy, health, now);
-    let inject = elect(&routes, &Ballot::new(Purpose::Inject));
-    let session = elect(&routes, &Ballot::new(Purpose::Session));
-    for view in &mut routes {
-        view.skip_reason = inject.reason_for(&view.key).map(str::to_owned);
-    }
-    let selected = inject.first().cloned();
-    let capability = match &selected {
-        Some(key) => {
-            let tier = routes.iter().find(|v| &v.key == key).map(|v| v.tier);
-            match tier {
-                Some(0) | None => policy.primary_capability.map(str::to_owned),
-                Some(_) => key.capability.clone(),
-            }
-        }
-        None => policy.primary_capability.map(str::to_owned),
-    };
-    Selection {
-        selected,
-        capability,
-        routes,
-        session_order: session.order,
-    }
 }
 
 #[cfg(test)]

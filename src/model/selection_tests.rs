@@ -2,6 +2,7 @@ use std::collections::HashMap;
 
 use super::*;
 use crate::model::classify::Classification;
+use crate::model::election::{Selection, select};
 use crate::model::health::EvidenceSource;
 use crate::model::liveness::{DeadReason, RateLimitWindow};
 

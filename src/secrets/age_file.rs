@@ -5,8 +5,8 @@ use std::str::FromStr;
 
 use zeroize::Zeroize;
 
+use super::backend::{Ctx, MAX_SECRET_BYTES, file_error, read_file_limited, utf8};
 use super::error::SecretErrorKind as Kind;
-use super::read::{Ctx, MAX_SECRET_BYTES, file_error, read_file_limited, utf8};
 use super::{Secret, SecretBackend, SecretError};
 use crate::util::home::expand_tilde;
 

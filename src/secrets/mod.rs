@@ -10,6 +10,7 @@
 //!   token parsed from one is registered there.
 
 mod age_file;
+mod backend;
 mod credential;
 mod error;
 mod process;

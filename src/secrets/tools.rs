@@ -3,9 +3,9 @@
 
 use std::path::Path;
 
+use super::backend::{Ctx, MAX_SECRET_BYTES, strip_trailing_newlines, utf8};
 use super::error::SecretErrorKind as Kind;
 use super::process::{RunError, ToolOutput, describe_status, run_bounded};
-use super::read::{Ctx, MAX_SECRET_BYTES, strip_trailing_newlines, utf8};
 use super::{Secret, SecretBackend, SecretError};
 use crate::util::home::expand_tilde;
 use crate::util::json_path;
