@@ -1,15 +1,79 @@
 //! Every command and flag, with help text and examples. Commands appear here
 //! only once they work.
 
+use std::ffi::OsString;
+
 use clap::{Args, Parser, Subcommand};
 
 /// Parse the process arguments. Usage errors print clap's message and map to exit 2;
 /// `--help`/`--version` print and map to 0.
 pub fn parse() -> Result<Cli, u8> {
-    Cli::try_parse().map_err(|err| {
+    let argv = route_harness_args(std::env::args_os().collect());
+    Cli::try_parse_from(argv).map_err(|err| {
         let _ = err.print();
         if err.use_stderr() { 2 } else { 0 }
     })
+}
+
+/// After `oauth-mux codex` / `oauth-mux claude`, everything that is not one of oauth-mux's
+/// own long options (read from the clap definitions below) or own subcommands belongs to
+/// the harness: `oauth-mux claude -p "hi"`, `oauth-mux codex exec "…"`,
+/// `oauth-mux codex resume --last`, `oauth-mux codex --model x`. This inserts the `--` that
+/// hands it over, so clap sees `oauth-mux codex [OWN OPTIONS] -- HARNESS ARGS`. oauth-mux's
+/// options come first; from the first argument that is not one, the rest is the harness's.
+pub fn route_harness_args(argv: Vec<OsString>) -> Vec<OsString> {
+    let Some(harness) = argv.get(1).and_then(|a| a.to_str()) else {
+        return argv;
+    };
+    let root = command();
+    let Some(mut cmd) = root
+        .get_subcommands()
+        .find(|c| c.get_name() == harness && (harness == "codex" || harness == "claude"))
+        .cloned()
+    else {
+        return argv;
+    };
+    let mut out: Vec<OsString> = argv[..2].to_vec();
+    let mut rest = argv[2..].iter().peekable();
+    // An own subcommand: its own options, then the harness's (`run`, `resume`); the
+    // others (`status-latest`, …) take no harness arguments and are left to clap.
+    if let Some(name) = rest.peek().and_then(|a| a.to_str())
+        && let Some(sub) = cmd.find_subcommand(name).cloned()
+    {
+        out.push(rest.next().expect("peeked").clone());
+        if !sub.get_arguments().any(|a| a.is_last_set()) {
+            out.extend(rest.cloned());
+            return out;
+        }
+        cmd = sub;
+    }
+    let own = |arg: &str| -> Option<bool> {
+        let name = arg.strip_prefix("--")?.split('=').next()?;
+        if name == "help" {
+            return Some(false);
+        }
+        cmd.get_arguments()
+            .find(|a| a.get_long() == Some(name))
+            .map(|a| a.get_action().takes_values() && !arg.contains('='))
+    };
+    while let Some(arg) = rest.peek() {
+        let Some(takes_value) = arg.to_str().and_then(&own) else {
+            break;
+        };
+        out.push(rest.next().expect("peeked").clone());
+        if takes_value && let Some(value) = rest.next() {
+            out.push(value.clone());
+        }
+    }
+    if rest.peek().is_some_and(|a| *a == "--") {
+        rest.next();
+    }
+    let harness_args: Vec<OsString> = rest.cloned().collect();
+    if !harness_args.is_empty() {
+        out.push("--".into());
+        out.extend(harness_args);
+    }
+    out
 }
 
 const AFTER_HELP: &str = "\
@@ -84,14 +148,14 @@ pub enum Command {
     /// proxy that answers a spent quota with another account of the profile.
     #[command(
         args_conflicts_with_subcommands = true,
-        after_help = "Examples:\n  oauth-mux codex\n  oauth-mux codex -- exec --skip-git-repo-check \"fix the tests\"\n  oauth-mux codex resume -- --last\n  oauth-mux codex --no-side-traffic -p codex-max\n  oauth-mux codex status-latest --json\n\nEnvironment:\n  OMUX_CODEX_BIN       the codex binary (default: codex on PATH)\n  OMUX_CODEX_UPSTREAM  upstream origin (gateways, mirrors, tests)\n  OMUX_EXTRA_CA_FILE   extra PEM CA bundle for upstream TLS\n  HTTPS_PROXY          honoured for upstream traffic"
+        after_help = "oauth-mux's own options are long-only and come first; every other argument\ngoes to codex unchanged (`--` before them works too).\n\nExamples:\n  oauth-mux codex\n  oauth-mux codex exec --skip-git-repo-check \"fix the tests\"\n  oauth-mux codex resume --last\n  oauth-mux codex --profile codex-max --model gpt-5.5\n  oauth-mux codex --no-side-traffic -- exec \"say hi\"\n  oauth-mux codex status-latest --json\n\nEnvironment:\n  OMUX_CODEX_BIN       the codex binary (default: codex on PATH)\n  OMUX_CODEX_UPSTREAM  upstream origin (gateways, mirrors, tests)\n  OMUX_EXTRA_CA_FILE   extra PEM CA bundle for upstream TLS\n  HTTPS_PROXY          honoured for upstream traffic"
     )]
     Codex(CodexArgs),
     /// Run the real Claude Code CLI in a managed session (ANTHROPIC_BASE_URL points at a
     /// local proxy that answers a spent quota with another account of the profile).
     #[command(
         args_conflicts_with_subcommands = true,
-        after_help = "Examples:\n  oauth-mux claude\n  oauth-mux claude -- -p \"explain this repo\"\n  oauth-mux claude --isolated-config --no-side-traffic\n  oauth-mux claude status-latest --json\n\nEnvironment:\n  OMUX_CLAUDE_BIN       the claude binary (default: claude on PATH)\n  OMUX_CLAUDE_UPSTREAM  upstream origin (gateways, mirrors, tests)\n  OMUX_EXTRA_CA_FILE    extra PEM CA bundle for upstream TLS\n  HTTPS_PROXY           honoured for upstream traffic"
+        after_help = "oauth-mux's own options are long-only and come first; every other argument\ngoes to claude unchanged (`--` before them works too).\n\nExamples:\n  oauth-mux claude\n  oauth-mux claude -p \"explain this repo\"\n  oauth-mux claude --profile claude --continue\n  oauth-mux claude --isolated-config --no-side-traffic\n  oauth-mux claude status-latest --json\n\nEnvironment:\n  OMUX_CLAUDE_BIN       the claude binary (default: claude on PATH)\n  OMUX_CLAUDE_UPSTREAM  upstream origin (gateways, mirrors, tests)\n  OMUX_EXTRA_CA_FILE    extra PEM CA bundle for upstream TLS\n  HTTPS_PROXY           honoured for upstream traffic"
     )]
     Claude(ClaudeArgs),
     /// Probe routes against their providers and record the evidence (budgeted).
@@ -141,7 +205,7 @@ pub struct CodexArgs {
     pub command: Option<CodexCommand>,
     #[command(flatten)]
     pub launch: LaunchArgs,
-    /// Arguments for codex, after `--` (e.g. `-- exec "say hi"`).
+    /// Arguments for codex (e.g. `exec "say hi"`, `--model x`); `--` before them is optional.
     #[arg(last = true)]
     pub args: Vec<std::ffi::OsString>,
 }
@@ -150,13 +214,11 @@ pub struct CodexArgs {
 pub enum CodexCommand {
     /// Start codex with ARGS (the default when no subcommand is given).
     #[command(
-        after_help = "Examples:\n  oauth-mux codex run\n  oauth-mux codex run -- exec \"say hi\""
+        after_help = "Examples:\n  oauth-mux codex run\n  oauth-mux codex run exec \"say hi\""
     )]
     Run(HarnessRunArgs),
     /// `codex resume ARGS`: continue a session recorded through oauth-mux.
-    #[command(
-        after_help = "Examples:\n  oauth-mux codex resume\n  oauth-mux codex resume -- --last"
-    )]
+    #[command(after_help = "Examples:\n  oauth-mux codex resume\n  oauth-mux codex resume --last")]
     Resume(HarnessRunArgs),
     /// Summarize the newest managed Codex session: verdict and next action.
     #[command(
@@ -177,7 +239,7 @@ pub struct ClaudeArgs {
     /// by default Claude uses your own config dir.
     #[arg(long)]
     pub isolated_config: bool,
-    /// Arguments for claude, after `--` (e.g. `-- -p "say hi"`).
+    /// Arguments for claude (e.g. `-p "say hi"`, `--continue`); `--` before them is optional.
     #[arg(last = true)]
     pub args: Vec<std::ffi::OsString>,
 }
@@ -197,7 +259,7 @@ pub enum ClaudeCommand {
 pub struct HarnessRunArgs {
     #[command(flatten)]
     pub launch: LaunchArgs,
-    /// Arguments for the harness, after `--`.
+    /// Arguments for the harness; `--` before them is optional.
     #[arg(last = true)]
     pub args: Vec<std::ffi::OsString>,
 }
@@ -205,8 +267,9 @@ pub struct HarnessRunArgs {
 /// Flags shared by `oauth-mux codex` and `oauth-mux claude`.
 #[derive(Debug, Args, Default, Clone)]
 pub struct LaunchArgs {
-    /// Profile whose accounts the session may use (default: codex-max / claude).
-    #[arg(long, short = 'p')]
+    /// Profile whose accounts the session may use (default: codex-max / claude). Long
+    /// only: `-p` and every other argument oauth-mux does not own go to the harness.
+    #[arg(long)]
     pub profile: Option<String>,
     /// Turn off the harness's non-model traffic for this session only (Codex: plugin sync,
     /// apps MCP, analytics; Claude: telemetry, bootstrap, auto-update). Off by default:
@@ -611,4 +674,84 @@ pub struct CompletionsArgs {
 /// The clap command tree, for completions and the man page.
 pub fn command() -> clap::Command {
     <Cli as clap::CommandFactory>::command()
+}
+
+#[cfg(test)]
+mod harness_args_tests {
+    use super::*;
+
+    fn routed(args: &[&str]) -> Vec<String> {
+        let argv = std::iter::once("oauth-mux")
+            .chain(args.iter().copied())
+            .map(OsString::from)
+            .collect();
+        route_harness_args(argv)
+            .into_iter()
+            .skip(1)
+            .map(|a| a.into_string().unwrap())
+            .collect()
+    }
+
+    fn harness_args(args: &[&str]) -> Vec<String> {
+        let argv = route_harness_args(
+            std::iter::once("oauth-mux")
+                .chain(args.iter().copied())
+                .map(OsString::from)
+                .collect(),
+        );
+        let cli = Cli::try_parse_from(argv).unwrap();
+        let (own, args) = match cli.command {
+            Command::Codex(c) => match c.command {
+                Some(CodexCommand::Run(r) | CodexCommand::Resume(r)) => (r.launch, r.args),
+                _ => (c.launch, c.args),
+            },
+            Command::Claude(c) => (c.launch, c.args),
+            _ => panic!("not a harness command"),
+        };
+        let mut out: Vec<String> = own
+            .profile
+            .into_iter()
+            .map(|p| format!("profile={p}"))
+            .collect();
+        out.extend(args.into_iter().map(|a| a.into_string().unwrap()));
+        out
+    }
+
+    #[test]
+    fn everything_oauth_mux_does_not_own_goes_to_the_harness() {
+        assert_eq!(harness_args(&["claude", "-p", "hi"]), ["-p", "hi"]);
+        assert_eq!(
+            harness_args(&["codex", "exec", "say hi"]),
+            ["exec", "say hi"]
+        );
+        assert_eq!(harness_args(&["codex", "--model", "x"]), ["--model", "x"]);
+        assert_eq!(harness_args(&["codex", "resume", "--last"]), ["--last"]);
+        assert_eq!(
+            harness_args(&["codex", "--profile", "work", "exec", "--profile", "p2"]),
+            ["profile=work", "exec", "--profile", "p2"],
+            "oauth-mux's options come first; after the first harness argument all is the harness's"
+        );
+        assert_eq!(
+            harness_args(&["claude", "--profile=team", "--", "--profile", "x"]),
+            ["profile=team", "--profile", "x"]
+        );
+        assert_eq!(
+            harness_args(&["claude", "--no-side-traffic", "--isolated-config", "-c"]),
+            ["-c"]
+        );
+    }
+
+    #[test]
+    fn own_subcommands_and_other_commands_are_left_alone() {
+        assert_eq!(
+            routed(&["codex", "status-latest", "--json"]),
+            ["codex", "status-latest", "--json"]
+        );
+        assert_eq!(
+            routed(&["route", "explain", "-p", "x"]),
+            ["route", "explain", "-p", "x"]
+        );
+        assert_eq!(routed(&["codex", "--help"]), ["codex", "--help"]);
+        assert_eq!(routed(&["claude"]), ["claude"]);
+    }
 }
