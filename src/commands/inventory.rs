@@ -574,7 +574,101 @@ pub fn report(args: &ReportArgs) -> anyhow::Result<()> {
             "oauth-mux route explain --json".into(),
         ],
     };
-    output::emit(args.json, &report, |r| {
-        serde_json::to_string_pretty(r).unwrap_or_default()
-    })
+    output::emit(args.json, &report, render_report)
+}
+
+/// The support report for a person (to paste into an issue; `--json` for tools).
+fn render_report(r: &SupportReport) -> String {
+    let field = |v: &serde_json::Value, k: &str| match v.get(k) {
+        Some(serde_json::Value::String(s)) => s.clone(),
+        Some(other) => other.to_string(),
+        None => "-".into(),
+    };
+    let mut out = format!(
+        "oauth-mux {} on {}/{} (report redacted: {}; paths {})\n",
+        r.version,
+        field(&r.platform, "os"),
+        field(&r.platform, "arch"),
+        if r.redacted { "yes" } else { "no" },
+        if r.paths_included {
+            "included"
+        } else {
+            "hidden"
+        },
+    );
+    out.push_str(&format!(
+        "config: configured {}, valid {}, warnings {}{}\n\n",
+        field(&r.config, "configured"),
+        field(&r.config, "valid"),
+        field(&r.config, "warnings"),
+        r.config
+            .get("error")
+            .and_then(|e| e.as_str())
+            .map(|e| format!("\n  error: {e}"))
+            .unwrap_or_default()
+    ));
+    let accounts: Vec<Vec<String>> = r
+        .accounts
+        .iter()
+        .map(|a| {
+            vec![
+                format!("{}:{}", a.provider, a.account),
+                a.secret_backend.clone(),
+                a.runtime.clone(),
+            ]
+        })
+        .collect();
+    if accounts.is_empty() {
+        out.push_str("accounts: none configured\n");
+    } else {
+        out.push_str(&output::table(&["ACCOUNT", "SECRET", "RUNTIME"], &accounts));
+    }
+    let health: Vec<Vec<String>> = r
+        .health
+        .iter()
+        .map(|h| {
+            vec![
+                h.key.clone(),
+                h.state.clone(),
+                h.last_class.clone().unwrap_or_else(|| "-".into()),
+                h.observed_at.map_or_else(|| "-".into(), |t| t.to_string()),
+            ]
+        })
+        .collect();
+    out.push('\n');
+    if health.is_empty() {
+        out.push_str("health: nothing recorded\n");
+    } else {
+        out.push_str(&output::table(
+            &["ROUTE", "STATE", "LAST", "OBSERVED"],
+            &health,
+        ));
+    }
+    if r.unreadable_health_records > 0 {
+        out.push_str(&format!(
+            "({} health records could not be read)\n",
+            r.unreadable_health_records
+        ));
+    }
+    let tools: Vec<String> = r
+        .tools
+        .iter()
+        .map(|t| {
+            format!(
+                "{}{}",
+                field(t, "name"),
+                if t.get("on_path").and_then(|v| v.as_bool()) == Some(true) {
+                    " ✓"
+                } else {
+                    " ✗"
+                }
+            )
+        })
+        .collect();
+    out.push_str(&format!(
+        "\ntools on PATH: {}\nrecent events: {}\n",
+        tools.join("  "),
+        r.recent_events
+    ));
+    out + &output::next_block(&r.next_commands)
 }

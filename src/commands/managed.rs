@@ -329,23 +329,23 @@ pub fn status_latest(harness: HarnessKind, json: bool) -> anyhow::Result<()> {
             next_commands: vec![format!("oauth-mux {}", harness.name())],
         };
         if json {
-            println!("{}", serde_json::to_string_pretty(&none)?);
+            crate::output::print_json(&none)?;
         } else {
-            println!(
+            crate::output::print_text(&format!(
                 "no managed {} session recorded yet; run `oauth-mux {}`",
                 harness.name(),
                 harness.name()
-            );
+            ));
         }
         return Err(Quiet(ExitCode::Error).into());
     };
     let artifact = status::read_artifact(&path)?;
     let s = session_verdict::summarize(harness, &artifact);
     if json {
-        println!("{}", serde_json::to_string_pretty(&s)?);
+        crate::output::print_json(&s)?;
         return Ok(());
     }
-    println!("{}", render_summary(&s));
+    crate::output::print_text(&render_summary(&s));
     Ok(())
 }
 

@@ -62,7 +62,14 @@ pub fn run(selectors: &Selectors, json: bool, explain: bool) -> anyhow::Result<(
         routes: &eval.routes,
         policy: loaded.config.admission(&provider),
         spends_provider_calls: false,
-        next_commands: next_commands(&eval),
+        next_commands: next_commands(
+            &eval,
+            if explain {
+                "oauth-mux route explain"
+            } else {
+                "oauth-mux route select"
+            },
+        ),
     };
     output::emit(json, &out, |o| render(o, &ctx, explain))?;
     if ok {
@@ -82,7 +89,8 @@ fn has_managed_sessions(config: &crate::config::Config, key: &crate::model::Rout
         .is_some_and(|def| def.upstream.is_some())
 }
 
-fn next_commands(eval: &Evaluation) -> Vec<String> {
+/// The commands to run next, never the command that is running (`this`).
+fn next_commands(eval: &Evaluation, this: &str) -> Vec<String> {
     let mut next = Vec::new();
     if let Some(sel) = eval.selected() {
         let mut exec = format!(
@@ -104,6 +112,7 @@ fn next_commands(eval: &Evaluation) -> Vec<String> {
     if eval.selected().is_none() {
         next.push("oauth-mux repair-plan".into());
     }
+    next.retain(|c| c != this);
     next
 }
 
@@ -161,15 +170,26 @@ pub fn route_table(routes: &[RouteReport], ctx: &Context) -> String {
                         "-".into()
                     }
                 }),
-                r.action
-                    .command
-                    .clone()
-                    .or_else(|| r.action.diagnostic_command.clone())
-                    .unwrap_or_else(|| "-".into()),
+                repair_cell(&r.action),
             ]
         })
         .collect();
     output::table(&["ROUTE", "HEALTH", "RUNTIME", "WHY", "REPAIR"], &rows)
+}
+
+/// What a person does about a route: its repair command, `wait` when time repairs it, `-`
+/// when nothing is needed. Inventory commands (`--json` diagnostics) are not repairs; they
+/// stay in the JSON as `diagnostic_command`.
+pub fn repair_cell(action: &crate::model::repair::RouteAction) -> String {
+    use crate::model::repair::ActionKind;
+    match action.kind {
+        ActionKind::None => "-".into(),
+        ActionKind::WaitForQuota
+        | ActionKind::WaitAndRetry
+        | ActionKind::WaitForCooldown
+        | ActionKind::WaitForRepair => "wait".into(),
+        _ => action.command.clone().unwrap_or_else(|| "-".into()),
+    }
 }
 
 #[derive(Serialize)]
@@ -221,7 +241,7 @@ pub fn repair_plan(selectors: &Selectors, json: bool) -> anyhow::Result<()> {
             })
             .collect(),
         summary,
-        next_commands: next_commands(&eval),
+        next_commands: next_commands(&eval, "oauth-mux repair-plan"),
     };
     output::emit(json, &out, |o| {
         let rows: Vec<Vec<String>> = o
@@ -235,11 +255,7 @@ pub fn repair_plan(selectors: &Selectors, json: bool) -> anyhow::Result<()> {
                         .ok()
                         .and_then(|v| v.as_str().map(str::to_owned))
                         .unwrap_or_default(),
-                    r.action
-                        .command
-                        .clone()
-                        .or_else(|| r.action.diagnostic_command.clone())
-                        .unwrap_or_else(|| "-".into()),
+                    repair_cell(r.action),
                     r.action.message.clone(),
                 ]
             })
