@@ -5,14 +5,39 @@ use std::ffi::OsString;
 
 use clap::{Args, Parser, Subcommand};
 
-/// Parse the process arguments. Usage errors print clap's message and map to exit 2;
-/// `--help`/`--version` print and map to 0.
-pub fn parse() -> Result<Cli, u8> {
-    let argv = route_harness_args(std::env::args_os().collect());
-    Cli::try_parse_from(argv).map_err(|err| {
-        let _ = err.print();
-        if err.use_stderr() { 2 } else { 0 }
-    })
+/// A command-line parse that did not give a command: a usage error, or `--help`/`--version`.
+pub struct ParseStop(clap::Error);
+
+impl ParseStop {
+    /// True for a usage error (not for `--help` or `--version`).
+    pub fn is_error(&self) -> bool {
+        self.0.use_stderr()
+    }
+
+    /// clap's message, plain.
+    pub fn render(&self) -> String {
+        self.0.render().to_string()
+    }
+
+    /// Print clap's message where clap prints it; the exit code (2 for a usage error).
+    pub fn print_and_code(&self) -> u8 {
+        let _ = self.0.print();
+        if self.0.use_stderr() { 2 } else { 0 }
+    }
+}
+
+/// Parse arguments already routed by [`route_harness_args`].
+pub fn parse_from(argv: Vec<OsString>) -> Result<Cli, ParseStop> {
+    Cli::try_parse_from(argv).map_err(ParseStop)
+}
+
+/// Whether the command line asks for JSON: `--json` among oauth-mux's own arguments (before
+/// a `--` that starts a child's or a harness's arguments).
+pub fn wants_json(argv: &[OsString]) -> bool {
+    argv.iter()
+        .skip(1)
+        .take_while(|a| *a != "--")
+        .any(|a| a == "--json")
 }
 
 /// After `oauth-mux codex` / `oauth-mux claude`, everything that is not one of oauth-mux's
