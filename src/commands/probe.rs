@@ -198,17 +198,33 @@ fn probe_one(
             probe::log_probe(&ctx.dirs, key, ActionBudget::SpendProvider, &out, ctx.now);
             out
         }
-        Some(d) => probe::run_probe(
-            &ctx.dirs,
-            ProbeRoute {
-                key,
-                provider: pc,
-                account,
-                definition: d,
-                profile,
-            },
-            ctx.now,
-        )?,
+        Some(d) => {
+            // One progress line per probe that runs (stderr; stdout stays the report).
+            output::warn(&format!(
+                "oauth-mux: probing {key}{}…",
+                if spends { " (spends a model call)" } else { "" }
+            ));
+            let started = std::time::Instant::now();
+            let out = probe::run_probe(
+                &ctx.dirs,
+                ProbeRoute {
+                    key,
+                    provider: pc,
+                    account,
+                    definition: d,
+                    profile,
+                },
+                ctx.now,
+            )?;
+            output::warn(&format!(
+                "oauth-mux: {key}: {} in {:.1} s",
+                out.classification
+                    .as_ref()
+                    .map_or_else(|| out.outcome.as_str().to_owned(), |c| c.label().to_owned()),
+                started.elapsed().as_secs_f64()
+            ));
+            out
+        }
     };
     Ok(RouteReport {
         provider: key.provider.clone(),

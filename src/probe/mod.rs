@@ -483,7 +483,7 @@ pub fn log_probe(
                 budget: label_of(&budget),
                 spends_provider_calls: budget == ActionBudget::SpendProvider,
                 contacts_provider: budget.contacts_provider() && out.probe_executed,
-                outcome: label_of(&out.outcome),
+                outcome: out.outcome.as_str().to_owned(),
                 ok: out.usable(),
                 message: out.message.clone(),
             }),
