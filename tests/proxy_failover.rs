@@ -1,15 +1,16 @@
 //! End-to-end failover behaviour of the session proxy against the loopback fake provider
 //! (SPEC §8): the harness never sees a quota error another account can absorb.
 
-mod proxy_support;
+mod kit;
 
 use jiff::Timestamp;
+use kit::canary;
+use kit::proxy_rig::*;
 use oauth_mux::demo::fake_provider::Behaviour;
 use oauth_mux::model::health::RouteStatus;
 use oauth_mux::proxy::frames::Frame;
 use oauth_mux::proxy::pool::{AccountId, Pool};
 use oauth_mux::proxy::{Harness, ProxyConfig};
-use proxy_support::*;
 
 fn ok(text: &str) -> Behaviour {
     Behaviour::Succeed { text: text.into() }
@@ -36,8 +37,8 @@ fn codex_quota_on_first_account_is_answered_by_the_second() {
         !seen.body.contains("usage_limit_reached"),
         "harness saw the quota error"
     );
-    assert_eq!(rig.fake.calls(&token("one")), 1);
-    assert_eq!(rig.fake.calls(&token("two")), 1);
+    assert_eq!(rig.calls("one"), 1);
+    assert_eq!(rig.calls("two"), 1);
 
     let Some(RouteStatus::QuotaExhausted {
         resets_at: reset, ..
@@ -63,27 +64,27 @@ fn codex_quota_on_first_account_is_answered_by_the_second() {
     }));
 
     // The swap: account two's own credential and ChatGPT account id; everything else as sent.
-    let h = rig.fake.last_headers(&token("two"));
+    let h = rig.fake.last_headers(&canary::token("two"));
     let get = |n: &str| h.iter().find(|(k, _)| k == n).map(|(_, v)| v.clone());
     assert_eq!(
         get("authorization"),
-        Some(format!("Bearer {}", token("two")))
+        Some(format!("Bearer {}", canary::token("two")))
     );
-    assert_eq!(get("chatgpt-account-id"), Some(raw_account_id("two")));
+    assert_eq!(get("chatgpt-account-id"), Some(canary::account_id("two")));
     assert_eq!(get("originator").as_deref(), Some("codex_exec"));
     assert_eq!(
-        rig.fake.last_body(&token("two")),
+        rig.fake.last_body(&canary::token("two")),
         br#"{"model":"gpt-6.1-sol","stream":true,"input":[]}"#
     );
 
     // Sticky: the next request goes straight to account two.
     let again = codex_turn(&rig);
     assert_eq!(again.status, 200);
-    assert_eq!(rig.fake.calls(&token("one")), 1);
-    assert_eq!(rig.fake.calls(&token("two")), 2);
-    rig.assert_no_canary(&seen.all_text());
-    rig.assert_no_canary(&again.all_text());
-    rig.assert_no_canary(&rig.frames_json());
+    assert_eq!(rig.calls("one"), 1);
+    assert_eq!(rig.calls("two"), 2);
+    canary::assert_absent("what the harness saw", &seen.all_text());
+    canary::assert_absent("what the harness saw", &again.all_text());
+    canary::assert_absent("the frames", &rig.frames_json());
 }
 
 #[test]
@@ -98,11 +99,11 @@ fn claude_quota_fails_over_and_the_oauth_beta_is_ensured() {
     assert!(seen.body.contains("message_stop"));
     assert!(!seen.body.contains("rate_limit_error"));
     assert_eq!(rig.benched("one"), Some("quota_exhausted"));
-    let h = rig.fake.last_headers(&token("two"));
+    let h = rig.fake.last_headers(&canary::token("two"));
     let get = |n: &str| h.iter().find(|(k, _)| k == n).map(|(_, v)| v.clone());
     assert_eq!(
         get("authorization"),
-        Some(format!("Bearer {}", token("two")))
+        Some(format!("Bearer {}", canary::token("two")))
     );
     assert_eq!(
         get("x-api-key"),
@@ -114,8 +115,8 @@ fn claude_quota_fails_over_and_the_oauth_beta_is_ensured() {
         Some("claude-code-20250219,context-1m-2025-08-07,oauth-2025-04-20")
     );
     assert_eq!(get("anthropic-version").as_deref(), Some("2023-06-01"));
-    rig.assert_no_canary(&seen.all_text());
-    rig.assert_no_canary(&rig.frames_json());
+    canary::assert_absent("what the harness saw", &seen.all_text());
+    canary::assert_absent("the frames", &rig.frames_json());
 }
 
 #[test]
@@ -133,8 +134,8 @@ fn codex_pool_spent_gives_one_clear_error_with_the_earliest_reset() {
         "{msg}"
     );
     assert!(msg.contains("earliest reset"), "{msg}");
-    assert_eq!(rig.fake.calls(&token("one")), 1);
-    assert_eq!(rig.fake.calls(&token("two")), 1);
+    assert_eq!(rig.calls("one"), 1);
+    assert_eq!(rig.calls("two"), 1);
     assert!(rig.frames().iter().any(|f| matches!(
         f,
         Frame::PoolExhausted {
@@ -145,11 +146,8 @@ fn codex_pool_spent_gives_one_clear_error_with_the_earliest_reset() {
     // A second request touches no account: both are benched.
     let again = codex_turn(&rig);
     assert_eq!(again.status, 429);
-    assert_eq!(
-        rig.fake.calls(&token("one")) + rig.fake.calls(&token("two")),
-        2
-    );
-    rig.assert_no_canary(&seen.all_text());
+    assert_eq!(rig.calls("one") + rig.calls("two"), 2);
+    canary::assert_absent("what the harness saw", &seen.all_text());
 }
 
 #[test]
@@ -214,7 +212,7 @@ fn error_as_first_event_of_a_200_stream_fails_over() {
             !seen.body.contains("resp_e"),
             "held prelude of the failed stream leaked"
         );
-        assert_eq!(rig.fake.calls(&token("two")), 1);
+        assert_eq!(rig.calls("two"), 1);
         assert_eq!(rig.benched("one"), Some("quota_exhausted"), "{harness:?}");
         assert_eq!(
             rig.turns()[0],
@@ -246,8 +244,8 @@ fn usage_above_threshold_moves_the_next_request() {
     assert_eq!(first.header("x-codex-primary-used-percent"), Some("97"));
     let second = codex_turn(&rig);
     assert!(second.body.contains("fresh"));
-    assert_eq!(rig.fake.calls(&token("one")), 1);
-    assert_eq!(rig.fake.calls(&token("two")), 1);
+    assert_eq!(rig.calls("one"), 1);
+    assert_eq!(rig.calls("two"), 1);
     assert!(rig.frames().contains(&Frame::Handoff {
         from: Some("one".into()),
         to: "two".into(),
@@ -298,7 +296,7 @@ fn request_without_the_session_secret_gets_403_and_touches_no_account() {
             b"{}",
         );
         assert_eq!(seen.status, 403, "{path}");
-        rig.assert_no_canary(&seen.all_text());
+        canary::assert_absent("what the harness saw", &seen.all_text());
     }
     // Right secret with a trailing extra byte is still wrong.
     let wrong = format!("{}x/backend-api/codex/responses", rig.base());
@@ -325,8 +323,8 @@ fn overload_529_is_retried_in_place_and_never_benches() {
     let seen = claude_turn(&rig);
     assert_eq!(seen.status, 200);
     assert!(seen.body.contains("recovered"));
-    assert_eq!(rig.fake.calls(&token("one")), 3);
-    assert_eq!(rig.fake.calls(&token("two")), 0);
+    assert_eq!(rig.calls("one"), 3);
+    assert_eq!(rig.calls("two"), 0);
     assert_eq!(rig.benched("one"), None);
 
     // More overloads than the retry bound: the harness gets the 529 (its own retry loop
@@ -346,8 +344,8 @@ fn overload_529_is_retried_in_place_and_never_benches() {
     );
     let seen = claude_turn(&rig);
     assert_eq!(seen.status, 529);
-    assert_eq!(rig.fake.calls(&token("one")), 3);
-    assert_eq!(rig.fake.calls(&token("two")), 0);
+    assert_eq!(rig.calls("one"), 3);
+    assert_eq!(rig.calls("two"), 0);
     assert_eq!(rig.benched("one"), None);
 }
 
@@ -368,8 +366,8 @@ fn codex_500_is_retried_in_place() {
     );
     let seen = codex_turn(&rig);
     assert_eq!(seen.status, 200);
-    assert_eq!(rig.fake.calls(&token("one")), 2);
-    assert_eq!(rig.fake.calls(&token("two")), 0);
+    assert_eq!(rig.calls("one"), 2);
+    assert_eq!(rig.calls("two"), 0);
 }
 
 fn short_limit(failures: u32) -> Behaviour {
@@ -469,11 +467,7 @@ fn a_request_arriving_during_a_wait_waits_too_instead_of_getting_the_pool_spent_
     assert_eq!(second.status, 200, "{second:?}");
     assert!(second.body.contains("after the wait"), "{second:?}");
     assert_waits_without_pool_exhausted(&rig, 2, "each request waited once");
-    assert_eq!(
-        rig.fake.calls(&token("one")),
-        3,
-        "429, then one call per request"
-    );
+    assert_eq!(rig.calls("one"), 3, "429, then one call per request");
 }
 
 #[test]
@@ -543,7 +537,7 @@ fn a_timed_out_upstream_is_not_asked_again() {
         let seen = codex_turn(&rig);
         assert_eq!(seen.status, 502, "{behaviour:?}: {seen:?}");
         assert!(seen.body.contains("timeout"), "{behaviour:?}: {seen:?}");
-        assert_eq!(rig.fake.calls(&token("one")), 1, "{behaviour:?}");
+        assert_eq!(rig.calls("one"), 1, "{behaviour:?}");
     }
 }
 
@@ -578,7 +572,7 @@ fn a_short_rate_limit_is_waited_out_once_per_request() {
     let rig = Rig::new(Harness::Codex, &[("one", short_limit(5))]);
     let seen = codex_turn(&rig);
     assert_eq!(seen.status, 429, "{seen:?}");
-    assert_eq!(rig.fake.calls(&token("one")), 2);
+    assert_eq!(rig.calls("one"), 2);
     let waits = rig
         .frames()
         .iter()
@@ -668,7 +662,7 @@ fn once_content_reached_the_harness_there_is_no_replay() {
         seen.body.contains("usage_limit_reached"),
         "the late error is the harness's to see"
     );
-    assert_eq!(rig.fake.calls(&token("two")), 0);
+    assert_eq!(rig.calls("two"), 0);
     assert_eq!(
         rig.turns(),
         vec![("one".into(), 200, "success".into(), true)]
@@ -810,11 +804,11 @@ fn compressed_bodies_pass_untouched_both_ways() {
     std::io::Read::read_to_end(&mut resp.into_body().into_reader(), &mut got).unwrap();
     assert_eq!(got, gz, "response bytes altered");
     assert_eq!(
-        rig.fake.last_body(&token("one")),
+        rig.fake.last_body(&canary::token("one")),
         zstd_like,
         "request bytes altered"
     );
-    let h = rig.fake.last_headers(&token("one"));
+    let h = rig.fake.last_headers(&canary::token("one"));
     assert!(h.contains(&("content-encoding".into(), "zstd".into())));
 }
 
@@ -847,7 +841,7 @@ fn turn_state_is_dropped_only_when_the_account_changes() {
     };
     let has_state = |label: &str| {
         rig.fake
-            .last_headers(&token(label))
+            .last_headers(&canary::token(label))
             .iter()
             .any(|(n, _)| n == "x-codex-turn-state")
     };
