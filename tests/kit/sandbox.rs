@@ -140,6 +140,14 @@ impl Sandbox {
         self.env.remove(key);
     }
 
+    /// Put `dir` first on the `PATH` of every program this sandbox runs from now on.
+    pub fn prepend_path(&mut self, dir: &Path) {
+        let mut path = OsString::from(dir);
+        path.push(":");
+        path.push(&self.env["PATH"]);
+        self.set_env("PATH", path);
+    }
+
     pub fn env_var(&self, key: &str) -> Option<String> {
         self.env.get(key).map(|v| v.to_string_lossy().into_owned())
     }
