@@ -91,6 +91,12 @@ impl Cmd {
         self
     }
 
+    /// The underlying command, for what the builder does not cover (a child whose stdin
+    /// stays open while the test talks to it).
+    pub fn into_std(self) -> Command {
+        self.command
+    }
+
     /// The command line, for messages.
     fn shown(&self) -> String {
         let mut parts = vec![self.command.get_program().to_string_lossy().into_owned()];

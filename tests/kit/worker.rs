@@ -14,7 +14,7 @@
 //! }
 //! ```
 
-use super::command::Cmd;
+use super::command::{Cmd, Running};
 
 /// Set in a worker's environment: its arguments, joined by `|`.
 pub const WORKER_VAR: &str = "OMUX_TEST_WORKER";
@@ -36,4 +36,9 @@ pub fn command(test_name: &str, args: &[String]) -> Cmd {
 /// The test binary this code runs in.
 pub fn this_test_binary() -> std::path::PathBuf {
     std::env::current_exe().expect("the test binary's path")
+}
+
+/// Start [`command`] with its output captured.
+pub fn spawn(test_name: &str, args: &[String]) -> Running {
+    command(test_name, args).spawn()
 }
