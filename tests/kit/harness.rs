@@ -99,20 +99,24 @@ pub fn script_harness(sb: &Sandbox, name: &str, body: &str) -> PathBuf {
     path
 }
 
-/// A stub Claude Code: this test binary re-run as a worker of `test_name`, which sends one
-/// model request to `ANTHROPIC_BASE_URL` (see [`act_as_stub_claude`]) and exits 0 when the
-/// answer was a success. Point `OMUX_CLAUDE_BIN` at it.
-pub fn stub_claude(sb: &Sandbox, test_name: &str) -> PathBuf {
-    let path = sb.work_dir().join("stub-claude.sh");
-    files::write_script(
-        &path,
+/// A stub Claude Code, planted as `claude` first on the sandbox's `PATH`: it touches
+/// `work/stub-claude-ran`, then re-runs this test binary as a worker of `test_name`, which
+/// sends one model request to `ANTHROPIC_BASE_URL` (see [`act_as_stub_claude`]).
+pub fn plant_stub_claude(sb: &Sandbox, test_name: &str) -> PathBuf {
+    sb.plant_script(
+        "claude",
         &format!(
-            "{var}=stub-claude exec '{bin}' --exact {test_name} --nocapture --test-threads=1",
+            "touch '{ran}'\nexport {var}=stub-claude\nexec '{bin}' --exact {test_name} --nocapture --test-threads=1",
+            ran = stub_claude_marker(sb).display(),
             var = worker::WORKER_VAR,
             bin = worker::this_test_binary().display(),
         ),
-    );
-    path
+    )
+}
+
+/// The file the stub Claude Code touches when it starts.
+pub fn stub_claude_marker(sb: &Sandbox) -> PathBuf {
+    sb.work_dir().join("stub-claude-ran")
 }
 
 /// The stub's part: one `/v1/messages` request through the session, as Claude Code sends
