@@ -161,6 +161,22 @@ fn a_passed_quota_reset_needs_revalidation() {
     assert_eq!(next["claim"]["level"], "mediation_required");
 }
 
+/// `oauth-mux stay-afloat handoff VERB` for toy:a1.
+fn handoff(bed: &Sandbox, verb: &str) -> Value {
+    bed.run(&[
+        "stay-afloat",
+        "handoff",
+        verb,
+        "--provider",
+        "toy",
+        "--account",
+        "a1",
+        "--json",
+    ])
+    .ok()
+    .json()
+}
+
 #[test]
 fn a_dead_token_queues_one_handoff_until_cleared() {
     let bed = afloat_sandbox();
@@ -225,38 +241,14 @@ fn a_dead_token_queues_one_handoff_until_cleared() {
     let alias = bed.run(&["daemon", "handoffs", "--json"]).ok().json();
     assert_eq!(alias["handoffs"], handoffs["handoffs"]);
 
-    let ack = bed
-        .run(&[
-            "stay-afloat",
-            "handoff",
-            "ack",
-            "--provider",
-            "toy",
-            "--account",
-            "a1",
-            "--json",
-        ])
-        .ok()
-        .json();
+    let ack = handoff(&bed, "ack");
     assert_eq!(ack["outcome"], "handoff_acknowledged");
     assert_eq!(ack["handoff_pending"], true);
     assert_eq!(ack["event_recorded"], true);
     assert_eq!(ack["matched"], 1);
     assert_eq!(tick(&bed)["handoff_queued"], false, "ack keeps it pending");
 
-    let clear = bed
-        .run(&[
-            "stay-afloat",
-            "handoff",
-            "clear",
-            "--provider",
-            "toy",
-            "--account",
-            "a1",
-            "--json",
-        ])
-        .ok()
-        .json();
+    let clear = handoff(&bed, "clear");
     assert_eq!(clear["outcome"], "handoff_resolved");
     assert_eq!(clear["handoff_pending"], false);
     let handoffs = bed.run(&["stay-afloat", "handoffs", "--json"]).ok().json();

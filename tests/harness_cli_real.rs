@@ -445,6 +445,15 @@ fn post_status(addr: &str, path: &str) -> u16 {
     String::from_utf8_lossy(&head[9..12]).parse().unwrap()
 }
 
+/// `oauth-mux codex` with `script` as the harness (its `$OUT` is `work/`), running.
+fn start_codex_with(s: &Scenario, script: &std::path::Path) -> kit::command::Running {
+    s.sb.oauth_mux()
+        .arg("codex")
+        .env("OMUX_CODEX_BIN", script)
+        .env("OUT", s.sb.work_dir())
+        .spawn()
+}
+
 #[test]
 fn e_requests_without_the_session_secret_get_403_and_touch_no_account() {
     let s = Scenario::new(Kind::Codex, ok("UNUSED"), ok("UNUSED"));
@@ -458,12 +467,7 @@ i=0
 while [ ! -e "$OUT/done" ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done
 exit 0"#,
     );
-    let child =
-        s.sb.oauth_mux()
-            .arg("codex")
-            .env("OMUX_CODEX_BIN", &script)
-            .env("OUT", &out_dir)
-            .spawn();
+    let child = start_codex_with(&s, &script);
     let config_copy = out_dir.join("overlay-config.toml");
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     while !config_copy.exists() {
@@ -521,12 +525,7 @@ i=0
 while [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done
 exit 3"#,
     );
-    let child =
-        s.sb.oauth_mux()
-            .arg("codex")
-            .env("OMUX_CODEX_BIN", &script)
-            .env("OUT", &out_dir)
-            .spawn();
+    let child = start_codex_with(&s, &script);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     while !out_dir.join("ready").exists() {
         assert!(

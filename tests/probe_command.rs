@@ -89,7 +89,7 @@ fn quota_on_a1_falls_back_to_a2_and_is_recorded_route_scoped() {
     assert_eq!(a1["source"], "command_probe");
     assert_eq!(health["toy:a2#expensive"]["last_class"], "success");
     // Route-scoped: the quota does not touch the account key.
-    assert!(health.get("toy:a1").is_none());
+    assert!(!health.contains_key("toy:a1"));
 
     let events = sb.events();
     let probes: Vec<&Value> = events.iter().filter(|e| e["kind"] == "probe").collect();
@@ -186,5 +186,5 @@ fn unreadable_secret_records_the_account_dead_and_exits_202() {
         health["toy:a1"]["liveness"]["reason"],
         "credential_unavailable"
     );
-    assert!(health.get("toy:a1#expensive").is_none());
+    assert!(!health.contains_key("toy:a1#expensive"));
 }
