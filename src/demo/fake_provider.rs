@@ -119,6 +119,12 @@ impl FakeProviderBuilder {
         self
     }
 
+    /// [`FakeProviderBuilder::account`] for each `(credential, behaviour)`.
+    pub fn accounts(mut self, script: Vec<(String, Behaviour)>) -> Self {
+        self.script.extend(script);
+        self
+    }
+
     /// Answer every request that no account script covers, on any path, with `behaviour`.
     pub fn every_request(mut self, behaviour: Behaviour) -> Self {
         self.canned = Some(behaviour);
@@ -255,14 +261,6 @@ impl FakeProvider {
     /// Slow streams that ran to completion.
     pub fn completed_streams(&self) -> u32 {
         self.lock().completed_streams
-    }
-}
-
-impl FakeProviderBuilder {
-    /// [`FakeProviderBuilder::account`] for each `(credential, behaviour)`.
-    pub fn accounts(mut self, script: Vec<(String, Behaviour)>) -> Self {
-        self.script.extend(script);
-        self
     }
 }
 

@@ -324,3 +324,15 @@ pub fn raw(addr: SocketAddr, bytes: &[u8], timeout: Duration) -> String {
     }
     String::from_utf8_lossy(&out).into_owned()
 }
+
+/// A successful stream saying `text`.
+pub fn ok(text: &str) -> Behaviour {
+    Behaviour::Succeed { text: text.into() }
+}
+
+/// The provider's quota error, resetting in `secs`.
+pub fn quota(secs: u64) -> Behaviour {
+    Behaviour::QuotaExhausted {
+        resets_in_seconds: secs,
+    }
+}
