@@ -8,8 +8,8 @@ use kit::canary;
 use kit::proxy_rig::*;
 use oauth_mux::demo::fake_provider::Behaviour;
 use oauth_mux::model::health::RouteStatus;
-use oauth_mux::proxy::frames::Frame;
 use oauth_mux::proxy::Harness;
+use oauth_mux::proxy::frames::Frame;
 
 #[test]
 fn codex_quota_on_first_account_is_answered_by_the_second() {
