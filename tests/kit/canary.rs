@@ -2,8 +2,7 @@
 //! [`assert_absent`] on any text, `Output::assert_no_canaries` on a run,
 //! `Sandbox::assert_no_canary_on_disk` on every file.
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use oauth_mux::util::base64url;
 
 /// The marker every canary carries, and nothing else in the suite does.
 pub const MARKER: &str = "omuxcanary";
@@ -37,7 +36,7 @@ pub fn claude_token(label: &str) -> String {
 /// the marker (letters and digits only, as a real signature's base64url would).
 pub fn jwt(label: &str) -> String {
     let exp = jiff::Timestamp::now().as_second() + 30 * 86_400;
-    let b64 = |json: &str| URL_SAFE_NO_PAD.encode(json.as_bytes());
+    let b64 = |json: &str| base64url::encode(json.as_bytes());
     let signature: String = format!("{MARKER}sig{label}")
         .chars()
         .filter(char::is_ascii_alphanumeric)
