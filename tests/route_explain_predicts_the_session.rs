@@ -205,7 +205,7 @@ fn check(case: &Case) {
     assert_eq!(selected(&explain), selected(&select), "{name}");
     select.code(if case.selected.is_some() { 0 } else { 201 });
 
-    let session = sb.run(&["claude", "--", "-p", "say hi"]);
+    let session = sb.run(&["claude", "-p", "say hi"]);
     let requests = fake.requests();
     match session_order.first() {
         Some(first) => {
