@@ -1,7 +1,8 @@
-//! Shared rig for the proxy's end-to-end tests: a fake provider, the production pool over a
-//! health store in a temporary directory, a running proxy, and every frame it emitted.
-#![allow(dead_code)]
+//! The session proxy in-process: the fake provider scripted per account, the production
+//! pool over a [`Sandbox`]'s health store, a running proxy, every frame it emitted, and a
+//! client that talks to it like a harness.
 
+use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::{Arc, Mutex};
@@ -18,32 +19,73 @@ use oauth_mux::proxy::{self, Harness, ProxyConfig, ProxyHandle};
 use oauth_mux::store::health_file::HealthFile;
 use oauth_mux::store::paths::Dirs;
 
-/// Canary-style token for an account label: must never show up in any output.
-pub fn token(label: &str) -> String {
-    format!("canary-token-{label}-7f3a9c")
+use super::canary;
+use super::sandbox::Sandbox;
+
+/// The profile every rig's pool serves.
+pub const PROFILE: &str = "test-profile";
+
+/// The provider and capability of a harness's pool.
+pub fn provider_of(harness: Harness) -> (&'static str, &'static str) {
+    match harness {
+        Harness::Codex => ("codex", "codex-max"),
+        Harness::Claude => ("claude", "messages"),
+    }
 }
 
-/// Canary-style raw ChatGPT account id for an account label.
-pub fn raw_account_id(label: &str) -> String {
-    format!("canary-acct-{label}-51b2")
+/// The route key of account `label` in a rig of `harness`.
+pub fn route_key(harness: Harness, label: &str) -> RouteKey {
+    let (provider, capability) = provider_of(harness);
+    RouteKey::new(provider, label, Some(capability))
 }
 
+/// Account `label` of a pool, carrying its canary credential; `priority` orders the pool.
+pub fn pool_member(harness: Harness, label: &str, priority: i32) -> PoolAccount {
+    PoolAccount {
+        label: label.to_owned(),
+        route_key: route_key(harness, label),
+        priority,
+        credential: match harness {
+            Harness::Codex => Credential::CodexChatgpt {
+                access_token: canary::token(label),
+                account_id: canary::account_id(label),
+            },
+            Harness::Claude => Credential::ClaudeOauth {
+                access_token: canary::token(label),
+            },
+        },
+        upstream: None,
+    }
+}
+
+/// The production pool over `labels` (first = highest priority) recording into `dirs`.
+pub fn durable_pool(harness: Harness, labels: &[&str], dirs: &Dirs) -> DurablePool {
+    let members = labels
+        .iter()
+        .enumerate()
+        .map(|(i, label)| pool_member(harness, label, 100 - i as i32))
+        .collect();
+    let definition = builtin::definition(provider_of(harness).0).expect("built-in definition");
+    DurablePool::new(PROFILE, definition, members, dirs.clone(), 95.0).expect("pool")
+}
+
+/// A running session proxy in front of the fake provider.
 pub struct Rig {
+    pub harness: Harness,
     pub fake: FakeProvider,
     pub pool: Arc<DurablePool>,
-    pub dirs: Dirs,
-    pub provider: &'static str,
-    _state: tempfile::TempDir,
+    pub sandbox: Sandbox,
     pub proxy: Option<ProxyHandle>,
-    pub frames: Arc<Mutex<Vec<Frame>>>,
-    pub labels: Vec<String>,
+    frames: Arc<Mutex<Vec<Frame>>>,
 }
 
 impl Rig {
+    /// Accounts in priority order, each answered by the fake as scripted.
     pub fn new(harness: Harness, accounts: &[(&str, Behaviour)]) -> Rig {
         Rig::with(harness, accounts, |_| {})
     }
 
+    /// [`Rig::new`], with the proxy's configuration tuned first.
     pub fn with(
         harness: Harness,
         accounts: &[(&str, Behaviour)],
@@ -52,46 +94,13 @@ impl Rig {
         let fake = FakeProvider::start(
             accounts
                 .iter()
-                .map(|(label, b)| (token(label), b.clone()))
+                .map(|(label, b)| (canary::token(label), b.clone()))
                 .collect(),
         )
-        .expect("start fake provider");
-        let provider = match harness {
-            Harness::Codex => "codex",
-            Harness::Claude => "claude",
-        };
-        let state = tempfile::tempdir().expect("state dir");
-        let dirs = Dirs::resolve(&|k: &str| match k {
-            "OMUX_STATE_DIR" => Some(state.path().join("state").display().to_string()),
-            "OMUX_RUNTIME_DIR" => Some(state.path().join("run").display().to_string()),
-            "OMUX_CONFIG" => Some(state.path().join("config.json").display().to_string()),
-            "HOME" => Some(state.path().display().to_string()),
-            _ => None,
-        })
-        .expect("state dirs");
-        let members = accounts
-            .iter()
-            .map(|(label, _)| PoolAccount {
-                label: label.to_string(),
-                route_key: RouteKey::new(provider, label, None),
-                priority: 0,
-                credential: match harness {
-                    Harness::Codex => Credential::CodexChatgpt {
-                        access_token: token(label),
-                        account_id: raw_account_id(label),
-                    },
-                    Harness::Claude => Credential::ClaudeOauth {
-                        access_token: token(label),
-                    },
-                },
-                upstream: None,
-            })
-            .collect();
-        let definition = builtin::definition(provider).expect("built-in provider definition");
-        let pool = Arc::new(
-            DurablePool::new("test-profile", definition, members, dirs.clone(), 95.0)
-                .expect("pool"),
-        );
+        .expect("start the fake provider");
+        let sandbox = Sandbox::new();
+        let labels: Vec<&str> = accounts.iter().map(|(l, _)| *l).collect();
+        let pool = Arc::new(durable_pool(harness, &labels, &sandbox.dirs()));
         let frames = Arc::new(Mutex::new(Vec::new()));
         let sink = {
             let frames = frames.clone();
@@ -100,37 +109,45 @@ impl Rig {
         let mut config = ProxyConfig::new(harness, fake.origin());
         config.retry_backoff = Duration::from_millis(5);
         tune(&mut config);
-        let proxy = proxy::start(config, pool.clone(), sink).expect("start proxy");
+        let proxy = proxy::start(config, pool.clone(), sink).expect("start the proxy");
         Rig {
+            harness,
             fake,
             pool,
-            dirs,
-            provider,
-            _state: state,
+            sandbox,
             proxy: Some(proxy),
             frames,
-            labels: accounts.iter().map(|(l, _)| l.to_string()).collect(),
         }
     }
 
+    pub fn handle(&self) -> &ProxyHandle {
+        self.proxy.as_ref().expect("the proxy runs")
+    }
+
+    /// The base URL the harness is given (with the session secret).
     pub fn base(&self) -> String {
-        self.proxy.as_ref().unwrap().base_url()
+        self.handle().base_url()
     }
 
     pub fn addr(&self) -> SocketAddr {
-        self.proxy.as_ref().unwrap().addr()
+        self.handle().addr()
+    }
+
+    /// The route key of account `label`.
+    pub fn key(&self, label: &str) -> String {
+        route_key(self.harness, label).to_string()
+    }
+
+    /// Model requests the fake received with account `label`'s credential.
+    pub fn calls(&self, label: &str) -> u32 {
+        self.fake.calls(&canary::token(label))
     }
 
     /// The account's health as the store holds it once the pool's writer has flushed
     /// (`None`: nothing was ever recorded for it).
     pub fn health(&self, label: &str) -> Option<RouteHealth> {
         self.pool.flush();
-        let store = HealthFile::load(&self.dirs.health_file()).expect("health store");
-        let key = RouteKey::new(self.provider, label, None).to_string();
-        store
-            .routes()
-            .get(&key)
-            .map(|v| RouteHealth::from_json(v).expect("a readable record"))
+        self.sandbox.route_health(&self.key(label))
     }
 
     /// The account's recorded status now (`None`: nothing recorded).
@@ -147,6 +164,17 @@ impl Rig {
             .map(|s| s.label())
     }
 
+    /// Shut the session down (flushing the pool's writer), then read the whole store.
+    pub fn finish(&mut self) -> BTreeMap<String, RouteHealth> {
+        self.proxy.take().expect("the proxy runs").shutdown();
+        HealthFile::load(&self.sandbox.dirs().health_file())
+            .unwrap()
+            .routes()
+            .iter()
+            .map(|(k, v)| (k.clone(), RouteHealth::from_json(v).unwrap()))
+            .collect()
+    }
+
     pub fn frames(&self) -> Vec<Frame> {
         self.frames.lock().unwrap().clone()
     }
@@ -155,21 +183,7 @@ impl Rig {
         serde_json::to_string(&self.frames()).unwrap()
     }
 
-    /// Fail if any token or raw account id appears in `text`.
-    pub fn assert_no_canary(&self, text: &str) {
-        for label in &self.labels {
-            assert!(
-                !text.contains(&token(label)),
-                "token of {label} leaked: {text}"
-            );
-            assert!(
-                !text.contains(&raw_account_id(label)),
-                "account id of {label} leaked: {text}"
-            );
-        }
-        assert!(!text.contains("canary"), "canary leaked: {text}");
-    }
-
+    /// The model turns: (account, status, classification, delivered to the harness).
     pub fn turns(&self) -> Vec<(String, u16, String, bool)> {
         self.frames()
             .into_iter()
@@ -188,6 +202,14 @@ impl Rig {
             })
             .collect()
     }
+
+    /// A model request as this rig's harness sends it.
+    pub fn turn(&self) -> Seen {
+        match self.harness {
+            Harness::Codex => codex_turn(self),
+            Harness::Claude => claude_turn(self),
+        }
+    }
 }
 
 /// A response as the harness sees it.
@@ -205,12 +227,15 @@ impl Seen {
             .find(|(n, _)| n == name)
             .map(|(_, v)| v.as_str())
     }
+
+    /// Status, headers and body as one text (for canary searches).
     pub fn all_text(&self) -> String {
         format!("{} {:?} {}", self.status, self.headers, self.body)
     }
 }
 
-fn client() -> ureq::Agent {
+/// A client that never goes through a proxy and hands every status back.
+pub fn client() -> ureq::Agent {
     ureq::Agent::config_builder()
         .http_status_as_error(false)
         .proxy(None)
@@ -298,4 +323,16 @@ pub fn raw(addr: SocketAddr, bytes: &[u8], timeout: Duration) -> String {
         }
     }
     String::from_utf8_lossy(&out).into_owned()
+}
+
+/// A successful stream saying `text`.
+pub fn ok(text: &str) -> Behaviour {
+    Behaviour::Succeed { text: text.into() }
+}
+
+/// The provider's quota error, resetting in `secs`.
+pub fn quota(secs: u64) -> Behaviour {
+    Behaviour::QuotaExhausted {
+        resets_in_seconds: secs,
+    }
 }
