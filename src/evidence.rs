@@ -52,6 +52,29 @@ pub fn record(
     })
 }
 
+/// After a successful refresh of `account` (an account-level key): remove the records of the
+/// account and its routes that the new token refutes (`model::refresh::refresh_clears`), so
+/// they await evidence again instead of staying dead. Returns how many were removed.
+pub fn clear_refuted_by_refresh(dirs: &Dirs, account: &RouteKey) -> Result<usize, StoreError> {
+    let own = account.to_string();
+    let routes_prefix = format!("{own}#");
+    HealthFile::update(&dirs.health_file(), |routes| {
+        let refuted: Vec<String> = routes
+            .iter()
+            .filter(|(k, _)| **k == own || k.starts_with(&routes_prefix))
+            .filter(|(_, v)| {
+                RouteHealth::from_json(v)
+                    .is_ok_and(|h| crate::model::refresh::refresh_clears(&h.liveness))
+            })
+            .map(|(k, _)| k.clone())
+            .collect();
+        for k in &refuted {
+            routes.remove(k);
+        }
+        refuted.len()
+    })
+}
+
 /// Append an event to the repair event log; failures are reported on stderr but
 /// never stop the command (the event log is evidence, not state).
 pub fn append_event(dirs: &Dirs, event: &Event) {

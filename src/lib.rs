@@ -14,6 +14,7 @@ pub mod exit;
 pub mod harness;
 pub mod inject;
 pub mod model;
+pub mod oauth;
 pub mod output;
 pub mod probe;
 pub mod proxy;

@@ -3,12 +3,9 @@
 
 use serde::Serialize;
 
-use crate::config::Config;
 use crate::config::schema::AccountConfig;
 use crate::model::RouteKey;
-use crate::model::budget::RepairOwner;
 use crate::model::health::RouteStatus;
-use crate::model::repair::{Writeback, writeback};
 use crate::secrets::SecretSpec;
 
 /// The secret backend name and its write capability, read from the config only
@@ -24,16 +21,6 @@ pub fn secret_facts(account: &AccountConfig) -> (String, String) {
         }
         Err(_) => ("invalid".into(), "unsupported".into()),
     }
-}
-
-/// The writeback object of an account.
-pub fn account_writeback(config: &Config, provider: &str, account: &AccountConfig) -> Writeback {
-    let owner = config
-        .providers
-        .get(provider)
-        .and_then(|p| config.definition(&p.kind))
-        .map_or(RepairOwner::ManualOnly, |d| d.repair.owner);
-    writeback(owner, &secret_facts(account).1)
 }
 
 /// The JSON form of a route key, with its parts as fields.

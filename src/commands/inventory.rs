@@ -3,13 +3,13 @@
 use serde::Serialize;
 
 use super::context::{Context, HealthView};
-use super::facts::{account_writeback, describe_status, secret_facts};
+use super::facts::{describe_status, secret_facts};
 use crate::cli::{AccountsListArgs, ReportArgs};
 use crate::config::builtin;
 use crate::config::{Config, ProviderDefinition};
 use crate::model::RouteKey;
 use crate::model::health::effective_status;
-use crate::model::repair::Writeback;
+use crate::model::refresh::Writeback;
 use crate::model::runtime::RuntimeReadiness;
 use crate::output;
 use crate::routes;
@@ -231,7 +231,12 @@ fn account_infos(
                 },
                 secret_backend: backend,
                 tags: account.tags.clone(),
-                writeback: account_writeback(config, pname, account),
+                writeback: crate::oauth::account_writeback(
+                    config,
+                    pname,
+                    account,
+                    &ctx.dirs.data_dir,
+                ),
                 runtime,
                 capabilities,
             });

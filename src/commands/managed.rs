@@ -24,7 +24,7 @@ use crate::model::session_pool::plan_pool;
 use crate::model::session_verdict;
 use crate::proxy::durable_pool::{DurablePool, PoolAccount};
 use crate::routes;
-use crate::secrets::{self, SecretSpec};
+use crate::secrets;
 
 /// What the launcher needs about one harness.
 pub struct HarnessLaunch {
@@ -271,27 +271,7 @@ fn read_account_secret(
     def: &ProviderDefinition,
     field: &str,
 ) -> Result<secrets::Secret, String> {
-    let spec: SecretSpec = if account.secret.is_null() {
-        let dir = account
-            .config_dir
-            .as_deref()
-            .ok_or("no `secret` and no `config_dir` configured")?;
-        let file = def.injection.credential_filename.as_str();
-        if file.is_empty() {
-            return Err("no `secret` configured".into());
-        }
-        let mut spec = SecretSpec::new(secrets::SecretBackend::File);
-        spec.path = Some(
-            crate::util::home::expand_tilde(dir)
-                .join(file)
-                .to_string_lossy()
-                .into_owned(),
-        );
-        spec
-    } else {
-        serde_json::from_value(account.secret.clone())
-            .map_err(|_| "the `secret` block is invalid; run `oauth-mux config validate`")?
-    };
+    let spec = account.secret_spec(&def.injection.credential_filename)?;
     secrets::read_secret(&spec, field).map_err(|e| e.to_string())
 }
 

@@ -14,7 +14,8 @@ use crate::cli::RepairRunArgs;
 use crate::evidence::append_event;
 use crate::exit::{ExitCode, Quiet};
 use crate::model::budget::AdmissionVerdict;
-use crate::model::repair::{ActionKind, RouteAction, Writeback};
+use crate::model::refresh::Writeback;
+use crate::model::repair::{ActionKind, RouteAction};
 use crate::output;
 use crate::store::account_lock::AccountLock;
 

@@ -199,7 +199,7 @@ struct PlanRoute<'a> {
     status: &'a str,
     action: &'a crate::model::repair::RouteAction,
     daemon_repair: &'a crate::model::budget::AdmissionVerdict,
-    writeback: &'a crate::model::repair::Writeback,
+    writeback: &'a crate::model::refresh::Writeback,
 }
 
 #[derive(Serialize)]

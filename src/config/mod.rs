@@ -6,6 +6,7 @@ pub mod load;
 pub mod policy;
 pub mod problem;
 pub mod provider_def;
+pub mod refresh_rules;
 pub mod schema;
 pub mod secret_spec;
 pub mod validate;

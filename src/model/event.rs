@@ -6,6 +6,8 @@
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
+use super::refresh::RefreshOutcome;
+
 /// One line of the event log.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Event {
@@ -150,14 +152,54 @@ pub struct ProbeEvent {
     pub message: Option<String>,
 }
 
-/// One token refresh attempt (or the refusal to make one).
+/// One token refresh attempt (or the refusal to make one): labels, times and a short
+/// fingerprint of the refresh token used; never a token, a path or a body.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TokenRefreshEvent {
+    /// `provider:account`.
     pub route: String,
-    pub outcome: String,
+    pub outcome: RefreshOutcome,
     pub ok: bool,
+    /// Why: the admission reason when not admitted, else what decided the outcome.
     #[serde(default)]
     pub reason: Option<String>,
+    /// What asked for the refresh (`ahead_of_expiry`, `unauthorized`, `keepalive`, `probe`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trigger: Option<String>,
+    /// Whether the account's writeback admits a refresh.
+    #[serde(default)]
+    pub admitted: bool,
+    /// The token endpoint's OAuth error code (`refresh_token_reused`, `invalid_grant`, …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oauth_error: Option<String>,
+    /// The HTTP status of the token endpoint's answer, when there was one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http_status: Option<u16>,
+    /// The expiry of the access token the account has afterwards.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub new_expires_at: Option<Timestamp>,
+    /// `model::refresh` fingerprint (12 hex digits of SHA-256) of the refresh token used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh_token_hash: Option<String>,
+}
+
+impl TokenRefreshEvent {
+    /// An event for `route` with `outcome` (and `ok` from it); the rest is filled in by
+    /// the caller.
+    pub fn new(route: impl Into<String>, outcome: RefreshOutcome, admitted: bool) -> Self {
+        TokenRefreshEvent {
+            route: route.into(),
+            outcome,
+            ok: outcome.ok(),
+            reason: None,
+            trigger: None,
+            admitted,
+            oauth_error: None,
+            http_status: None,
+            new_expires_at: None,
+            refresh_token_hash: None,
+        }
+    }
 }
 
 /// The snake_case label an enum serializes to (`spend_provider`, `probe_needed`), for
@@ -208,6 +250,33 @@ mod tests {
         let back: Event = serde_json::from_value(json).unwrap();
         assert_eq!(back, event);
         assert_eq!(back.scope().account.as_deref(), Some("a1"));
+    }
+
+    #[test]
+    fn token_refresh_events_read_the_old_shape_and_write_the_new_one() {
+        let old = serde_json::json!({"ts": "2026-12-07T10:00:00Z", "kind": "token_refresh",
+            "route": "codex:a", "outcome": "not_admitted", "ok": false,
+            "reason": "token_expired_refresh_not_admitted"});
+        let back: Event = serde_json::from_value(old).unwrap();
+        let EventKind::TokenRefresh(e) = &back.kind else {
+            panic!("{back:?}");
+        };
+        assert_eq!(
+            (e.outcome, e.admitted),
+            (RefreshOutcome::NotAdmitted, false)
+        );
+        let mut e = TokenRefreshEvent::new("claude:b", RefreshOutcome::Refreshed, true);
+        e.trigger = Some("keepalive".into());
+        e.refresh_token_hash = Some("0123456789ab".into());
+        e.new_expires_at = Some(at());
+        let json = serde_json::to_value(Event::new(at(), EventKind::TokenRefresh(e))).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({"ts": "2026-12-07T10:00:00Z", "kind": "token_refresh",
+                "route": "claude:b", "outcome": "refreshed", "ok": true, "reason": null,
+                "trigger": "keepalive", "admitted": true,
+                "new_expires_at": "2026-12-07T10:00:00Z", "refresh_token_hash": "0123456789ab"})
+        );
     }
 
     #[test]

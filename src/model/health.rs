@@ -25,6 +25,8 @@ pub enum EvidenceSource {
     CommandProbe,
     Proxy,
     CredentialValidation,
+    /// The token endpoint's answer to a refresh (a rejected refresh token).
+    TokenRefresh,
     Manual,
     #[serde(other)]
     Unknown,

@@ -77,7 +77,7 @@ pub fn route_schedule(
                 None => at(None, ScheduleReason::NoAction),
             }
         }
-        ActionKind::ProbeNeeded | ActionKind::RevalidationNeeded => {
+        ActionKind::ProbeNeeded | ActionKind::RevalidationNeeded | ActionKind::RefreshToken => {
             if action.command.is_none() {
                 at(None, ScheduleReason::NoAction)
             } else if admitted {
@@ -121,7 +121,7 @@ pub enum TickStep {
 /// One route, in rank order, as the step choice sees it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StepRoute {
-    /// Its repair is a non-interactive probe that background work may run.
+    /// Its repair is a non-interactive action (a probe, a token refresh) background work may run.
     pub admitted_probe: bool,
     /// Its repair needs a person (a login, a manual fix).
     pub needs_human: bool,

@@ -23,11 +23,13 @@ use crate::exit::ExitCode;
 use crate::model::RouteKey;
 use crate::model::budget::ActionBudget;
 use crate::model::classify::{Classification, Decision, ResponseEvidence, classify_response};
-use crate::model::event::{Event, EventKind, ProbeEvent, TokenRefreshEvent, label_of};
+use crate::model::event::{Event, EventKind, ProbeEvent, label_of};
 use crate::model::health::EvidenceSource;
 use crate::model::judgement::{Origin, judge};
 use crate::model::liveness::{DeadReason, DegradedReason, Liveness};
+use crate::model::refresh::{RefreshOutcome, RefreshTrigger};
 use crate::model::runtime::RuntimeReadiness;
+use crate::oauth::FailureKind;
 use crate::secrets::{self, Credential, SecretSpec};
 use crate::store::paths::Dirs;
 
@@ -63,6 +65,9 @@ pub enum OutcomeKind {
     SecretUnavailable,
     /// The token is expired and no refresh is admitted (exit 203; not recorded).
     TokenExpired,
+    /// The token was expired and the token endpoint rejected its refresh (exit 203; the
+    /// account is recorded dead `refresh_rejected`).
+    RefreshRejected,
     /// A local runtime problem (missing binary, no permission); not recorded.
     RuntimeProblem,
     /// The request could not be built (e.g. a placeholder's variable is unset); nothing sent.
@@ -81,6 +86,7 @@ impl OutcomeKind {
             Self::NoProbe => "no_probe",
             Self::SecretUnavailable => "secret_unavailable",
             Self::TokenExpired => "token_expired",
+            Self::RefreshRejected => "refresh_rejected",
             Self::RuntimeProblem => "runtime_problem",
             Self::RequestInvalid => "request_invalid",
             Self::NetworkError => "network_error",
@@ -91,7 +97,7 @@ impl OutcomeKind {
     pub fn exit_code(self) -> ExitCode {
         match self {
             Self::SecretUnavailable => ExitCode::SecretRead,
-            Self::TokenExpired => ExitCode::TokenRefresh,
+            Self::TokenExpired | Self::RefreshRejected => ExitCode::TokenRefresh,
             Self::NetworkError => ExitCode::Network,
             Self::RequestInvalid => ExitCode::Config,
             _ => ExitCode::NoneSelectable,
@@ -122,6 +128,9 @@ pub struct ProbeOutcome {
     /// Set for runtime problems.
     pub runtime: Option<RuntimeReadiness>,
     pub message: Option<String>,
+    /// The refresh that ran first because the token had expired.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token_refresh: Option<crate::oauth::RefreshReport>,
 }
 
 impl ProbeOutcome {
@@ -137,6 +146,7 @@ impl ProbeOutcome {
             evidence: None,
             runtime: None,
             message: Some(message.into()),
+            token_refresh: None,
         }
     }
 
@@ -221,30 +231,54 @@ pub fn run_probe(
             }
         }
     };
-    if sends_token
-        && let Some(cred) = &credential
+    // An expired token is refreshed first when the account admits it; otherwise an HTTP
+    // probe fails closed (a command probe leaves the token to the CLI it runs).
+    let mut token_refresh = None;
+    let mut credential = credential;
+    if let Some(cred) = &credential
+        && cred.kind == secrets::TokenKind::Bearer
         && cred.is_expired(now)
     {
-        evidence::append_event(
-            dirs,
-            &Event::new(
-                now,
-                EventKind::TokenRefresh(TokenRefreshEvent {
-                    route: key.to_string(),
-                    outcome: "not_admitted".into(),
-                    ok: false,
-                    reason: Some("token_expired_refresh_not_admitted".into()),
-                }),
-            ),
-        );
-        let out = ProbeOutcome::bare(
-            OutcomeKind::TokenExpired,
-            format!(
-                "{key}: the access token is expired and oauth-mux may not refresh it; log in again (`oauth-mux repair-plan`)"
-            ),
-        );
-        log_probe(dirs, key, budget, &out, now);
-        return Ok(out);
+        match refresh_first(dirs, route) {
+            Err(not) if sends_token => {
+                crate::oauth::log_not_admitted(
+                    dirs,
+                    &key.account_key().to_string(),
+                    RefreshTrigger::Probe,
+                    &not.reason,
+                );
+                let out = ProbeOutcome::bare(
+                    OutcomeKind::TokenExpired,
+                    format!(
+                        "{key}: the access token is expired and oauth-mux may not refresh it \
+                         ({}); log in again (`oauth-mux repair-plan`)",
+                        not.reason
+                    ),
+                );
+                log_probe(dirs, key, budget, &out, now);
+                return Ok(out);
+            }
+            Err(_) => {}
+            Ok(report) => {
+                let failed = match (report.outcome, report.failure) {
+                    (o, _) if o.ok() => None,
+                    (RefreshOutcome::Rejected, _) => Some(OutcomeKind::RefreshRejected),
+                    (_, Some(FailureKind::Network | FailureKind::Provider)) => {
+                        Some(OutcomeKind::NetworkError)
+                    }
+                    (_, Some(FailureKind::Store)) => Some(OutcomeKind::SecretUnavailable),
+                    _ => Some(OutcomeKind::TokenExpired),
+                };
+                if let Some(kind) = failed {
+                    let mut out = ProbeOutcome::bare(kind, report.message.clone());
+                    out.token_refresh = Some(report);
+                    log_probe(dirs, key, budget, &out, now);
+                    return Ok(out);
+                }
+                credential = read_credential(route, now).ok();
+                token_refresh = Some(report);
+            }
+        }
     }
     let observed = match probe.transport {
         ProbeTransport::Http => {
@@ -287,9 +321,31 @@ pub fn run_probe(
         }),
         runtime: None,
         message: None,
+        token_refresh,
     };
     log_probe(dirs, key, budget, &out, now);
     Ok(out)
+}
+
+/// Refresh the route's account before probing, when its writeback admits it.
+fn refresh_first(
+    dirs: &Dirs,
+    route: ProbeRoute<'_>,
+) -> Result<crate::oauth::RefreshReport, crate::oauth::NotRefreshable> {
+    let parts = crate::oauth::AccountParts {
+        provider: &route.key.provider,
+        provider_config: route.provider,
+        account: &route.key.account,
+        account_config: route.account,
+        definition: route.definition,
+    };
+    let target = crate::oauth::target_of(&parts, &dirs.data_dir, &|n| std::env::var(n).ok())?;
+    Ok(crate::oauth::refresh(
+        dirs,
+        &target,
+        RefreshTrigger::Probe,
+        None,
+    ))
 }
 
 fn read_credential(route: ProbeRoute<'_>, now: Timestamp) -> Result<Credential, String> {

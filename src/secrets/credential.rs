@@ -6,7 +6,6 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::util::json_path;
-use sha2::{Digest, Sha256};
 
 use super::error::SecretErrorKind as Kind;
 use super::{Secret, SecretError, redact};
@@ -84,8 +83,7 @@ impl Default for CredentialFormat {
     }
 }
 
-/// How long before `expires_at` a token already counts as expired (SPEC §2 timing).
-pub const EXPIRY_SKEW: SignedDuration = SignedDuration::from_secs(30);
+pub use crate::model::refresh::EXPIRY_SKEW;
 
 /// A parsed credential. Token fields are [`Secret`]s (registered for redaction);
 /// `identity` is a hash, never the raw account id.
@@ -103,8 +101,7 @@ impl Credential {
     /// Whether the token is expired at `now`, counting [`EXPIRY_SKEW`] early.
     /// A credential without an expiry never expires by the clock.
     pub fn is_expired(&self, now: Timestamp) -> bool {
-        self.expires_at
-            .is_some_and(|at| now >= at.checked_sub(EXPIRY_SKEW).unwrap_or(at))
+        crate::model::refresh::is_expired(self.expires_at, now)
     }
 }
 
@@ -221,13 +218,7 @@ fn identity_hash(doc: &Value, format: &CredentialFormat) -> Option<String> {
         _ => return None,
     };
     redact::register(&raw);
-    let digest = Sha256::digest(raw.as_bytes());
-    Some(
-        digest[..6]
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect::<String>(),
-    )
+    Some(crate::util::fingerprint::short_hash(&raw))
 }
 
 /// A number, or a string holding one.
@@ -319,16 +310,7 @@ fn expires_at(value: &Value, unit: Option<ExpiresAtUnit>) -> Result<Timestamp, S
 /// The `exp` claim of a JWT, without checking its signature (we only schedule
 /// refreshes with it; the provider is the judge of validity).
 pub fn jwt_exp(token: &str) -> Option<Timestamp> {
-    let mut parts = token.trim().split('.');
-    let (_header, payload) = (parts.next()?, parts.next()?);
-    parts.next()?;
-    let bytes = crate::util::base64url::decode(payload)?;
-    let claims: Value = serde_json::from_slice(&bytes).ok()?;
-    let exp = claims.get("exp").and_then(Value::as_f64)?;
-    if !exp.is_finite() || exp.abs() > 9e12 {
-        return None;
-    }
-    Timestamp::from_millisecond((exp * 1000.0).round() as i64).ok()
+    crate::util::jwt::exp(token)
 }
 
 #[cfg(test)]

@@ -24,14 +24,29 @@ fn create_private_file(path: &Path) -> io::Result<File> {
 /// Replace `path` with `bytes` atomically: temp file (0600) in the same directory,
 /// fsync, rename over the target, fsync the directory. Missing parents are created 0700.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    write_atomic_with_mode(path, bytes, 0o600, &mut || {})
+}
+
+/// [`write_atomic`] giving the new file `mode` (a file that is not oauth-mux's keeps the mode
+/// its owner chose). The temp file is created 0600 and gets `mode` once written, so its
+/// content is never readable by others while it is written. `before_rename` runs between
+/// the fsync and the rename.
+pub fn write_atomic_with_mode(
+    path: &Path,
+    bytes: &[u8],
+    mode: u32,
+    before_rename: &mut dyn FnMut(),
+) -> io::Result<()> {
     let dir = parent_dir(path);
     ensure_private_dir(&dir)?;
     let (tmp_path, mut file) = create_temp_beside(path, &dir)?;
     let written = file
         .write_all(bytes)
+        .and_then(|()| set_mode(&file, mode))
         .and_then(|()| file.sync_all())
         .and_then(|()| {
             drop(file);
+            before_rename();
             fs::rename(&tmp_path, path)
         });
     if let Err(err) = written {
@@ -97,6 +112,19 @@ fn create_temp_beside(path: &Path, dir: &Path) -> io::Result<(PathBuf, File)> {
         }
     }
     Err(last_err.unwrap_or_else(|| io::Error::other("could not create a temp file")))
+}
+
+fn set_mode(file: &File, mode: u32) -> io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if mode != 0o600 {
+            file.set_permissions(fs::Permissions::from_mode(mode & 0o777))?;
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = (file, mode);
+    Ok(())
 }
 
 /// Flush a directory entry change (a rename or a new file) to disk.

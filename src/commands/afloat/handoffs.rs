@@ -45,7 +45,7 @@ fn event_line(e: &Event) -> String {
             t.route.clone(),
             format!(
                 "{}{}",
-                t.outcome,
+                t.outcome.as_str(),
                 t.reason
                     .as_deref()
                     .map(|r| format!(" ({r})"))

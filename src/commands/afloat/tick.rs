@@ -16,7 +16,8 @@ use crate::evidence::append_event;
 use crate::model::budget::{Admission, AdmissionVerdict};
 use crate::model::event::Event;
 use crate::model::health::RouteStatus;
-use crate::model::repair::{RouteAction, Writeback};
+use crate::model::refresh::Writeback;
+use crate::model::repair::RouteAction;
 use crate::model::schedule::{
     HandoffScope, ScheduleReason, StepRoute, TickStep, choose_step, earliest_wake,
     pending_handoffs, route_schedule,
