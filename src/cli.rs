@@ -213,6 +213,10 @@ pub enum Command {
     )]
     Daemon(DaemonCommand),
     // --- end afloat ---
+    /// Refresh OAuth tokens before they expire, for every account whose writeback is admitted
+    /// (cron, a systemd user timer, launchd; see `--print-unit`).
+    #[command(after_help = KEEPALIVE_HELP)]
+    Keepalive(KeepaliveArgs),
     /// Print a shell completion script.
     #[command(
         after_help = "Examples:\n  oauth-mux completions bash > ~/.local/share/bash-completion/completions/oauth-mux\n  oauth-mux completions fish > ~/.config/fish/completions/oauth-mux.fish"
@@ -517,6 +521,80 @@ pub struct EventsArgs {
 }
 
 // --- end afloat ---
+
+const KEEPALIVE_HELP: &str = "\
+Refreshes each selected account whose token expires within --within (default: the
+provider's margin: 45 minutes for Claude, a day for Codex), sharing the real CLIs' locks so
+nothing spends a refresh token twice. Accounts whose writeback is not admitted are listed
+with the reason and left alone. Exit 203 when a refresh token was rejected (log in again),
+204 when the token endpoint could not be reached.
+
+Examples:
+  oauth-mux keepalive
+  oauth-mux keepalive --once --provider claude --json
+  oauth-mux keepalive --within 2h
+  oauth-mux keepalive --loop --interval 600
+  oauth-mux keepalive --print-unit systemd
+  oauth-mux keepalive --print-unit launchd --interval 1800";
+
+/// `keepalive` arguments.
+#[derive(Debug, Args)]
+pub struct KeepaliveArgs {
+    #[command(flatten)]
+    pub selectors: Selectors,
+    /// One pass, then exit (the default).
+    #[arg(long, conflicts_with = "loop_")]
+    pub once: bool,
+    /// Keep going: one pass every --interval seconds until stopped (or --iterations).
+    #[arg(long = "loop")]
+    pub loop_: bool,
+    /// With --loop: stop after this many passes.
+    #[arg(long, requires = "loop_", value_parser = clap::value_parser!(u32).range(1..))]
+    pub iterations: Option<u32>,
+    /// Seconds between passes (--loop) or timer runs (--print-unit).
+    #[arg(long, default_value_t = 900, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub interval: u64,
+    /// Refresh tokens that expire within this long: 90s, 45m, 2h, 1d (default: the
+    /// provider definition's margin).
+    #[arg(long, value_parser = parse_duration)]
+    pub within: Option<u64>,
+    /// Print a unit that runs `keepalive --once` every --interval seconds, and exit. Installs
+    /// nothing.
+    #[arg(long, value_enum, conflicts_with_all = ["once", "loop_"])]
+    pub print_unit: Option<UnitKind>,
+    /// Print JSON (with --loop: one line per pass).
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Service managers `keepalive --print-unit` writes for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum UnitKind {
+    /// A systemd user service and timer.
+    Systemd,
+    /// A launchd user agent (macOS).
+    Launchd,
+}
+
+/// `90`, `90s`, `45m`, `2h`, `1d` → seconds.
+pub fn parse_duration(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    let (number, unit) = match text.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
+        Some((i, _)) => (&text[..i], &text[i..]),
+        None => (text, "s"),
+    };
+    let n: u64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a duration; write e.g. 90s, 45m, 2h or 1d"))?;
+    let scale = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return Err(format!("unknown unit {unit:?}; use s, m, h or d")),
+    };
+    Ok(n.saturating_mul(scale))
+}
 
 /// Route selectors shared by every route-aware command.
 #[derive(Debug, Args, Default, Clone)]

@@ -172,6 +172,8 @@ struct AccountInfo {
     tags: Vec<String>,
     runtime: RuntimeReadiness,
     writeback: Writeback,
+    /// The token's expiry and whether a refresh is admitted, or why not.
+    token: crate::model::refresh::TokenOutlook,
     capabilities: Vec<CapabilityHealth>,
 }
 
@@ -237,6 +239,9 @@ fn account_infos(
                     account,
                     &ctx.dirs.data_dir,
                 ),
+                token: crate::oauth::inspect::account_outlook(
+                    config, &ctx.dirs, pname, aname, account, ctx.now,
+                ),
                 runtime,
                 capabilities,
             });
@@ -285,26 +290,30 @@ pub fn accounts_list(args: &AccountsListArgs) -> anyhow::Result<()> {
             return "no config yet".to_owned() + &output::next_block(&r.agent_safe_commands);
         }
         let mut rows = Vec::new();
+        let mut warnings = String::new();
         for a in &r.accounts {
-            for c in &a.capabilities {
+            let token = describe_token(&a.token, ctx.now);
+            let caps: Vec<(&str, &str)> = if a.capabilities.is_empty() {
+                vec![("-", "-")]
+            } else {
+                a.capabilities
+                    .iter()
+                    .map(|c| (c.name.as_str(), c.state.as_str()))
+                    .collect()
+            };
+            for (name, state) in caps {
                 rows.push(vec![
                     format!("{}:{}", a.provider, a.account),
                     a.priority.to_string(),
                     a.secret_backend.clone(),
                     a.runtime.label().to_owned(),
-                    c.name.clone(),
-                    c.state.clone(),
+                    token.clone(),
+                    name.to_owned(),
+                    state.to_owned(),
                 ]);
             }
-            if a.capabilities.is_empty() {
-                rows.push(vec![
-                    format!("{}:{}", a.provider, a.account),
-                    a.priority.to_string(),
-                    a.secret_backend.clone(),
-                    a.runtime.label().to_owned(),
-                    "-".into(),
-                    "-".into(),
-                ]);
+            if let Some(w) = &a.token.warning {
+                warnings.push_str(&format!("\n{}:{}: {w}", a.provider, a.account));
             }
         }
         output::table(
@@ -313,12 +322,37 @@ pub fn accounts_list(args: &AccountsListArgs) -> anyhow::Result<()> {
                 "PRIO",
                 "SECRET",
                 "RUNTIME",
+                "TOKEN",
                 "CAPABILITY",
                 "HEALTH",
             ],
             &rows,
-        ) + &output::next_block(&r.agent_safe_commands)
+        ) + &warnings
+            + &output::next_block(&r.agent_safe_commands)
     })
+}
+
+/// A token outlook in a few words: `expires in 7h 59m, refresh admitted`.
+pub fn describe_token(t: &crate::model::refresh::TokenOutlook, now: jiff::Timestamp) -> String {
+    use crate::model::refresh::TokenState;
+    let when = match (t.state, t.expires_at) {
+        (TokenState::NotInspected, _) => "not read".to_owned(),
+        (TokenState::NoExpiry, _) => "no expiry".to_owned(),
+        (TokenState::Expired, _) => "expired".to_owned(),
+        (_, Some(at)) => format!(
+            "expires in {}",
+            super::facts::human_duration(now.duration_until(at).as_secs().unsigned_abs())
+        ),
+        (_, None) => "-".to_owned(),
+    };
+    let refresh = if t.refresh.admitted {
+        "refresh admitted".to_owned()
+    } else if t.long_lived {
+        "long-lived, no refresh".to_owned()
+    } else {
+        format!("no refresh: {}", t.refresh.reason)
+    };
+    format!("{when}, {refresh}")
 }
 
 // ---------------------------------------------------------------- discover

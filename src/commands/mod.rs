@@ -12,6 +12,8 @@ mod health;
 mod init;
 pub mod inject;
 mod inventory;
+mod keepalive;
+mod keepalive_unit;
 mod managed;
 mod probe;
 pub mod repair;
@@ -44,6 +46,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Repair(RepairCommand::Run(a)) => repair::run(&a),
         Command::StayAfloat(a) => afloat::stay_afloat(&a),
         Command::Daemon(cmd) => afloat::daemon(&cmd),
+        Command::Keepalive(args) => keepalive::run(&args),
         Command::Completions(args) => {
             let mut cmd = crate::cli::command();
             let mut script = Vec::new();

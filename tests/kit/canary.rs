@@ -35,7 +35,11 @@ pub fn claude_token(label: &str) -> String {
 /// An unsigned JWT of account `label` that expires in 30 days; its signature part carries
 /// the marker (letters and digits only, as a real signature's base64url would).
 pub fn jwt(label: &str) -> String {
-    let exp = jiff::Timestamp::now().as_second() + 30 * 86_400;
+    jwt_expiring(label, jiff::Timestamp::now().as_second() + 30 * 86_400)
+}
+
+/// [`jwt`] expiring at `exp` (Unix seconds).
+pub fn jwt_expiring(label: &str, exp: i64) -> String {
     let b64 = |json: &str| base64url::encode(json.as_bytes());
     let signature: String = format!("{MARKER}sig{label}")
         .chars()

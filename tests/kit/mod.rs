@@ -20,6 +20,7 @@
 //! - [`proxy_rig`]: the session proxy in-process over the production pool;
 //! - [`harness`]: the real harness CLIs, the user's own harness files, a stub harness;
 //! - [`fixture`]: recorded provider responses; [`worker`]: re-running this test binary;
+//! - [`stores`]: Codex and Claude credential stores for the refresh tests;
 //! - [`toy`]: the `toy` provider of the injection and stay-afloat tests.
 #![allow(dead_code)]
 
@@ -30,6 +31,7 @@ pub mod fixture;
 pub mod harness;
 pub mod proxy_rig;
 pub mod sandbox;
+pub mod stores;
 pub mod toy;
 pub mod worker;
 
