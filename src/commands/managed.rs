@@ -15,10 +15,9 @@ use crate::cli::{LaunchArgs, Selectors};
 use crate::config::ProviderDefinition;
 use crate::config::schema::AccountConfig;
 use crate::exit::{ExitCode, Failure, Quiet};
-use crate::harness::credentials::{self, Unusable};
 use crate::harness::session::{self, AuthKind, LaunchPlan};
 use crate::harness::status::{self, HarnessKind};
-use crate::harness::{codex_home, upstream};
+use crate::harness::{codex_home, token_renewal, upstream};
 use crate::model::selection::RouteView;
 use crate::model::session_pool::plan_pool;
 use crate::model::session_verdict;
@@ -80,11 +79,23 @@ pub fn launch(spec: HarnessLaunch, opts: &LaunchArgs) -> anyhow::Result<()> {
         let field = format!("providers.{}.accounts.{}.secret", key.provider, key.account);
         let raw =
             read_account_secret(account, def, &field).map_err(|why| format!("secret: {why}"))?;
-        let (credential, auth) = credentials::materialize(spec.harness, def, &raw, ctx.now)
-            .map_err(|why| match why {
-                Unusable::Expired => "token expired".to_owned(),
-                why => why.to_string(),
-            })?;
+        let target = crate::oauth::target_for(
+            config,
+            &ctx.dirs.data_dir,
+            &key.provider,
+            &key.account,
+            &|n| std::env::var(n).ok(),
+        )
+        .ok();
+        let launched = token_renewal::launch_credential(
+            &ctx.dirs,
+            spec.harness,
+            def,
+            target.as_ref(),
+            raw,
+            ctx.now,
+        )?;
+        let (credential, auth) = (launched.credential, launched.auth);
         let priority = routes
             .iter()
             .find(|v| &v.key == key)
@@ -100,6 +111,7 @@ pub fn launch(spec: HarnessLaunch, opts: &LaunchArgs) -> anyhow::Result<()> {
             account_upstream: account.upstream.clone(),
             provider_upstream: pc.upstream.clone(),
             definition: def.clone(),
+            refresh: target.map(|t| (t, launched.expires_at)),
         });
         Ok(auth)
     });
@@ -179,7 +191,18 @@ pub fn launch(spec: HarnessLaunch, opts: &LaunchArgs) -> anyhow::Result<()> {
     }
     let pool_labels: Vec<String> = members.iter().map(|m| m.account.label.clone()).collect();
     let threshold = config.usage_threshold_pct();
-    let pool = DurablePool::new(
+    let mut renewer = token_renewal::SessionRenewer::new(ctx.dirs.clone(), spec.harness);
+    for m in &mut members {
+        if let Some((target, expires_at)) = m.refresh.take() {
+            renewer.add(
+                crate::proxy::pool::AccountId(m.account.label.clone()),
+                target,
+                &m.account.credential,
+                expires_at,
+            );
+        }
+    }
+    let mut pool = DurablePool::new(
         &profile,
         definition,
         members.into_iter().map(|m| m.account).collect(),
@@ -190,6 +213,9 @@ pub fn launch(spec: HarnessLaunch, opts: &LaunchArgs) -> anyhow::Result<()> {
         evaluation.request.primary_capability.clone(),
         evaluation.request.fallback_chain.clone(),
     );
+    if !renewer.is_empty() {
+        pool = pool.with_renewer(Arc::new(renewer))?;
+    }
 
     let program = harness_program(spec.bin_env, spec.bin_name)?;
     let user_harness_home = match spec.harness {
@@ -263,6 +289,8 @@ struct Member {
     account_upstream: Option<String>,
     provider_upstream: Option<String>,
     definition: ProviderDefinition,
+    /// The account's refresh target and its token's expiry, when it may be refreshed.
+    refresh: Option<(crate::oauth::RefreshTarget, Option<jiff::Timestamp>)>,
 }
 
 /// Read an account's credential: its `secret` block, or `<config_dir>/<credential file>`.

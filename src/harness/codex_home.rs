@@ -134,9 +134,16 @@ pub fn render_config(
     Ok(format!("{header}{doc}"))
 }
 
+/// How far ahead the placeholder's `exp` lies: Codex refreshes a token within 5 minutes of
+/// its `exp`, and would send the placeholder refresh token straight to the real token
+/// endpoint, around the proxy (reference: token-refresh.md). Ten years: never, in practice;
+/// oauth-mux refreshes the real accounts itself.
+pub const PLACEHOLDER_LIFETIME_S: i64 = 10 * 365 * 86_400;
+
 /// The placeholder auth.json the child reads. Nothing in it is a real credential: the proxy
 /// replaces `Authorization` and `chatgpt-account-id` on every request. The access token's
-/// `exp` is 30 days after `now_s` so Codex never tries to refresh it.
+/// `exp` is [`PLACEHOLDER_LIFETIME_S`] after `now_s` and `last_refresh` is `now_s`, so Codex
+/// never tries to refresh it.
 pub fn placeholder_auth(auth: CodexAuthKind, now_s: i64) -> String {
     let json = match auth {
         CodexAuthKind::ApiKey => serde_json::json!({
@@ -148,7 +155,7 @@ pub fn placeholder_auth(auth: CodexAuthKind, now_s: i64) -> String {
                 "iss": "oauth-mux-placeholder",
                 "email": "placeholder@oauth-mux.invalid",
                 "iat": now_s,
-                "exp": now_s + 30 * 86_400,
+                "exp": now_s + PLACEHOLDER_LIFETIME_S,
                 "https://api.openai.com/auth": {
                     "chatgpt_plan_type": "pro",
                     "chatgpt_account_id": crate::proxy::session::PLACEHOLDER_ACCOUNT_ID,
@@ -449,6 +456,9 @@ args = ["--stdio"]
         let jwt = json["tokens"]["access_token"].as_str().unwrap();
         let payload = jwt.split('.').nth(1).unwrap();
         assert!(!payload.contains('='));
+        let exp = crate::util::jwt::exp(jwt).unwrap().as_second();
+        assert!(exp >= 1_800_000_000 + 9 * 365 * 86_400, "far future: {exp}");
+        assert_eq!(json["last_refresh"], "2027-01-15T08:00:00Z");
         assert_eq!(
             json["tokens"]["account_id"],
             crate::proxy::session::PLACEHOLDER_ACCOUNT_ID

@@ -9,4 +9,5 @@ pub mod credentials;
 pub mod private_fs;
 pub mod session;
 pub mod status;
+pub mod token_renewal;
 pub mod upstream;

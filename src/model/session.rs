@@ -105,6 +105,13 @@ pub enum Frame {
     },
     /// A WebSocket upgrade was answered 426 so the harness fell back to HTTP streaming.
     UnsupportedTransport { path_kind: Cow<'static, str> },
+    /// An account's token was refreshed during the session because it met a 401 (the
+    /// answer was held back and the request asked the same account again).
+    TokenRefresh {
+        account: String,
+        /// `unauthorized`.
+        trigger: Cow<'static, str>,
+    },
     /// A request was refused before touching any account (e.g. no session secret).
     Refused { reason: Cow<'static, str> },
     /// The harness exited. `signal` is set when it was killed by one.
@@ -203,6 +210,10 @@ mod tests {
                 earliest_reset: None,
                 repair_command: "oauth-mux route explain --profile p".into(),
             },
+            Frame::TokenRefresh {
+                account: "a".into(),
+                trigger: "unauthorized".into(),
+            },
         ];
         for frame in &frames {
             // A new kind must be added above (this match stops compiling until it is).
@@ -217,7 +228,8 @@ mod tests {
                 | Frame::PoolExhausted { .. }
                 | Frame::StreamErrorAfterContent { .. }
                 | Frame::UnsupportedTransport { .. }
-                | Frame::Refused { .. } => {}
+                | Frame::Refused { .. }
+                | Frame::TokenRefresh { .. } => {}
             }
             let written = serde_json::to_value(frame).unwrap();
             let read: Frame = serde_json::from_value(written.clone())

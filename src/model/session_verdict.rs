@@ -75,6 +75,8 @@ pub struct Summary {
     pub rate_limit_waits: usize,
     /// Error events that arrived after content had reached the harness (not replayable).
     pub stream_errors_after_content: usize,
+    /// Tokens refreshed because an account met a 401 mid-session (the harness never saw it).
+    pub token_refreshes: usize,
     pub exit_code: Option<i32>,
     pub signal: Option<i32>,
     /// True when the harness probably showed the user a provider failure.
@@ -157,6 +159,7 @@ pub fn summarize(harness: HarnessKind, artifact: &Artifact) -> Summary {
         unsupported_transport_answers: 0,
         rate_limit_waits: 0,
         stream_errors_after_content: 0,
+        token_refreshes: 0,
         exit_code: None,
         signal: None,
         user_visible_failure_likely: false,
@@ -251,6 +254,7 @@ pub fn summarize(harness: HarnessKind, artifact: &Artifact) -> Summary {
             }
             Frame::StreamErrorAfterContent { .. } => s.stream_errors_after_content += 1,
             Frame::Refused { .. } => s.refused_requests += 1,
+            Frame::TokenRefresh { .. } => s.token_refreshes += 1,
             Frame::SessionEnded { exit_code, signal } => {
                 ended = true;
                 s.ended_at = Some(record.ts.clone());

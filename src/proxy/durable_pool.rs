@@ -2,7 +2,8 @@
 //! every response, the model's one election orders the accounts, and what a response teaches
 //! is written to the health store by a background thread (durable before the session ends,
 //! never on the harness's critical path). An in-memory mirror of the store answers `elect`
-//! at once.
+//! at once. With a [`Renewer`], each account's OAuth token is refreshed ahead of expiry by a
+//! background thread (`proxy::renewal`) and once more when it meets a 401.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -13,8 +14,10 @@ use std::thread::JoinHandle;
 use jiff::Timestamp;
 
 use super::pool::{
-    AccountId, Credential, Elected, Pool, ResponseEvidence, ResponseReader, UsageView, UsageWindow,
+    AccountId, Credential, Elected, Pool, Renewal, Renewer, ResponseEvidence, ResponseReader,
+    UsageView, UsageWindow,
 };
+use super::renewal::{CredentialSlot, RenewalThread};
 use crate::config::ProviderDefinition;
 use crate::model::RouteKey;
 use crate::model::classify::{Classification, add_seconds};
@@ -44,7 +47,6 @@ pub struct PoolAccount {
 struct Member {
     id: AccountId,
     key: RouteKey,
-    credential: Arc<Credential>,
     upstream: Option<String>,
     priority: i32,
 }
@@ -93,6 +95,11 @@ pub struct DurablePool {
     primary_capability: Option<String>,
     fallback_chain: Vec<String>,
     members: Vec<Member>,
+    /// Each member's current credential (same order as `members`).
+    slots: Arc<Vec<CredentialSlot>>,
+    renewer: Option<Arc<dyn Renewer>>,
+    /// Declared after `slots`: dropped (stopped and joined) with the pool.
+    renewal: Option<RenewalThread>,
     /// The store as this session knows it (loaded once, updated on every record).
     mirror: Mutex<HashMap<String, RouteHealth>>,
     /// Usage read from responses that record nothing (a windowless 429), by route key:
@@ -121,12 +128,17 @@ impl DurablePool {
             .iter()
             .filter_map(|(k, v)| RouteHealth::from_json(v).ok().map(|h| (k.clone(), h)))
             .collect();
+        let slots = Arc::new(
+            accounts
+                .iter()
+                .map(|a| CredentialSlot::new(AccountId(a.label.clone()), a.credential.clone()))
+                .collect(),
+        );
         let members = accounts
             .into_iter()
             .map(|a| Member {
                 id: AccountId(a.label),
                 key: a.route_key,
-                credential: Arc::new(a.credential),
                 upstream: a.upstream,
                 priority: a.priority,
             })
@@ -144,6 +156,9 @@ impl DurablePool {
             primary_capability: None,
             fallback_chain: Vec::new(),
             members,
+            slots,
+            renewer: None,
+            renewal: None,
             mirror: Mutex::new(mirror),
             unrecorded_usage: Mutex::new(HashMap::new()),
             any_unrecorded_usage: AtomicBool::new(false),
@@ -158,6 +173,14 @@ impl DurablePool {
         self.primary_capability = primary;
         self.fallback_chain = chain;
         self
+    }
+
+    /// Keep the accounts' tokens fresh with `renewer`: a background thread refreshes each
+    /// ahead of expiry, and a 401 gets one refresh before the account is failed over.
+    pub fn with_renewer(mut self, renewer: Arc<dyn Renewer>) -> anyhow::Result<Self> {
+        self.renewal = Some(RenewalThread::start(self.slots.clone(), renewer.clone())?);
+        self.renewer = Some(renewer);
+        Ok(self)
     }
 
     /// Errors the background writer met (empty when every fact reached the store).
@@ -221,7 +244,7 @@ impl DurablePool {
         let m = &self.members[i];
         Elected {
             account: m.id.clone(),
-            credential: m.credential.clone(),
+            credential: self.slots[i].get(),
             upstream: m.upstream.clone(),
             passed_over,
         }
@@ -391,6 +414,26 @@ impl Pool for DurablePool {
         let (ack_tx, ack_rx) = mpsc::channel();
         self.send(WriteOp::Flush(ack_tx));
         let _ = ack_rx.recv();
+    }
+
+    fn renew_unauthorized(&self, account: &AccountId, used: &Credential) -> Option<Arc<Credential>> {
+        let renewer = self.renewer.as_ref()?;
+        let slot = self.slots.iter().find(|s| &s.id == account)?;
+        // Another request renewed it already: use that.
+        let current = slot.get();
+        if current.secret() != used.secret() {
+            return Some(current);
+        }
+        match renewer.renew(
+            account,
+            crate::model::refresh::RefreshTrigger::Unauthorized,
+            Some(used),
+        ) {
+            Renewal::Renewed(credential) if credential.secret() != used.secret() => {
+                Some(slot.set(credential))
+            }
+            _ => None,
+        }
     }
 }
 

@@ -24,6 +24,7 @@ pub mod framing;
 pub mod headers;
 pub mod pool;
 pub mod reader;
+pub mod renewal;
 pub mod replies;
 pub mod response;
 pub mod server;

@@ -36,6 +36,17 @@ pub enum Credential {
     ClaudeApiKey { api_key: String },
 }
 
+impl Credential {
+    /// The secret the provider sees (the access token or the API key).
+    pub fn secret(&self) -> &str {
+        match self {
+            Credential::CodexChatgpt { access_token, .. }
+            | Credential::ClaudeOauth { access_token } => access_token,
+            Credential::CodexApiKey { api_key } | Credential::ClaudeApiKey { api_key } => api_key,
+        }
+    }
+}
+
 impl fmt::Debug for Credential {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let kind = match self {
@@ -128,4 +139,39 @@ pub trait Pool: Send + Sync {
     fn usage_view(&self, now: Timestamp) -> UsageView;
     /// Block until every recorded fact is durable.
     fn flush(&self);
+    /// `account` answered 401: refresh its token now (or adopt one another process
+    /// refreshed) and return the credential to retry with; `None` when the account cannot
+    /// be refreshed (or the refresh failed), so the 401 stands.
+    fn renew_unauthorized(&self, _account: &AccountId, _used: &Credential) -> Option<Arc<Credential>> {
+        None
+    }
+}
+
+/// Renews the OAuth tokens of a pool's accounts (the launcher builds it over `oauth::`,
+/// sharing the real CLIs' locks).
+pub trait Renewer: Send + Sync {
+    /// When `account`'s token is next due for a refresh ahead of expiry (`None`: never,
+    /// e.g. an API key, or an account whose refresh was rejected).
+    fn due_at(&self, account: &AccountId) -> Option<Timestamp>;
+    /// Refresh `account` now: ahead of expiry, or forced after a 401 that `used` got (a
+    /// store that holds another token by then is adopted, not refreshed again).
+    fn renew(
+        &self,
+        account: &AccountId,
+        trigger: crate::model::refresh::RefreshTrigger,
+        used: Option<&Credential>,
+    ) -> Renewal;
+}
+
+/// What a renewal came to.
+#[derive(Debug)]
+pub enum Renewal {
+    /// A new (or another process's newer) credential: use it from now on.
+    Renewed(Credential),
+    /// Nothing changed (not due after all).
+    Unchanged,
+    /// Network trouble or a provider error: try again later.
+    Failed,
+    /// The account cannot be refreshed any more (refresh token rejected, none stored).
+    GaveUp,
 }

@@ -308,15 +308,16 @@ impl Session {
         // A request-scoped (windowless) refusal, kept in case no other account answers.
         let mut windowless: Option<(Held, AccountId, String)> = None;
         let mut earliest: Option<Timestamp> = None;
-        while let Some(elected) = self.elect_waiting_once(&mut attempts, reason.as_deref()) {
+        while let Some(mut elected) = self.elect_waiting_once(&mut attempts, reason.as_deref()) {
             attempts.tried.push(elected.account.clone());
-            let headers = upstream_request_headers(
+            let mut headers = upstream_request_headers(
                 &req.head.headers,
                 &elected.credential,
                 self.drop_turn_state(&elected.account),
             );
             let url = self.upstream_url(&elected, &req.path);
             let mut attempt = 0u32;
+            let mut renewed = false;
             loop {
                 let held = match self.send(req, &url, &headers, true) {
                     Ok(held) => held,
@@ -339,6 +340,32 @@ impl Session {
                 };
                 let now = Timestamp::now();
                 let judgement = self.pool.judge(&elected.account, &held.evidence, now);
+                // A 401 from an account whose token can be refreshed: refresh it (or adopt a
+                // token another process refreshed) and ask the same account again, once,
+                // before the 401 counts as a dead account.
+                if held.evidence.status == 401
+                    && judgement.record == Record::RouteAndAccount
+                    && !renewed
+                {
+                    renewed = true;
+                    if let Some(fresh) = self
+                        .pool
+                        .renew_unauthorized(&elected.account, &elected.credential)
+                    {
+                        self.emit(Frame::TokenRefresh {
+                            account: elected.account.0.clone(),
+                            trigger: "unauthorized".into(),
+                        });
+                        drop(held);
+                        headers = upstream_request_headers(
+                            &req.head.headers,
+                            &fresh,
+                            self.drop_turn_state(&elected.account),
+                        );
+                        elected.credential = fresh;
+                        continue;
+                    }
+                }
                 let usage = self.pool.observe_usage(&held.evidence, now);
                 if !usage.is_empty() {
                     self.emit(Frame::QuotaObserved {
