@@ -163,8 +163,12 @@ impl Renewer for SessionRenewer {
                 let Some(text) = report.store_text else {
                     return Renewal::Failed;
                 };
-                match credentials::materialize(self.harness, &entry.definition, &text, Timestamp::now())
-                {
+                match credentials::materialize(
+                    self.harness,
+                    &entry.definition,
+                    &text,
+                    Timestamp::now(),
+                ) {
                     Ok((credential, _)) => {
                         state.fingerprint = short_hash(credential.secret());
                         state.expires_at = report.expires_at;

@@ -416,7 +416,11 @@ impl Pool for DurablePool {
         let _ = ack_rx.recv();
     }
 
-    fn renew_unauthorized(&self, account: &AccountId, used: &Credential) -> Option<Arc<Credential>> {
+    fn renew_unauthorized(
+        &self,
+        account: &AccountId,
+        used: &Credential,
+    ) -> Option<Arc<Credential>> {
         let renewer = self.renewer.as_ref()?;
         let slot = self.slots.iter().find(|s| &s.id == account)?;
         // Another request renewed it already: use that.

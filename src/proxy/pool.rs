@@ -142,7 +142,11 @@ pub trait Pool: Send + Sync {
     /// `account` answered 401: refresh its token now (or adopt one another process
     /// refreshed) and return the credential to retry with; `None` when the account cannot
     /// be refreshed (or the refresh failed), so the 401 stands.
-    fn renew_unauthorized(&self, _account: &AccountId, _used: &Credential) -> Option<Arc<Credential>> {
+    fn renew_unauthorized(
+        &self,
+        _account: &AccountId,
+        _used: &Credential,
+    ) -> Option<Arc<Credential>> {
         None
     }
 }

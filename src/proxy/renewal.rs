@@ -208,9 +208,11 @@ mod tests {
         let renewer = Arc::new(Counting {
             due: Mutex::new(Some(Timestamp::now())),
             calls: Mutex::new(0),
-            outcome: |n| Renewal::Renewed(Credential::ClaudeApiKey {
-                api_key: format!("renewed-{n}"),
-            }),
+            outcome: |n| {
+                Renewal::Renewed(Credential::ClaudeApiKey {
+                    api_key: format!("renewed-{n}"),
+                })
+            },
         });
         let thread = RenewalThread::start(slots.clone(), renewer.clone()).unwrap();
         wait_for(|| key_of(&slots) == "renewed-1");

@@ -119,22 +119,41 @@ pub fn stub_claude_marker(sb: &Sandbox) -> PathBuf {
     sb.work_dir().join("stub-claude-ran")
 }
 
-/// The stub's part: one `/v1/messages` request through the session, as Claude Code sends
-/// it; the process exits 1 when the answer is no success.
+/// Environment variables that shape the stub's session: how many turns it sends
+/// (default 1) and how long it pauses between them (milliseconds, default 0).
+pub const STUB_TURNS_VAR: &str = "OMUX_TEST_STUB_TURNS";
+pub const STUB_PAUSE_MS_VAR: &str = "OMUX_TEST_STUB_PAUSE_MS";
+
+/// The stub's part: `/v1/messages` requests through the session, as Claude Code sends
+/// them (one, or as [`STUB_TURNS_VAR`] says); the process exits 1 when an answer is no
+/// success.
 pub fn act_as_stub_claude() {
     let base = std::env::var("ANTHROPIC_BASE_URL").expect("the session sets ANTHROPIC_BASE_URL");
-    let answer = super::proxy_rig::send(
-        "POST",
-        &format!("{base}/v1/messages?beta=true"),
-        &[
-            ("x-api-key", "harness-placeholder"),
-            ("anthropic-version", "2023-06-01"),
-            ("content-type", "application/json"),
-        ],
-        br#"{"model":"claude-sonnet-5","stream":true,"max_tokens":64,"messages":[{"role":"user","content":"hi"}]}"#,
-    );
-    println!("stub-claude got {}", answer.status);
-    if answer.status != 200 {
-        std::process::exit(1);
+    let number = |var: &str, default: u64| {
+        std::env::var(var)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(default)
+    };
+    let turns = number(STUB_TURNS_VAR, 1);
+    let pause = std::time::Duration::from_millis(number(STUB_PAUSE_MS_VAR, 0));
+    for turn in 1..=turns {
+        if turn > 1 {
+            std::thread::sleep(pause);
+        }
+        let answer = super::proxy_rig::send(
+            "POST",
+            &format!("{base}/v1/messages?beta=true"),
+            &[
+                ("x-api-key", "harness-placeholder"),
+                ("anthropic-version", "2023-06-01"),
+                ("content-type", "application/json"),
+            ],
+            br#"{"model":"claude-sonnet-5","stream":true,"max_tokens":64,"messages":[{"role":"user","content":"hi"}]}"#,
+        );
+        println!("stub-claude got {}", answer.status);
+        if answer.status != 200 {
+            std::process::exit(1);
+        }
     }
 }
