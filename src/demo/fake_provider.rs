@@ -441,7 +441,8 @@ fn answer(out: &mut TcpStream, shared: &Shared, request: &SeenRequest) -> bool {
     if let Some(wire) = wire {
         return answers::unknown_credential(out, wire);
     }
-    match answers::side_call(path) {
+    let accounts = shared.lock().tokens.account_ids();
+    match answers::side_call(path, &accounts) {
         Some(body) => answers::write_json(out, 200, &[], &body),
         None => answers::write_json(out, 404, &[], &json!({"error": {"type": "not_found"}})),
     }

@@ -95,15 +95,29 @@ impl Store {
         }
     }
 
-    /// The token lineage the fake provider's token endpoint honours for this store.
+    /// After the real CLI ran on this store: the files it wrote there (its sessions and
+    /// logs, which name the account) are its own, not oauth-mux output, so the canary
+    /// search of `Sandbox::assert_no_canary_on_disk` skips them. A temp file oauth-mux's
+    /// write left behind is never exempt (and fails this check).
+    pub fn exempt_files_the_cli_wrote(&self, sb: &Sandbox) {
+        let ours = format!(".{}.tmp-", self.cli.file_name());
+        for path in super::files::files_under(&self.dir) {
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            assert!(!name.starts_with(&ours), "a temp file was left: {name}");
+            sb.mark_secret(&path);
+        }
+    }
+
+    /// The token lineage the fake provider's token endpoint honours for this store, with
+    /// the lifetimes the providers give (ChatGPT: ten days; Claude: eight hours).
     pub fn lineage(&self, behaviour: Behaviour) -> TokenLineage {
-        let style = match self.cli {
-            Cli::Codex => TokenStyle::Codex,
-            Cli::Claude => TokenStyle::Claude,
+        let (style, lifetime) = match self.cli {
+            Cli::Codex => (TokenStyle::Codex, 10 * 86_400),
+            Cli::Claude => (TokenStyle::Claude, 8 * 3600),
         };
         TokenLineage::new(self.refresh_token.clone(), style, behaviour)
             .account_id(canary::account_id(&self.label))
-            .lifetime(Duration::from_secs(8 * 3600))
+            .lifetime(Duration::from_secs(lifetime))
     }
 
     /// The account's config block (`secret` names the store file).

@@ -379,15 +379,24 @@ pub(super) fn unknown_credential(out: &mut TcpStream, wire: Wire) -> bool {
 }
 
 /// The Codex CLI's side calls (account check, model list, settings), or `None` for any
-/// other path.
-pub(super) fn side_call(path: &str) -> Option<serde_json::Value> {
+/// other path. The account check names `accounts` (the ChatGPT account ids the fake knows)
+/// after its own `fake-account`.
+pub(super) fn side_call(path: &str, accounts: &[String]) -> Option<serde_json::Value> {
     Some(match path {
-        "/backend-api/wham/accounts/check" => json!({
-            "accounts": [{"id": "fake-account", "structure": "personal",
-                "workspace_backend_origin": "NO_CONSTRAINT",
-                "account_routing_override": "NO_CONSTRAINT"}],
-            "account_ordering": ["fake-account"],
-            "default_account_id": "fake-account"}),
+        "/backend-api/wham/accounts/check" => {
+            let mut ids = vec!["fake-account".to_owned()];
+            ids.extend(accounts.iter().cloned());
+            let list: Vec<serde_json::Value> = ids
+                .iter()
+                .map(|id| {
+                    json!({"id": id, "structure": "personal",
+                        "workspace_backend_origin": "NO_CONSTRAINT",
+                        "account_routing_override": "NO_CONSTRAINT"})
+                })
+                .collect();
+            json!({"accounts": list, "account_ordering": ids,
+                "default_account_id": ids.last()})
+        }
         "/backend-api/codex/models" => json!({"models": []}),
         "/backend-api/wham/settings/user" => json!({}),
         _ => return None,

@@ -122,6 +122,14 @@ impl TokenBook {
         })
     }
 
+    /// The ChatGPT account ids of the lineages (for the Codex account check).
+    pub(super) fn account_ids(&self) -> Vec<String> {
+        self.chains
+            .iter()
+            .filter_map(|c| c.lineage.account_id.clone())
+            .collect()
+    }
+
     pub(super) fn uses(&self) -> &[TokenUse] {
         &self.uses
     }
