@@ -45,8 +45,10 @@ use crate::util::fingerprint::short_hash;
 /// writes its result only after taking `auth.lock`, which the rejected refresh held).
 const REJECTION_GRACE: Duration = Duration::from_secs(3);
 
-/// The environment variable that makes a refresh stop at a named step (for the crash tests:
-/// `before_post`, `after_response`, `mid_write`); never set in normal use.
+/// The environment variable that makes a refresh stop at a named step, for the crash tests:
+/// `before_post` (locks held, nothing sent), `after_response` (the new tokens are in the
+/// recovery file, the store is untouched), `mid_write` (the new store is written to its temp
+/// file, not yet renamed). Never set in normal use.
 pub const PAUSE_ENV: &str = "OMUX_TEST_REFRESH_PAUSE";
 
 /// What went wrong when a refresh failed.
@@ -250,7 +252,6 @@ impl Run<'_> {
                 );
             }
         };
-        pause_point("after_response");
         self.report.http_status = Some(response.status);
         match judge_answer(response.status, response.body.expose()) {
             GrantAnswer::Granted(grant) => {
@@ -281,6 +282,7 @@ impl Run<'_> {
                         e.kind()
                     ));
                 }
+                pause_point("after_response");
                 self.write_grant(&locks, protocol, &used, &grant, expires_at, now, &rfile);
             }
             GrantAnswer::Rejected { error } => {
