@@ -170,6 +170,8 @@ struct AccountRuntime {
     config_dir_exists: Option<bool>,
     config_dir_writable: Option<bool>,
     session_files: Vec<SessionFileCheck>,
+    /// The token's expiry and whether a refresh is admitted, or why not.
+    token: crate::model::refresh::TokenOutlook,
     next_command: Option<String>,
 }
 
@@ -255,6 +257,9 @@ fn runtime(args: &RuntimeArgs) -> anyhow::Result<()> {
                 config_dir_exists: dir.as_ref().map(|d| d.is_dir()),
                 config_dir_writable: dir.as_ref().map(|d| d.is_dir() && is_writable(d)),
                 session_files,
+                token: crate::oauth::inspect::account_outlook(
+                    config, &ctx.dirs, pname, aname, account, ctx.now,
+                ),
                 next_command: (!ready).then(|| fix_hint(&runtime, pname, aname, config)),
                 runtime,
             });
@@ -327,12 +332,13 @@ fn runtime(args: &RuntimeArgs) -> anyhow::Result<()> {
                         (Some(true), Some(false)) => "config_dir read-only".into(),
                         _ => "config_dir ok".into(),
                     },
+                    super::facts::describe_token(&a.token, ctx.now),
                 ]
             })
             .collect();
         let mut out = format!("{} of {} accounts ready\n\n", r.ready_accounts, r.accounts);
         out.push_str(&output::table(
-            &["ACCOUNT", "RUNTIME", "BINARIES", "STORE"],
+            &["ACCOUNT", "RUNTIME", "BINARIES", "STORE", "TOKEN"],
             &rows,
         ));
         if !r.state_dir_writable {

@@ -79,3 +79,26 @@ pub fn human_duration(secs: u64) -> String {
         _ => format!("{}d {}h", secs / 86_400, (secs % 86_400) / 3600),
     }
 }
+
+/// A token outlook in a few words: `expires in 7h 59m, refresh admitted`.
+pub fn describe_token(t: &crate::model::refresh::TokenOutlook, now: jiff::Timestamp) -> String {
+    use crate::model::refresh::TokenState;
+    let when = match (t.state, t.expires_at) {
+        (TokenState::NotInspected, _) => "not read".to_owned(),
+        (TokenState::NoExpiry, _) => "no expiry".to_owned(),
+        (TokenState::Expired, _) => "expired".to_owned(),
+        (_, Some(at)) => format!(
+            "expires in {}",
+            human_duration(now.duration_until(at).as_secs().unsigned_abs())
+        ),
+        (_, None) => "-".to_owned(),
+    };
+    let refresh = if t.refresh.admitted {
+        "refresh admitted".to_owned()
+    } else if t.long_lived {
+        "long-lived, no refresh".to_owned()
+    } else {
+        format!("no refresh: {}", t.refresh.reason)
+    };
+    format!("{when}, {refresh}")
+}

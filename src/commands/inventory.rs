@@ -292,7 +292,7 @@ pub fn accounts_list(args: &AccountsListArgs) -> anyhow::Result<()> {
         let mut rows = Vec::new();
         let mut warnings = String::new();
         for a in &r.accounts {
-            let token = describe_token(&a.token, ctx.now);
+            let token = super::facts::describe_token(&a.token, ctx.now);
             let caps: Vec<(&str, &str)> = if a.capabilities.is_empty() {
                 vec![("-", "-")]
             } else {
@@ -330,29 +330,6 @@ pub fn accounts_list(args: &AccountsListArgs) -> anyhow::Result<()> {
         ) + &warnings
             + &output::next_block(&r.agent_safe_commands)
     })
-}
-
-/// A token outlook in a few words: `expires in 7h 59m, refresh admitted`.
-pub fn describe_token(t: &crate::model::refresh::TokenOutlook, now: jiff::Timestamp) -> String {
-    use crate::model::refresh::TokenState;
-    let when = match (t.state, t.expires_at) {
-        (TokenState::NotInspected, _) => "not read".to_owned(),
-        (TokenState::NoExpiry, _) => "no expiry".to_owned(),
-        (TokenState::Expired, _) => "expired".to_owned(),
-        (_, Some(at)) => format!(
-            "expires in {}",
-            super::facts::human_duration(now.duration_until(at).as_secs().unsigned_abs())
-        ),
-        (_, None) => "-".to_owned(),
-    };
-    let refresh = if t.refresh.admitted {
-        "refresh admitted".to_owned()
-    } else if t.long_lived {
-        "long-lived, no refresh".to_owned()
-    } else {
-        format!("no refresh: {}", t.refresh.reason)
-    };
-    format!("{when}, {refresh}")
 }
 
 // ---------------------------------------------------------------- discover

@@ -144,7 +144,36 @@ fn render(o: &RouteOutput<'_>, ctx: &Context, explain: bool) -> String {
         out.push('\n');
         out.push_str(&route_table(o.routes, ctx));
     }
+    if explain {
+        out.push_str(&token_lines(o.routes, ctx));
+    }
     out + &output::next_block(&o.next_commands)
+}
+
+/// One line per account of the routes: its token's expiry and whether a refresh is
+/// admitted, or why not (and a warning when it needs attention).
+fn token_lines(routes: &[RouteReport], ctx: &Context) -> String {
+    let mut out = String::new();
+    let mut seen = Vec::new();
+    for r in routes {
+        let account = format!("{}:{}", r.route.provider, r.route.account);
+        if seen.contains(&account) {
+            continue;
+        }
+        out.push_str(&format!(
+            "\n  {account}  token {}",
+            super::facts::describe_token(&r.token, ctx.now)
+        ));
+        if let Some(w) = &r.token.warning {
+            out.push_str(&format!("\n    {w}"));
+        }
+        seen.push(account);
+    }
+    if out.is_empty() {
+        out
+    } else {
+        format!("\ntokens:{out}\n")
+    }
 }
 
 /// The route table shared by `route explain`, `repair-plan` and `demo`.

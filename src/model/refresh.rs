@@ -241,8 +241,10 @@ pub enum RefreshTrigger {
     Unauthorized,
     /// `oauth-mux keepalive`.
     Keepalive,
-    /// A probe (or stay-afloat) found the token expired.
+    /// A probe found the token expired.
     Probe,
+    /// `exec` (or `stay-afloat launch`) found the token of the route it injects expired.
+    Inject,
 }
 
 impl RefreshTrigger {
@@ -252,6 +254,7 @@ impl RefreshTrigger {
             Self::Unauthorized => "unauthorized",
             Self::Keepalive => "keepalive",
             Self::Probe => "probe",
+            Self::Inject => "inject",
         }
     }
 
@@ -260,7 +263,7 @@ impl RefreshTrigger {
         match self {
             Self::Unauthorized => "unauthorized_recovery",
             Self::Keepalive => "scheduled",
-            Self::AheadOfExpiry | Self::Probe => "proactive_expiry",
+            Self::AheadOfExpiry | Self::Probe | Self::Inject => "proactive_expiry",
         }
     }
 
