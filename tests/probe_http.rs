@@ -475,7 +475,8 @@ fn canaries_never_leave_the_process() {
 }
 
 /// An expired token without an admitted refresh fails closed: no request, a
-/// `token_refresh` event with `outcome: not_admitted`, exit 203, nothing recorded.
+/// `token_refresh` event for the account with `outcome: not_admitted` and the reason, exit
+/// 203, nothing recorded.
 #[test]
 fn expired_token_fails_closed_without_a_request() {
     let fake = FakeProvider::answering(Behaviour::json(200, "{}")).unwrap();
@@ -510,7 +511,8 @@ fn expired_token_fails_closed_without_a_request() {
     assert!(
         events.iter().any(|e| e["kind"] == "token_refresh"
             && e["outcome"] == "not_admitted"
-            && e["route"] == "exp:acct#identity"),
+            && e["route"] == "exp:acct"
+            && e["reason"] == "provider_repair_is_manual_only"),
         "{events:?}"
     );
     sb.assert_no_canary_on_disk();

@@ -364,3 +364,57 @@ fn units_are_printed_never_installed() {
         "nothing was installed"
     );
 }
+
+#[test]
+fn route_explain_and_doctor_runtime_show_each_tokens_expiry_and_refresh_admission() {
+    let mut sb = Sandbox::new();
+    sb.plant_script("claude", "exit 0");
+    let owned = stores::plant(&sb, Cli::Claude, "mine", Place::Owned, 7200);
+    let users = stores::plant(&sb, Cli::Claude, "theirs", Place::UsersOwn, 7200);
+    sb.write_config(&stores::config(&[&owned, &users], json!({})));
+    sb.set_env("COLUMNS", "200");
+    // Nothing is probed yet: nothing is selectable (201), and the tokens show all the same.
+    let explain = sb.run(&["route", "explain", "--profile", "claude", "--json"]);
+    explain.code(201);
+    let routes = explain.json()["routes"].clone();
+    let token = |account: &str| {
+        routes
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["account"] == account)
+            .unwrap()["token"]
+            .clone()
+    };
+    assert_eq!(token("mine")["state"], "valid");
+    assert!(token("mine")["expires_at"].is_string());
+    assert_eq!(token("mine")["refresh"]["admitted"], true);
+    assert_eq!(token("theirs")["refresh"]["admitted"], false);
+    assert_eq!(
+        token("theirs")["refresh"]["reason"],
+        "store_not_created_by_oauth_mux"
+    );
+    let human = sb.run(&["route", "explain", "--profile", "claude"]);
+    human.code(201);
+    assert!(human.stdout.contains("tokens:"), "{human}");
+    assert!(
+        human.stdout.contains(
+            "claude:theirs  token expires in 1h 59m, no refresh: store_not_created_by_oauth_mux"
+        ),
+        "{human}"
+    );
+    let doctor = sb.run(&["doctor", "runtime", "--json"]);
+    let reports = doctor.json()["account_reports"].clone();
+    assert!(
+        reports
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|a| a["token"]["expires_at"].is_string()),
+        "{reports:#}"
+    );
+    let human = sb.run(&["doctor", "runtime"]);
+    assert!(human.stdout.contains("TOKEN"), "{human}");
+    assert!(human.stdout.contains("refresh admitted"), "{human}");
+    sb.assert_no_canary_on_disk();
+}

@@ -58,6 +58,9 @@ struct RouteReport {
     evidence: Option<EvidenceSummary>,
     runtime: Option<RuntimeReadiness>,
     message: Option<String>,
+    /// The refresh that ran first because the token had expired.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    token_refresh: Option<crate::oauth::RefreshReport>,
 }
 
 /// Run `oauth-mux probe`.
@@ -245,6 +248,7 @@ fn probe_one(
         evidence: outcome.evidence,
         runtime: outcome.runtime,
         message: outcome.message,
+        token_refresh: outcome.token_refresh,
     })
 }
 
@@ -272,6 +276,7 @@ fn skipped_for_provider(view: &RouteView) -> RouteReport {
             "{key}: provider {} answered as degraded on an earlier route; trying the next provider",
             key.provider
         )),
+        token_refresh: None,
     }
 }
 
