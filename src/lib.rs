@@ -12,6 +12,7 @@ pub mod demo;
 pub mod evidence;
 pub mod exit;
 pub mod harness;
+pub mod http_agent;
 pub mod inject;
 pub mod model;
 pub mod oauth;

@@ -58,11 +58,7 @@ fn a_due_claude_token_is_refreshed_once_and_only_its_token_fields_change() {
     );
     assert_eq!(fake.token_uses(), [TokenUse::Granted]);
     // The request is the one Claude Code sends.
-    let request = fake
-        .requests()
-        .into_iter()
-        .find(|r| r.path() == "/v1/oauth/token")
-        .unwrap();
+    let request = fake.token_requests().remove(0);
     let body: Value = serde_json::from_str(&request.body_text()).unwrap();
     assert_eq!(body["grant_type"], "refresh_token");
     assert_eq!(body["client_id"], "9d1c250a-e61b-44d9-88ed-5944d1962f5e");
@@ -77,7 +73,7 @@ fn a_due_claude_token_is_refreshed_once_and_only_its_token_fields_change() {
         a["refreshToken"].as_str(),
         fake.current_refresh_token(&store.refresh_token).as_deref()
     );
-    assert!(a["expiresAt"].as_i64().unwrap() > b["expiresAt"].as_i64().unwrap() + 3600_000);
+    assert!(a["expiresAt"].as_i64().unwrap() > b["expiresAt"].as_i64().unwrap() + 3_600_000);
     assert_eq!(
         a["scopes"],
         json!([
@@ -124,11 +120,7 @@ fn a_codex_store_gets_new_jwt_tokens_and_last_refresh_and_keeps_its_account_id()
     let before = store.json();
     keepalive(&sb, &[]).ok();
     assert_eq!(fake.grants(), 1);
-    let request = fake
-        .requests()
-        .into_iter()
-        .find(|r| r.path() == "/oauth/token")
-        .unwrap();
+    let request = fake.token_requests().remove(0);
     let body: Value = serde_json::from_str(&request.body_text()).unwrap();
     assert_eq!(
         body,
@@ -136,6 +128,7 @@ fn a_codex_store_gets_new_jwt_tokens_and_last_refresh_and_keeps_its_account_id()
                "refresh_reason": "scheduled", "refresh_token": store.refresh_token})
     );
     assert_eq!(request.header("originator"), Some("codex_exec"));
+    assert_eq!(request.header("user-agent"), Some("codex_exec/0.169.0"));
     let after = store.json();
     let t = &after["tokens"];
     let exp = oauth_mux::util::jwt::exp(t["access_token"].as_str().unwrap()).unwrap();

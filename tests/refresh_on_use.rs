@@ -82,11 +82,7 @@ fn a_probe_refreshes_an_expired_token_first_and_probes_with_the_new_one() {
     assert_eq!(route["outcome"], "usable", "{route:#}");
     assert_eq!(route["token_refresh"]["outcome"], "refreshed", "{route:#}");
     assert_eq!(fake.token_uses(), [TokenUse::Granted]);
-    let token_request = fake
-        .requests()
-        .into_iter()
-        .find(|r| r.path() == "/oauth/token")
-        .unwrap();
+    let token_request = fake.token_requests().remove(0);
     assert_eq!(
         token_request.header("content-type"),
         Some("application/x-www-form-urlencoded")

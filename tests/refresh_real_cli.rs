@@ -64,6 +64,15 @@ fn assert_answered(out: &Output, text: &str) {
     assert!(out.stdout.contains(text), "{out}");
 }
 
+/// Nothing tried to leave the machine, and no canary is on disk outside the store and the
+/// files the real CLI wrote into it.
+fn assert_stayed_local_and_leaked_nothing(sb: &Sandbox, store: &Store) {
+    let off_box = sb.off_box_attempts();
+    assert!(off_box.is_empty(), "{off_box:?}");
+    store.exempt_files_the_cli_wrote(sb);
+    sb.assert_no_canary_on_disk();
+}
+
 /// A sandbox refusing off-box traffic, with one store of `cli` in oauth-mux's data dir.
 fn sandbox(cli: Cli, expires_in: i64) -> (Sandbox, Store) {
     let mut sb = Sandbox::new();
@@ -165,13 +174,7 @@ fn race(winner: Winner) {
         codex_model_credentials(&fake).last(),
         Some(&store.current_access_token())
     );
-    assert!(
-        sb.off_box_attempts().is_empty(),
-        "{:?}",
-        sb.off_box_attempts()
-    );
-    store.exempt_files_the_cli_wrote(&sb);
-    sb.assert_no_canary_on_disk();
+    assert_stayed_local_and_leaked_nothing(&sb, &store);
 }
 
 #[test]
@@ -196,13 +199,7 @@ fn plain_codex_uses_a_store_oauth_mux_refreshed_and_does_not_refresh_again() {
         codex_model_credentials(&fake),
         [store.current_access_token()]
     );
-    assert!(
-        sb.off_box_attempts().is_empty(),
-        "{:?}",
-        sb.off_box_attempts()
-    );
-    store.exempt_files_the_cli_wrote(&sb);
-    sb.assert_no_canary_on_disk();
+    assert_stayed_local_and_leaked_nothing(&sb, &store);
 }
 
 #[test]

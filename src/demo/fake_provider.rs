@@ -300,6 +300,14 @@ impl FakeProvider {
         })
     }
 
+    /// The token endpoint requests received so far, in order (method, headers, body).
+    pub fn token_requests(&self) -> Vec<SeenRequest> {
+        self.requests()
+            .into_iter()
+            .filter(|r| r.method == "POST" && TokenBook::serves(r.path()))
+            .collect()
+    }
+
     /// Every token endpoint request so far, in order: what each came to.
     pub fn token_uses(&self) -> Vec<TokenUse> {
         self.lock().tokens.uses().to_vec()

@@ -320,16 +320,10 @@ pub enum AfterRejection {
 }
 
 /// Whether new tokens may replace the store's: only while it still holds the refresh token
-/// that was spent for them (a compare-and-set; anything else means another writer won).
+/// that was spent for them (a compare-and-set; anything else means another writer won). The
+/// same rule completes (or discards) a recovery file a killed refresh left.
 pub fn may_write(used_refresh: &str, stored_refresh: Option<&str>) -> bool {
     stored_refresh == Some(used_refresh)
-}
-
-/// A recovery file (new tokens received, store not yet written when the process died) is
-/// completed only while the store still holds the refresh token spent for them; otherwise
-/// the store moved on and the file is stale.
-pub fn recovery_applies(recorded_used_refresh: &str, stored_refresh: Option<&str>) -> bool {
-    may_write(recorded_used_refresh, stored_refresh)
 }
 
 /// The wait before the next attempt after `failures` transient failures in a row (network,

@@ -1,7 +1,7 @@
 //! The recovery file: new tokens received but not yet written to the store. It is written
 //! (0600, fsynced) before the store is touched and removed after, so a process killed in
 //! between leaves the rotated refresh token behind instead of losing it; the next refresh
-//! of that store completes the write first (`model::refresh::recovery_applies` decides).
+//! of that store completes the write first (`model::refresh::may_write` decides).
 //!
 //! `<state>/refresh-recovery/<store fingerprint>.json`; never a path inside, only tokens, the
 //! fingerprint of the refresh token they were bought with, and the times to write.

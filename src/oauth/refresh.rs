@@ -35,7 +35,7 @@ use crate::model::health::EvidenceSource;
 use crate::model::liveness::DeadReason;
 use crate::model::refresh::{
     AfterRejection, RefreshOutcome, RefreshTrigger, UnderLock, after_rejection, decide_under_lock,
-    may_write, recovery_applies,
+    may_write,
 };
 use crate::secrets::Secret;
 use crate::store::paths::Dirs;
@@ -137,6 +137,15 @@ pub fn refresh(
     run.go(seen_access);
     run.log();
     run.report
+}
+
+/// What became of a pending write.
+enum Written {
+    /// The store holds the new tokens (read back).
+    Done(Snapshot),
+    /// The store no longer holds the refresh token they were bought with: another writer won.
+    StoreMovedOn(Snapshot),
+    Failed(FailureKind, String),
 }
 
 struct Run<'a> {
@@ -283,7 +292,29 @@ impl Run<'_> {
                     ));
                 }
                 pause_point("after_response");
-                self.write_grant(&locks, protocol, &used, &grant, expires_at, now, &rfile);
+                let pending = recovery::Pending {
+                    used_refresh_token_hash: short_hash(&used),
+                    grant,
+                    expires_at,
+                    received_at: now,
+                };
+                match self.write_pending(&locks, protocol, &pending, &rfile) {
+                    Written::Done(after) => {
+                        self.settle(RefreshOutcome::Refreshed, after, "refreshed")
+                    }
+                    Written::StoreMovedOn(current) => self.settle(
+                        RefreshOutcome::Adopted,
+                        current,
+                        "another process wrote newer tokens meanwhile; using them",
+                    ),
+                    Written::Failed(kind, why) => self.fail(
+                        kind,
+                        format!(
+                            "{}: {why}; the new tokens wait in the recovery file",
+                            target.key
+                        ),
+                    ),
+                }
             }
             GrantAnswer::Rejected { error } => {
                 self.report.oauth_error = Some(error.clone());
@@ -305,66 +336,51 @@ impl Run<'_> {
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn write_grant(
+    /// Write `pending` (tokens bought with the refresh token it names) into the store, under
+    /// the CLI's write lock and only while the store still holds that refresh token; the
+    /// recovery file goes once the store has them, or once the store moved on without them.
+    fn write_pending(
         &mut self,
         locks: &RefreshLocks,
         protocol: crate::config::provider_def::LockProtocol,
-        used: &str,
-        grant: &crate::model::grant::Grant,
-        expires_at: Option<Timestamp>,
-        now: Timestamp,
+        pending: &recovery::Pending,
         rfile: &std::path::Path,
-    ) {
+    ) -> Written {
         let target = self.target;
+        let now = Timestamp::now();
         let _write = match locks.write_lock(protocol, &target.store) {
             Ok(w) => w,
-            Err(problem) => {
-                return self.fail(
-                    FailureKind::Lock,
-                    format!(
-                        "{}: {problem}; the new tokens wait in the recovery file",
-                        target.key
-                    ),
-                );
-            }
+            Err(problem) => return Written::Failed(FailureKind::Lock, problem.to_string()),
         };
-        let Some(current) = self.read() else { return };
-        if !may_write(used, current.refresh_token()) {
+        let read = |def| store_file::read(&target.store, def, now);
+        let current = match read(&target.definition) {
+            Ok(c) => c,
+            Err(problem) => return Written::Failed(FailureKind::Store, problem.to_string()),
+        };
+        let stored = current.refresh_token().map(short_hash);
+        if !may_write(&pending.used_refresh_token_hash, stored.as_deref()) {
             recovery::remove(rfile);
-            return self.settle(
-                RefreshOutcome::Adopted,
-                current,
-                "another process wrote newer tokens meanwhile; using them",
-            );
+            return Written::StoreMovedOn(current);
         }
-        let text = match store_file::render_with_grant(
+        let written = store_file::render_with_grant(
             &current,
             &target.definition,
-            grant,
-            expires_at,
-            now,
-        ) {
-            Ok(t) => t,
-            Err(problem) => {
-                return self.fail(FailureKind::Store, format!("{}: {problem}", target.key));
+            &pending.grant,
+            pending.expires_at,
+            pending.received_at,
+        )
+        .and_then(|text| {
+            store_file::replace(&target.store, &text, current.mode, &mut || {
+                pause_point("mid_write")
+            })
+        })
+        .and_then(|()| read(&target.definition));
+        match written {
+            Ok(after) => {
+                recovery::remove(rfile);
+                Written::Done(after)
             }
-        };
-        if let Err(problem) = store_file::replace(&target.store, &text, current.mode, &mut || {
-            pause_point("mid_write")
-        }) {
-            return self.fail(
-                FailureKind::Store,
-                format!(
-                    "{}: {problem}; the new tokens wait in the recovery file",
-                    target.key
-                ),
-            );
-        }
-        recovery::remove(rfile);
-        match self.read() {
-            Some(after) => self.settle(RefreshOutcome::Refreshed, after, "refreshed"),
-            None => {}
+            Err(problem) => Written::Failed(FailureKind::Store, problem.to_string()),
         }
     }
 
@@ -422,32 +438,12 @@ impl Run<'_> {
         let Some(pending) = recovery::load(&rfile) else {
             return false;
         };
-        let Some(current) = self.read() else {
-            return false;
-        };
-        let stored = current.refresh_token().map(short_hash);
-        if !recovery_applies(&pending.used_refresh_token_hash, stored.as_deref()) {
-            recovery::remove(&rfile);
-            return false;
-        }
-        let Ok(_write) = locks.write_lock(protocol, &target.store) else {
-            return false;
-        };
-        let written = store_file::render_with_grant(
-            &current,
-            &target.definition,
-            &pending.grant,
-            pending.expires_at,
-            pending.received_at,
-        )
-        .and_then(|text| store_file::replace(&target.store, &text, current.mode, &mut || {}));
-        match written {
-            Ok(()) => {
-                recovery::remove(&rfile);
+        match self.write_pending(locks, protocol, &pending, &rfile) {
+            Written::Done(_) => {
                 self.used_refresh_hash = Some(pending.used_refresh_token_hash);
                 true
             }
-            Err(_) => false,
+            Written::StoreMovedOn(_) | Written::Failed(..) => false,
         }
     }
 

@@ -1,13 +1,14 @@
 //! The refresh grant on the wire: the body and headers the provider's own CLI sends (from
-//! the definition's `refresh` block), POSTed through one agent (rustls, proxy from the
-//! environment, no redirects: a redirect must not carry the refresh token elsewhere).
+//! the definition's `refresh` block), POSTed through the one agent (`crate::http_agent`:
+//! rustls, proxy from the environment, no redirects: a redirect must not carry the refresh
+//! token elsewhere).
 
 use std::io::Read;
-use std::sync::OnceLock;
 use std::time::Duration;
 
 use crate::config::ProviderDefinition;
 use crate::config::provider_def::RefreshBodyFormat;
+use crate::http_agent::agent;
 use crate::model::refresh::RefreshTrigger;
 use crate::secrets::Secret;
 
@@ -24,20 +25,6 @@ pub struct TokenResponse {
 /// The request could not be sent or its answer not read (no tokens were learned).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NetworkProblem(pub String);
-
-fn agent() -> &'static ureq::Agent {
-    static AGENT: OnceLock<ureq::Agent> = OnceLock::new();
-    AGENT.get_or_init(|| {
-        ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .proxy(ureq::Proxy::try_from_env())
-            .max_redirects(0)
-            .user_agent(concat!("oauth-mux/", env!("CARGO_PKG_VERSION")))
-            .timeout_connect(Some(Duration::from_secs(10)))
-            .build()
-            .into()
-    })
-}
 
 /// The request body, with the placeholders filled in.
 pub fn body(
