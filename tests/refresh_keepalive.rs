@@ -339,6 +339,26 @@ fn a_long_lived_token_is_shown_with_its_expiry_and_never_refreshed() {
 }
 
 #[test]
+fn a_raw_setup_token_is_an_oauth_token_whose_end_is_not_recorded() {
+    let mut sb = Sandbox::new();
+    sb.set_env("CLAUDE_SETUP_TOKEN", canary::claude_token("setup"));
+    sb.write_config(
+        &json!({"version": 1, "providers": {"claude": {"kind": "claude",
+        "accounts": {"setup": {"secret": {"backend": "env", "variable": "CLAUDE_SETUP_TOKEN"}}}}}}),
+    );
+    let out = sb.run(&["accounts", "list", "--json"]);
+    out.ok();
+    let token = &out.json()["accounts"][0]["token"];
+    assert_eq!(token["state"], "no_expiry", "{token:#}");
+    assert_eq!(token["long_lived"], true, "{token:#}");
+    assert_eq!(token["refresh"]["reason"], "no_refresh_token", "{token:#}");
+    assert!(
+        token["warning"].as_str().unwrap().contains("expiresAt"),
+        "{token:#}"
+    );
+}
+
+#[test]
 fn units_are_printed_never_installed() {
     let sb = Sandbox::new();
     let out = keepalive(&sb, &["--print-unit", "systemd", "--interval", "600"]);

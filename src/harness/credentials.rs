@@ -168,5 +168,15 @@ mod tests {
         let (_, kind) =
             materialize(HarnessKind::Claude, &def, &secret("sk-ant-api03-k"), now).unwrap();
         assert_eq!(kind, AuthKind::Claude(ClaudeAuthKind::ApiKey));
+        // A `claude setup-token` token stored as is: an OAuth bearer, not an API key.
+        let (cred, kind) = materialize(
+            HarnessKind::Claude,
+            &def,
+            &secret("sk-ant-oat01-setup"),
+            now,
+        )
+        .unwrap();
+        assert_eq!(kind, AuthKind::Claude(ClaudeAuthKind::Oauth));
+        assert!(matches!(cred, Credential::ClaudeOauth { .. }));
     }
 }

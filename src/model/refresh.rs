@@ -206,6 +206,12 @@ pub fn outlook(
             "the access token has expired and oauth-mux may not refresh it ({}); log in again",
             refresh.reason
         )),
+        TokenState::NoExpiry if long_lived => Some(
+            "a long-lived token (no refresh token) whose end is not recorded: store it with its \
+             expiry (e.g. {\"claudeAiOauth\": {\"accessToken\": …, \"expiresAt\": <ms>}}) to be \
+             warned before it ends"
+                .to_owned(),
+        ),
         TokenState::Valid | TokenState::Due
             if long_lived && is_due(t.expires_at, LONG_LIVED_WARNING, now) =>
         {

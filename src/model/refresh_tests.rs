@@ -184,6 +184,9 @@ fn api_keys_and_tokens_without_refresh_token_are_never_refreshed() {
     );
     assert!(o.long_lived);
     assert_eq!(o.warning, None, "eleven months left: no warning yet");
+    let raw = outlook(Some(&token(None, false)), &admitted(), HOUR, now);
+    assert_eq!((raw.state, raw.long_lived), (TokenState::NoExpiry, true));
+    assert!(raw.warning.unwrap().contains("expiresAt"));
 }
 
 #[test]

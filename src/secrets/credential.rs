@@ -64,6 +64,10 @@ pub struct CredentialFormat {
     /// Unit of `expires_at`; when absent, values ≥ 1e12 are milliseconds.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub expires_at_unit: Option<ExpiresAtUnit>,
+    /// Prefixes of a raw (non-JSON) token that make it an OAuth bearer token rather than an
+    /// API key, e.g. Claude's `sk-ant-oat` (a `claude setup-token` token stored as is).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub bearer_prefixes: Vec<String>,
 }
 
 impl Default for CredentialFormat {
@@ -79,6 +83,7 @@ impl Default for CredentialFormat {
             wrapper_key: None,
             token_type: None,
             expires_at_unit: None,
+            bearer_prefixes: Vec::new(),
         }
     }
 }
@@ -131,11 +136,19 @@ pub fn parse_credential(
     }
     let forced_kind = format.token_type;
     if !trimmed.starts_with('{') {
+        let bearer = format
+            .bearer_prefixes
+            .iter()
+            .any(|p| !p.is_empty() && trimmed.starts_with(p.as_str()));
         return Ok(Credential {
             access_token: Secret::new(trimmed.to_string()),
             refresh_token: None,
             expires_at: None,
-            kind: forced_kind.unwrap_or(TokenKind::ApiKey),
+            kind: forced_kind.unwrap_or(if bearer {
+                TokenKind::Bearer
+            } else {
+                TokenKind::ApiKey
+            }),
             identity: None,
         });
     }
