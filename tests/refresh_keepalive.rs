@@ -436,3 +436,25 @@ fn route_explain_and_doctor_runtime_show_each_tokens_expiry_and_refresh_admissio
     assert!(human.stdout.contains("refresh admitted"), "{human}");
     sb.assert_no_canary_on_disk();
 }
+
+#[test]
+fn a_loop_prints_one_json_line_per_pass() {
+    let (sb, _store, fake) = setup(Cli::Claude, Place::Owned, 600, json!({}));
+    let out = keepalive(
+        &sb,
+        &["--loop", "--iterations", "2", "--interval", "1", "--json"],
+    );
+    out.ok();
+    let passes: Vec<Value> = out
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
+        .collect();
+    assert_eq!(passes.len(), 2, "{out}");
+    assert_eq!(passes[0]["mode"], "loop");
+    assert_eq!(passes[0]["accounts"][0]["result"], "refreshed");
+    assert_eq!(passes[1]["pass"], 2);
+    assert_eq!(passes[1]["accounts"][0]["result"], "not_due");
+    assert_eq!(fake.grants(), 1);
+    sb.assert_no_canary_on_disk();
+}

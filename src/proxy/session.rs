@@ -286,7 +286,27 @@ impl Session {
             self.drop_turn_state(&elected.account),
         );
         let url = self.upstream_url(&elected, &req.path);
-        match self.send(req, &url, &headers, false) {
+        let mut sent = self.send(req, &url, &headers, false);
+        // A 401 on a side call with a refreshable account: refresh once and ask again, so the
+        // harness never meets an expired token here either.
+        if let Ok(held) = &sent
+            && held.status == 401
+            && let Some(fresh) = self
+                .pool
+                .renew_unauthorized(&elected.account, &elected.credential)
+        {
+            self.emit(Frame::TokenRefresh {
+                account: elected.account.0.clone(),
+                trigger: "unauthorized".into(),
+            });
+            let headers = upstream_request_headers(
+                &req.head.headers,
+                &fresh,
+                self.drop_turn_state(&elected.account),
+            );
+            sent = self.send(req, &url, &headers, false);
+        }
+        match sent {
             Ok(held) => {
                 self.turn(&elected.account, req, kind, held.status, "side_call", true);
                 response::deliver(out, held, how)
