@@ -24,6 +24,9 @@ use crate::model::judgement::{Action, Record};
 /// routing discovery succeeds whichever real account serves the session.
 pub const PLACEHOLDER_ACCOUNT_ID: &str = "omux-placeholder-account";
 
+/// The headers a request goes upstream with (`headers::upstream_request_headers`).
+type UpstreamHeaders = Vec<(String, Vec<u8>)>;
+
 /// A request read from the harness, the session secret already stripped from its path.
 pub struct ClientRequest {
     pub head: RequestHead,
@@ -291,19 +294,8 @@ impl Session {
         // harness never meets an expired token here either.
         if let Ok(held) = &sent
             && held.status == 401
-            && let Some(fresh) = self
-                .pool
-                .renew_unauthorized(&elected.account, &elected.credential)
+            && let Some((_, headers)) = self.renewed(req, &elected)
         {
-            self.emit(Frame::TokenRefresh {
-                account: elected.account.0.clone(),
-                trigger: "unauthorized".into(),
-            });
-            let headers = upstream_request_headers(
-                &req.head.headers,
-                &fresh,
-                self.drop_turn_state(&elected.account),
-            );
             sent = self.send(req, &url, &headers, false);
         }
         match sent {
@@ -313,6 +305,28 @@ impl Session {
             }
             Err(e) => self.transport_failure(out, &e, how.keep_alive),
         }
+    }
+
+    /// After a 401 from `elected`: its credential refreshed by the pool (or one another
+    /// process refreshed), and the request's headers with it; `None` when it cannot be.
+    fn renewed(
+        &self,
+        req: &ClientRequest,
+        elected: &Elected,
+    ) -> Option<(Arc<Credential>, UpstreamHeaders)> {
+        let fresh = self
+            .pool
+            .renew_unauthorized(&elected.account, &elected.credential)?;
+        self.emit(Frame::TokenRefresh {
+            account: elected.account.0.clone(),
+            trigger: "unauthorized".into(),
+        });
+        let headers = upstream_request_headers(
+            &req.head.headers,
+            &fresh,
+            self.drop_turn_state(&elected.account),
+        );
+        Some((fresh, headers))
     }
 
     /// Model traffic: SPEC §8 failover.
@@ -368,21 +382,9 @@ impl Session {
                     && !renewed
                 {
                     renewed = true;
-                    if let Some(fresh) = self
-                        .pool
-                        .renew_unauthorized(&elected.account, &elected.credential)
-                    {
-                        self.emit(Frame::TokenRefresh {
-                            account: elected.account.0.clone(),
-                            trigger: "unauthorized".into(),
-                        });
+                    if let Some((fresh, fresh_headers)) = self.renewed(req, &elected) {
                         drop(held);
-                        headers = upstream_request_headers(
-                            &req.head.headers,
-                            &fresh,
-                            self.drop_turn_state(&elected.account),
-                        );
-                        elected.credential = fresh;
+                        (elected.credential, headers) = (fresh, fresh_headers);
                         continue;
                     }
                 }
