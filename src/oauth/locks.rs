@@ -77,7 +77,7 @@ impl RefreshLocks {
         store: &Path,
     ) -> Result<RefreshLocks, LockProblem> {
         let own = ExclusiveLock::acquire(&own_lock_path(runtime_dir, store), LOCK_WAIT)
-            .map_err(|e| LockProblem(format!("another refresh of this account is running: {e}")))?;
+            .map_err(|e| lock_problem("oauth-mux's refresh lock of this account", &e))?;
         let dir = super::store_file::store_dir(store);
         let cli = match protocol {
             LockProtocol::None => None,
@@ -114,7 +114,7 @@ impl RefreshLocks {
             LockProtocol::None => Ok(WriteLock::None),
             LockProtocol::Codex => ExclusiveLock::acquire(&dir.join("auth.json.lock"), LOCK_WAIT)
                 .map(WriteLock::Flock)
-                .map_err(|e| LockProblem(format!("Codex's auth.json.lock is held too long: {e}"))),
+                .map_err(|e| lock_problem("Codex's auth.json.lock", &e)),
             LockProtocol::Claude => {
                 DirLocks::acquire(&[dir.join(".storage-write.lock")], CLAUDE_WRITE_STALE)
                     .map(WriteLock::Dir)
@@ -220,6 +220,20 @@ impl Drop for DirLocks {
             let _ = std::fs::remove_dir(path);
         }
     }
+}
+
+/// A lock error in words, without the lock's path (it lies in the store's directory).
+fn lock_problem(what: &str, e: &crate::store::StoreError) -> LockProblem {
+    LockProblem(match e {
+        crate::store::StoreError::LockTimeout { waited, .. } => format!(
+            "{what} was held by another process for {:.0} s; try again when it is done",
+            waited.as_secs_f64()
+        ),
+        crate::store::StoreError::Io { action, source, .. } => {
+            format!("{what} could not be taken ({action}: {})", source.kind())
+        }
+        _ => format!("{what} could not be taken"),
+    })
 }
 
 fn is_stale(path: &Path, stale: Duration) -> bool {
