@@ -408,14 +408,30 @@ fn command_observation(
         out.runtime = Some(runtime);
         Box::new(out)
     })?;
+    // A probe that never reached the provider (offline, a proxy refusing, a hung CLI) is no
+    // evidence about the account: exit 204, nothing recorded.
+    let unreachable = |why: String| {
+        Box::new(ProbeOutcome::bare(
+            OutcomeKind::NetworkError,
+            format!(
+                "{key}: {why}; nothing was recorded. Check the network (and HTTPS_PROXY), then run the probe again"
+            ),
+        ))
+    };
+    if result.timed_out {
+        return Err(unreachable(format!(
+            "the probe command did not finish within {} s",
+            probe.timeout_ms / 1000
+        )));
+    }
     let mut status = result.status;
     let mut body = result.hint.clone();
     let mut hint = result.hint;
     let is_codex = route.definition.name == "codex" || route.provider.kind == "codex";
-    if is_codex
-        && !result.timed_out
-        && let Some(verdict) = codex_jsonl::interpret(&result.stdout)
-    {
+    if is_codex && let Some(verdict) = codex_jsonl::interpret(&result.stdout) {
+        if let codex_jsonl::CodexVerdict::Unreachable { .. } = verdict {
+            return Err(unreachable("codex could not reach the provider".to_owned()));
+        }
         let ev = codex_jsonl::evidence(&verdict);
         status = ev.status.unwrap_or(status);
         if let Some(b) = ev.body {
