@@ -5,6 +5,9 @@ use std::ffi::OsString;
 
 use clap::{Args, Parser, Subcommand};
 
+mod onboarding;
+pub use onboarding::*;
+
 /// A command-line parse that did not give a command: a usage error, or `--help`/`--version`.
 pub struct ParseStop(clap::Error);
 
@@ -103,8 +106,9 @@ pub fn route_harness_args(argv: Vec<OsString>) -> Vec<OsString> {
 
 const AFTER_HELP: &str = "\
 Start here:
-  oauth-mux init --codex-max      write a starter config (never overwrites)
+  oauth-mux init --codex-max      a starter config and the account stores (never overwrites)
   oauth-mux doctor                what is configured, what is missing, what to run next
+  oauth-mux setup codex           create what is missing; the login command per account
   oauth-mux route explain         which route would be used, and how to repair the others
 
 Environment: OMUX_CONFIG, OMUX_CONFIG_DIR, OMUX_STATE_DIR, OMUX_RUNTIME_DIR.
@@ -132,9 +136,15 @@ pub enum Command {
     /// Print the version.
     #[command(after_help = "Examples:\n  oauth-mux version\n  oauth-mux version --json")]
     Version(JsonFlag),
-    /// Write a starter config (never overwrites an existing one).
-    #[command(after_help = "Examples:\n  oauth-mux init\n  oauth-mux init --codex-max")]
+    /// Write a starter config and create the account stores it names (never overwrites).
+    #[command(after_help = INIT_HELP)]
     Init(InitArgs),
+    /// Set up Codex or Claude Code accounts: create what is missing, then the login per account.
+    #[command(after_help = SETUP_HELP)]
+    Setup(SetupArgs),
+    /// Add an account of a harness provider (`enroll plan` shows the change first).
+    #[command(after_help = ENROLL_HELP)]
+    Enroll(EnrollArgs),
     /// Validate the config or print its path.
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -251,6 +261,31 @@ pub enum CodexCommand {
         after_help = "Examples:\n  oauth-mux codex status-latest\n  oauth-mux codex status-latest --json"
     )]
     StatusLatest(JsonFlag),
+    /// Log an account in: `codex login --device-auth` with the account's CODEX_HOME
+    /// (interactive; holds the account's repair lock; not with --json).
+    #[command(
+        name = "login-device",
+        after_help = "Examples:\n  oauth-mux codex login-device max-1"
+    )]
+    LoginDevice(LoginArgs),
+    #[command(flatten)]
+    Check(HarnessCheck),
+    /// Every check `oauth-mux codex` makes before it launches, without launching.
+    #[command(
+        after_help = format!("{PREFLIGHT_HELP}\n\nExamples:\n  oauth-mux codex preflight\n  oauth-mux codex preflight --profile codex-max --no-side-traffic --json"))]
+    Preflight(PreflightArgs),
+    /// Write a Codex Max candidate config beside the active one (one Codex account → three).
+    #[command(
+        name = "config-candidate",
+        after_help = "Written only when the active config holds at most one Codex account, and never over an\nexisting file; nothing else changes. Try it with OMUX_CONFIG=<candidate>, then merge it.\n\nExamples:\n  oauth-mux codex config-candidate\n  oauth-mux codex config-candidate --json"
+    )]
+    ConfigCandidate(CandidateArgs),
+    /// Merge a candidate's Codex provider and codex-max/codex-mini profiles into the config.
+    #[command(
+        name = "config-merge",
+        after_help = "Validates the candidate and the merged result, keeps a backup of the active config beside\nit, and replaces it atomically; every other provider and profile is kept as it is.\n\nExamples:\n  oauth-mux codex config-merge --candidate ~/.config/oauth-mux/codex-max.config.json"
+    )]
+    ConfigMerge(MergeArgs),
 }
 
 /// `oauth-mux claude [status-latest] [-- ARGS]`.
@@ -277,6 +312,17 @@ pub enum ClaudeCommand {
         after_help = "Examples:\n  oauth-mux claude status-latest\n  oauth-mux claude status-latest --json"
     )]
     StatusLatest(JsonFlag),
+    /// Log an account in: `claude auth login` with the account's CLAUDE_CONFIG_DIR
+    /// (interactive; holds the account's repair lock; not with --json).
+    #[command(
+        after_help = "Runs Claude Code's own subscription login, which stores a refreshable credential in the\naccount's store (.credentials.json). `claude setup-token` is not used: its token cannot be\nrefreshed and is printed instead of stored (docs/onboarding.md).\n\nExamples:\n  oauth-mux claude login work"
+    )]
+    Login(LoginArgs),
+    #[command(flatten)]
+    Check(HarnessCheck),
+    /// Every check `oauth-mux claude` makes before it launches, without launching.
+    #[command(after_help = format!("{PREFLIGHT_HELP}\n\nExamples:\n  oauth-mux claude preflight\n  oauth-mux claude preflight --isolated-config --json"))]
+    Preflight(ClaudePreflightArgs),
 }
 
 /// A managed-session subcommand's own flags plus the harness arguments.
@@ -556,15 +602,6 @@ pub struct ExecArgs {
     /// The command and its arguments, after `--`.
     #[arg(last = true, required = true, value_name = "CMD")]
     pub command: Vec<String>,
-}
-
-#[derive(Debug, Args)]
-pub struct InitArgs {
-    /// Write the three-account Codex Max starter (max-1, max-2, max-3).
-    #[arg(long)]
-    pub codex_max: bool,
-    #[arg(long)]
-    pub json: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -65,8 +65,8 @@ fn command_path(words: &[String]) -> (Vec<String>, Option<String>) {
             }
             None => {
                 let takes_positionals = cmd.get_positionals().next().is_some();
-                let bare_word = w.chars().all(|c| c.is_ascii_lowercase() || c == '-')
-                    && !w.starts_with('-');
+                let bare_word =
+                    w.chars().all(|c| c.is_ascii_lowercase() || c == '-') && !w.starts_with('-');
                 let stray = cmd.has_subcommands() && !takes_positionals && bare_word;
                 return (path, stray.then(|| w.clone()));
             }

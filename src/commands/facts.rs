@@ -36,6 +36,31 @@ pub fn account_writeback(config: &Config, provider: &str, account: &AccountConfi
     writeback(owner, &secret_facts(account).1)
 }
 
+/// The command that logs `provider:account` in again: the provider definition's
+/// `repair.login_command` with `{account}` and `{config_dir}` filled in (`None` when the
+/// definition has none, or it needs a config dir the account does not have).
+pub fn login_command(config: &Config, provider: &str, account: &str) -> Option<String> {
+    let pc = config.providers.get(provider)?;
+    let template = config
+        .definition(&pc.kind)?
+        .repair
+        .login_command
+        .as_deref()?;
+    let config_dir = pc
+        .accounts
+        .get(account)
+        .and_then(|a| a.config_dir.as_deref());
+    if template.contains("{config_dir}") && config_dir.is_none() {
+        return None;
+    }
+    Some(
+        template
+            .replace("{account}", account)
+            .replace("{provider}", provider)
+            .replace("{config_dir}", config_dir.unwrap_or_default()),
+    )
+}
+
 /// The JSON form of a route key, with its parts as fields.
 #[derive(Debug, Clone, Serialize)]
 pub struct RouteId {

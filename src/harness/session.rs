@@ -31,7 +31,7 @@ impl AuthKind {
         }
     }
 
-    fn label(self) -> &'static str {
+    pub fn label(self) -> &'static str {
         match self {
             AuthKind::Codex(k) => k.label(),
             AuthKind::Claude(k) => k.label(),

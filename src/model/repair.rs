@@ -158,6 +158,15 @@ pub fn plan_action(
         RuntimeReadiness::NeedsReauth => {
             return reauth("the local session needs a new login".into());
         }
+        // The account's store, or the credential the harness keeps in it, is missing: the
+        // provider's login handoff creates the store and logs the account in.
+        RuntimeReadiness::SessionUnavailable { what } if ctx.login_command.is_some() => {
+            return reauth(if what == "config_dir" {
+                "the account's store does not exist; the login creates it".into()
+            } else {
+                format!("no {what} in the account's store: the account is not logged in")
+            });
+        }
         other => {
             return RouteAction {
                 kind: ActionKind::FixRuntime,
@@ -236,6 +245,12 @@ pub fn plan_action(
                 ..base
             },
         },
+        RouteStatus::Dead {
+            reason: DeadReason::CredentialUnavailable,
+        } if ctx.login_command.is_some() => reauth(
+            "the credential could not be read or used; log in again (or fix the account's secret configuration)"
+                .into(),
+        ),
         RouteStatus::Dead {
             reason: DeadReason::CredentialUnavailable,
         } => RouteAction {
@@ -365,6 +380,49 @@ mod tests {
             &ctx(ActionBudget::FreeCommand),
         );
         assert_eq!(a.kind, ActionKind::WaitForRepair);
+    }
+
+    #[test]
+    fn a_missing_store_or_credential_and_an_unreadable_one_are_repaired_by_the_login() {
+        let login = RepairContext {
+            owner: RepairOwner::UpstreamCliLogin,
+            login_command: Some("oauth-mux codex login-device max-1"),
+            probe_budget: Some(ActionBudget::SpendProvider),
+        };
+        for what in ["config_dir", "auth.json"] {
+            let a = plan_action(
+                &key(),
+                &RouteStatus::ProbeNeeded,
+                &RuntimeReadiness::SessionUnavailable { what: what.into() },
+                &login,
+            );
+            assert_eq!(a.kind, ActionKind::Reauth, "{what}");
+            assert_eq!(
+                a.command.as_deref(),
+                Some("oauth-mux codex login-device max-1")
+            );
+            assert!(a.interactive);
+        }
+        let unreadable = RouteStatus::Dead {
+            reason: DeadReason::CredentialUnavailable,
+        };
+        let a = plan_action(&key(), &unreadable, &RuntimeReadiness::Ready, &login);
+        assert_eq!(a.kind, ActionKind::Reauth);
+        let no_login = RepairContext {
+            login_command: None,
+            ..login
+        };
+        let a = plan_action(
+            &key(),
+            &RouteStatus::ProbeNeeded,
+            &RuntimeReadiness::SessionUnavailable {
+                what: "auth.json".into(),
+            },
+            &no_login,
+        );
+        assert_eq!(a.kind, ActionKind::FixRuntime);
+        let a = plan_action(&key(), &unreadable, &RuntimeReadiness::Ready, &no_login);
+        assert_eq!(a.kind, ActionKind::FixCredential);
     }
 
     #[test]

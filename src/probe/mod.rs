@@ -9,6 +9,7 @@ pub mod codex_jsonl;
 pub mod command;
 pub mod http;
 pub mod placeholder;
+pub mod reach;
 
 use std::time::Duration;
 
@@ -321,12 +322,31 @@ fn http_observation(
 ) -> Result<Observation, Box<ProbeOutcome>> {
     let key = route.key;
     let env = |name: &str| std::env::var(name).ok();
-    let request = http::prepare(probe, &env).map_err(|e| {
+    let mut request = http::prepare(probe, &env).map_err(|e| {
         Box::new(ProbeOutcome::bare(
             OutcomeKind::RequestInvalid,
             format!("{key}: probe not sent: {e}"),
         ))
     })?;
+    // A harness provider's probe goes where its managed sessions go (a gateway, a mirror).
+    if let Some(up) = &route.definition.upstream {
+        let env_value = up
+            .base_url_env
+            .as_deref()
+            .and_then(|name| env(name).map(|v| (name, v)));
+        let sources = crate::harness::upstream::Sources {
+            account: route.account.upstream.as_deref(),
+            env: env_value.as_ref().map(|(n, v)| (*n, v.as_str())),
+            provider: route.provider.upstream.as_deref(),
+        };
+        request.url =
+            crate::harness::upstream::probe_url(&request.url, up, sources).map_err(|e| {
+                Box::new(ProbeOutcome::bare(
+                    OutcomeKind::RequestInvalid,
+                    format!("{key}: probe not sent: {e:#}"),
+                ))
+            })?;
+    }
     let token = if probe.auth == ProbeAuth::None {
         None
     } else {

@@ -25,6 +25,7 @@
 
 pub mod canary;
 pub mod command;
+pub mod fake_harness;
 pub mod files;
 pub mod fixture;
 pub mod harness;
