@@ -183,14 +183,14 @@ pub enum Command {
     /// proxy that answers a spent quota with another account of the profile.
     #[command(
         args_conflicts_with_subcommands = true,
-        after_help = "oauth-mux's own options are long-only and come first; every other argument\ngoes to codex unchanged (`--` before them works too).\n\nExamples:\n  oauth-mux codex\n  oauth-mux codex exec --skip-git-repo-check \"fix the tests\"\n  oauth-mux codex resume --last\n  oauth-mux codex --profile codex-max --model gpt-5.5\n  oauth-mux codex --no-side-traffic -- exec \"say hi\"\n  oauth-mux codex status-latest --json\n\nEnvironment:\n  OMUX_CODEX_BIN       the codex binary (default: codex on PATH)\n  OMUX_CODEX_UPSTREAM  upstream origin (gateways, mirrors, tests)\n  OMUX_EXTRA_CA_FILE   extra PEM CA bundle for upstream TLS\n  HTTPS_PROXY          honoured for upstream traffic"
+        after_help = "oauth-mux's own options are long-only and come first; every other argument\ngoes to codex unchanged (`--` before them works too).\n\nExamples:\n  oauth-mux codex\n  oauth-mux codex exec --skip-git-repo-check \"fix the tests\"\n  oauth-mux codex resume --last\n  oauth-mux codex --profile codex-max --model gpt-5.5\n  oauth-mux codex --no-side-traffic -- exec \"say hi\"\n  oauth-mux codex status-latest --json\n  oauth-mux codex preflight\n  oauth-mux codex login-device max-1\n\nEnvironment:\n  OMUX_CODEX_BIN       the codex binary (default: codex on PATH)\n  OMUX_CODEX_UPSTREAM  upstream origin (gateways, mirrors, tests)\n  OMUX_EXTRA_CA_FILE   extra PEM CA bundle for upstream TLS\n  HTTPS_PROXY          honoured for upstream traffic"
     )]
     Codex(CodexArgs),
     /// Run the real Claude Code CLI in a managed session (ANTHROPIC_BASE_URL points at a
     /// local proxy that answers a spent quota with another account of the profile).
     #[command(
         args_conflicts_with_subcommands = true,
-        after_help = "oauth-mux's own options are long-only and come first; every other argument\ngoes to claude unchanged (`--` before them works too).\n\nExamples:\n  oauth-mux claude\n  oauth-mux claude -p \"explain this repo\"\n  oauth-mux claude --profile claude --continue\n  oauth-mux claude --isolated-config --no-side-traffic\n  oauth-mux claude status-latest --json\n\nEnvironment:\n  OMUX_CLAUDE_BIN       the claude binary (default: claude on PATH)\n  OMUX_CLAUDE_UPSTREAM  upstream origin (gateways, mirrors, tests)\n  OMUX_EXTRA_CA_FILE    extra PEM CA bundle for upstream TLS\n  HTTPS_PROXY           honoured for upstream traffic"
+        after_help = "oauth-mux's own options are long-only and come first; every other argument\ngoes to claude unchanged (`--` before them works too).\n\nExamples:\n  oauth-mux claude\n  oauth-mux claude -p \"explain this repo\"\n  oauth-mux claude --profile claude --continue\n  oauth-mux claude --isolated-config --no-side-traffic\n  oauth-mux claude status-latest --json\n  oauth-mux claude preflight\n  oauth-mux claude login work\n\nEnvironment:\n  OMUX_CLAUDE_BIN       the claude binary (default: claude on PATH)\n  OMUX_CLAUDE_UPSTREAM  upstream origin (gateways, mirrors, tests)\n  OMUX_EXTRA_CA_FILE    extra PEM CA bundle for upstream TLS\n  HTTPS_PROXY           honoured for upstream traffic"
     )]
     Claude(ClaudeArgs),
     /// Probe routes against their providers and record the evidence (budgeted).

@@ -29,9 +29,29 @@ use oauth_mux::util::base64url;
 /// The accounts whose logins the fakes know (a store named otherwise gets no credentials).
 pub const ACCOUNTS: &[&str] = &["max-1", "max-2", "max-3", "max-4", "personal", "work"];
 
+/// When the fakes' tokens expire: far ahead (so no harness refreshes them), and fixed, so a
+/// token computed twice is the same token.
+const EXPIRES_AT_S: i64 = 4_102_444_800;
+
+/// An unsigned JWT carrying `claims` plus the fixed expiry, its signature part carrying the
+/// canary marker and `tag`.
+fn jwt(tag: &str, mut claims: serde_json::Value) -> String {
+    claims["exp"] = json!(EXPIRES_AT_S);
+    let b64 = |v: serde_json::Value| base64url::encode(v.to_string().as_bytes());
+    let signature: String = format!("{}{tag}", canary::MARKER)
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .collect();
+    format!(
+        "{}.{}.{signature}",
+        b64(json!({"alg": "none", "typ": "JWT"})),
+        b64(claims)
+    )
+}
+
 /// The ChatGPT access token `codex login` writes for `account`.
 pub fn codex_token(account: &str) -> String {
-    canary::jwt(account)
+    jwt(&format!("sig{account}"), json!({"sub": "fake"}))
 }
 
 /// The Claude access token `claude auth login` writes for `account`.
@@ -39,22 +59,13 @@ pub fn claude_token(account: &str) -> String {
     canary::claude_token(account)
 }
 
-/// An unsigned id token with the ChatGPT plan claim, its signature carrying the canary.
+/// An unsigned id token with the ChatGPT plan claim.
 fn id_token(account: &str) -> String {
-    let exp = jiff::Timestamp::now().as_second() + 30 * 86_400;
-    let b64 = |v: serde_json::Value| base64url::encode(v.to_string().as_bytes());
-    let signature: String = format!("{}idsig{account}", canary::MARKER)
-        .chars()
-        .filter(char::is_ascii_alphanumeric)
-        .collect();
-    format!(
-        "{}.{}.{signature}",
-        b64(json!({"alg": "none", "typ": "JWT"})),
-        b64(
-            json!({"exp": exp, "email": format!("{account}@example.com"),
+    jwt(
+        &format!("idsig{account}"),
+        json!({"email": format!("{account}@example.com"),
             "https://api.openai.com/auth": {"chatgpt_plan_type": "pro",
-                "chatgpt_account_id": canary::account_id(account)}})
-        )
+                "chatgpt_account_id": canary::account_id(account)}}),
     )
 }
 
@@ -72,7 +83,7 @@ pub fn codex_auth_json(account: &str) -> String {
 pub fn claude_credentials_json(account: &str) -> String {
     json!({"claudeAiOauth": {"accessToken": claude_token(account),
         "refreshToken": canary::refresh_token(account),
-        "expiresAt": (jiff::Timestamp::now().as_second() + 8 * 3600) * 1000,
+        "expiresAt": EXPIRES_AT_S * 1000,
         "scopes": ["user:inference", "user:profile", "user:sessions:claude_code"],
         "subscriptionType": "max", "rateLimitTier": "default_claude_max_20x"}})
     .to_string()
