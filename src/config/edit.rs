@@ -11,6 +11,9 @@ use serde_json::{Map, Value, json};
 use super::starter::{self, Starter};
 use super::{Config, ProviderDefinition};
 
+/// How much of a changed value a human rendering shows.
+pub const RENDERED_VALUE_CHARS: usize = 100;
+
 /// One change an edit makes, at a JSON path of the config.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ConfigChange {
@@ -32,14 +35,20 @@ pub enum ChangeOp {
 }
 
 impl ConfigChange {
-    /// `+ providers.codex.accounts.max-4 = {...}` (one line).
+    /// `+ providers.codex.accounts.max-4 = {...}`: one line for people, the value shortened
+    /// to [`RENDERED_VALUE_CHARS`] (the JSON output keeps it whole).
     pub fn render(&self) -> String {
         let sign = match self.op {
             ChangeOp::Add => "+",
             ChangeOp::Append => "+=",
             ChangeOp::Replace => "~",
         };
-        format!("{sign} {} = {}", self.path, self.value)
+        let value = self.value.to_string();
+        let shown = match value.char_indices().nth(RENDERED_VALUE_CHARS) {
+            Some((cut, _)) => format!("{}…", &value[..cut]),
+            None => value,
+        };
+        format!("{sign} {} = {shown}", self.path)
     }
 }
 

@@ -62,8 +62,7 @@ pub fn run(args: &InitArgs) -> anyhow::Result<()> {
     let doc = if parts.is_empty() {
         json!({"version": 1, "defaults": {}, "providers": {}, "profiles": {}})
     } else {
-        let refs: Vec<_> = parts.iter().map(|(s, d, a)| (*s, *d, a.clone())).collect();
-        starter::starter_config(&refs, &root)
+        starter::starter_config(&parts, &root)
     };
     let config = check_doc(&doc)?;
     let existed = path.exists()
