@@ -78,15 +78,13 @@ pub fn probe_command(key: &RouteKey, budget: Option<ActionBudget>) -> String {
     cmd
 }
 
+/// The account's local runtime check (runtime readiness is an account fact: one command
+/// for all its routes).
 fn runtime_command(key: &RouteKey) -> String {
-    let mut cmd = format!(
+    format!(
         "oauth-mux doctor runtime --provider {} --account {}",
         key.provider, key.account
-    );
-    if let Some(c) = &key.capability {
-        cmd.push_str(&format!(" --capability {c}"));
-    }
-    cmd + " --json"
+    )
 }
 
 /// Plan the repair of one route.
@@ -113,7 +111,7 @@ pub fn plan_action(
         kind,
         command: ctx.probe_budget.map(|b| probe_command(key, Some(b))),
         diagnostic_command: Some(format!(
-            "oauth-mux route explain --provider {} --json",
+            "oauth-mux route explain --provider {}",
             key.provider
         )),
         budget: probe_budget,
@@ -123,10 +121,7 @@ pub fn plan_action(
     let wait = |kind, until: Timestamp, message: String| RouteAction {
         kind,
         wake_at: Some(until),
-        diagnostic_command: Some(format!(
-            "oauth-mux health --provider {} --json",
-            key.provider
-        )),
+        diagnostic_command: Some(format!("oauth-mux health --provider {}", key.provider)),
         message,
         ..base.clone()
     };
@@ -256,7 +251,7 @@ pub fn plan_action(
         } => RouteAction {
             kind: ActionKind::FixCredential,
             diagnostic_command: Some(format!(
-                "oauth-mux accounts list --provider {} --json",
+                "oauth-mux accounts list --provider {}",
                 key.provider
             )),
             budget: ActionBudget::Mutating,
