@@ -274,3 +274,63 @@ fn doctor_tells_the_truth_on_an_empty_and_a_half_set_up_machine() {
         assert!(!cmd.as_str().unwrap().contains('<'), "a placeholder: {cmd}");
     }
 }
+
+#[test]
+fn preflight_reaches_the_upstream_through_the_proxy_and_sends_no_request() {
+    let mut sb = machine();
+    for a in ["max-1", "max-2", "max-3"] {
+        sb.run(&["codex", "login-device", a]).ok();
+    }
+    // The default upstream (chatgpt.com) through a proxy that refuses every tunnel.
+    sb.refuse_off_box_traffic();
+    let out = sb.run(&["codex", "preflight", "--json"]);
+    out.code(1);
+    let v = out.json();
+    assert_eq!(v["session_start_ready"], true);
+    assert_eq!(v["upstream"]["origin"], "https://chatgpt.com");
+    assert_eq!(v["upstream"]["reachable"], false);
+    assert!(
+        v["upstream"]["via_proxy"]
+            .as_str()
+            .unwrap()
+            .starts_with("127.0.0.1:")
+    );
+    assert!(
+        v["upstream"]["problem"]
+            .as_str()
+            .unwrap()
+            .contains("the proxy answered the tunnel request to chatgpt.com:443"),
+        "{v:#}"
+    );
+    let failed: Vec<&str> = v["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["ok"] == false)
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(failed, ["upstream"]);
+    assert_eq!(
+        sb.off_box_attempts(),
+        ["CONNECT chatgpt.com:443"],
+        "a tunnel request, and nothing sent through it"
+    );
+    assert_eq!(exec_calls(&sb), 0, "no harness run beyond --version");
+}
+
+#[test]
+fn preflight_says_when_no_account_can_start_a_session() {
+    let sb = machine();
+    let out = sb.run(&["codex", "preflight"]);
+    out.code(201);
+    assert!(out.stdout.contains("FAIL  session_pool"), "{out}");
+    assert!(out.stdout.contains("not using account max-1"), "{out}");
+    assert!(
+        out.stdout.contains("FAIL  store:max-1"),
+        "the missing login shows per account: {out}"
+    );
+    assert!(
+        out.stdout.contains("oauth-mux codex login-device max-1"),
+        "{out}"
+    );
+}

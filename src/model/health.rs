@@ -58,7 +58,10 @@ pub struct WindowReading {
 impl UsageGauge {
     /// The gauge of the windows one response reported at `now` (`None` when it reported
     /// none): the fullest window steers elections, all of them are kept for `status`.
-    pub fn from_windows(windows: &[crate::model::session::UsageWindow], now: Timestamp) -> Option<UsageGauge> {
+    pub fn from_windows(
+        windows: &[crate::model::session::UsageWindow],
+        now: Timestamp,
+    ) -> Option<UsageGauge> {
         let resets = |w: &crate::model::session::UsageWindow| {
             w.resets_in_seconds.map(|s| add_seconds(now, s))
         };

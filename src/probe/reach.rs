@@ -227,6 +227,42 @@ mod tests {
     }
 
     #[test]
+    fn an_https_origin_is_reachable_only_with_a_verified_handshake() {
+        let tls = crate::proxy::tls::session_tls().unwrap();
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let config = tls.config.clone();
+        let server = std::thread::spawn(move || {
+            // Two handshakes: one that verifies (with the CA), one that does not.
+            for _ in 0..2 {
+                let (mut tcp, _) = listener.accept().unwrap();
+                let mut conn = rustls::ServerConnection::new(config.clone()).unwrap();
+                while conn.is_handshaking() {
+                    if conn.complete_io(&mut tcp).is_err() {
+                        break;
+                    }
+                }
+            }
+        });
+        let dir = tempfile::tempdir().unwrap();
+        let ca = dir.path().join("ca.pem");
+        std::fs::write(&ca, &tls.ca_pem).unwrap();
+        let origin = format!("https://127.0.0.1:{port}/prefix");
+        let trusted = check(&origin, Some(&ca), Duration::from_secs(5));
+        assert!(trusted.reachable, "{trusted:?}");
+        assert_eq!(trusted.tls_verified, Some(true));
+        let untrusted = check(&origin, None, Duration::from_secs(5));
+        assert!(!untrusted.reachable, "{untrusted:?}");
+        assert_eq!(untrusted.tls_verified, Some(false));
+        assert!(untrusted.tcp_connected);
+        assert!(
+            untrusted.problem.unwrap().contains("TLS handshake"),
+            "the problem names the handshake"
+        );
+        server.join().unwrap();
+    }
+
+    #[test]
     fn a_listening_loopback_origin_is_reachable_and_a_closed_one_is_not() {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
