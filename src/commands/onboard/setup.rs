@@ -87,6 +87,15 @@ pub fn run(args: &SetupArgs) -> anyhow::Result<()> {
             configured
         }
     };
+    let mut seen = Vec::new();
+    let wanted: Vec<String> = wanted
+        .into_iter()
+        .filter(|a| {
+            let first = !seen.contains(a);
+            seen.push(a.clone());
+            first
+        })
+        .collect();
     for name in &wanted {
         if let Some(why) = edit::account_name_problem(name) {
             return Err(crate::exit::Failure::new(
@@ -236,14 +245,18 @@ fn next_commands(r: &SetupReport, harness: HarnessKind, plan_only: bool) -> Vec<
 
 fn render(r: &SetupReport, plan_only: bool) -> String {
     let mut out = String::new();
-    let verb = if plan_only { "would" } else { "did" };
+    let (write, change, create) = if plan_only {
+        ("would write", "would change", "would create")
+    } else {
+        ("wrote", "changed", "created")
+    };
     if r.config_changes.is_empty() && r.stores_to_create.is_empty() {
         out.push_str("nothing to create: the config and every account store exist\n");
     } else if r.config_created || (plan_only && r.config_changes.iter().any(|c| c.path == "$")) {
-        out.push_str(&format!("{verb} write a new config at {}\n", r.config_path));
+        out.push_str(&format!("{write} a new config at {}\n", r.config_path));
     } else {
         for c in &r.config_changes {
-            out.push_str(&format!("{verb} change the config: {}\n", c.render()));
+            out.push_str(&format!("{change} the config: {}\n", c.render()));
         }
     }
     if let Some(b) = &r.backup_config {
@@ -254,7 +267,7 @@ fn render(r: &SetupReport, plan_only: bool) -> String {
     } else {
         &r.stores_created
     } {
-        out.push_str(&format!("{verb} create the account store {s} (0700)\n"));
+        out.push_str(&format!("{create} the account store {s} (0700)\n"));
     }
     let b = &r.harness_binary;
     out.push_str(&match (&b.version, &b.problem) {
