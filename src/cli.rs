@@ -5,6 +5,9 @@ use std::ffi::OsString;
 
 use clap::{Args, Parser, Subcommand};
 
+mod onboarding;
+pub use onboarding::*;
+
 /// A command-line parse that did not give a command: a usage error, or `--help`/`--version`.
 pub struct ParseStop(clap::Error);
 
@@ -103,8 +106,9 @@ pub fn route_harness_args(argv: Vec<OsString>) -> Vec<OsString> {
 
 const AFTER_HELP: &str = "\
 Start here:
-  oauth-mux init --codex-max      write a starter config (never overwrites)
+  oauth-mux init --codex-max      a starter config and the account stores (never overwrites)
   oauth-mux doctor                what is configured, what is missing, what to run next
+  oauth-mux setup codex           create what is missing; the login command per account
   oauth-mux route explain         which route would be used, and how to repair the others
 
 Environment: OMUX_CONFIG, OMUX_CONFIG_DIR, OMUX_STATE_DIR, OMUX_RUNTIME_DIR.
@@ -132,9 +136,15 @@ pub enum Command {
     /// Print the version.
     #[command(after_help = "Examples:\n  oauth-mux version\n  oauth-mux version --json")]
     Version(JsonFlag),
-    /// Write a starter config (never overwrites an existing one).
-    #[command(after_help = "Examples:\n  oauth-mux init\n  oauth-mux init --codex-max")]
+    /// Write a starter config and create the account stores it names (never overwrites).
+    #[command(after_help = INIT_HELP)]
     Init(InitArgs),
+    /// Set up Codex or Claude Code accounts: create what is missing, then the login per account.
+    #[command(after_help = SETUP_HELP)]
+    Setup(SetupArgs),
+    /// Add an account of a harness provider (`enroll plan` shows the change first).
+    #[command(after_help = ENROLL_HELP)]
+    Enroll(EnrollArgs),
     /// Validate the config or print its path.
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -152,7 +162,8 @@ pub enum Command {
     /// Built-in and configured providers.
     #[command(subcommand)]
     Providers(ProvidersCommand),
-    /// Configured accounts and their recorded health (no spend, no token reads).
+    /// Configured accounts, their recorded health and each token's expiry and refresh
+    /// admission (no spend; a token is read only from a file or environment secret).
     #[command(subcommand)]
     Accounts(AccountsCommand),
     /// Show recorded route health, or reset it.
@@ -173,14 +184,14 @@ pub enum Command {
     /// proxy that answers a spent quota with another account of the profile.
     #[command(
         args_conflicts_with_subcommands = true,
-        after_help = "oauth-mux's own options are long-only and come first; every other argument\ngoes to codex unchanged (`--` before them works too).\n\nExamples:\n  oauth-mux codex\n  oauth-mux codex exec --skip-git-repo-check \"fix the tests\"\n  oauth-mux codex resume --last\n  oauth-mux codex --profile codex-max --model gpt-5.5\n  oauth-mux codex --no-side-traffic -- exec \"say hi\"\n  oauth-mux codex status-latest --json\n\nEnvironment:\n  OMUX_CODEX_BIN       the codex binary (default: codex on PATH)\n  OMUX_CODEX_UPSTREAM  upstream origin (gateways, mirrors, tests)\n  OMUX_EXTRA_CA_FILE   extra PEM CA bundle for upstream TLS\n  HTTPS_PROXY          honoured for upstream traffic"
+        after_help = "oauth-mux's own options are long-only and come first; every other argument\ngoes to codex unchanged (`--` before them works too).\n\nExamples:\n  oauth-mux codex\n  oauth-mux codex exec --skip-git-repo-check \"fix the tests\"\n  oauth-mux codex resume --last\n  oauth-mux codex --profile codex-max --model gpt-5.5\n  oauth-mux codex --no-side-traffic -- exec \"say hi\"\n  oauth-mux codex status-latest --json\n  oauth-mux codex preflight\n  oauth-mux codex login-device max-1\n\nEnvironment:\n  OMUX_CODEX_BIN       the codex binary (default: codex on PATH)\n  OMUX_CODEX_UPSTREAM  upstream origin (gateways, mirrors, tests)\n  OMUX_EXTRA_CA_FILE   extra PEM CA bundle for upstream TLS\n  HTTPS_PROXY          honoured for upstream traffic"
     )]
     Codex(CodexArgs),
     /// Run the real Claude Code CLI in a managed session (ANTHROPIC_BASE_URL points at a
     /// local proxy that answers a spent quota with another account of the profile).
     #[command(
         args_conflicts_with_subcommands = true,
-        after_help = "oauth-mux's own options are long-only and come first; every other argument\ngoes to claude unchanged (`--` before them works too).\n\nExamples:\n  oauth-mux claude\n  oauth-mux claude -p \"explain this repo\"\n  oauth-mux claude --profile claude --continue\n  oauth-mux claude --isolated-config --no-side-traffic\n  oauth-mux claude status-latest --json\n\nEnvironment:\n  OMUX_CLAUDE_BIN       the claude binary (default: claude on PATH)\n  OMUX_CLAUDE_UPSTREAM  upstream origin (gateways, mirrors, tests)\n  OMUX_EXTRA_CA_FILE    extra PEM CA bundle for upstream TLS\n  HTTPS_PROXY           honoured for upstream traffic"
+        after_help = "oauth-mux's own options are long-only and come first; every other argument\ngoes to claude unchanged (`--` before them works too).\n\nExamples:\n  oauth-mux claude\n  oauth-mux claude -p \"explain this repo\"\n  oauth-mux claude --profile claude --continue\n  oauth-mux claude --isolated-config --no-side-traffic\n  oauth-mux claude status-latest --json\n  oauth-mux claude preflight\n  oauth-mux claude login work\n\nEnvironment:\n  OMUX_CLAUDE_BIN       the claude binary (default: claude on PATH)\n  OMUX_CLAUDE_UPSTREAM  upstream origin (gateways, mirrors, tests)\n  OMUX_EXTRA_CA_FILE    extra PEM CA bundle for upstream TLS\n  HTTPS_PROXY           honoured for upstream traffic"
     )]
     Claude(ClaudeArgs),
     /// Probe routes against their providers and record the evidence (budgeted).
@@ -255,6 +266,31 @@ pub enum CodexCommand {
         after_help = "Examples:\n  oauth-mux codex status-latest\n  oauth-mux codex status-latest --json"
     )]
     StatusLatest(JsonFlag),
+    /// Log an account in: `codex login --device-auth` with the account's CODEX_HOME
+    /// (interactive; holds the account's repair lock; not with --json).
+    #[command(
+        name = "login-device",
+        after_help = "Examples:\n  oauth-mux codex login-device max-1"
+    )]
+    LoginDevice(LoginArgs),
+    #[command(flatten)]
+    Check(HarnessCheck),
+    /// Every check `oauth-mux codex` makes before it launches, without launching.
+    #[command(
+        after_help = format!("{PREFLIGHT_HELP}\n\nExamples:\n  oauth-mux codex preflight\n  oauth-mux codex preflight --profile codex-max --no-side-traffic --json"))]
+    Preflight(PreflightArgs),
+    /// Write a Codex Max candidate config beside the active one (one Codex account → three).
+    #[command(
+        name = "config-candidate",
+        after_help = "Written only when the active config holds at most one Codex account, and never over an\nexisting file; nothing else changes. Try it with OMUX_CONFIG=<candidate>, then merge it.\n\nExamples:\n  oauth-mux codex config-candidate\n  oauth-mux codex config-candidate --json"
+    )]
+    ConfigCandidate(CandidateArgs),
+    /// Merge a candidate's Codex provider and codex-max/codex-mini profiles into the config.
+    #[command(
+        name = "config-merge",
+        after_help = "Validates the candidate and the merged result, keeps a backup of the active config beside\nit, and replaces it atomically; every other provider and profile is kept as it is.\n\nExamples:\n  oauth-mux codex config-merge --candidate ~/.config/oauth-mux/codex-max.config.json"
+    )]
+    ConfigMerge(MergeArgs),
 }
 
 /// `oauth-mux claude [status-latest] [-- ARGS]`.
@@ -281,6 +317,17 @@ pub enum ClaudeCommand {
         after_help = "Examples:\n  oauth-mux claude status-latest\n  oauth-mux claude status-latest --json"
     )]
     StatusLatest(JsonFlag),
+    /// Log an account in: `claude auth login` with the account's CLAUDE_CONFIG_DIR
+    /// (interactive; holds the account's repair lock; not with --json).
+    #[command(
+        after_help = "Runs Claude Code's own subscription login, which stores a refreshable credential in the\naccount's store (.credentials.json). `claude setup-token` is not used: its token cannot be\nrefreshed and is printed instead of stored (docs/onboarding.md).\n\nExamples:\n  oauth-mux claude login work"
+    )]
+    Login(LoginArgs),
+    #[command(flatten)]
+    Check(HarnessCheck),
+    /// Every check `oauth-mux claude` makes before it launches, without launching.
+    #[command(after_help = format!("{PREFLIGHT_HELP}\n\nExamples:\n  oauth-mux claude preflight\n  oauth-mux claude preflight --isolated-config --json"))]
+    Preflight(ClaudePreflightArgs),
 }
 
 /// A managed-session subcommand's own flags plus the harness arguments.
@@ -636,15 +683,6 @@ pub struct ExecArgs {
     pub command: Vec<String>,
 }
 
-#[derive(Debug, Args)]
-pub struct InitArgs {
-    /// Write the three-account Codex Max starter (max-1, max-2, max-3).
-    #[arg(long)]
-    pub codex_max: bool,
-    #[arg(long)]
-    pub json: bool,
-}
-
 #[derive(Debug, Subcommand)]
 pub enum ConfigCommand {
     /// Validate the config; every problem is listed with its JSON path and a fix (exit 200 when invalid).
@@ -667,7 +705,8 @@ pub struct DoctorArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum DoctorCommand {
-    /// Binaries, store dirs, writability and session files per account (reads no token values).
+    /// Binaries, store dirs, writability, session files and the token's expiry and refresh
+    /// admission per account (a token is read only from a file or environment secret).
     #[command(
         after_help = "Examples:\n  oauth-mux doctor runtime\n  oauth-mux doctor runtime --profile codex-max --capability codex-max --json"
     )]

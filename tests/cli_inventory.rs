@@ -33,10 +33,12 @@ fn empty_machine_every_command_answers_and_points_to_next_steps() {
     let v = env.run(&["version", "--json"]).json();
     assert_eq!(v["version"], env!("CARGO_PKG_VERSION"));
 
+    // Nothing configured is a problem: doctor says so, names the fix, and exits 1.
     let d = env.run(&["doctor", "--json"]);
-    d.ok();
+    d.code(1);
     let d = d.json();
     assert_eq!(d["configured"], false);
+    assert_eq!(d["problems"][0]["code"], "no_config");
     assert!(
         d["next_commands"]
             .as_array()
@@ -112,10 +114,10 @@ fn init_writes_once_and_never_overwrites() {
         "init must not overwrite"
     );
     env.run(&["config", "validate"]).ok();
-    // The starter creates no account stores (doctor runtime reports them missing).
+    // The starter creates the account stores it names; none is logged in yet.
     let rt = env.run(&["doctor", "runtime", "--json"]).json();
     assert_eq!(rt["accounts"], 3);
-    assert!(!env.root().join("data/oauth-mux/codex/max-1").exists());
+    assert!(env.root().join("data/oauth-mux/codex/max-1").is_dir());
     let acc = env.run(&["accounts", "list", "--json"]).json();
     assert_eq!(acc["accounts"].as_array().unwrap().len(), 3);
     let explain = env.run(&["route", "explain", "--json"]);
@@ -250,8 +252,15 @@ fn garbage_health_store_is_reported_and_never_rewritten() {
         assert_eq!(std::fs::read(&store).unwrap(), b"{ this is not json");
     }
     let d = env.run(&["doctor", "--json"]);
-    d.ok();
+    d.code(1);
     assert_eq!(d.json()["health_store_readable"], false);
+    assert!(
+        d.json()["problems"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["code"] == "health_store_unreadable")
+    );
     // `--reset all` moves it aside (nothing is deleted) and starts fresh.
     let r = env.run(&["health", "--reset", "all", "--json"]);
     r.ok();

@@ -107,19 +107,25 @@ impl Scenario {
         self.sb.run(args)
     }
 
-    /// `oauth-mux <harness> --no-side-traffic -- <one non-interactive turn>`.
+    /// One non-interactive turn, typed as a user would: `oauth-mux codex --no-side-traffic
+    /// exec …` / `oauth-mux claude --no-side-traffic -p …` (the harness's own arguments
+    /// pass through without `--`). Codex's refused WebSocket handshake is never shown.
     fn turn(&self) -> Output {
-        match self.kind {
+        let out = match self.kind {
             Kind::Codex => self.run(&[
                 "codex",
                 "--no-side-traffic",
-                "--",
                 "exec",
                 "--skip-git-repo-check",
                 "say hi",
             ]),
-            Kind::Claude => self.run(&["claude", "--no-side-traffic", "--", "-p", "say hi"]),
-        }
+            Kind::Claude => self.run(&["claude", "--no-side-traffic", "-p", "say hi"]),
+        };
+        assert!(
+            !out.all().contains("Responses WebSocket"),
+            "the 426 fallback must stay quiet:\n{out}"
+        );
+        out
     }
 
     /// [`Scenario::turn`], which must exit 0 and print `expected`.
@@ -298,6 +304,8 @@ fn assert_pool_exhausted(kind: Kind) {
         1,
         "each account tried at most once"
     );
+    // The harness says it in its own words, with the reset time.
+    assert_native_limit_message(kind, &all, 3600);
     assert_eq!(s.status_latest()["verdict"], "pool_exhausted");
     // A new session refuses before starting the harness, naming the reset.
     let again = s.turn();
@@ -305,6 +313,33 @@ fn assert_pool_exhausted(kind: Kind) {
     assert!(again.all().contains("route explain"), "{again}");
     assert_eq!(s.fake.calls(&s.tokens[0]) + s.fake.calls(&s.tokens[1]), 2);
     s.assert_hygiene(&[&out, &again]);
+}
+
+/// The harness's own "usage limit" wording with the reset `resets_in` seconds from now (UTC;
+/// either minute next to it, the harness rounds): Claude Code "You've hit your session limit
+/// · resets 3:28am", Codex "You’ve hit your usage limit. Try again at 3:28 AM."
+#[track_caller]
+fn assert_native_limit_message(kind: Kind, all: &str, resets_in: i64) {
+    let now = jiff::Timestamp::now().as_second();
+    let times: Vec<String> = (-2..=2)
+        .map(|m| {
+            let t = jiff::Timestamp::from_second(now + resets_in + 60 * m).unwrap();
+            let zoned = t.to_zoned(jiff::tz::TimeZone::UTC);
+            match kind {
+                Kind::Claude => format!("resets {}", zoned.strftime("%-I:%M%P")),
+                Kind::Codex => format!("Try again at {}", zoned.strftime("%-I:%M %p")),
+            }
+        })
+        .collect();
+    let wording = match kind {
+        Kind::Claude => "You've hit your session limit",
+        Kind::Codex => "hit your usage limit",
+    };
+    assert!(all.contains(wording), "no native limit wording:\n{all}");
+    assert!(
+        times.iter().any(|t| all.contains(t.as_str())),
+        "no reset time among {times:?}:\n{all}"
+    );
 }
 
 both_harnesses!(
@@ -596,7 +631,6 @@ fn g_codex_threads_resume_across_plain_and_managed_sessions_in_both_directions()
     let managed = s.run(&[
         "codex",
         "--no-side-traffic",
-        "--",
         "exec",
         "--skip-git-repo-check",
         "resume",
@@ -671,9 +705,19 @@ exit 0"#,
             .run()
     };
     let args = || std::fs::read_to_string(out_dir.join("args")).unwrap_or_default();
-    let out = run(&["codex", "resume", "--", "--last"]);
+    let out = run(&["codex", "resume", "--last"]);
     out.ok();
     assert_eq!(args(), "--no-daemon\nresume\n--last\n");
+    let out = run(&["codex", "resume", "--", "--last"]);
+    out.ok();
+    assert_eq!(
+        args(),
+        "--no-daemon\nresume\n--last\n",
+        "`--` keeps working"
+    );
+    let out = run(&["codex", "--model", "gpt-x", "exec", "hi"]);
+    out.ok();
+    assert_eq!(args(), "--no-daemon\n--model\ngpt-x\nexec\nhi\n");
     assert_eq!(
         std::fs::read_to_string(out_dir.join("overlay")).unwrap_or_default(),
         "overlay\n"

@@ -124,20 +124,80 @@ fn human_output_is_a_table() {
 }
 
 #[test]
-fn timeout_is_recorded_as_408() {
+fn a_probe_that_times_out_is_a_network_error_and_records_nothing() {
     let sb = toy_sandbox();
     let out = sb.run(&["probe", "--profile", "slow", "--json"]);
-    out.code(201);
+    out.code(204);
     let v = out.json();
     let r = &v["routes"][0];
-    assert_eq!(r["status"], 408);
+    assert_eq!(r["outcome"], "network_error");
     assert!(
-        r["evidence"]["hint_excerpt"]
+        r["message"]
             .as_str()
             .unwrap()
-            .starts_with("probe command timed out after 300 ms")
+            .contains("did not finish within"),
+        "{r}"
     );
-    assert_eq!(sb.health()["toy:a1#slow"]["last_status"], 408);
+    assert!(
+        !sb.health().contains_key("toy:a1#slow"),
+        "a timeout is no evidence about the account"
+    );
+    // One progress line per route that runs, on stderr.
+    assert!(
+        out.stderr.contains("probing toy:a1#slow") && out.stderr.contains("network_error in"),
+        "{}",
+        out.stderr
+    );
+}
+
+/// What the real Codex CLI 0.169 printed with no route to its provider.
+const CODEX_OFFLINE: &str = r#"{"type":"thread.started","thread_id":"t"}
+{"type":"turn.started"}
+{"type":"error","message":"Reconnecting... 5/5 (workspace routing discovery failed)"}
+{"type":"error","message":"workspace routing discovery failed"}
+{"type":"turn.failed","error":{"message":"workspace routing discovery failed"}}"#;
+
+#[test]
+fn codex_offline_is_a_network_error_not_an_account_verdict() {
+    let sb = Sandbox::new();
+    let home = sb.path("codex-homes/max-1");
+    sb.plant("codex-homes/max-1/auth.json", "{}");
+    sb.plant_script(
+        "codex",
+        &format!("cat <<'JSONL'\n{CODEX_OFFLINE}\nJSONL\nexit 1"),
+    );
+    sb.write_config(&json!({
+        "version": 1,
+        "providers": {"codex": {"kind": "codex", "accounts": {
+            "max-1": {"config_dir": home.display().to_string(),
+                      "secret": {"backend": "file", "path": home.join("auth.json").display().to_string()}}
+        }}},
+        "profiles": {"codex-max": {"providers": ["codex:max-1#codex-max"]}}
+    }));
+    let out = sb.run(&[
+        "probe",
+        "--profile",
+        "codex-max",
+        "--confirm-spend",
+        "--json",
+    ]);
+    out.code(204);
+    let v = out.json();
+    assert_eq!(v["routes"][0]["outcome"], "network_error", "{v}");
+    assert!(
+        v["routes"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("could not reach the provider")
+    );
+    assert!(
+        sb.health().is_empty(),
+        "nothing recorded: {:?}",
+        sb.health()
+    );
+    // A managed session may still start on it (no verdict was recorded against it).
+    let explain = sb.run(&["route", "explain", "--profile", "codex-max", "--json"]);
+    assert_eq!(explain.json()["session_order"][0]["account"], "max-1");
 }
 
 #[test]

@@ -329,6 +329,13 @@ fn usage_gauge_is_stored_and_moves_the_next_request() {
     let gauge = store[&d.key("one")].usage.clone().expect("usage recorded");
     assert_eq!(gauge.used_pct, 98.0);
     assert!(gauge.resets_at.is_some());
+    // Every window the provider reported is kept (for `status`), the fullest steers.
+    let primary = gauge
+        .windows
+        .iter()
+        .find(|w| w.window == "primary")
+        .expect("the primary window is recorded");
+    assert_eq!(primary.used_pct, 98.0);
 }
 
 #[test]

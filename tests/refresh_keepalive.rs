@@ -162,11 +162,8 @@ fn the_users_own_store_is_left_alone_until_refresh_is_turned_on() {
     let plan = sb.run(&["repair-plan", "--provider", "claude", "--json"]);
     let route = &plan.json()["routes"][0];
     assert_eq!(route["action"]["kind"], "reauth", "{route:#}");
-    assert!(
-        route["action"]["command"]
-            .as_str()
-            .unwrap()
-            .contains("claude auth login"),
+    assert_eq!(
+        route["action"]["command"], "oauth-mux claude login a1",
         "{route:#}"
     );
     let refused = token_events(&sb);
@@ -229,10 +226,7 @@ fn a_rejected_refresh_token_leaves_the_store_alone_and_makes_the_login_the_repai
     assert_eq!(route["action"]["kind"], "reauth", "{route:#}");
     assert_eq!(
         route["action"]["command"],
-        format!(
-            "CODEX_HOME={} codex login --device-auth",
-            store.dir.display()
-        )
+        "oauth-mux codex login-device a1"
     );
     let e = token_events(&sb).pop().unwrap();
     assert_eq!(

@@ -166,16 +166,7 @@ fn report_for(
         .and_then(|c| c.probe.clone());
     let probe_budget = probe.as_ref().map(|p| p.effective_budget());
     let account = pc.and_then(|p| p.accounts.get(&key.account));
-    let config_dir = account
-        .and_then(|a| a.config_dir.clone())
-        .unwrap_or_else(|| "<config_dir>".into());
-    let login = def
-        .as_ref()
-        .and_then(|d| d.repair.login_command.as_ref())
-        .map(|l| {
-            l.replace("{account}", &key.account)
-                .replace("{config_dir}", &config_dir)
-        });
+    let login = super::facts::login_command(config, &key.provider, &key.account);
     let owner = def
         .as_ref()
         .map_or(RepairOwner::ManualOnly, |d| d.repair.owner);

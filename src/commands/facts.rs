@@ -3,6 +3,7 @@
 
 use serde::Serialize;
 
+use crate::config::Config;
 use crate::config::schema::AccountConfig;
 use crate::model::RouteKey;
 use crate::model::health::RouteStatus;
@@ -21,6 +22,31 @@ pub fn secret_facts(account: &AccountConfig) -> (String, String) {
         }
         Err(_) => ("invalid".into(), "unsupported".into()),
     }
+}
+
+/// The command that logs `provider:account` in again: the provider definition's
+/// `repair.login_command` with `{account}` and `{config_dir}` filled in (`None` when the
+/// definition has none, or it needs a config dir the account does not have).
+pub fn login_command(config: &Config, provider: &str, account: &str) -> Option<String> {
+    let pc = config.providers.get(provider)?;
+    let template = config
+        .definition(&pc.kind)?
+        .repair
+        .login_command
+        .as_deref()?;
+    let config_dir = pc
+        .accounts
+        .get(account)
+        .and_then(|a| a.config_dir.as_deref());
+    if template.contains("{config_dir}") && config_dir.is_none() {
+        return None;
+    }
+    Some(
+        template
+            .replace("{account}", account)
+            .replace("{provider}", provider)
+            .replace("{config_dir}", config_dir.unwrap_or_default()),
+    )
 }
 
 /// The JSON form of a route key, with its parts as fields.

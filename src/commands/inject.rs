@@ -78,9 +78,9 @@ fn repair_commands(routes: &[RouteReport]) -> Vec<String> {
     out
 }
 
-/// Explain on stderr that nothing is selectable and that `what` was not run.
-fn refuse(ctx: &Context, eval: &Evaluation, what: &str) -> anyhow::Error {
-    let mut text = format!("oauth-mux: no selectable route; {what} was not run.\n\n");
+/// Explain on stderr that nothing is selectable and what that meant (`consequence`).
+fn refuse(ctx: &Context, eval: &Evaluation, consequence: &str) -> anyhow::Error {
+    let mut text = format!("oauth-mux: no selectable route; {consequence}.\n\n");
     text.push_str(&super::route::route_table(&eval.routes, ctx));
     text.push_str(&output::next_block(&repair_commands(&eval.routes)));
     output::warn(text.trim_end());
@@ -96,7 +96,7 @@ pub fn exec(selectors: &Selectors, argv: &[String]) -> anyhow::Result<()> {
     let selectors = detect_provider(&loaded, selectors, argv);
     let eval = evaluate(&ctx, &loaded, &selectors)?;
     let Some(key) = eval.selection.selected.clone() else {
-        return Err(refuse(&ctx, &eval, &format!("`{}`", argv[0])));
+        return Err(refuse(&ctx, &eval, &format!("`{}` was not run", argv[0])));
     };
     let env = build_child_env(
         &loaded.config,
@@ -276,7 +276,14 @@ pub fn env(selectors: &Selectors, shell: Option<&str>, json: bool) -> anyhow::Re
     };
     let eval = evaluate(&ctx, &loaded, selectors)?;
     let Some(key) = eval.selection.selected.clone() else {
-        return Err(refuse(&ctx, &eval, "nothing"));
+        if json {
+            return Err(Failure::new(
+                ExitCode::NoneSelectable,
+                "no selectable route, so there is nothing to export; see why with `oauth-mux route explain`",
+            )
+            .into());
+        }
+        return Err(refuse(&ctx, &eval, "there is nothing to export"));
     };
     let profile = eval.request.profile.clone();
     let plan = printable_plan(&loaded.config, &key, profile.as_deref()).map_err(Failure::from)?;

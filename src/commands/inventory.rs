@@ -391,8 +391,7 @@ pub fn discover(json: bool) -> anyhow::Result<()> {
     };
     if let Some(l) = &loaded {
         let c = &l.config;
-        report.codex_max_configured =
-            c.profiles.contains_key("codex-max") && c.providers.values().any(|p| p.kind == "codex");
+        report.codex_max_configured = crate::config::edit::codex_max_configured(c);
         report.providers = c
             .providers
             .iter()
@@ -434,6 +433,13 @@ pub fn discover(json: bool) -> anyhow::Result<()> {
             "oauth-mux route explain --json".into(),
             "oauth-mux repair-plan --json".into(),
         ];
+        // A single Codex account: the three-account Codex Max shape is one command away
+        // (it writes a candidate beside the config and changes nothing else).
+        if !report.codex_max_configured && c.providers.values().any(|p| p.kind == "codex") {
+            report
+                .agent_safe_commands
+                .push("oauth-mux codex config-candidate --json".into());
+        }
     }
     output::emit(json, &report, |r| {
         let mut out = format!(

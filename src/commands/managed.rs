@@ -6,32 +6,25 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use anyhow::Context as _;
 use serde::Serialize;
 
 use super::context::Context;
-use super::evaluate::evaluate;
-use crate::cli::{LaunchArgs, Selectors};
+use super::session_plan;
+use crate::cli::LaunchArgs;
 use crate::config::ProviderDefinition;
 use crate::config::schema::AccountConfig;
 use crate::exit::{ExitCode, Failure, Quiet};
-use crate::harness::session::{self, AuthKind, LaunchPlan};
+use crate::harness::session::{self, LaunchPlan};
 use crate::harness::status::{self, HarnessKind};
 use crate::harness::{codex_home, token_renewal, upstream};
-use crate::model::selection::RouteView;
-use crate::model::session_pool::plan_pool;
 use crate::model::session_verdict;
-use crate::proxy::durable_pool::{DurablePool, PoolAccount};
-use crate::routes;
+use crate::proxy::durable_pool::DurablePool;
 use crate::secrets;
 
-/// What the launcher needs about one harness.
+/// What the launcher needs about one harness (its binary and default profile are the
+/// harness's onboarding facts, `config::starter`).
 pub struct HarnessLaunch {
     pub harness: HarnessKind,
-    pub default_profile: &'static str,
-    /// Environment variable naming the harness binary.
-    pub bin_env: &'static str,
-    pub bin_name: &'static str,
     pub args: Vec<OsString>,
     pub isolated_config: bool,
 }
@@ -40,159 +33,40 @@ pub struct HarnessLaunch {
 pub fn launch(spec: HarnessLaunch, opts: &LaunchArgs) -> anyhow::Result<()> {
     let ctx = Context::from_env()?;
     let loaded = ctx.config()?;
-    let config = &loaded.config;
+    let (starter, _) = super::onboard::harness_facts(spec.harness);
     let profile = opts
         .profile
         .clone()
-        .unwrap_or_else(|| spec.default_profile.to_string());
-    let selectors = Selectors {
-        profile: Some(profile.clone()),
-        ..Selectors::default()
-    };
-    let evaluation = evaluate(&ctx, &loaded, &selectors)?;
-    let harness_name = spec.harness.name();
-
-    // The routes of the profile whose provider speaks this harness's wire protocol; the
-    // core plans the pool over them (docs/routing.md).
-    let speaks_harness = |key: &crate::model::RouteKey| {
-        config
-            .providers
-            .get(&key.provider)
-            .and_then(|pc| config.definition(&pc.kind))
-            .and_then(|def| def.upstream.as_ref())
-            .is_some_and(|up| up.harness == harness_name)
-    };
-    let routes: Vec<RouteView> = evaluation
-        .selection
-        .routes
-        .iter()
-        .filter(|v| speaks_harness(&v.key))
-        .cloned()
-        .collect();
-    let mut resolved: Vec<Member> = Vec::new();
-    let (plan, left_out) = plan_pool(&routes, &evaluation.selection.session_order, |key| {
-        let pc = &config.providers[&key.provider];
-        let def = config
-            .definition(&pc.kind)
-            .ok_or("no provider definition")?;
-        let account = pc.accounts.get(&key.account).ok_or("not configured")?;
-        let field = format!("providers.{}.accounts.{}.secret", key.provider, key.account);
-        let raw =
-            read_account_secret(account, def, &field).map_err(|why| format!("secret: {why}"))?;
-        let target = crate::oauth::target_for(
-            config,
-            &ctx.dirs.data_dir,
-            &key.provider,
-            &key.account,
-            &|n| std::env::var(n).ok(),
-        )
-        .ok();
-        let launched = token_renewal::launch_credential(
-            &ctx.dirs,
-            spec.harness,
-            def,
-            target.as_ref(),
-            raw,
-            ctx.now,
-        )?;
-        let (credential, auth) = (launched.credential, launched.auth);
-        let priority = routes
-            .iter()
-            .find(|v| &v.key == key)
-            .map_or(0, |v| v.priority);
-        resolved.push(Member {
-            account: PoolAccount {
-                label: key.account.clone(),
-                route_key: key.clone(),
-                credential,
-                upstream: None,
-                priority,
-            },
-            account_upstream: account.upstream.clone(),
-            provider_upstream: pc.upstream.clone(),
-            definition: def.clone(),
-            refresh: target.map(|t| (t, launched.expires_at)),
-        });
-        Ok(auth)
-    });
-    for l in &left_out {
+        .unwrap_or_else(|| starter.default_profile.to_string());
+    let mut pool = session_plan::plan_for_launch(&ctx, &loaded, spec.harness, &profile)?;
+    for l in &pool.left_out {
         eprintln!("oauth-mux: not using account {} ({})", l.account, l.reason);
     }
-    let Some(plan) = plan else {
-        let why: Vec<String> = left_out
-            .iter()
-            .map(|l| format!("{}: {}", l.account, l.reason))
-            .collect();
-        return Err(Failure::new(
-            ExitCode::NoneSelectable,
-            format!(
-                "no account of profile {profile:?} can start a {harness_name} session{}; run `oauth-mux route explain --profile {profile}`",
-                if why.is_empty() {
-                    String::new()
-                } else {
-                    format!(" ({})", why.join("; "))
-                }
-            ),
-        )
-        .into());
+    let (Some(launch_auth), Some(launch_key)) = (
+        pool.launch_auth(),
+        pool.plan.as_ref().map(|p| p.launch.clone()),
+    ) else {
+        return Err(pool.none_can_start(spec.harness).into());
     };
-    let launch_auth = plan.members[0].1;
-    let launch_label = plan.launch.account.clone();
-    let mut members: Vec<Member> = resolved
-        .into_iter()
-        .filter(|m| plan.members.iter().any(|(k, _)| k == &m.account.route_key))
-        .collect();
-    let launch_member = members
+    let session_upstream = pool.resolve_upstreams()?;
+    let launch_member = pool
+        .members
         .iter()
-        .position(|m| m.account.route_key == plan.launch)
+        .position(|m| m.account.route_key == launch_key)
         .unwrap_or(0);
-    let definition = members[launch_member].definition.clone();
-    let up = definition
-        .upstream
-        .clone()
-        .context("the provider definition has no upstream")?;
-    let api_key = matches!(
-        launch_auth,
-        AuthKind::Codex(codex_home::CodexAuthKind::ApiKey)
-            | AuthKind::Claude(crate::harness::claude_env::ClaudeAuthKind::ApiKey)
+    let definition = pool.members[launch_member].definition.clone();
+    let pool_labels: Vec<String> = pool
+        .members
+        .iter()
+        .map(|m| m.account.label.clone())
+        .collect();
+    let request = &pool.evaluation.request;
+    let tiers = (
+        request.primary_capability.clone(),
+        request.fallback_chain.clone(),
     );
-    let env_value = up
-        .base_url_env
-        .as_deref()
-        .and_then(|name| std::env::var(name).ok().map(|v| (name, v)));
-    let default = upstream::definition_default(&up, api_key).to_string();
-    let session_upstream = upstream::resolve(
-        upstream::Sources {
-            account: None,
-            env: env_value.as_ref().map(|(n, v)| (*n, v.as_str())),
-            provider: members[launch_member].provider_upstream.as_deref(),
-        },
-        &default,
-    )
-    .map_err(|e| Failure::new(ExitCode::Config, format!("{e:#}")))?;
-    for m in &mut members {
-        let own = upstream::resolve(
-            upstream::Sources {
-                account: m.account_upstream.as_deref(),
-                env: env_value.as_ref().map(|(n, v)| (*n, v.as_str())),
-                provider: m.provider_upstream.as_deref(),
-            },
-            &default,
-        )
-        .map_err(|e| {
-            Failure::new(
-                ExitCode::Config,
-                format!("account {}: {e:#}", m.account.label),
-            )
-        })?;
-        if own != session_upstream {
-            m.account.upstream = Some(own);
-        }
-    }
-    let pool_labels: Vec<String> = members.iter().map(|m| m.account.label.clone()).collect();
-    let threshold = config.usage_threshold_pct();
     let mut renewer = token_renewal::SessionRenewer::new(ctx.dirs.clone(), spec.harness);
-    for m in &mut members {
+    for m in &mut pool.members {
         if let Some((target, expires_at)) = m.refresh.take() {
             renewer.add(
                 crate::proxy::pool::AccountId(m.account.label.clone()),
@@ -202,32 +76,19 @@ pub fn launch(spec: HarnessLaunch, opts: &LaunchArgs) -> anyhow::Result<()> {
             );
         }
     }
-    let mut pool = DurablePool::new(
+    let mut durable = DurablePool::new(
         &profile,
         definition,
-        members.into_iter().map(|m| m.account).collect(),
+        pool.members.into_iter().map(|m| m.account).collect(),
         ctx.dirs.clone(),
-        threshold,
+        loaded.config.usage_threshold_pct(),
     )?
-    .with_tiers(
-        evaluation.request.primary_capability.clone(),
-        evaluation.request.fallback_chain.clone(),
-    );
+    .with_tiers(tiers.0, tiers.1);
     if !renewer.is_empty() {
-        pool = pool.with_renewer(Arc::new(renewer))?;
+        durable = durable.with_renewer(Arc::new(renewer))?;
     }
 
-    let program = harness_program(spec.bin_env, spec.bin_name)?;
-    let user_harness_home = match spec.harness {
-        HarnessKind::Codex => codex_home::user_codex_home(
-            std::env::var_os("CODEX_HOME").map(PathBuf::from).as_deref(),
-            std::env::var_os("HOME").map(PathBuf::from).as_deref(),
-        ),
-        HarnessKind::Claude => std::env::var_os("CLAUDE_CONFIG_DIR")
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from)
-            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".claude"))),
-    };
+    let program = crate::harness::binary::program(starter)?;
     if spec.harness == HarnessKind::Codex {
         let args: Vec<String> = spec
             .args
@@ -237,6 +98,54 @@ pub fn launch(spec: HarnessLaunch, opts: &LaunchArgs) -> anyhow::Result<()> {
         codex_home::check_forwarded_args(&args)
             .map_err(|e| Failure::new(ExitCode::Usage, format!("{e:#}")))?;
     }
+    let plan = LaunchPlan {
+        auth: launch_auth,
+        profile: profile.clone(),
+        launch_account: launch_key.account.clone(),
+        pool_labels,
+        upstream: session_upstream,
+        extra_ca_file: extra_ca_file(opts)?,
+        program: program.into_os_string(),
+        args: spec.args,
+        no_side_traffic: opts.no_side_traffic,
+        isolated_config: spec.isolated_config,
+        sessions_dir: ctx.dirs.sessions_dir(),
+        runtime_dir: ctx.dirs.runtime_dir.clone(),
+        user_harness_home: user_harness_home(spec.harness),
+        cwd: std::env::current_dir().unwrap_or_default(),
+    };
+    let outcome = session::run(&plan, Arc::new(durable))?;
+    if let Some((reset, repair)) = &outcome.pool_exhausted {
+        eprintln!(
+            "oauth-mux: every account of profile {profile} is spent{}; run `{repair}`",
+            reset
+                .as_deref()
+                .map(|r| format!(" (earliest reset {r})"))
+                .unwrap_or_default()
+        );
+    }
+    let code = outcome.exit.code.clamp(0, 255) as u8;
+    drop(outcome);
+    crate::exit::child_outcome(code)
+}
+
+/// The user's own harness home: Codex's (`$CODEX_HOME`, else `~/.codex`), or Claude's config
+/// dir (`$CLAUDE_CONFIG_DIR`, else `~/.claude`).
+pub fn user_harness_home(harness: HarnessKind) -> Option<PathBuf> {
+    match harness {
+        HarnessKind::Codex => codex_home::user_codex_home(
+            std::env::var_os("CODEX_HOME").map(PathBuf::from).as_deref(),
+            std::env::var_os("HOME").map(PathBuf::from).as_deref(),
+        ),
+        HarnessKind::Claude => std::env::var_os("CLAUDE_CONFIG_DIR")
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".claude"))),
+    }
+}
+
+/// The extra CA bundle of `--extra-ca-file` or `OMUX_EXTRA_CA_FILE`, which must exist.
+pub fn extra_ca_file(opts: &LaunchArgs) -> anyhow::Result<Option<PathBuf>> {
     let extra_ca_file = opts
         .extra_ca_file
         .clone()
@@ -253,68 +162,17 @@ pub fn launch(spec: HarnessLaunch, opts: &LaunchArgs) -> anyhow::Result<()> {
         )
         .into());
     }
-    let plan = LaunchPlan {
-        auth: launch_auth,
-        profile: profile.clone(),
-        launch_account: launch_label,
-        pool_labels,
-        upstream: session_upstream,
-        extra_ca_file,
-        program: program.into_os_string(),
-        args: spec.args,
-        no_side_traffic: opts.no_side_traffic,
-        isolated_config: spec.isolated_config,
-        sessions_dir: ctx.dirs.sessions_dir(),
-        runtime_dir: ctx.dirs.runtime_dir.clone(),
-        user_harness_home,
-        cwd: std::env::current_dir().unwrap_or_default(),
-    };
-    let outcome = session::run(&plan, Arc::new(pool))?;
-    if let Some((reset, repair)) = &outcome.pool_exhausted {
-        eprintln!(
-            "oauth-mux: every account of profile {profile} is spent{}; run `{repair}`",
-            reset
-                .as_deref()
-                .map(|r| format!(" (earliest reset {r})"))
-                .unwrap_or_default()
-        );
-    }
-    let code = outcome.exit.code.clamp(0, 255) as u8;
-    drop(outcome);
-    crate::exit::child_outcome(code)
-}
-
-struct Member {
-    account: PoolAccount,
-    account_upstream: Option<String>,
-    provider_upstream: Option<String>,
-    definition: ProviderDefinition,
-    /// The account's refresh target and its token's expiry, when it may be refreshed.
-    refresh: Option<(crate::oauth::RefreshTarget, Option<jiff::Timestamp>)>,
+    Ok(extra_ca_file)
 }
 
 /// Read an account's credential: its `secret` block, or `<config_dir>/<credential file>`.
-fn read_account_secret(
+pub(super) fn read_account_secret(
     account: &AccountConfig,
     def: &ProviderDefinition,
     field: &str,
 ) -> Result<secrets::Secret, String> {
     let spec = account.secret_spec(&def.injection.credential_filename)?;
     secrets::read_secret(&spec, field).map_err(|e| e.to_string())
-}
-
-/// The harness binary: `$<BIN_ENV>` when set, else the first `name` on PATH.
-fn harness_program(bin_env: &str, name: &str) -> anyhow::Result<PathBuf> {
-    if let Some(path) = std::env::var_os(bin_env).filter(|v| !v.is_empty()) {
-        return Ok(PathBuf::from(path));
-    }
-    routes::find_on_path(name).ok_or_else(|| {
-        Failure::new(
-            ExitCode::Error,
-            format!("`{name}` is not on PATH; install it or set {bin_env} to its path"),
-        )
-        .into()
-    })
 }
 
 /// What `status-latest --json` prints when no session was recorded yet.

@@ -1,6 +1,7 @@
 //! One module per command family. Each gathers inputs, asks the core, renders output.
 
 pub mod afloat;
+mod canary;
 mod claude;
 mod codex;
 mod config_cmd;
@@ -9,15 +10,19 @@ mod doctor;
 pub mod evaluate;
 pub mod facts;
 mod health;
-mod init;
+
 pub mod inject;
 mod inventory;
 mod keepalive;
 mod keepalive_unit;
+mod live_qa;
 mod managed;
+mod onboard;
+mod preflight;
 mod probe;
 pub mod repair;
 pub mod route;
+mod session_plan;
 pub mod version;
 
 use crate::cli::{AccountsCommand, Cli, Command, ProvidersCommand, RepairCommand, RouteCommand};
@@ -29,7 +34,9 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Claude(args) => claude::run(args),
         Command::Demo => crate::demo::run::run(),
         Command::Version(args) => version::run(args.json),
-        Command::Init(args) => init::run(&args),
+        Command::Init(args) => onboard::init::run(&args),
+        Command::Setup(args) => onboard::setup::run(&args),
+        Command::Enroll(args) => onboard::enroll::run(&args),
         Command::Config(cmd) => config_cmd::run(&cmd),
         Command::Doctor(args) => doctor::run(&args),
         Command::Discover(args) => inventory::discover(args.json),

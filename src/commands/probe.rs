@@ -35,14 +35,14 @@ struct ProbeReport {
     next_commands: Vec<String>,
 }
 
-/// One route in the report.
+/// One route in the report (also one route of `live-qa`).
 #[derive(Debug, Serialize)]
-struct RouteReport {
+pub(super) struct RouteReport {
     provider: String,
     account: String,
     capability: Option<String>,
-    health_key: RouteKey,
-    outcome: OutcomeKind,
+    pub(super) health_key: RouteKey,
+    pub(super) outcome: OutcomeKind,
     probe_executed: bool,
     budget: Option<ActionBudget>,
     spends_provider_calls: bool,
@@ -52,12 +52,12 @@ struct RouteReport {
     /// The status before this run, as selection saw it.
     status_before: String,
     status: Option<u16>,
-    classification: Option<Classification>,
+    pub(super) classification: Option<Classification>,
     decision: Option<Decision>,
     liveness: Option<Liveness>,
     evidence: Option<EvidenceSummary>,
     runtime: Option<RuntimeReadiness>,
-    message: Option<String>,
+    pub(super) message: Option<String>,
     /// The refresh that ran first because the token had expired.
     #[serde(skip_serializing_if = "Option::is_none")]
     token_refresh: Option<crate::oauth::RefreshReport>,
@@ -139,7 +139,9 @@ pub fn run(args: &ProbeArgs) -> anyhow::Result<()> {
     }
 }
 
-fn probe_one(
+/// Probe one route behind the spend gate (`args.confirm_spend`); `explicit` probes it
+/// whatever its recorded state.
+pub(super) fn probe_one(
     ctx: &Context,
     config: &crate::config::Config,
     view: &RouteView,

@@ -221,11 +221,26 @@ pub fn run(args: &RepairRunArgs) -> anyhow::Result<()> {
             "oauth-mux: running the login for {}: {command}",
             route.route.key
         ));
-        let status = std::process::Command::new("sh")
-            .arg("-c")
-            .arg(&command)
-            .status();
-        drop(lock);
+        let status = match command.strip_prefix("oauth-mux ") {
+            // A login handoff of this binary: it takes the account's repair lock itself
+            // (and says whether the store then holds usable credentials).
+            Some(args) => {
+                drop(lock);
+                std::env::current_exe().and_then(|exe| {
+                    std::process::Command::new(exe)
+                        .args(args.split_whitespace())
+                        .status()
+                })
+            }
+            None => {
+                let status = std::process::Command::new("sh")
+                    .arg("-c")
+                    .arg(&command)
+                    .status();
+                drop(lock);
+                status
+            }
+        };
         let code = status.as_ref().ok().and_then(|s| s.code()).unwrap_or(1);
         let ok = status.as_ref().is_ok_and(|s| s.success());
         record(

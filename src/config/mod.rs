@@ -2,6 +2,7 @@
 //! and the built-in provider definitions.
 
 pub mod builtin;
+pub mod edit;
 pub mod load;
 pub mod policy;
 pub mod problem;
@@ -9,6 +10,7 @@ pub mod provider_def;
 pub mod refresh_rules;
 pub mod schema;
 pub mod secret_spec;
+pub mod starter;
 pub mod validate;
 
 pub use problem::{Problem, Severity};

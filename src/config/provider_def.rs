@@ -247,7 +247,9 @@ pub struct RuntimeRequirements {
 #[serde(default)]
 pub struct Repair {
     pub owner: RepairOwner,
-    /// The command a human runs to log in again; `{account}` and `{config_dir}` are filled in.
+    /// The command a human runs to log in again; `{account}`, `{provider}` and `{config_dir}`
+    /// are filled in. The built-in harnesses name their login handoffs
+    /// (`oauth-mux codex login-device {account}`), which create a missing store.
     pub login_command: Option<String>,
     pub proactive_refresh: Option<String>,
     pub refresh_token_response: Option<String>,

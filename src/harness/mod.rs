@@ -2,6 +2,7 @@
 //! configuration (an oauth-mux-owned Codex home overlay, or Claude's environment), the real
 //! harness as a child process, and the session's status artifact.
 
+pub mod binary;
 pub mod child;
 pub mod claude_env;
 pub mod codex_home;

@@ -31,7 +31,7 @@ impl AuthKind {
         }
     }
 
-    fn label(self) -> &'static str {
+    pub fn label(self) -> &'static str {
         match self {
             AuthKind::Codex(k) => k.label(),
             AuthKind::Claude(k) => k.label(),
@@ -200,6 +200,15 @@ fn prepare_child(
             }
             // The thread index must be the overlay's own (see codex_home).
             spec.env_remove.push("CODEX_SQLITE_HOME".into());
+            // The session proxy carries HTTP streaming only and answers Codex's WebSocket
+            // upgrade with 426; Codex falls back to POST + SSE at once but logs the refused
+            // handshake as an ERROR on every start (codex-cli 0.169 logs any failed connect,
+            // whatever the status). Only that log target is silenced, for this child only;
+            // the user's own RUST_LOG directives are kept.
+            spec.env_set.push((
+                "RUST_LOG".into(),
+                codex_log_filter(std::env::var("RUST_LOG").ok()).into(),
+            ));
             // Codex 0.169's TUI otherwise starts a shared background server that outlives
             // the session (and its proxy); a managed session must be self-contained.
             spec.args.push("--no-daemon".into());
@@ -308,6 +317,16 @@ pub fn artifact_sink(
     })
 }
 
+/// Codex's log filter for a managed session: the user's directives (or Codex's default,
+/// `error`) with the refused WebSocket handshake's target turned off.
+fn codex_log_filter(user: Option<String>) -> String {
+    const QUIET: &str = "codex_api::endpoint::responses_websocket=off";
+    match user.filter(|u| !u.trim().is_empty()) {
+        Some(user) => format!("{user},{QUIET}"),
+        None => format!("error,{QUIET}"),
+    }
+}
+
 /// Keep `codex_home` reachable for callers that refuse overrides before starting.
 pub use codex_home::check_forwarded_args as check_codex_args;
 
@@ -321,6 +340,18 @@ mod tests {
         assert_eq!(
             with_loopback_bypass("corp.example, localhost"),
             "corp.example,localhost,127.0.0.1,::1"
+        );
+    }
+
+    #[test]
+    fn codex_log_filter_keeps_the_users_directives() {
+        assert_eq!(
+            codex_log_filter(None),
+            "error,codex_api::endpoint::responses_websocket=off"
+        );
+        assert_eq!(
+            codex_log_filter(Some("info,codex_core=debug".into())),
+            "info,codex_core=debug,codex_api::endpoint::responses_websocket=off"
         );
     }
 

@@ -27,9 +27,20 @@ pub struct Launched {
     pub expires_at: Option<Timestamp>,
 }
 
+/// Whether planning a session's pool refreshes what is due.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LaunchRefresh {
+    /// The launch: refresh a due (or expired) refreshable account before it joins.
+    Now,
+    /// A report of what the launch would do (`preflight`, `canary`): refresh nothing, count a
+    /// refreshable account with an expired token in, as the launch would refresh it.
+    Predict,
+}
+
 /// Turn an account's stored credential into a pool credential; when its token is due for a
-/// refresh (or expired) and `target` says it may be refreshed, refresh it first. A refresh
-/// that fails leaves a still-valid token in use; an expired one then keeps the account out.
+/// refresh (or expired) and `target` says it may be refreshed, refresh it first (`Now`). A
+/// refresh that fails leaves a still-valid token in use; an expired one then keeps the
+/// account out.
 pub fn launch_credential(
     dirs: &Dirs,
     harness: HarnessKind,
@@ -37,15 +48,33 @@ pub fn launch_credential(
     target: Option<&RefreshTarget>,
     raw: Secret,
     now: Timestamp,
+    mode: LaunchRefresh,
 ) -> Result<Launched, String> {
     let expires_at = secrets::parse_credential(&raw, &definition.credential, now)
         .ok()
         .filter(|c| c.kind == secrets::TokenKind::Bearer)
         .and_then(|c| c.expires_at);
+    if mode == LaunchRefresh::Predict
+        && let (Some(_), Some(at)) = (target, expires_at)
+        && crate::model::refresh::is_expired(Some(at), now)
+    {
+        // The launch refreshes it first: judge its shape as of a moment it was still valid.
+        let valid_then = at
+            .checked_sub(crate::model::refresh::EXPIRY_SKEW * 2)
+            .unwrap_or(at);
+        return credentials::materialize(harness, definition, &raw, valid_then)
+            .map(|(credential, auth)| Launched {
+                credential,
+                auth,
+                expires_at: Some(at),
+            })
+            .map_err(|why| why.to_string());
+    }
     let mut raw = raw;
     let mut expires_at = expires_at;
     let mut refresh_problem = None;
     if let Some(target) = target
+        && mode == LaunchRefresh::Now
         && is_due(expires_at, target.margin, now)
     {
         let report = oauth::refresh(dirs, target, RefreshTrigger::AheadOfExpiry, None);

@@ -60,6 +60,7 @@ impl Pool {
             used_pct: pct,
             resets_at: resets_in.map(|s| now() + SignedDuration::from_secs(s)),
             observed_at: now(),
+            windows: Vec::new(),
         });
         self
     }

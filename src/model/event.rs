@@ -27,6 +27,11 @@ impl Event {
             EventKind::RepairRun(e)
             | EventKind::DaemonExecution(e)
             | EventKind::DaemonHandoff(e) => e.scope.clone(),
+            EventKind::Login(e) => HandoffScope {
+                provider: Some(e.provider.clone()),
+                account: Some(e.account.clone()),
+                ..HandoffScope::default()
+            },
             _ => HandoffScope::default(),
         }
     }
@@ -38,6 +43,7 @@ impl Event {
             | EventKind::DaemonExecution(e)
             | EventKind::DaemonHandoff(e) => Some(&e.outcome),
             EventKind::HealthReset { outcome, .. } => Some(outcome),
+            EventKind::Login(e) => Some(&e.outcome),
             _ => None,
         }
     }
@@ -66,6 +72,11 @@ pub enum EventKind {
     DaemonExecution(RouteEvent),
     /// A repair handoff to a human: queued, acknowledged, resolved, or settled by itself.
     DaemonHandoff(RouteEvent),
+    /// A login handoff (`codex login-device`, `claude login`) ran the harness's own login
+    /// for one account, and what its store held afterwards.
+    Login(LoginEvent),
+    /// `init`, `setup`, `enroll` or `codex config-merge` wrote the config.
+    ConfigEdited(ConfigEditEvent),
 }
 
 /// How an action ended.
@@ -133,6 +144,40 @@ pub struct RouteFacts {
     pub mediation: Option<String>,
     pub writeback_capability: String,
     pub automatic_refresh_admitted: bool,
+}
+
+/// One login handoff: which account, the harness command (words, never a path), how the
+/// login ended and whether the account's store then held usable credentials.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LoginEvent {
+    pub provider: String,
+    pub account: String,
+    /// `codex login --device-auth`, `claude auth login`.
+    pub command: String,
+    /// The login's exit code (`None` when it could not start or a signal ended it).
+    #[serde(default)]
+    pub exit_code: Option<i32>,
+    /// What the store held afterwards: `usable`, `missing`, `unreadable`, `expired`, ...
+    pub credentials: String,
+    #[serde(flatten)]
+    pub outcome: Outcome,
+}
+
+/// One write of the config file by an oauth-mux command.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConfigEditEvent {
+    /// `init`, `setup`, `enroll`, `config_merge`.
+    pub action: String,
+    #[serde(default)]
+    pub provider: Option<String>,
+    /// The accounts the write added.
+    #[serde(default)]
+    pub accounts: Vec<String>,
+    /// Paths of the config that changed (`providers.codex.accounts.max-4`).
+    #[serde(default)]
+    pub changed: Vec<String>,
+    /// Whether the previous config was kept as a backup (a new config has none).
+    pub backup_kept: bool,
 }
 
 /// One probe attempt.
@@ -277,6 +322,36 @@ mod tests {
                 "trigger": "keepalive", "admitted": true,
                 "new_expires_at": "2026-12-07T10:00:00Z", "refresh_token_hash": "0123456789ab"})
         );
+    }
+
+    #[test]
+    fn login_events_are_flat_and_carry_no_path() {
+        let event = Event::new(
+            at(),
+            EventKind::Login(LoginEvent {
+                provider: "codex".into(),
+                account: "max-1".into(),
+                command: "codex login --device-auth".into(),
+                exit_code: Some(0),
+                credentials: "usable".into(),
+                outcome: Outcome {
+                    outcome: "logged_in".into(),
+                    reason: None,
+                    ok: true,
+                    executed: true,
+                },
+            }),
+        );
+        let json = serde_json::to_value(&event).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({"ts": "2026-12-07T10:00:00Z", "kind": "login",
+                "provider": "codex", "account": "max-1", "command": "codex login --device-auth",
+                "exit_code": 0, "credentials": "usable", "outcome": "logged_in", "reason": null,
+                "ok": true, "executed": true})
+        );
+        assert_eq!(serde_json::from_value::<Event>(json).unwrap(), event);
+        assert_eq!(event.scope().account.as_deref(), Some("max-1"));
     }
 
     #[test]

@@ -101,15 +101,13 @@ pub fn probe_command(key: &RouteKey, budget: Option<ActionBudget>) -> String {
     cmd
 }
 
+/// The account's local runtime check (runtime readiness is an account fact: one command
+/// for all its routes).
 fn runtime_command(key: &RouteKey) -> String {
-    let mut cmd = format!(
+    format!(
         "oauth-mux doctor runtime --provider {} --account {}",
         key.provider, key.account
-    );
-    if let Some(c) = &key.capability {
-        cmd.push_str(&format!(" --capability {c}"));
-    }
-    cmd + " --json"
+    )
 }
 
 /// Plan the repair of one route.
@@ -136,7 +134,7 @@ pub fn plan_action(
         kind,
         command: ctx.probe_budget.map(|b| probe_command(key, Some(b))),
         diagnostic_command: Some(format!(
-            "oauth-mux route explain --provider {} --json",
+            "oauth-mux route explain --provider {}",
             key.provider
         )),
         budget: probe_budget,
@@ -146,10 +144,7 @@ pub fn plan_action(
     let wait = |kind, until: Timestamp, message: String| RouteAction {
         kind,
         wake_at: Some(until),
-        diagnostic_command: Some(format!(
-            "oauth-mux health --provider {} --json",
-            key.provider
-        )),
+        diagnostic_command: Some(format!("oauth-mux health --provider {}", key.provider)),
         message,
         ..base.clone()
     };
@@ -180,6 +175,15 @@ pub fn plan_action(
         }
         RuntimeReadiness::NeedsReauth => {
             return reauth("the local session needs a new login".into());
+        }
+        // The account's store, or the credential the harness keeps in it, is missing: the
+        // provider's login handoff creates the store and logs the account in.
+        RuntimeReadiness::SessionUnavailable { what } if ctx.login_command.is_some() => {
+            return reauth(if what == "config_dir" {
+                "the account's store does not exist; the login creates it".into()
+            } else {
+                format!("no {what} in the account's store: the account is not logged in")
+            });
         }
         other => {
             return RouteAction {
@@ -284,10 +288,16 @@ pub fn plan_action(
         },
         RouteStatus::Dead {
             reason: DeadReason::CredentialUnavailable,
+        } if ctx.login_command.is_some() => reauth(
+            "the credential could not be read or used; log in again (or fix the account's secret configuration)"
+                .into(),
+        ),
+        RouteStatus::Dead {
+            reason: DeadReason::CredentialUnavailable,
         } => RouteAction {
             kind: ActionKind::FixCredential,
             diagnostic_command: Some(format!(
-                "oauth-mux accounts list --provider {} --json",
+                "oauth-mux accounts list --provider {}",
                 key.provider
             )),
             budget: ActionBudget::Mutating,
@@ -381,6 +391,50 @@ mod tests {
             &ctx(ActionBudget::FreeCommand),
         );
         assert_eq!(a.kind, ActionKind::WaitForRepair);
+    }
+
+    #[test]
+    fn a_missing_store_or_credential_and_an_unreadable_one_are_repaired_by_the_login() {
+        let login = RepairContext {
+            owner: RepairOwner::UpstreamCliLogin,
+            login_command: Some("oauth-mux codex login-device max-1"),
+            probe_budget: Some(ActionBudget::SpendProvider),
+            token: None,
+        };
+        for what in ["config_dir", "auth.json"] {
+            let a = plan_action(
+                &key(),
+                &RouteStatus::ProbeNeeded,
+                &RuntimeReadiness::SessionUnavailable { what: what.into() },
+                &login,
+            );
+            assert_eq!(a.kind, ActionKind::Reauth, "{what}");
+            assert_eq!(
+                a.command.as_deref(),
+                Some("oauth-mux codex login-device max-1")
+            );
+            assert!(a.interactive);
+        }
+        let unreadable = RouteStatus::Dead {
+            reason: DeadReason::CredentialUnavailable,
+        };
+        let a = plan_action(&key(), &unreadable, &RuntimeReadiness::Ready, &login);
+        assert_eq!(a.kind, ActionKind::Reauth);
+        let no_login = RepairContext {
+            login_command: None,
+            ..login
+        };
+        let a = plan_action(
+            &key(),
+            &RouteStatus::ProbeNeeded,
+            &RuntimeReadiness::SessionUnavailable {
+                what: "auth.json".into(),
+            },
+            &no_login,
+        );
+        assert_eq!(a.kind, ActionKind::FixRuntime);
+        let a = plan_action(&key(), &unreadable, &RuntimeReadiness::Ready, &no_login);
+        assert_eq!(a.kind, ActionKind::FixCredential);
     }
 
     #[test]

@@ -9,6 +9,7 @@ pub mod codex_jsonl;
 pub mod command;
 pub mod http;
 pub mod placeholder;
+pub mod reach;
 
 use std::time::Duration;
 
@@ -377,12 +378,31 @@ fn http_observation(
 ) -> Result<Observation, Box<ProbeOutcome>> {
     let key = route.key;
     let env = |name: &str| std::env::var(name).ok();
-    let request = http::prepare(probe, &env).map_err(|e| {
+    let mut request = http::prepare(probe, &env).map_err(|e| {
         Box::new(ProbeOutcome::bare(
             OutcomeKind::RequestInvalid,
             format!("{key}: probe not sent: {e}"),
         ))
     })?;
+    // A harness provider's probe goes where its managed sessions go (a gateway, a mirror).
+    if let Some(up) = &route.definition.upstream {
+        let env_value = up
+            .base_url_env
+            .as_deref()
+            .and_then(|name| env(name).map(|v| (name, v)));
+        let sources = crate::harness::upstream::Sources {
+            account: route.account.upstream.as_deref(),
+            env: env_value.as_ref().map(|(n, v)| (*n, v.as_str())),
+            provider: route.provider.upstream.as_deref(),
+        };
+        request.url =
+            crate::harness::upstream::probe_url(&request.url, up, sources).map_err(|e| {
+                Box::new(ProbeOutcome::bare(
+                    OutcomeKind::RequestInvalid,
+                    format!("{key}: probe not sent: {e:#}"),
+                ))
+            })?;
+    }
     let token = if probe.auth == ProbeAuth::None {
         None
     } else {
@@ -464,14 +484,30 @@ fn command_observation(
         out.runtime = Some(runtime);
         Box::new(out)
     })?;
+    // A probe that never reached the provider (offline, a proxy refusing, a hung CLI) is no
+    // evidence about the account: exit 204, nothing recorded.
+    let unreachable = |why: String| {
+        Box::new(ProbeOutcome::bare(
+            OutcomeKind::NetworkError,
+            format!(
+                "{key}: {why}; nothing was recorded. Check the network (and HTTPS_PROXY), then run the probe again"
+            ),
+        ))
+    };
+    if result.timed_out {
+        return Err(unreachable(format!(
+            "the probe command did not finish within {} s",
+            probe.timeout_ms / 1000
+        )));
+    }
     let mut status = result.status;
     let mut body = result.hint.clone();
     let mut hint = result.hint;
     let is_codex = route.definition.name == "codex" || route.provider.kind == "codex";
-    if is_codex
-        && !result.timed_out
-        && let Some(verdict) = codex_jsonl::interpret(&result.stdout)
-    {
+    if is_codex && let Some(verdict) = codex_jsonl::interpret(&result.stdout) {
+        if let codex_jsonl::CodexVerdict::Unreachable { .. } = verdict {
+            return Err(unreachable("codex could not reach the provider".to_owned()));
+        }
         let ev = codex_jsonl::evidence(&verdict);
         status = ev.status.unwrap_or(status);
         if let Some(b) = ev.body {

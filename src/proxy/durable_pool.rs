@@ -20,7 +20,7 @@ use super::pool::{
 use super::renewal::{CredentialSlot, RenewalThread};
 use crate::config::ProviderDefinition;
 use crate::model::RouteKey;
-use crate::model::classify::{Classification, add_seconds};
+use crate::model::classify::Classification;
 use crate::model::election::{self, Ballot, Purpose};
 use crate::model::health::{EvidenceSource, RouteHealth, RouteStatus, UsageGauge};
 use crate::model::judgement::{Judgement, Record};
@@ -312,14 +312,7 @@ impl Pool for DurablePool {
         let class = &judgement.class;
         // Transient overload, the request's own errors and a windowless 429 (request-scoped:
         // the next request may well pass) say nothing lasting about the account.
-        let gauge = usage
-            .iter()
-            .max_by(|a, b| a.used_percent.total_cmp(&b.used_percent))
-            .map(|u| UsageGauge {
-                used_pct: u.used_percent,
-                resets_at: u.resets_in_seconds.map(|s| add_seconds(now, s)),
-                observed_at: now,
-            });
+        let gauge = UsageGauge::from_windows(usage, now);
         let key = member.key.clone();
         if judgement.record == Record::Nothing {
             // Nothing lasting to write, but the usage it reports still steers this

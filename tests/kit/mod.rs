@@ -19,6 +19,8 @@
 //! - the fake upstream is the library's `oauth_mux::demo::fake_provider` (the demo's too);
 //! - [`proxy_rig`]: the session proxy in-process over the production pool;
 //! - [`harness`]: the real harness CLIs, the user's own harness files, a stub harness;
+//! - [`fake_harness`]: stand-in `codex`/`claude` executables that record argv and environment
+//!   and log accounts in, writing the real CLIs' credential formats (onboarding tests);
 //! - [`fixture`]: recorded provider responses; [`worker`]: re-running this test binary;
 //! - [`stores`]: Codex and Claude credential stores for the refresh tests;
 //! - [`toy`]: the `toy` provider of the injection and stay-afloat tests.
@@ -26,6 +28,7 @@
 
 pub mod canary;
 pub mod command;
+pub mod fake_harness;
 pub mod files;
 pub mod fixture;
 pub mod harness;

@@ -271,6 +271,7 @@ impl Sandbox {
                 used_pct,
                 resets_at: Some(resets_at),
                 observed_at: at,
+                windows: Vec::new(),
             });
             routes.insert(key.to_owned(), health.to_json());
         })

@@ -64,6 +64,20 @@ fn event_line(e: &Event) -> String {
         EventKind::LaunchReselect { route, reason } => {
             ("launch_reselect", route.clone(), reason.clone())
         }
+        EventKind::Login(l) => (
+            "login",
+            format!("{}:{}", l.provider, l.account),
+            format!("{} (credentials {})", l.outcome.outcome, l.credentials),
+        ),
+        EventKind::ConfigEdited(c) => (
+            "config_edited",
+            c.action.clone(),
+            if c.changed.is_empty() {
+                "nothing changed".to_owned()
+            } else {
+                c.changed.join(", ")
+            },
+        ),
         EventKind::RepairRun(r) | EventKind::DaemonExecution(r) | EventKind::DaemonHandoff(r) => {
             let kind = match &e.kind {
                 EventKind::RepairRun(_) => "repair_run",
