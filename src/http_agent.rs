@@ -21,3 +21,17 @@ pub fn agent() -> &'static ureq::Agent {
             .into()
     })
 }
+
+/// Send `request` through the shared agent, giving up after `timeout` (connecting: at most
+/// 10 s of it).
+pub fn run<S: ureq::AsSendBody>(
+    request: ureq::http::Request<S>,
+    timeout: Duration,
+) -> Result<ureq::http::Response<ureq::Body>, ureq::Error> {
+    let configured = agent()
+        .configure_request(request)
+        .timeout_connect(Some(timeout.min(Duration::from_secs(10))))
+        .timeout_global(Some(timeout))
+        .build();
+    agent().run(configured)
+}

@@ -299,13 +299,9 @@ fn a_long_lived_token_is_shown_with_its_expiry_and_never_refreshed() {
     let dir = sb.dirs().data_dir.join("claude/setup");
     let at = jiff::Timestamp::now().as_second() + 20 * 86_400;
     let file = dir.join(".credentials.json");
-    let rel = file
-        .strip_prefix(sb.root())
-        .unwrap()
-        .to_string_lossy()
-        .into_owned();
-    sb.plant_secret(
-        &rel,
+    stores::plant_secret_file(
+        &sb,
+        &file,
         json!({"claudeAiOauth": {"accessToken": canary::claude_token("setup"),
             "expiresAt": at * 1000, "scopes": ["user:inference"]}})
         .to_string(),

@@ -6,7 +6,7 @@
 
 mod kit;
 
-use kit::stores::set_mode;
+use kit::stores::plant_secret_file;
 use kit::{Sandbox, canary};
 use oauth_mux::demo::fake_provider::{Behaviour, FakeProvider, TokenLineage, TokenStyle, TokenUse};
 use serde_json::{Value, json};
@@ -31,18 +31,13 @@ fn sandbox(honoured: bool, policy: Value) -> (Sandbox, std::path::PathBuf, FakeP
         .start()
         .unwrap();
     let store = sb.dirs().data_dir.join("toyoauth/a1/creds.json");
-    let rel = store
-        .strip_prefix(sb.root())
-        .unwrap()
-        .to_string_lossy()
-        .into_owned();
-    sb.plant_secret(
-        &rel,
+    plant_secret_file(
+        &sb,
+        &store,
         json!({"access_token": canary::token("a1"), "refresh_token": refresh_token,
                "expires_at": jiff::Timestamp::now().as_second() - 60, "user": "kept"})
         .to_string(),
     );
-    set_mode(&store, 0o600);
     sb.write_config(&json!({
         "version": 1,
         "policy": policy,

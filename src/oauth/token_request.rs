@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use crate::config::ProviderDefinition;
 use crate::config::provider_def::RefreshBodyFormat;
-use crate::http_agent::agent;
 use crate::model::refresh::RefreshTrigger;
 use crate::secrets::Secret;
 
@@ -113,14 +112,8 @@ pub fn post(
         .map_err(|_| {
             NetworkProblem("the token request could not be built (check the token URL)".into())
         })?;
-    let configured = agent()
-        .configure_request(request)
-        .timeout_connect(Some(timeout.min(Duration::from_secs(10))))
-        .timeout_global(Some(timeout))
-        .build();
-    let mut response = agent()
-        .run(configured)
-        .map_err(|e| NetworkProblem(describe(&e)))?;
+    let mut response =
+        crate::http_agent::run(request, timeout).map_err(|e| NetworkProblem(describe(&e)))?;
     let status = response.status().as_u16();
     let mut buf = Vec::new();
     response

@@ -5,7 +5,6 @@ use std::io::Read;
 use std::time::Duration;
 
 use crate::config::provider_def::{BodyValidation, ProbeAuth, ProbeDefinition};
-use crate::http_agent::agent;
 use crate::secrets::Secret;
 
 use super::placeholder::{self, PlaceholderError};
@@ -152,13 +151,7 @@ fn run<S: ureq::AsSendBody>(
             "the probe request could not be built (check the url, method and auth_header)".into(),
         )
     })?;
-    let configured = agent()
-        .configure_request(request)
-        .timeout_connect(Some(timeout.min(Duration::from_secs(10))))
-        .timeout_global(Some(timeout))
-        .build();
-    agent()
-        .run(configured)
+    crate::http_agent::run(request, timeout)
         .map_err(|e| HttpProbeError::Network(describe_error(&e)))
 }
 

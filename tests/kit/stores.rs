@@ -166,14 +166,11 @@ pub fn plant(sb: &Sandbox, cli: Cli, label: &str, place: Place, expires_in: i64)
         }
     };
     let file = dir.join(cli.file_name());
-    let text = serde_json::to_string_pretty(&doc).unwrap() + "\n";
-    let rel = file
-        .strip_prefix(sb.root())
-        .unwrap()
-        .to_string_lossy()
-        .into_owned();
-    sb.plant_secret(&rel, text);
-    set_mode(&file, 0o600);
+    plant_secret_file(
+        sb,
+        &file,
+        serde_json::to_string_pretty(&doc).unwrap() + "\n",
+    );
     Store {
         cli,
         label: label.to_owned(),
@@ -182,6 +179,14 @@ pub fn plant(sb: &Sandbox, cli: Cli, label: &str, place: Place, expires_in: i64)
         access_token,
         refresh_token,
     }
+}
+
+/// Plant a credential file at `path` (inside the sandbox) with mode 0600; the canary search
+/// of `Sandbox::assert_no_canary_on_disk` skips it.
+pub fn plant_secret_file(sb: &Sandbox, path: &std::path::Path, contents: String) {
+    let rel = path.strip_prefix(sb.root()).expect("a path in the sandbox");
+    sb.plant_secret(&rel.to_string_lossy(), contents);
+    set_mode(path, 0o600);
 }
 
 /// Set `path`'s permission bits.
