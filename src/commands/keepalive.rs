@@ -262,7 +262,16 @@ fn one_pass(
         row.failure = report.failure;
         row.oauth_error = report.oauth_error.clone();
         row.new_expires_at = report.expires_at.filter(|_| report.outcome.ok());
-        row.message = Some(report.message.clone()).filter(|m| !m.is_empty());
+        // The report names the account; the row does already.
+        let prefix = format!("{}: ", row.account);
+        row.message = Some(
+            report
+                .message
+                .strip_prefix(&prefix)
+                .unwrap_or(&report.message)
+                .to_owned(),
+        )
+        .filter(|m| !m.is_empty());
         if report.outcome == RefreshOutcome::Failed {
             let failures = backoffs.get(&row.account).map_or(0, |(n, _)| *n) + 1;
             let until = now.checked_add(backoff(failures)).unwrap_or(now);
