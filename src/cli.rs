@@ -166,6 +166,19 @@ pub enum Command {
     /// admission (no spend; a token is read only from a file or environment secret).
     #[command(subcommand)]
     Accounts(AccountsCommand),
+    /// One screen per profile: each account's state, usage windows, token, the account the
+    /// next managed session starts on, and the last handoffs (local state only; no provider
+    /// call).
+    #[command(
+        after_help = "Examples:\n  oauth-mux status\n  oauth-mux status --profile codex-max --watch\n  oauth-mux status --json"
+    )]
+    Status(StatusArgs),
+    /// The same status in the browser: a read-only page on 127.0.0.1 behind a random token
+    /// in its URL, with plots of usage and of handoffs and failures over the last day.
+    #[command(
+        after_help = "Examples:\n  oauth-mux dashboard\n  oauth-mux dashboard --open\n  oauth-mux dashboard --port 8765\n\nIt serves until interrupted (Ctrl-C). Only this machine can reach it, and only with the\nprinted URL; the page holds no secret, no raw account id and no path."
+    )]
+    Dashboard(DashboardArgs),
     /// Show recorded route health, or reset it.
     #[command(
         after_help = "Examples:\n  oauth-mux health --json\n  oauth-mux health --reset codex:max-1#codex-max\n  oauth-mux health --reset all"
@@ -338,6 +351,35 @@ pub struct HarnessRunArgs {
     /// Arguments for the harness; `--` before them is optional.
     #[arg(last = true)]
     pub args: Vec<std::ffi::OsString>,
+}
+
+/// `oauth-mux status`.
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Only this profile (default: every profile).
+    #[arg(long, short = 'p')]
+    pub profile: Option<String>,
+    /// Redraw in place every `--interval` seconds until interrupted (with `--json`: one
+    /// report per line).
+    #[arg(long)]
+    pub watch: bool,
+    /// Seconds between redraws with `--watch`.
+    #[arg(long, default_value_t = 5, value_name = "SECONDS")]
+    pub interval: u64,
+    /// Print JSON (stable field names; see docs/json.md).
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `oauth-mux dashboard`.
+#[derive(Debug, Args)]
+pub struct DashboardArgs {
+    /// Port on 127.0.0.1 (0: a free one).
+    #[arg(long, default_value_t = 0)]
+    pub port: u16,
+    /// Open the page in the system browser instead of only printing its URL.
+    #[arg(long)]
+    pub open: bool,
 }
 
 /// Flags shared by `oauth-mux codex` and `oauth-mux claude`.

@@ -6,6 +6,7 @@ mod claude;
 mod codex;
 mod config_cmd;
 pub mod context;
+pub mod dashboard;
 mod doctor;
 pub mod evaluate;
 pub mod facts;
@@ -23,6 +24,7 @@ mod probe;
 pub mod repair;
 pub mod route;
 mod session_plan;
+pub mod status;
 pub mod version;
 
 use crate::cli::{AccountsCommand, Cli, Command, ProvidersCommand, RepairCommand, RouteCommand};
@@ -44,6 +46,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Providers(ProvidersCommand::List(args)) => inventory::providers_list(args.json),
         Command::Accounts(AccountsCommand::List(args)) => inventory::accounts_list(&args),
         Command::Health(args) => health::run(&args),
+        Command::Status(args) => status::run(&args),
+        Command::Dashboard(args) => dashboard::run(&args),
         Command::Route(RouteCommand::Select(a)) => route::run(&a.selectors, a.json, false),
         Command::Route(RouteCommand::Explain(a)) => route::run(&a.selectors, a.json, true),
         Command::RepairPlan(a) => route::repair_plan(&a.selectors, a.json),

@@ -19,6 +19,7 @@ pub mod selection;
 pub mod session;
 pub mod session_pool;
 pub mod session_verdict;
+pub mod timeline;
 
 pub use classify::{Classification, ClassifierRules, ResponseEvidence, classify_response};
 pub use health::{RouteHealth, RouteStatus};
