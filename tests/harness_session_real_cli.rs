@@ -36,6 +36,7 @@ fn plan(user: &TempUser, auth: AuthKind, program: std::path::PathBuf, args: &[&s
         runtime_dir: user.runtime_dir(),
         user_harness_home: Some(harness_home),
         cwd: user.path("work"),
+        env_remove: Vec::new(),
     }
 }
 

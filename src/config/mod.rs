@@ -37,6 +37,19 @@ impl Config {
             .get(kind)
             .or_else(|| builtin::all().iter().find(|d| d.name == kind))
     }
+
+    /// Every environment variable a configured secret backend reads, over all accounts
+    /// of all providers (a child oauth-mux starts gets none of them).
+    pub fn secret_environment(&self) -> std::collections::BTreeSet<String> {
+        self.providers
+            .values()
+            .flat_map(|provider| provider.accounts.values())
+            .filter_map(|account| {
+                serde_json::from_value::<crate::secrets::SecretSpec>(account.secret.clone()).ok()
+            })
+            .flat_map(|spec| spec.environment_reads())
+            .collect()
+    }
 }
 
 #[cfg(test)]

@@ -2,7 +2,6 @@
 //! configuration (an oauth-mux-owned Codex home overlay, or Claude's environment), the real
 //! harness as a child process, and the session's status artifact.
 
-pub mod child;
 pub mod claude_env;
 pub mod codex_home;
 pub mod credentials;

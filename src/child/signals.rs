@@ -5,8 +5,9 @@
 //!
 //! Install the forwarder before spawning the child, then [`SignalForwarder::attach`]
 //! it: a signal that arrives before the child exists is kept and delivered on attach.
-//! A Ctrl-C or Ctrl-\ typed at the terminal already reaches the child (same process
-//! group), so a terminal-generated SIGINT/SIGQUIT is not sent a second time.
+//! The child runs in its own process group and, when oauth-mux held the terminal, owns
+//! it (see [`super`]): a Ctrl-C typed there reaches the child's group directly and never
+//! oauth-mux, so every signal oauth-mux itself receives is passed on.
 
 #[cfg(unix)]
 pub use unix::SignalForwarder;
@@ -28,28 +29,7 @@ mod unix {
         1u32 << (sig as u32 & 31)
     }
 
-    /// Whether the terminal already delivered this signal to the child's group.
-    fn from_terminal(sig: libc::c_int, info: *mut libc::siginfo_t) -> bool {
-        if sig != libc::SIGINT && sig != libc::SIGQUIT {
-            return false;
-        }
-        #[cfg(target_os = "linux")]
-        {
-            const SI_KERNEL: libc::c_int = 0x80;
-            // SAFETY: the kernel passes a valid siginfo_t to an SA_SIGINFO handler.
-            !info.is_null() && unsafe { (*info).si_code } == SI_KERNEL
-        }
-        #[cfg(not(target_os = "linux"))]
-        {
-            let _ = info;
-            true
-        }
-    }
-
-    extern "C" fn on_signal(sig: libc::c_int, info: *mut libc::siginfo_t, _ctx: *mut libc::c_void) {
-        if from_terminal(sig, info) {
-            return;
-        }
+    extern "C" fn on_signal(sig: libc::c_int) {
         let pid = CHILD.load(Ordering::SeqCst);
         if pid > 0 {
             // SAFETY: kill is async-signal-safe.
@@ -78,7 +58,7 @@ mod unix {
                 unsafe {
                     let mut action: libc::sigaction = std::mem::zeroed();
                     action.sa_sigaction = on_signal as *const () as usize;
-                    action.sa_flags = libc::SA_SIGINFO | libc::SA_RESTART;
+                    action.sa_flags = libc::SA_RESTART;
                     libc::sigemptyset(&mut action.sa_mask);
                     let mut old: libc::sigaction = std::mem::zeroed();
                     if libc::sigaction(sig, &action, &mut old) != 0 {
