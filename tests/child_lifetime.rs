@@ -109,6 +109,12 @@ fn kill(pid: i32, sig: libc::c_int) {
     }
 }
 
+/// A failed test leaves nothing running: the child's group, or the child alone.
+fn clean_up(pid: i32) {
+    kill(-pid, libc::SIGKILL);
+    kill(pid, libc::SIGKILL);
+}
+
 /// How long `pid` took to be gone, if it went within `limit`.
 fn time_to_gone(pid: i32, limit: Duration) -> Option<Duration> {
     let start = Instant::now();
@@ -233,7 +239,7 @@ fn assert_child_dies_with_oauth_mux(mut oauth_mux: Child, pidfile: &Path, what: 
     oauth_mux.wait().unwrap();
     let took = time_to_gone(pid, GONE_WITHIN);
     if took.is_none() {
-        kill(-pid, libc::SIGKILL);
+        clean_up(pid);
     }
     assert!(
         took.is_some(),
@@ -274,7 +280,7 @@ fn a_child_that_ignores_sigterm_is_killed_after_the_grace_period() {
     // loaded machine, it proves the SIGKILL, not a speed.
     let took = time_to_gone(pid, Duration::from_secs(1) + SETUP);
     if took.is_none() {
-        kill(-pid, libc::SIGKILL);
+        clean_up(pid);
     }
     assert!(
         survived_term,

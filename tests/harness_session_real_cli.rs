@@ -37,6 +37,7 @@ fn plan(user: &TempUser, auth: AuthKind, program: std::path::PathBuf, args: &[&s
         user_harness_home: Some(harness_home),
         cwd: user.path("work"),
         env_remove: Vec::new(),
+        requests: None,
     }
 }
 

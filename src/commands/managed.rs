@@ -259,6 +259,7 @@ pub fn launch(spec: HarnessLaunch, opts: &LaunchArgs) -> anyhow::Result<()> {
         user_harness_home,
         cwd: std::env::current_dir().unwrap_or_default(),
         env_remove: config.secret_environment().into_iter().collect(),
+        requests: up.requests.clone(),
     };
     let outcome = session::run(&plan, Arc::new(pool))?;
     if let Some((reset, repair)) = &outcome.pool_exhausted {

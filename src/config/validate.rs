@@ -457,6 +457,63 @@ pub fn validate_definition(def: &ProviderDefinition, key: &str, path: &str) -> V
                 "use [A-Za-z_][A-Za-z0-9_]*",
             ));
         }
+        if let Some(rules) = &up.requests {
+            out.extend(validate_request_rules(
+                rules,
+                &join(path, "upstream.requests"),
+            ));
+        }
+    }
+    out
+}
+
+/// The methods and path prefixes a session proxy forwards.
+fn validate_request_rules(rules: &super::provider_def::RequestRules, path: &str) -> Vec<Problem> {
+    let mut out = Vec::new();
+    if rules.methods.is_empty() {
+        out.push(Problem::error(
+            join(path, "methods"),
+            "no method is allowed",
+            "list the methods the harness sends, e.g. [\"GET\", \"POST\"]",
+        ));
+    }
+    for (i, method) in rules.methods.iter().enumerate() {
+        let upper = |c: char| c.is_ascii_uppercase();
+        if method.is_empty()
+            || !method.chars().all(upper)
+            || method == "CONNECT"
+            || method == "TRACE"
+        {
+            out.push(Problem::error(
+                format!("{}[{i}]", join(path, "methods")),
+                "not a method the session proxy may forward",
+                "use upper-case request methods such as GET or POST; CONNECT and TRACE are never forwarded",
+            ));
+        }
+    }
+    if rules.path_prefixes.is_empty() {
+        out.push(Problem::error(
+            join(path, "path_prefixes"),
+            "no path is allowed",
+            "list the path prefixes the harness uses, e.g. [\"/v1/\"]",
+        ));
+    }
+    for (i, prefix) in rules.path_prefixes.iter().enumerate() {
+        let segments: Vec<&str> = prefix.split('/').collect();
+        let clean = prefix.starts_with('/')
+            && prefix.ends_with('/')
+            && prefix.is_ascii()
+            && (prefix == "/"
+                || segments[1..segments.len() - 1]
+                    .iter()
+                    .all(|s| !s.is_empty() && *s != "." && *s != ".." && !s.contains('%')));
+        if !clean {
+            out.push(Problem::error(
+                format!("{}[{i}]", join(path, "path_prefixes")),
+                "not a clean path prefix",
+                "start and end it with '/', with no '.', '..' or empty segments, e.g. \"/v1/\"",
+            ));
+        }
     }
     out
 }

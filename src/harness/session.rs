@@ -14,6 +14,7 @@ use super::private_fs::{self, OwnedDir};
 use super::status::{Frame, HarnessKind, StatusWriter};
 use crate::child::{self, ChildExit, ChildSpec, SignalForwarder};
 use crate::proxy::frames::{FrameSink, ProxyFrame};
+use crate::proxy::target::RequestRules;
 use crate::proxy::{self, Harness, ProxyConfig, pool::Pool};
 
 /// How the launch account authenticates, per harness.
@@ -71,6 +72,9 @@ pub struct LaunchPlan {
     /// backends read (the harness runs commands a model chooses; they must find no
     /// credential there).
     pub env_remove: Vec<String>,
+    /// What the proxy forwards (the provider definition's `upstream.requests`); `None`:
+    /// the built-in definition of the harness decides.
+    pub requests: Option<RequestRules>,
 }
 
 /// "Every account is spent", as the proxy reported it: (earliest reset, repair command).
@@ -112,6 +116,9 @@ pub fn run(plan: &LaunchPlan, pool: Arc<dyn Pool>) -> anyhow::Result<SessionOutc
         plan.upstream.clone(),
     );
     config.upstream_options.extra_ca_file = plan.extra_ca_file.clone();
+    if let Some(rules) = &plan.requests {
+        config.requests = rules.clone();
+    }
     // Codex's TUI with ChatGPT auth wants an https chatgpt_base_url: serve a TLS side too.
     config.tls_side_listener = matches!(harness, HarnessKind::Codex);
     let proxy = proxy::start(config, pool, sink).context("could not start the session proxy")?;
@@ -380,8 +387,8 @@ mod tests {
             ProxyFrame::UnsupportedTransport {
                 path_kind: "responses",
             },
-            ProxyFrame::Refused {
-                reason: "missing_session_secret",
+            ProxyFrame::RequestsRefused {
+                counts: [("missing_session_secret", 3), ("path_not_allowed", 1)].into(),
             },
             ProxyFrame::RateLimitWait {
                 account: "a".into(),
@@ -413,7 +420,7 @@ mod tests {
                 | ProxyFrame::PoolExhausted { .. }
                 | ProxyFrame::StreamErrorAfterContent { .. }
                 | ProxyFrame::UnsupportedTransport { .. }
-                | ProxyFrame::Refused { .. } => {}
+                | ProxyFrame::RequestsRefused { .. } => {}
             }
             let written = serde_json::to_value(frame).unwrap();
             let read: Frame = serde_json::from_value(written.clone())

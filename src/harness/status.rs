@@ -116,8 +116,14 @@ pub enum Frame {
     },
     /// A WebSocket upgrade was answered 426 so the harness fell back to HTTP streaming.
     UnsupportedTransport { path_kind: String },
-    /// A request was refused before touching any account (e.g. no session secret).
+    /// One request refused before touching any account (artifacts written before refusals
+    /// were summarized).
     Refused { reason: String },
+    /// Requests refused before touching any account since the previous such frame, by
+    /// reason (at most one frame per interval).
+    RequestsRefused {
+        counts: std::collections::BTreeMap<String, u64>,
+    },
     /// The harness exited. `signal` is set when it was killed by one.
     SessionEnded {
         exit_code: i32,

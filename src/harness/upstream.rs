@@ -121,6 +121,7 @@ mod tests {
             base_url: "https://chatgpt.com".into(),
             api_key_base_url: Some("https://api.openai.com".into()),
             base_url_env: Some("OMUX_CODEX_UPSTREAM".into()),
+            requests: None,
         };
         assert_eq!(definition_default(&up, true), "https://api.openai.com");
         assert_eq!(definition_default(&up, false), "https://chatgpt.com");

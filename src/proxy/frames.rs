@@ -54,8 +54,11 @@ pub enum ProxyFrame {
     },
     /// A WebSocket upgrade was answered 426 so the harness falls back to HTTP streaming.
     UnsupportedTransport { path_kind: &'static str },
-    /// A request was refused before touching any account.
-    Refused { reason: &'static str },
+    /// Requests refused before touching any account since the last such frame, by reason
+    /// (at most one frame per interval; see `proxy::refusals`).
+    RequestsRefused {
+        counts: std::collections::BTreeMap<&'static str, u64>,
+    },
 }
 
 /// Where the proxy sends its frames.

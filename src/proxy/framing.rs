@@ -14,7 +14,9 @@ pub const MAX_HEADERS: usize = 128;
 /// Bounds applied to every request the proxy reads.
 #[derive(Clone, Debug)]
 pub struct Limits {
-    /// Largest request head (request line plus headers) accepted; larger → 431.
+    /// Largest request head (request line plus headers) accepted; larger → 431. The
+    /// upstream client writes a head through a 32 KiB buffer, so no larger head could be
+    /// forwarded anyway.
     pub max_head_bytes: usize,
     /// Largest number of header fields accepted (at most [`MAX_HEADERS`]); more → 431.
     pub max_headers: usize,
@@ -22,7 +24,11 @@ pub struct Limits {
     pub max_body_bytes: usize,
     /// Time allowed to receive a whole head once its first byte arrived (slowloris bound).
     pub head_timeout: Duration,
-    /// Time a keep-alive connection may sit idle between requests.
+    /// Time a new connection has, from its acceptance, to complete its first request head
+    /// (and its TLS handshake on the TLS side): until it shows the session secret it may be
+    /// anyone's, so it does not get the keep-alive idle time.
+    pub first_request_timeout: Duration,
+    /// Time a keep-alive connection may sit idle between requests (after the secret).
     pub idle_timeout: Duration,
     /// Time allowed to receive a whole body.
     pub body_timeout: Duration,
@@ -31,10 +37,11 @@ pub struct Limits {
 impl Default for Limits {
     fn default() -> Self {
         Limits {
-            max_head_bytes: 64 * 1024,
+            max_head_bytes: 32 * 1024,
             max_headers: 128,
             max_body_bytes: 32 * 1024 * 1024,
             head_timeout: Duration::from_secs(10),
+            first_request_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(300),
             body_timeout: Duration::from_secs(60),
         }
@@ -203,11 +210,37 @@ pub fn body_framing(head: &RequestHead) -> Result<BodyFraming, FrameError> {
 struct LazyDeadline {
     dur: Duration,
     at: Option<Instant>,
+    /// Set from outside (not started by the first read): each read is bounded by it too.
+    fixed: bool,
 }
 
 impl LazyDeadline {
     fn new(dur: Duration) -> Self {
-        LazyDeadline { dur, at: None }
+        LazyDeadline {
+            dur,
+            at: None,
+            fixed: false,
+        }
+    }
+
+    /// A deadline fixed already.
+    fn at(at: Instant) -> Self {
+        LazyDeadline {
+            dur: Duration::ZERO,
+            at: Some(at),
+            fixed: true,
+        }
+    }
+
+    /// The time allowed for one read: `per_read`, or less when a fixed deadline is nearer.
+    fn per_read(&self, per_read: Duration) -> Duration {
+        match self.at.filter(|_| self.fixed) {
+            Some(at) => at
+                .saturating_duration_since(Instant::now())
+                .min(per_read)
+                .max(Duration::from_millis(1)),
+            None => per_read,
+        }
     }
 
     fn passed(&mut self) -> bool {
@@ -224,19 +257,24 @@ impl LazyDeadline {
 
 /// A connection requests are read from: plain TCP, or TLS over TCP.
 pub trait ConnStream: Read + Write {
+    /// The TCP socket underneath (timeouts, and watching for the peer to go away).
+    fn socket(&self) -> &TcpStream;
+
     /// Bound each read on the underlying socket.
-    fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()>;
+    fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+        self.socket().set_read_timeout(timeout)
+    }
 }
 
 impl ConnStream for TcpStream {
-    fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
-        TcpStream::set_read_timeout(self, timeout)
+    fn socket(&self) -> &TcpStream {
+        self
     }
 }
 
 impl ConnStream for rustls::StreamOwned<rustls::ServerConnection, TcpStream> {
-    fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
-        self.sock.set_read_timeout(timeout)
+    fn socket(&self) -> &TcpStream {
+        &self.sock
     }
 }
 
@@ -275,6 +313,7 @@ impl<S: ConnStream> ClientConn<S> {
         if deadline.passed() {
             return Err(FrameError::Timeout { mid_request });
         }
+        let per_read = deadline.per_read(per_read);
         if self.read_timeout != Some(per_read) {
             self.stream
                 .set_read_timeout(Some(per_read))
@@ -312,14 +351,36 @@ impl<S: ConnStream> ClientConn<S> {
         }
     }
 
-    /// Read the next request head. Waits up to `idle_timeout` for its first byte, then up to
-    /// `head_timeout` for the rest.
+    /// Read the next request head of a keep-alive connection. Waits up to `idle_timeout`
+    /// for its first byte, then up to `head_timeout` for the rest.
     pub fn read_head(&mut self, limits: &Limits) -> Result<RequestHead, FrameError> {
-        self.compact();
         // Waiting for a request is bounded by the idle read timeout alone; once its first
         // byte is in, the whole head must follow within `head_timeout`.
-        let mut idle = LazyDeadline::new(limits.idle_timeout);
-        let mut head = LazyDeadline::new(limits.head_timeout);
+        let idle = LazyDeadline::new(limits.idle_timeout);
+        let head = LazyDeadline::new(limits.head_timeout);
+        self.read_head_within(limits, idle, head)
+    }
+
+    /// Read the first request head of a connection: all of it must be in by `deadline`.
+    pub fn read_first_head(
+        &mut self,
+        limits: &Limits,
+        deadline: Instant,
+    ) -> Result<RequestHead, FrameError> {
+        self.read_head_within(
+            limits,
+            LazyDeadline::at(deadline),
+            LazyDeadline::at(deadline),
+        )
+    }
+
+    fn read_head_within(
+        &mut self,
+        limits: &Limits,
+        mut idle: LazyDeadline,
+        mut head: LazyDeadline,
+    ) -> Result<RequestHead, FrameError> {
+        self.compact();
         let mut started = false;
         loop {
             // RFC 9112 §2.2: ignore empty lines before a request line.

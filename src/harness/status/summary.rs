@@ -251,6 +251,10 @@ pub fn summarize(harness: HarnessKind, artifact: &Artifact) -> Summary {
             }
             Frame::StreamErrorAfterContent { .. } => s.stream_errors_after_content += 1,
             Frame::Refused { .. } => s.refused_requests += 1,
+            Frame::RequestsRefused { counts } => {
+                let n: u64 = counts.values().sum();
+                s.refused_requests += usize::try_from(n).unwrap_or(usize::MAX);
+            }
             Frame::SessionEnded { exit_code, signal } => {
                 ended = true;
                 s.ended_at = Some(record.ts.clone());
