@@ -361,8 +361,7 @@ pub fn status_latest(harness: HarnessKind, json: bool) -> anyhow::Result<()> {
         }
         return Err(Quiet(ExitCode::Error).into());
     };
-    let artifact = status::read_artifact(&path)?;
-    let s = summary::summarize(harness, &artifact);
+    let s = status::summarize_file(&path, harness)?;
     if json {
         println!("{}", serde_json::to_string_pretty(&s)?);
         return Ok(());
