@@ -58,7 +58,7 @@ impl Validator<'_> {
         if self.config.version != CONFIG_VERSION && self.config.version != 0 {
             self.error(
                 "version",
-                format!("unsupported config version {}", self.config.version),
+                "unsupported config version",
                 "this oauth-mux reads version 1 configs; set \"version\": 1",
             );
         }
@@ -71,7 +71,7 @@ impl Validator<'_> {
         {
             self.error(
                 "defaults.provider",
-                format!("unknown provider {p:?}"),
+                "names no configured provider",
                 known("providers", self.config.providers.keys()),
             );
         }
@@ -80,7 +80,7 @@ impl Validator<'_> {
         {
             self.error(
                 "defaults.profile",
-                format!("unknown profile {p:?}"),
+                "names no configured profile",
                 known("profiles", self.config.profiles.keys()),
             );
         }
@@ -89,7 +89,7 @@ impl Validator<'_> {
         {
             self.error(
                 "defaults.strategy",
-                format!("unknown strategy {s:?}"),
+                "names no configured strategy",
                 known("strategies", self.config.strategies.keys()),
             );
         }
@@ -98,7 +98,7 @@ impl Validator<'_> {
         {
             self.error(
                 "defaults.shell",
-                format!("unknown shell {sh:?}"),
+                "names no shell `env --shell` can render",
                 format!("use one of {}", SHELLS.join(", ")),
             );
         }
@@ -117,7 +117,7 @@ impl Validator<'_> {
             if !self.config.providers.contains_key(name) {
                 self.error(
                     join("policy.providers", name),
-                    format!("policy for unknown provider {name:?}"),
+                    "policy for a provider that is not configured",
                     known("providers", self.config.providers.keys()),
                 );
             }
@@ -127,7 +127,7 @@ impl Validator<'_> {
         {
             self.error(
                 "policy.usage_switch_threshold_pct",
-                format!("{t} is out of range"),
+                "out of range",
                 "use a percentage between 1 and 100 (default 95)",
             );
         }
@@ -139,7 +139,7 @@ impl Validator<'_> {
             if let Some(problem) = name_problem(pname) {
                 self.error(
                     &ppath,
-                    format!("provider name {pname:?} {problem}"),
+                    format!("provider name {problem}"),
                     "use letters, digits, '-', '_' or '.'",
                 );
             }
@@ -155,7 +155,7 @@ impl Validator<'_> {
             } else if self.definition_for(&provider.kind).is_none() {
                 self.error(
                     join(&ppath, "kind"),
-                    format!("unknown provider kind {:?}", provider.kind),
+                    "names no built-in provider or provider_definitions entry",
                     format!(
                         "use a built-in ({}) or add it under provider_definitions",
                         builtin::NAMES.join(", ")
@@ -170,7 +170,7 @@ impl Validator<'_> {
                 if let Some(problem) = name_problem(aname) {
                     self.error(
                         &apath,
-                        format!("account name {aname:?} {problem}"),
+                        format!("account name {problem}"),
                         "use letters, digits, '-', '_' or '.'",
                     );
                 }
@@ -189,7 +189,7 @@ impl Validator<'_> {
         if !(url.starts_with("https://") || url.starts_with("http://")) {
             self.error(
                 path,
-                format!("{url:?} is not an http(s) URL"),
+                "not an http(s) URL",
                 "use a base URL such as https://api.example.com",
             );
         }
@@ -211,7 +211,7 @@ impl Validator<'_> {
                 match RouteKey::parse(spec) {
                     Err(e) => self.error(
                         &spath,
-                        e.to_string(),
+                        format!("invalid route: {}", e.problem),
                         "write routes as provider:account or provider:account#capability",
                     ),
                     Ok(key) => {
@@ -227,7 +227,7 @@ impl Validator<'_> {
             {
                 self.error(
                     join(&path, "strategy"),
-                    format!("unknown strategy {s:?}"),
+                    "names no configured strategy",
                     known("strategies", self.config.strategies.keys()),
                 );
             }
@@ -235,7 +235,7 @@ impl Validator<'_> {
                 if !capabilities.contains(cap) {
                     self.error(
                         format!("{}[{i}]", join(&path, "capability_degradation_chain")),
-                        format!("capability {cap:?} is not used by any route of this profile"),
+                        "names a capability no route of this profile uses",
                         "add a route with that #capability to the profile, or remove it from the chain",
                     );
                 }
@@ -251,7 +251,7 @@ impl Validator<'_> {
         let Some(provider) = self.config.providers.get(&key.provider) else {
             self.error(
                 path,
-                format!("unknown provider {:?}", key.provider),
+                "names no configured provider",
                 known("providers", self.config.providers.keys()),
             );
             return;
@@ -260,10 +260,7 @@ impl Validator<'_> {
         if !provider.accounts.contains_key(&key.account) && !self.was_set_aside(&apath) {
             self.error(
                 path,
-                format!(
-                    "provider {:?} has no account {:?}",
-                    key.provider, key.account
-                ),
+                format!("provider {:?} has no such account", key.provider),
                 known("accounts", provider.accounts.keys()),
             );
         }
@@ -273,10 +270,7 @@ impl Validator<'_> {
             let names: Vec<&String> = def.capabilities.iter().map(|c| &c.name).collect();
             self.error(
                 path,
-                format!(
-                    "provider kind {:?} has no capability {cap:?}",
-                    provider.kind
-                ),
+                format!("provider kind {:?} has no such capability", provider.kind),
                 known("capabilities", names.into_iter()),
             );
         }
@@ -325,7 +319,7 @@ pub fn validate_definition(def: &ProviderDefinition, key: &str, path: &str) -> V
         err(
             &mut out,
             join(path, "name"),
-            format!("name {:?} differs from its key {key:?}", def.name),
+            "`name` differs from the definition's key".into(),
             "drop `name` or make it equal to the key",
         );
     }
@@ -347,7 +341,7 @@ pub fn validate_definition(def: &ProviderDefinition, key: &str, path: &str) -> V
             err(
                 &mut out,
                 p.clone(),
-                format!("{env:?} is not a valid environment variable name"),
+                "not a valid environment variable name".into(),
                 "use [A-Za-z_][A-Za-z0-9_]*",
             );
         }
@@ -355,7 +349,7 @@ pub fn validate_definition(def: &ProviderDefinition, key: &str, path: &str) -> V
             err(
                 &mut out,
                 p,
-                format!("field {field:?} cannot be injected"),
+                "this field cannot be injected".into(),
                 "use \"access_token\" or \"refresh_token\"",
             );
         }
@@ -376,7 +370,7 @@ pub fn validate_definition(def: &ProviderDefinition, key: &str, path: &str) -> V
                 err(
                     &mut out,
                     cpath.clone(),
-                    format!("capability name or alias {n:?} is used twice"),
+                    "a name or alias of this capability is used twice".into(),
                     "names and aliases must be unique within a provider",
                 );
             }
@@ -414,7 +408,7 @@ pub fn validate_definition(def: &ProviderDefinition, key: &str, path: &str) -> V
         {
             out.push(Problem::error(
                 &rpath,
-                format!("status_min {a} is above status_max {b}"),
+                "status_min is above status_max",
                 "swap them",
             ));
         }
@@ -423,7 +417,7 @@ pub fn validate_definition(def: &ProviderDefinition, key: &str, path: &str) -> V
         {
             out.push(Problem::error(
                 &rpath,
-                format!("retry_after_gte {a} must be below retry_after_lt {b}"),
+                "retry_after_gte must be below retry_after_lt",
                 "make the range non-empty",
             ));
         }
@@ -444,7 +438,7 @@ pub fn validate_definition(def: &ProviderDefinition, key: &str, path: &str) -> V
         if up.harness != "codex" && up.harness != "claude" {
             out.push(Problem::error(
                 join(path, "upstream.harness"),
-                format!("unknown harness {:?}", up.harness),
+                "unknown harness",
                 "use \"codex\" or \"claude\"",
             ));
         }
@@ -453,7 +447,7 @@ pub fn validate_definition(def: &ProviderDefinition, key: &str, path: &str) -> V
         {
             out.push(Problem::error(
                 join(path, "upstream.base_url_env"),
-                format!("{env:?} is not an environment variable name"),
+                "not an environment variable name",
                 "use [A-Za-z_][A-Za-z0-9_]*",
             ));
         }
@@ -548,7 +542,7 @@ fn validate_probe(probe: &ProbeDefinition, path: &str) -> Vec<Problem> {
             if !["GET", "POST", "HEAD"].contains(&probe.method.as_str()) {
                 err(
                     "method",
-                    format!("method {:?} is not allowed", probe.method),
+                    "method not allowed".into(),
                     "use GET, POST or HEAD",
                 );
             }
@@ -571,10 +565,10 @@ fn validate_probe(probe: &ProbeDefinition, path: &str) -> Vec<Problem> {
                             "credentials go in headers via `auth`, never in probe URLs",
                         );
                     }
-                    if let Some(bad) = bad_placeholder(url) {
+                    if bad_placeholder(url).is_some() {
                         err(
                             "url",
-                            format!("bad placeholder {bad:?}"),
+                            "a bad placeholder".into(),
                             "placeholders are {{NAME}} with NAME of letters, digits and '_'",
                         );
                     }
@@ -602,10 +596,10 @@ fn validate_probe(probe: &ProbeDefinition, path: &str) -> Vec<Problem> {
                         "credentials go in headers via `auth`, never in probe bodies",
                     );
                 }
-                if let Some(bad) = bad_placeholder(body) {
+                if bad_placeholder(body).is_some() {
                     err(
                         "body",
-                        format!("bad placeholder {bad:?}"),
+                        "a bad placeholder".into(),
                         "placeholders are {{NAME}} with NAME of letters, digits and '_'",
                     );
                 }
@@ -644,7 +638,7 @@ fn validate_probe(probe: &ProbeDefinition, path: &str) -> Vec<Problem> {
                 {
                     err(
                         "auth_header",
-                        format!("{h:?} is not usable as a token header"),
+                        "not usable as a token header".into(),
                         "name a custom header; for Authorization use auth \"authorization_header\"",
                     )
                 }

@@ -450,8 +450,11 @@ fn classify(
     }
 }
 
+/// The start of a provider's hint, with token-shaped fragments masked first (so that a
+/// token cut by the excerpt's end is not left half-recognizable).
 fn excerpt(text: &str) -> String {
-    let trimmed = text.trim();
+    let masked = crate::secrets::redact::mask_opaque_runs(text);
+    let trimmed = masked.trim();
     match trimmed.char_indices().nth(HINT_EXCERPT_CHARS) {
         Some((i, _)) => format!("{}…", &trimmed[..i]),
         None => trimmed.to_owned(),
