@@ -255,26 +255,35 @@ impl LazyDeadline {
     }
 }
 
-/// A connection requests are read from: plain TCP, or TLS over TCP.
+/// A connection requests are read from: plain TCP, TLS over TCP (or bytes in memory, for
+/// the fuzz harness).
 pub trait ConnStream: Read + Write {
-    /// The TCP socket underneath (timeouts, and watching for the peer to go away).
-    fn socket(&self) -> &TcpStream;
-
     /// Bound each read on the underlying socket.
-    fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
-        self.socket().set_read_timeout(timeout)
+    fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()>;
+
+    /// The TCP socket underneath, if any (to watch for the peer going away).
+    fn socket(&self) -> Option<&TcpStream> {
+        None
     }
 }
 
 impl ConnStream for TcpStream {
-    fn socket(&self) -> &TcpStream {
-        self
+    fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+        TcpStream::set_read_timeout(self, timeout)
+    }
+
+    fn socket(&self) -> Option<&TcpStream> {
+        Some(self)
     }
 }
 
 impl ConnStream for rustls::StreamOwned<rustls::ServerConnection, TcpStream> {
-    fn socket(&self) -> &TcpStream {
-        &self.sock
+    fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+        self.sock.set_read_timeout(timeout)
+    }
+
+    fn socket(&self) -> Option<&TcpStream> {
+        Some(&self.sock)
     }
 }
 
@@ -387,7 +396,8 @@ impl<S: ConnStream> ClientConn<S> {
             while self.pending().starts_with(b"\r\n") {
                 self.pos += 2;
             }
-            if !self.pending().is_empty() {
+            // A lone CR may be the start of one more empty line: not a request yet.
+            if !self.pending().is_empty() && self.pending() != b"\r" {
                 started = true;
                 if let Some(parsed) = self.try_parse_head(limits)? {
                     return Ok(parsed);
@@ -414,7 +424,12 @@ impl<S: ConnStream> ClientConn<S> {
     fn try_parse_head(&mut self, limits: &Limits) -> Result<Option<RequestHead>, FrameError> {
         let mut fields = [httparse::EMPTY_HEADER; MAX_HEADERS];
         let mut req = httparse::Request::new(&mut fields[..limits.max_headers.min(MAX_HEADERS)]);
-        match req.parse(&self.buf[self.pos..]) {
+        // Never look past the limit: what lies beyond cannot belong to an acceptable head,
+        // and the verdict must not depend on how much of it happened to arrive in one read
+        // (a head over the limit is 431 whatever byte follows; the fuzz harness holds this).
+        let pending = &self.buf[self.pos..];
+        let window = &pending[..pending.len().min(limits.max_head_bytes)];
+        match req.parse(window) {
             Ok(httparse::Status::Complete(n)) => {
                 if n > limits.max_head_bytes {
                     return Err(FrameError::HeadTooLarge);
@@ -486,16 +501,21 @@ impl<S: ConnStream> ClientConn<S> {
         }
     }
 
-    /// One CRLF-terminated line (without the CRLF), at most `max` bytes.
+    /// One CRLF-terminated line (without the CRLF), at most `max` bytes; a longer one is
+    /// `too_long`. Only the first `max + 2` bytes are looked at, so the verdict does not
+    /// depend on how much arrived in one read.
     fn take_line(
         &mut self,
         max: usize,
+        too_long: FrameError,
         deadline: &mut LazyDeadline,
         per_read: Duration,
     ) -> Result<Vec<u8>, FrameError> {
         loop {
-            if let Some(i) = self.pending().iter().position(|b| *b == b'\n') {
-                if i == 0 || self.pending()[i - 1] != b'\r' {
+            let pending = self.pending();
+            let window = &pending[..pending.len().min(max + 2)];
+            if let Some(i) = window.iter().position(|b| *b == b'\n') {
+                if i == 0 || pending[i - 1] != b'\r' {
                     return Err(FrameError::BadRequest(
                         "chunked body line not ended by CRLF",
                     ));
@@ -504,8 +524,8 @@ impl<S: ConnStream> ClientConn<S> {
                 self.pos += i + 1;
                 return Ok(line);
             }
-            if self.pending().len() > max {
-                return Err(FrameError::BadRequest("chunked body line too long"));
+            if pending.len() > max + 1 {
+                return Err(too_long);
             }
             if self.fill(deadline, per_read, true)? == 0 {
                 return Err(FrameError::BadRequest(
@@ -522,7 +542,8 @@ impl<S: ConnStream> ClientConn<S> {
     ) -> Result<Vec<u8>, FrameError> {
         let mut body = Vec::new();
         loop {
-            let line = self.take_line(1024, deadline, limits.body_timeout)?;
+            let too_long = FrameError::BadRequest("chunked body line too long");
+            let line = self.take_line(1024, too_long, deadline, limits.body_timeout)?;
             let size_part = line
                 .split(|b| *b == b';')
                 .next()
@@ -540,7 +561,12 @@ impl<S: ConnStream> ClientConn<S> {
                 // Trailer fields, then the final empty line.
                 let mut trailer_bytes = 0;
                 loop {
-                    let t = self.take_line(limits.max_head_bytes, deadline, limits.body_timeout)?;
+                    let t = self.take_line(
+                        limits.max_head_bytes,
+                        FrameError::HeadTooLarge,
+                        deadline,
+                        limits.body_timeout,
+                    )?;
                     if t.is_empty() {
                         return Ok(body);
                     }
@@ -556,7 +582,11 @@ impl<S: ConnStream> ClientConn<S> {
                 return Err(FrameError::BodyTooLarge);
             }
             self.take_exact(&mut body, size as usize, deadline, limits.body_timeout)?;
-            if !self.take_line(2, deadline, limits.body_timeout)?.is_empty() {
+            let no_crlf = FrameError::BadRequest("chunk data not followed by CRLF");
+            if !self
+                .take_line(0, no_crlf, deadline, limits.body_timeout)?
+                .is_empty()
+            {
                 return Err(FrameError::BadRequest("chunk data not followed by CRLF"));
             }
         }

@@ -108,7 +108,7 @@ fn handle_connection<S: ConnStream>(
     let harness = harness_of(session);
     let mut conn = ClientConn::new(stream);
     // Declared after `conn`, so dropped first: the watch never outlives the socket.
-    let _watch = abandon::watch_connection(conn.stream.socket());
+    let _watch = conn.stream.socket().map(abandon::watch_connection);
     loop {
         let head = if slot.is_authenticated() {
             conn.read_head(&limits)

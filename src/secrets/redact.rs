@@ -137,6 +137,13 @@ pub fn register_secret_text(value: &str) {
     }
 }
 
+/// Forget every registered value. Only for processes that parse untrusted credentials by
+/// the million and print none of them (the fuzz harness), where the registry would grow
+/// without end; never on a path that writes output.
+pub fn clear_registered() {
+    registry().clear();
+}
+
 /// Whether `value` (trimmed) is currently registered. For tests and diagnostics.
 pub fn is_registered(value: &str) -> bool {
     registry().iter().any(|v| v == value.trim())
