@@ -43,10 +43,10 @@ fuzz seconds="60":
     #!/usr/bin/env bash
     set -euo pipefail
     cd fuzz
-    log=$(mktemp)
-    trap 'rm -f "$log"' EXIT
+    mkdir -p target
     for target in request_framing chunked_body request_target config_text credential; do
         echo "== fuzz: $target for {{seconds}} s"
+        log="target/fuzz-$target.log"
         if ! cargo +nightly fuzz run "$target" -- -max_total_time={{seconds}} -print_final_stats=1 >"$log" 2>&1; then
             grep -E "panicked at|assertion|left:|right:|ERROR|SUMMARY|Test unit written" "$log" | cut -c1-400 | head -n 20
             echo "fuzz: $target broke a property; the input is in fuzz/artifacts/$target/" >&2

@@ -12,8 +12,11 @@ use oauth_mux::proxy::framing::{
     BodyFraming, ClientConn, ConnStream, FrameError, Limits, body_framing,
 };
 
+/// A property check over one input; panics when the property fails.
+pub type Oracle = fn(&[u8]);
+
 /// The fuzz targets, by name (the corpus directories under `fuzz/corpus/`).
-pub const TARGETS: [(&str, fn(&[u8])); 5] = [
+pub const TARGETS: [(&str, Oracle); 5] = [
     ("request_framing", request_framing),
     ("chunked_body", chunked_body),
     ("request_target", request_target),

@@ -73,7 +73,10 @@ fn wait_for_pid(pidfile: &Path, parent: &mut Child) -> i32 {
             }
             panic!("oauth-mux ended ({status}) before its child started:\n{err}");
         }
-        assert!(start.elapsed() < SETUP, "the child never started");
+        if start.elapsed() > SETUP {
+            let _ = parent.kill();
+            panic!("the child never started");
+        }
         std::thread::sleep(Duration::from_millis(20));
     }
 }

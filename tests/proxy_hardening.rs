@@ -185,6 +185,7 @@ fn idle_connections_without_the_secret_do_not_lock_the_harness_out() {
     let session = Session::start(Harness::Codex, &fake.origin(), |_| {});
     let _idle = idle_connections(session.addr(), 64);
     let (status, took) = timed_harness_request(session.addr(), &session.secret());
+    eprintln!("64 idle connections: the harness's request answered {status} in {took:?}");
     assert_eq!(
         status, 200,
         "the harness was locked out by 64 idle connections"
@@ -290,6 +291,7 @@ fn ten_thousand_refused_requests_grow_the_artifact_by_less_than_ten_kilobytes() 
     assert_eq!(refused.load(Ordering::SeqCst), 10_000);
     let health = session.finish();
     let grown = std::fs::metadata(&artifact).unwrap().len() - before;
+    eprintln!("10,000 refused requests grew the artifact by {grown} bytes");
     assert!(
         grown < 10 * 1024,
         "10,000 refused requests grew the artifact by {grown} bytes"
@@ -390,10 +392,15 @@ fn a_harness_that_gives_up_frees_its_slot_and_the_upstream_request_is_aborted() 
         );
         std::thread::sleep(Duration::from_millis(20));
     }
-    assert!(gave_up.elapsed() < WITHIN);
+    let freed = gave_up.elapsed();
+    assert!(freed < WITHIN);
     wait_until("the upstream hang-up", WITHIN, || {
         upstream.hung_up.load(Ordering::SeqCst)
     });
+    eprintln!(
+        "abandoned request: slot free again after {freed:?}, upstream hung up after {:?}",
+        gave_up.elapsed()
+    );
     assert_eq!(
         session.turns(),
         0,

@@ -56,6 +56,11 @@ fn status_latest_reads_a_huge_artifact_in_bounded_memory() {
     assert_eq!(summary["refused_requests"], lines);
     assert_eq!(summary["exit_code"], 0);
     let rss = children_max_rss_bytes();
+    eprintln!(
+        "status-latest over a {} MiB artifact: peak RSS {} MiB",
+        size / (1024 * 1024),
+        rss / (1024 * 1024)
+    );
     assert!(
         rss < MAX_RSS_BYTES,
         "status-latest reached {} MiB for a {} MiB artifact",

@@ -2,6 +2,7 @@
 //! and the built-in provider definitions.
 
 pub mod builtin;
+pub mod definition_checks;
 pub mod load;
 pub mod policy;
 pub mod problem;

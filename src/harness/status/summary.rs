@@ -255,13 +255,8 @@ impl Summarizer {
                             .get_or_insert_with(|| account.clone());
                     }
                     TurnClass::Success if *delivered_to_harness => {
-                        if self
-                            .first_pending_failure
-                            .take()
-                            .is_some_and(|first| first != *account)
-                        {
-                            self.recovered_after_failure = true;
-                        }
+                        let first = self.first_pending_failure.take();
+                        self.recovered_after_failure |= first.is_some_and(|f| f != *account);
                     }
                     // Any other answer the harness saw ended its request (a 400, a 529
                     // after the retries): its earlier failures are no one else's.
