@@ -486,3 +486,22 @@ pub fn log_probe(
         }),
     );
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_hint_excerpt_masks_token_fragments_even_where_it_is_cut() {
+        let opaque = "Zq7RkVw3TnY8pL2mXc9BfH4sJd6GtA1e";
+        let text = format!("{{\"error\":\"invalid api key {opaque}\",\"code\":\"invalid_api_key\"}}");
+        let short = excerpt(&text);
+        assert!(!short.contains(opaque), "{short}");
+        assert!(short.contains("invalid_api_key"), "{short}");
+        // A token the cut would have halved is masked whole first, not left in part.
+        let long = format!("{} sk-ant-api03-{opaque}", "x ".repeat(108));
+        assert!(long.len() > HINT_EXCERPT_CHARS && long.find("sk-ant").unwrap() < 230);
+        let cut = excerpt(&long);
+        assert!(!cut.contains("Zq7R") && cut.contains("[REDACTED]"), "{cut}");
+    }
+}
