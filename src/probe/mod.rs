@@ -494,7 +494,8 @@ mod tests {
     #[test]
     fn a_hint_excerpt_masks_token_fragments_even_where_it_is_cut() {
         let opaque = "Zq7RkVw3TnY8pL2mXc9BfH4sJd6GtA1e";
-        let text = format!("{{\"error\":\"invalid api key {opaque}\",\"code\":\"invalid_api_key\"}}");
+        let text =
+            format!("{{\"error\":\"invalid api key {opaque}\",\"code\":\"invalid_api_key\"}}");
         let short = excerpt(&text);
         assert!(!short.contains(opaque), "{short}");
         assert!(short.contains("invalid_api_key"), "{short}");
