@@ -130,3 +130,67 @@ fn a_ctrl_c_typed_on_the_terminal_reaches_the_child() {
     let status = wait(&mut child);
     assert_eq!(status.code(), Some(42), "terminal:\n{seen}");
 }
+
+/// An interactive shell with job control on a fresh terminal, the machine's environment.
+fn shell_on_terminal(m: &Machine) -> (Running, File, mpsc::Receiver<Vec<u8>>) {
+    let (master, slave) = pty();
+    let mut cmd = std::process::Command::new("bash");
+    cmd.args(["--norc", "--noprofile", "-i"])
+        .env_clear()
+        .envs(&m.env)
+        .env("PS1", "omux-test$ ")
+        .env("TERM", "dumb")
+        .stdin(Stdio::from(slave.try_clone().unwrap()))
+        .stdout(Stdio::from(slave.try_clone().unwrap()))
+        .stderr(Stdio::from(slave));
+    // SAFETY: setsid and ioctl are async-signal-safe; the pty is the child's stdin.
+    unsafe {
+        cmd.pre_exec(|| {
+            if libc::setsid() < 0 || libc::ioctl(0, libc::TIOCSCTTY, 0) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let child = cmd.spawn().expect("bash is needed for this test");
+    let (tx, rx) = mpsc::channel();
+    let mut reader = master.try_clone().unwrap();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 1024];
+        while let Ok(n) = reader.read(&mut buf) {
+            if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
+                break;
+            }
+        }
+    });
+    (Running(child), master, rx)
+}
+
+#[test]
+fn ctrl_z_stops_the_child_with_oauth_mux_and_fg_resumes_both() {
+    let m = Machine::new();
+    m.live("toy:a1#cheap");
+    let (mut shell, mut master, rx) = shell_on_terminal(&m);
+    let mut seen = String::new();
+    expect(&rx, &mut seen, "omux-test$ ");
+    let bin = env!("CARGO_BIN_EXE_oauth-mux");
+    let line = format!(
+        "{bin} exec --provider toy -- sh -c 'echo ready-$((40+2)); read x; echo \"got:$x\"; exit 3'\n"
+    );
+    master.write_all(line.as_bytes()).unwrap();
+    expect(&rx, &mut seen, "ready-42");
+    // Ctrl-Z: the child stops, oauth-mux's job stops with it, the shell has the terminal.
+    master.write_all(&[0x1a]).unwrap();
+    expect(&rx, &mut seen, "Stopped");
+    seen.clear();
+    master.write_all(b"fg\n").unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    master.write_all(b"resumed\n").unwrap();
+    expect(&rx, &mut seen, "got:resumed");
+    // `fg` waits for the job again: its status is oauth-mux's, the child's exit code.
+    expect(&rx, &mut seen, "omux-test$ ");
+    master.write_all(b"echo \"status:$?\"\n").unwrap();
+    expect(&rx, &mut seen, "status:3");
+    master.write_all(b"exit\n").unwrap();
+    wait(&mut shell);
+}
