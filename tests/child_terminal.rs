@@ -47,11 +47,10 @@ impl Drop for Running {
     }
 }
 
-/// Run `oauth-mux exec` with `script` as the session leader of a fresh terminal; the
-/// terminal's output arrives on the returned channel.
-fn exec_on_terminal(m: &Machine, script: &str) -> (Running, File, mpsc::Receiver<Vec<u8>>) {
+/// Run `cmd` as the session leader of a fresh terminal; the terminal's output arrives on
+/// the returned channel.
+fn on_terminal(mut cmd: std::process::Command) -> (Running, File, mpsc::Receiver<Vec<u8>>) {
     let (master, slave) = pty();
-    let mut cmd = m.cmd(&["exec", "--provider", "toy", "--", "sh", "-c", script]);
     cmd.stdin(Stdio::from(slave.try_clone().unwrap()))
         .stdout(Stdio::from(slave.try_clone().unwrap()))
         .stderr(Stdio::from(slave));
@@ -64,7 +63,7 @@ fn exec_on_terminal(m: &Machine, script: &str) -> (Running, File, mpsc::Receiver
             Ok(())
         });
     }
-    let child = cmd.spawn().unwrap();
+    let child = cmd.spawn().expect("start the command on the terminal");
     let (tx, rx) = mpsc::channel();
     let mut reader = master.try_clone().unwrap();
     std::thread::spawn(move || {
@@ -76,6 +75,22 @@ fn exec_on_terminal(m: &Machine, script: &str) -> (Running, File, mpsc::Receiver
         }
     });
     (Running(child), master, rx)
+}
+
+/// `oauth-mux exec` running `script`, leading a fresh terminal's session.
+fn exec_on_terminal(m: &Machine, script: &str) -> (Running, File, mpsc::Receiver<Vec<u8>>) {
+    on_terminal(m.cmd(&["exec", "--provider", "toy", "--", "sh", "-c", script]))
+}
+
+/// An interactive bash with job control on a fresh terminal, in the machine's environment.
+fn shell_on_terminal(m: &Machine) -> (Running, File, mpsc::Receiver<Vec<u8>>) {
+    let mut cmd = std::process::Command::new("bash");
+    cmd.args(["--norc", "--noprofile", "-i"])
+        .env_clear()
+        .envs(&m.env)
+        .env("PS1", "omux-test$ ")
+        .env("TERM", "dumb");
+    on_terminal(cmd)
 }
 
 /// Read the terminal until `needle` shows up.
@@ -129,41 +144,6 @@ fn a_ctrl_c_typed_on_the_terminal_reaches_the_child() {
     expect(&rx, &mut seen, "interrupted");
     let status = wait(&mut child);
     assert_eq!(status.code(), Some(42), "terminal:\n{seen}");
-}
-
-/// An interactive shell with job control on a fresh terminal, the machine's environment.
-fn shell_on_terminal(m: &Machine) -> (Running, File, mpsc::Receiver<Vec<u8>>) {
-    let (master, slave) = pty();
-    let mut cmd = std::process::Command::new("bash");
-    cmd.args(["--norc", "--noprofile", "-i"])
-        .env_clear()
-        .envs(&m.env)
-        .env("PS1", "omux-test$ ")
-        .env("TERM", "dumb")
-        .stdin(Stdio::from(slave.try_clone().unwrap()))
-        .stdout(Stdio::from(slave.try_clone().unwrap()))
-        .stderr(Stdio::from(slave));
-    // SAFETY: setsid and ioctl are async-signal-safe; the pty is the child's stdin.
-    unsafe {
-        cmd.pre_exec(|| {
-            if libc::setsid() < 0 || libc::ioctl(0, libc::TIOCSCTTY, 0) < 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
-    let child = cmd.spawn().expect("bash is needed for this test");
-    let (tx, rx) = mpsc::channel();
-    let mut reader = master.try_clone().unwrap();
-    std::thread::spawn(move || {
-        let mut buf = [0u8; 1024];
-        while let Ok(n) = reader.read(&mut buf) {
-            if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
-                break;
-            }
-        }
-    });
-    (Running(child), master, rx)
 }
 
 #[test]
