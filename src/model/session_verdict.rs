@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::session::{Artifact, Frame, HarnessKind};
+use super::session::{Artifact, Frame, HarnessKind, Record};
 
 /// What the session proves, from the strongest claim down.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -66,7 +66,10 @@ pub struct Summary {
     /// Failover-class responses that reached the harness anyway.
     pub failover_class_delivered: usize,
     pub quota_observations: usize,
+    /// The latest handoffs (at most [`MAX_LISTED_HANDOFFS`]).
     pub handoffs: Vec<HandoffView>,
+    /// Every handoff of the session.
+    pub handoff_count: usize,
     pub pool_exhausted: bool,
     pub earliest_reset: Option<String>,
     pub refused_requests: usize,
@@ -132,56 +135,96 @@ fn turn_class(classification: &str, status: u16) -> TurnClass {
     }
 }
 
+/// The most handoffs a summary lists (the latest ones); `handoff_count` has them all.
+pub const MAX_LISTED_HANDOFFS: usize = 100;
+
 /// Summarize one artifact.
 pub fn summarize(harness: HarnessKind, artifact: &Artifact) -> Summary {
-    let mut s = Summary {
-        harness,
-        artifact: artifact.name.clone(),
-        frames: artifact.records.len(),
-        skipped_lines: artifact.skipped_lines,
-        started_at: None,
-        ended_at: None,
-        profile: None,
-        launch_account: None,
-        accounts_used: Vec::new(),
-        proxy_turns: 0,
-        turns_by_account: BTreeMap::new(),
-        turns_by_status: BTreeMap::new(),
-        turns_by_classification: BTreeMap::new(),
-        withheld_turns: 0,
-        failover_class_turns: 0,
-        failover_class_delivered: 0,
-        quota_observations: 0,
-        handoffs: Vec::new(),
-        pool_exhausted: false,
-        earliest_reset: None,
-        refused_requests: 0,
-        unsupported_transport_answers: 0,
-        rate_limit_waits: 0,
-        stream_errors_after_content: 0,
-        token_refreshes: 0,
-        exit_code: None,
-        signal: None,
-        user_visible_failure_likely: false,
-        verdict: Verdict::NotAManagedSession,
-        next_action: "",
-        next_action_hint: String::new(),
-        next_commands: Vec::new(),
-    };
-    // Failover-class turns "recovered" when a later delivered success came from another
-    // account than the first that failed: the session moved. A success on that same
-    // account (after an in-place retry, or a short rate limit waited out while every
-    // account was briefly limited) is no handoff.
-    let mut pending_failures: Vec<String> = Vec::new();
-    let mut recovered_after_failure = false;
-    let mut started = false;
-    let mut ended = false;
+    let mut summarizer = Summarizer::new(harness, &artifact.name);
     for record in &artifact.records {
+        summarizer.feed(record);
+    }
+    summarizer.skipped(artifact.skipped_lines);
+    summarizer.finish()
+}
+
+/// A summary built one frame at a time, in bounded memory whatever the artifact's size
+/// (the reader streams the file through it).
+pub struct Summarizer {
+    s: Summary,
+    /// Failover-class turns "recovered" when a later delivered success came from another
+    /// account than the first that failed: the session moved. A success on that same
+    /// account (after an in-place retry, or a short rate limit waited out while every
+    /// account was briefly limited) is no handoff.
+    /// The account of the first failover-class turn not yet followed by a delivered answer.
+    first_pending_failure: Option<String>,
+    recovered_after_failure: bool,
+    /// A handoff moved the session because usage crossed the threshold.
+    proactive: bool,
+    started: bool,
+    ended: bool,
+}
+
+impl Summarizer {
+    pub fn new(harness: HarnessKind, artifact: &str) -> Summarizer {
+        Summarizer {
+            s: Summary {
+                harness,
+                artifact: artifact.to_string(),
+                frames: 0,
+                skipped_lines: 0,
+                started_at: None,
+                ended_at: None,
+                profile: None,
+                launch_account: None,
+                accounts_used: Vec::new(),
+                proxy_turns: 0,
+                turns_by_account: BTreeMap::new(),
+                turns_by_status: BTreeMap::new(),
+                turns_by_classification: BTreeMap::new(),
+                withheld_turns: 0,
+                failover_class_turns: 0,
+                failover_class_delivered: 0,
+                quota_observations: 0,
+                handoffs: Vec::new(),
+                handoff_count: 0,
+                pool_exhausted: false,
+                earliest_reset: None,
+                refused_requests: 0,
+                unsupported_transport_answers: 0,
+                rate_limit_waits: 0,
+                stream_errors_after_content: 0,
+                token_refreshes: 0,
+                exit_code: None,
+                signal: None,
+                user_visible_failure_likely: false,
+                verdict: Verdict::NotAManagedSession,
+                next_action: "",
+                next_action_hint: String::new(),
+                next_commands: Vec::new(),
+            },
+            first_pending_failure: None,
+            recovered_after_failure: false,
+            proactive: false,
+            started: false,
+            ended: false,
+        }
+    }
+
+    /// Lines of the artifact that did not parse.
+    pub fn skipped(&mut self, lines: usize) {
+        self.s.skipped_lines += lines;
+    }
+
+    /// Take one frame into account.
+    pub fn feed(&mut self, record: &Record) {
+        let s = &mut self.s;
+        s.frames += 1;
         match &record.frame {
             Frame::SessionStarted {
                 profile, account, ..
             } => {
-                started = true;
+                self.started = true;
                 s.started_at = Some(record.ts.clone());
                 s.profile = Some(profile.clone());
                 s.launch_account = Some(account.clone());
@@ -211,29 +254,34 @@ pub fn summarize(harness: HarnessKind, artifact: &Artifact) -> Summary {
                         if *delivered_to_harness {
                             s.failover_class_delivered += 1;
                         }
-                        pending_failures.push(account.clone());
+                        self.first_pending_failure
+                            .get_or_insert_with(|| account.clone());
                     }
                     TurnClass::Success if *delivered_to_harness => {
-                        if pending_failures
-                            .first()
-                            .is_some_and(|first| first != account)
-                        {
-                            recovered_after_failure = true;
-                        }
-                        pending_failures.clear();
+                        let first = self.first_pending_failure.take();
+                        self.recovered_after_failure |= first.is_some_and(|f| f != *account);
                     }
                     // Any other answer the harness saw ended its request (a 400, a 529
                     // after the retries): its earlier failures are no one else's.
-                    _ if *delivered_to_harness => pending_failures.clear(),
+                    _ if *delivered_to_harness => self.first_pending_failure = None,
                     _ => {}
                 }
             }
             Frame::QuotaObserved { .. } => s.quota_observations += 1,
-            Frame::Handoff { from, to, reason } => s.handoffs.push(HandoffView {
-                from: from.clone(),
-                to: to.clone(),
-                reason: reason.clone(),
-            }),
+            Frame::Handoff { from, to, reason } => {
+                s.handoff_count += 1;
+                if from.is_some() && reason == "usage_threshold" {
+                    self.proactive = true;
+                }
+                if s.handoffs.len() == MAX_LISTED_HANDOFFS {
+                    s.handoffs.remove(0);
+                }
+                s.handoffs.push(HandoffView {
+                    from: from.clone(),
+                    to: to.clone(),
+                    reason: reason.clone(),
+                });
+            }
             Frame::PoolExhausted { earliest_reset, .. } => {
                 s.pool_exhausted = true;
                 if earliest_reset.is_some() {
@@ -255,50 +303,63 @@ pub fn summarize(harness: HarnessKind, artifact: &Artifact) -> Summary {
             Frame::StreamErrorAfterContent { .. } => s.stream_errors_after_content += 1,
             Frame::Refused { .. } => s.refused_requests += 1,
             Frame::TokenRefresh { .. } => s.token_refreshes += 1,
+            Frame::RequestsRefused { counts } => {
+                let n: u64 = counts.values().sum();
+                s.refused_requests += usize::try_from(n).unwrap_or(usize::MAX);
+            }
             Frame::SessionEnded { exit_code, signal } => {
-                ended = true;
+                self.ended = true;
                 s.ended_at = Some(record.ts.clone());
                 s.exit_code = Some(*exit_code);
                 s.signal = *signal;
             }
         }
     }
-    let unrecovered_failure = !pending_failures.is_empty();
-    s.user_visible_failure_likely = s.failover_class_delivered > 0
-        || s.pool_exhausted
-        || s.stream_errors_after_content > 0
-        || (ended && unrecovered_failure);
-    let proactive = s
-        .handoffs
-        .iter()
-        .any(|h| h.from.is_some() && h.reason == "usage_threshold");
-    s.verdict = if !started {
-        Verdict::NotAManagedSession
-    } else if s.pool_exhausted {
-        Verdict::PoolExhausted
-    } else if s.failover_class_delivered > 0 || (s.failover_class_turns > 0 && unrecovered_failure)
-    {
-        if ended {
-            Verdict::QuotaHandoffFailed
-        } else {
+
+    /// The summary of every frame fed.
+    pub fn finish(self) -> Summary {
+        let Summarizer {
+            mut s,
+            first_pending_failure,
+            recovered_after_failure,
+            proactive,
+            started,
+            ended,
+        } = self;
+        let unrecovered_failure = first_pending_failure.is_some();
+        s.user_visible_failure_likely = s.failover_class_delivered > 0
+            || s.pool_exhausted
+            || s.stream_errors_after_content > 0
+            || (ended && unrecovered_failure);
+        s.verdict = if !started {
+            Verdict::NotAManagedSession
+        } else if s.pool_exhausted {
+            Verdict::PoolExhausted
+        } else if s.failover_class_delivered > 0
+            || (s.failover_class_turns > 0 && unrecovered_failure)
+        {
+            if ended {
+                Verdict::QuotaHandoffFailed
+            } else {
+                Verdict::SessionIncomplete
+            }
+        } else if s.failover_class_turns > 0 && recovered_after_failure {
+            Verdict::SuccessfulLiveQuotaHandoff
+        } else if proactive {
+            Verdict::ProactiveHandoff
+        } else if !ended {
             Verdict::SessionIncomplete
-        }
-    } else if s.failover_class_turns > 0 && recovered_after_failure {
-        Verdict::SuccessfulLiveQuotaHandoff
-    } else if proactive {
-        Verdict::ProactiveHandoff
-    } else if !ended {
-        Verdict::SessionIncomplete
-    } else if s.proxy_turns == 0 {
-        Verdict::NoProxyTraffic
-    } else {
-        Verdict::NoHandoffNeeded
-    };
-    let (action, hint, commands) = next_action(harness, &s);
-    s.next_action = action;
-    s.next_action_hint = hint;
-    s.next_commands = commands;
-    s
+        } else if s.proxy_turns == 0 {
+            Verdict::NoProxyTraffic
+        } else {
+            Verdict::NoHandoffNeeded
+        };
+        let (action, hint, commands) = next_action(s.harness, &s);
+        s.next_action = action;
+        s.next_action_hint = hint;
+        s.next_commands = commands;
+        s
+    }
 }
 
 fn next_action(harness: HarnessKind, s: &Summary) -> (&'static str, String, Vec<String>) {
