@@ -34,20 +34,21 @@ check:
     cargo fmt --all -- --check
     cargo clippy --locked --workspace --all-targets -- -D warnings
 
-# libFuzzer through cargo-fuzz on nightly, both installed by .ci/deps/50-fuzz.sh. New
-# inputs land in fuzz/corpus/<target>/; an input that breaks a property is kept in
-# fuzz/artifacts/<target>/ and fails the recipe (copy it to fuzz/regressions/<target>/
-# with the fix). docs/security.md has the figures.
+# libFuzzer through cargo-fuzz on nightly, both installed by .ci/deps/50-fuzz.sh. Starts
+# from the committed corpus (fuzz/corpus/<target>/, left unchanged); new inputs land in
+# fuzz/target/new-corpus/<target>/ (docs/security.md says how to keep them). An input that
+# breaks a property is kept in fuzz/artifacts/<target>/ and fails the recipe.
 # Fuzz every target for `seconds` each (docs/security.md).
 fuzz seconds="60":
     #!/usr/bin/env bash
     set -euo pipefail
     cd fuzz
-    mkdir -p target
     for target in request_framing chunked_body request_target config_text credential; do
         echo "== fuzz: $target for {{seconds}} s"
+        mkdir -p "target/new-corpus/$target"
         log="target/fuzz-$target.log"
-        if ! cargo +nightly fuzz run "$target" -- -max_total_time={{seconds}} -print_final_stats=1 >"$log" 2>&1; then
+        if ! cargo +nightly fuzz run "$target" "target/new-corpus/$target" "corpus/$target" \
+            -- -max_total_time={{seconds}} -print_final_stats=1 >"$log" 2>&1; then
             grep -E "panicked at|assertion|left:|right:|ERROR|SUMMARY|Test unit written" "$log" | cut -c1-400 | head -n 20
             echo "fuzz: $target broke a property; the input is in fuzz/artifacts/$target/" >&2
             exit 1
