@@ -3,13 +3,13 @@
 //! after oauth-mux is killed (finding 3). Linux only: the child is observed through /proc.
 #![cfg(target_os = "linux")]
 
-mod inject_support;
+mod kit;
 
 use std::path::Path;
-use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-use inject_support::*;
+use kit::command::Running;
+use kit::{Sandbox, canary, toy};
 use serde_json::json;
 
 /// The bound for the child to be gone after oauth-mux was killed.
@@ -17,35 +17,33 @@ const GONE_WITHIN: Duration = Duration::from_secs(2);
 /// Generous bound for the test's own setup steps on a loaded machine.
 const SETUP: Duration = Duration::from_secs(30);
 
-/// A Claude credential held in an `env`-backed account: the secret the harness must not see.
-const CLAUDE_CANARY: &str = "sk-ant-oat01-omux-canary-claude-env-9Fq2";
-const CLAUDE_REFRESH_CANARY: &str = "sk-ant-ort01-omux-canary-claude-refresh-3Lw8";
+/// The age identity the sops backend reads from `SOPS_AGE_KEY`.
+fn sops_age_key() -> String {
+    format!("AGE-SECRET-KEY-1{}", canary::secret("sops-age-key"))
+}
 
-/// The machine of the injection tests plus a Claude account whose credential sits in an
-/// environment variable, a `claude` profile, and a sops-backed account (whose backend reads
-/// `SOPS_AGE_KEY`).
-fn machine() -> Machine {
-    let mut m = Machine::new();
-    let mut config = m.config_json();
+/// The injection tests' machine plus a Claude account whose credential sits in an
+/// environment variable (`CLAUDE_SECRET_WORK`), a `claude` profile, a sops-backed account
+/// (whose backend reads `SOPS_AGE_KEY`), and a variable no backend reads.
+fn machine() -> Sandbox {
+    let mut sb = toy::injection_sandbox();
+    let mut config = sb.config();
     config["profiles"]["claude"] = json!({"providers": ["claude:work"]});
     config["providers"]["vault"] = json!({"kind": "github", "accounts": {
-        "ops": {"secret": {"backend": "sops", "path": m.path("ops.sops.json").display().to_string()}}
+        "ops": {"secret": {"backend": "sops", "path": sb.path("ops.sops.json")}}
     }});
-    m.write_config(&config);
-    m.env.insert(
-        "CLAUDE_SECRET_WORK".into(),
-        json!({"claudeAiOauth": {"accessToken": CLAUDE_CANARY, "refreshToken": CLAUDE_REFRESH_CANARY,
+    sb.write_config(&config);
+    sb.set_env(
+        "CLAUDE_SECRET_WORK",
+        json!({"claudeAiOauth": {"accessToken": canary::claude_token("work"),
+                "refreshToken": canary::refresh_token("work"),
                 "expiresAt": 4_102_444_800_000_i64, "scopes": ["user:inference"],
                 "subscriptionType": "max"}})
         .to_string(),
     );
-    m.env.insert(
-        "SOPS_AGE_KEY".into(),
-        "AGE-SECRET-KEY-1OMUXCANARYSOPS".into(),
-    );
-    m.env
-        .insert("OMUX_TEST_UNRELATED".into(), "kept-as-is".into());
-    m
+    sb.set_env("SOPS_AGE_KEY", sops_age_key());
+    sb.set_env("OMUX_TEST_UNRELATED", "kept-as-is");
+    sb
 }
 
 /// A script that records its pid in `pidfile` and runs until killed.
@@ -57,7 +55,8 @@ fn sleeper(pidfile: &Path, ignore_term: bool) -> String {
     )
 }
 
-fn wait_for_pid(pidfile: &Path, parent: &mut Child) -> i32 {
+/// The pid the child wrote to `pidfile`, once it runs.
+fn wait_for_pid(pidfile: &Path, oauth_mux: &mut Running) -> i32 {
     let start = Instant::now();
     loop {
         if let Some(pid) = std::fs::read_to_string(pidfile)
@@ -66,15 +65,15 @@ fn wait_for_pid(pidfile: &Path, parent: &mut Child) -> i32 {
         {
             return pid;
         }
-        if let Ok(Some(status)) = parent.try_wait() {
+        if !oauth_mux.is_running() {
             let mut err = String::new();
-            if let Some(mut e) = parent.stderr.take() {
+            if let Some(mut e) = oauth_mux.child.stderr.take() {
                 std::io::Read::read_to_string(&mut e, &mut err).unwrap();
             }
-            panic!("oauth-mux ended ({status}) before its child started:\n{err}");
+            panic!("oauth-mux ended before its child started:\n{err}");
         }
         if start.elapsed() > SETUP {
-            let _ = parent.kill();
+            let _ = oauth_mux.child.kill();
             panic!("the child never started");
         }
         std::thread::sleep(Duration::from_millis(20));
@@ -130,43 +129,26 @@ fn time_to_gone(pid: i32, limit: Duration) -> Option<Duration> {
     gone(pid).then(|| start.elapsed())
 }
 
-fn exec_sleeper(m: &Machine, pidfile: &Path, ignore_term: bool) -> Child {
-    m.cmd(&[
-        "exec",
-        "--provider",
-        "toy",
-        "--",
-        "sh",
-        "-c",
-        &sleeper(pidfile, ignore_term),
-    ])
-    .stdout(Stdio::null())
-    .stderr(Stdio::piped())
-    .spawn()
-    .unwrap()
-}
-
-/// A fake `claude` that records its pid and runs until killed.
-fn fake_claude(m: &Machine, pidfile: &Path) -> std::path::PathBuf {
-    let script = m.path("fake-claude.sh");
-    std::fs::write(&script, format!("#!/bin/sh\n{}\n", sleeper(pidfile, false))).unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
-    script
-}
-
-fn managed_claude(m: &Machine, pidfile: &Path) -> Child {
-    let script = fake_claude(m, pidfile);
-    m.cmd(&["claude", "--profile", "claude"])
-        .env("OMUX_CLAUDE_BIN", &script)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
+fn exec_sleeper(sb: &Sandbox, pidfile: &Path, ignore_term: bool) -> Running {
+    sb.oauth_mux()
+        .args(["exec", "--provider", "toy", "--", "sh", "-c"])
+        .arg(sleeper(pidfile, ignore_term))
         .spawn()
-        .unwrap()
 }
 
+/// A managed Claude session whose `claude` (first on `PATH`) records its pid and runs
+/// until killed.
+fn managed_claude(sb: &Sandbox, pidfile: &Path) -> Running {
+    sb.plant_script("claude", &sleeper(pidfile, false));
+    sb.oauth_mux()
+        .args(["claude", "--profile", "claude"])
+        .spawn()
+}
+
+/// No variable a configured secret backend reads reached the child, and no canary but
+/// `injected` (what the chosen route injects on purpose); unrelated variables are kept.
 #[track_caller]
-fn assert_no_backend_variable(env: &[(String, String)], what: &str) {
+fn assert_no_backend_variable(env: &[(String, String)], what: &str, injected: &[(&str, &str)]) {
     let names: Vec<&str> = env.iter().map(|(k, _)| k.as_str()).collect();
     for secret_var in [
         "TOY_SECRET_A1",
@@ -180,19 +162,18 @@ fn assert_no_backend_variable(env: &[(String, String)], what: &str) {
         );
     }
     let all: String = env.iter().map(|(k, v)| format!("{k}={v}\n")).collect();
-    for canary in [
-        CANARY_A2,
-        REFRESH_A1,
-        REFRESH_A2,
-        CLAUDE_CANARY,
-        CLAUDE_REFRESH_CANARY,
-        "OMUXCANARYSOPS",
-    ] {
-        assert!(
-            !all.contains(canary),
-            "{what}: a secret reached the child's environment:\n{all}"
-        );
+    for (k, v) in env {
+        if canary::found_in(v) || canary::found_in(k) {
+            assert!(
+                injected.contains(&(k.as_str(), v.as_str())),
+                "{what}: a secret reached the child's environment in {k}:\n{all}"
+            );
+        }
     }
+    assert!(
+        !all.contains(&sops_age_key()),
+        "{what}: the sops key reached the child's environment:\n{all}"
+    );
     assert!(
         env.iter()
             .any(|(k, v)| k == "OMUX_TEST_UNRELATED" && v == "kept-as-is"),
@@ -202,32 +183,33 @@ fn assert_no_backend_variable(env: &[(String, String)], what: &str) {
 
 #[test]
 fn an_exec_child_gets_no_variable_a_secret_backend_reads_only_its_route_injection() {
-    let m = machine();
-    m.live("toy:a1#cheap");
-    let pidfile = m.path("exec.pid");
-    let mut oauth_mux = exec_sleeper(&m, &pidfile, false);
+    let sb = machine();
+    toy::live(&sb, "toy:a1#cheap");
+    let pidfile = sb.path("exec.pid");
+    let mut oauth_mux = exec_sleeper(&sb, &pidfile, false);
     let pid = wait_for_pid(&pidfile, &mut oauth_mux);
     let env = environ(pid);
-    kill(oauth_mux.id() as i32, libc::SIGTERM);
-    oauth_mux.wait().unwrap();
-    assert_no_backend_variable(&env, "exec");
+    oauth_mux.signal(libc::SIGTERM);
+    oauth_mux.wait();
+    let injected = canary::token("a1");
+    assert_no_backend_variable(&env, "exec", &[("TOY_TOKEN", &injected)]);
     // What the chosen route injects on purpose is still there.
     assert!(
-        env.iter().any(|(k, v)| k == "TOY_TOKEN" && v == CANARY_A1),
+        env.iter().any(|(k, v)| k == "TOY_TOKEN" && *v == injected),
         "the route's own injection is missing"
     );
 }
 
 #[test]
 fn a_managed_harness_gets_no_variable_a_secret_backend_reads() {
-    let m = machine();
-    let pidfile = m.path("claude.pid");
-    let mut oauth_mux = managed_claude(&m, &pidfile);
+    let sb = machine();
+    let pidfile = sb.path("claude.pid");
+    let mut oauth_mux = managed_claude(&sb, &pidfile);
     let pid = wait_for_pid(&pidfile, &mut oauth_mux);
     let env = environ(pid);
-    kill(oauth_mux.id() as i32, libc::SIGTERM);
-    oauth_mux.wait().unwrap();
-    assert_no_backend_variable(&env, "managed claude session");
+    oauth_mux.signal(libc::SIGTERM);
+    oauth_mux.wait();
+    assert_no_backend_variable(&env, "managed claude session", &[]);
     assert!(
         env.iter().any(|(k, _)| k == "ANTHROPIC_BASE_URL"),
         "the harness was not pointed at the session proxy: {env:?}"
@@ -235,15 +217,17 @@ fn a_managed_harness_gets_no_variable_a_secret_backend_reads() {
 }
 
 /// Kill oauth-mux with SIGKILL once its child runs; the child must be gone within 2 s.
-fn assert_child_dies_with_oauth_mux(mut oauth_mux: Child, pidfile: &Path, what: &str) {
+fn assert_child_dies_with_oauth_mux(mut oauth_mux: Running, pidfile: &Path, what: &str) {
     let pid = wait_for_pid(pidfile, &mut oauth_mux);
     assert!(!gone(pid));
-    kill(oauth_mux.id() as i32, libc::SIGKILL);
-    oauth_mux.wait().unwrap();
+    oauth_mux.signal(libc::SIGKILL);
+    oauth_mux.wait_for_exit();
     let took = time_to_gone(pid, GONE_WITHIN);
     if took.is_none() {
         clean_up(pid);
     }
+    // The child is gone: what oauth-mux printed can be collected (and checked).
+    oauth_mux.wait();
     assert!(
         took.is_some(),
         "{what} outlived oauth-mux by more than {GONE_WITHIN:?}"
@@ -252,30 +236,30 @@ fn assert_child_dies_with_oauth_mux(mut oauth_mux: Child, pidfile: &Path, what: 
 
 #[test]
 fn killing_oauth_mux_exec_with_sigkill_ends_the_child_within_two_seconds() {
-    let m = machine();
-    m.live("toy:a1#cheap");
-    let pidfile = m.path("exec.pid");
-    let oauth_mux = exec_sleeper(&m, &pidfile, false);
+    let sb = machine();
+    toy::live(&sb, "toy:a1#cheap");
+    let pidfile = sb.path("exec.pid");
+    let oauth_mux = exec_sleeper(&sb, &pidfile, false);
     assert_child_dies_with_oauth_mux(oauth_mux, &pidfile, "the exec child");
 }
 
 #[test]
 fn killing_oauth_mux_with_sigkill_ends_a_managed_harness_within_two_seconds() {
-    let m = machine();
-    let pidfile = m.path("claude.pid");
-    let oauth_mux = managed_claude(&m, &pidfile);
+    let sb = machine();
+    let pidfile = sb.path("claude.pid");
+    let oauth_mux = managed_claude(&sb, &pidfile);
     assert_child_dies_with_oauth_mux(oauth_mux, &pidfile, "the harness");
 }
 
 #[test]
 fn a_child_that_ignores_sigterm_is_killed_after_the_grace_period() {
-    let m = machine();
-    m.live("toy:a1#cheap");
-    let pidfile = m.path("stubborn.pid");
-    let mut oauth_mux = exec_sleeper(&m, &pidfile, true);
+    let sb = machine();
+    toy::live(&sb, "toy:a1#cheap");
+    let pidfile = sb.path("stubborn.pid");
+    let mut oauth_mux = exec_sleeper(&sb, &pidfile, true);
     let pid = wait_for_pid(&pidfile, &mut oauth_mux);
-    kill(oauth_mux.id() as i32, libc::SIGKILL);
-    oauth_mux.wait().unwrap();
+    oauth_mux.signal(libc::SIGKILL);
+    oauth_mux.wait_for_exit();
     // Still there just after SIGTERM (it ignores it) ...
     std::thread::sleep(Duration::from_millis(200));
     let survived_term = !gone(pid);
@@ -285,6 +269,7 @@ fn a_child_that_ignores_sigterm_is_killed_after_the_grace_period() {
     if took.is_none() {
         clean_up(pid);
     }
+    oauth_mux.wait();
     assert!(
         survived_term,
         "the child did not ignore SIGTERM; the test proves nothing"

@@ -2,13 +2,16 @@
 //! wrong field must not come back in `config validate`, `route explain` or `doctor`. The
 //! canary has no known token shape, so output redaction cannot hide an echo.
 
-mod support;
+mod kit;
 
+use kit::{Sandbox, canary};
 use serde_json::{Value, json};
-use support::TestEnv;
 
-/// A credential-like value no token-shape rule recognizes.
-const CANARY: &str = "Zq7RkVw3TnY8pL2mXc9BfH4sJd6GtA1e";
+/// A credential-like value no token-shape rule recognizes (it carries the canary marker,
+/// so the kit's check of every `oauth-mux` output finds it too).
+fn misplaced() -> String {
+    canary::secret("misplaced-token")
+}
 
 /// A config that exercises every part of the schema.
 fn base_config() -> Value {
@@ -88,6 +91,7 @@ fn at<'v>(root: &'v mut Value, path: &[PathPart]) -> &'v mut Value {
 
 #[test]
 fn no_config_problem_quotes_a_value_typed_into_any_field() {
+    let canary = misplaced();
     let base = base_config();
     let (_, problems) = oauth_mux::config::check_text(&base.to_string());
     assert!(
@@ -97,12 +101,12 @@ fn no_config_problem_quotes_a_value_typed_into_any_field() {
     let mut all = Vec::new();
     paths(&base, &mut Vec::new(), &mut all);
     let plantings = [
-        json!(CANARY),
-        json!(format!("{CANARY}-x.y")),
-        json!(format!("a, expected i32 {CANARY}")),
-        json!([CANARY]),
-        json!({"degraded": CANARY}),
-        json!({CANARY: 1}),
+        json!(canary),
+        json!(format!("{canary}-x.y")),
+        json!(format!("a, expected i32 {canary}")),
+        json!([canary]),
+        json!({"degraded": canary}),
+        json!({canary.clone(): 1}),
     ];
     let mut cases = 0;
     let mut with_problems = 0;
@@ -117,11 +121,11 @@ fn no_config_problem_quotes_a_value_typed_into_any_field() {
             }
             for p in &problems {
                 // Keys show in paths; only a value planted as a key may appear there.
-                let in_path = p.path.contains(CANARY) && planted.is_object();
+                let in_path = canary::found_in(&p.path) && planted.is_object();
                 assert!(
-                    !p.message.contains(CANARY)
-                        && !p.hint.contains(CANARY)
-                        && (in_path || !p.path.contains(CANARY)),
+                    !canary::found_in(&p.message)
+                        && !canary::found_in(&p.hint)
+                        && (in_path || !canary::found_in(&p.path)),
                     "{path:?} = {planted}: the problem quotes the value: {p}"
                 );
             }
@@ -138,16 +142,19 @@ fn no_config_problem_quotes_a_value_typed_into_any_field() {
 
 #[test]
 fn config_validate_route_explain_and_doctor_never_print_a_misplaced_token() {
-    let env = TestEnv::new();
+    let canary = misplaced();
+    let sb = Sandbox::new();
     let mut config = base_config();
-    config["providers"]["codex"]["accounts"]["max-1"]["priority"] = json!(CANARY);
-    config["providers"]["codex"]["accounts"]["max-2"]["secret"]["backend"] = json!(CANARY);
+    config["providers"]["codex"]["accounts"]["max-1"]["priority"] = json!(canary);
+    config["providers"]["codex"]["accounts"]["max-2"]["secret"]["backend"] = json!(canary);
     config["providers"]["toy"]["accounts"]["a"]["secret"] =
-        json!({"backend": "env", "variable": format!("{CANARY}.sig")});
-    config["defaults"]["shell"] = json!(CANARY);
-    config["providers"]["codex"]["upstream"] = json!(CANARY);
-    config["profiles"]["codex-max"]["providers"][1] = json!(CANARY);
-    env.write_config(&config.to_string());
+        json!({"backend": "env", "variable": format!("{canary}.sig")});
+    config["defaults"]["shell"] = json!(canary);
+    config["providers"]["codex"]["upstream"] = json!(canary);
+    config["profiles"]["codex-max"]["providers"][1] = json!(canary);
+    sb.write_config(&config);
+    // The config holds the misplaced token by the user's mistake; no other file may.
+    sb.mark_secret(&sb.config_file());
     for args in [
         vec!["config", "validate", "--json"],
         vec!["config", "validate"],
@@ -156,9 +163,11 @@ fn config_validate_route_explain_and_doctor_never_print_a_misplaced_token() {
         vec!["doctor", "--json"],
         vec!["doctor"],
     ] {
-        let run = env.run(&args);
+        // The kit fails any `oauth-mux` run whose output holds a canary; the check is
+        // spelled out here too, as it is this test's point.
+        let run = sb.run(&args);
         assert!(
-            !run.all().contains(CANARY),
+            !canary::found_in(&run.all()),
             "`oauth-mux {}` printed the misplaced token:\n{}",
             args.join(" "),
             run.all()
@@ -169,7 +178,8 @@ fn config_validate_route_explain_and_doctor_never_print_a_misplaced_token() {
             args.join(" ")
         );
     }
-    let validate = env.run(&["config", "validate", "--json"]);
+    sb.assert_no_canary_on_disk();
+    let validate = sb.run(&["config", "validate", "--json"]);
     let text = validate.all();
     for must in [
         "providers.codex.accounts.max-1.priority",

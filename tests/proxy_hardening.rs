@@ -1,156 +1,48 @@
 //! The session proxy under the attacks of issue 17: idle connections that try to lock the
 //! harness out (finding 1), floods of refused requests (4), a harness that gives up (5),
 //! targets the upstream client cannot express and heads over the limit (6), methods, dot
-//! and empty segments the harness never sends (7). The proxy runs over the production
-//! (durable) pool in a temp dir, so "nothing recorded" is read from the health store.
+//! and empty segments the harness never sends (7). The proxy runs on the kit's rig (the
+//! production pool over a sandbox's store), so "nothing recorded" is read from the health
+//! store.
 
-mod proxy_support;
+mod kit;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::PathBuf;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use oauth_mux::config::builtin;
-use oauth_mux::demo::fake_provider::{Behaviour, FakeProvider};
-use oauth_mux::harness::session::artifact_sink;
-use oauth_mux::harness::status::{HarnessKind, StatusWriter};
-use oauth_mux::model::RouteKey;
-use oauth_mux::proxy::durable_pool::{DurablePool, PoolAccount};
-use oauth_mux::proxy::frames::{FrameSink, ProxyFrame};
-use oauth_mux::proxy::pool::Credential;
-use oauth_mux::proxy::{self, Harness, ProxyConfig, ProxyHandle};
-use oauth_mux::store::health_file::HealthFile;
-use oauth_mux::store::paths::Dirs;
-use proxy_support::token;
+use kit::proxy_rig::{self, Rig, harness_kind};
+use oauth_mux::demo::fake_provider::Behaviour;
+use oauth_mux::harness::status::summarize_file;
+use oauth_mux::proxy::frames::Frame;
+use oauth_mux::proxy::{Harness, ProxyConfig};
 
 /// The issue's bound for the harness's request (finding 1) and for a freed slot (finding 5).
 const WITHIN: Duration = Duration::from_secs(1);
 /// Generous bound for the test's own steps on a loaded machine (never a performance claim).
 const SETUP: Duration = Duration::from_secs(30);
 
-/// A proxy session over a durable pool with one account, writing into a temp dir.
-struct Session {
-    _dir: tempfile::TempDir,
-    dirs: Dirs,
-    proxy: Option<ProxyHandle>,
-    frames: Arc<Mutex<Vec<ProxyFrame>>>,
-    /// The status artifact, when the session writes one.
-    artifact: Option<PathBuf>,
+/// Nothing listens there: a session whose requests must never leave the proxy.
+const NOWHERE: &str = "http://127.0.0.1:9";
+
+/// A session over the production pool with one account, `one`, answered by the fake.
+fn start_session(harness: Harness, tune: impl FnOnce(&mut ProxyConfig)) -> Rig {
+    Rig::with(harness, &[("one", Behaviour::SmallJson)], tune)
 }
 
-impl Session {
-    fn start(harness: Harness, upstream: &str, tune: impl FnOnce(&mut ProxyConfig)) -> Session {
-        Session::start_with(harness, upstream, tune, false)
-    }
-
-    fn start_with(
-        harness: Harness,
-        upstream: &str,
-        tune: impl FnOnce(&mut ProxyConfig),
-        with_artifact: bool,
-    ) -> Session {
-        let dir = tempfile::tempdir().unwrap();
-        let root = dir.path().to_path_buf();
-        let dirs = Dirs::resolve(&|k: &str| match k {
-            "OMUX_CONFIG" => Some(root.join("config.json").display().to_string()),
-            "OMUX_STATE_DIR" => Some(root.join("state").display().to_string()),
-            "OMUX_RUNTIME_DIR" => Some(root.join("run").display().to_string()),
-            "HOME" => Some(root.display().to_string()),
-            _ => None,
-        })
-        .unwrap();
-        let (provider, capability) = match harness {
-            Harness::Codex => ("codex", "codex-max"),
-            Harness::Claude => ("claude", "claude-code"),
-        };
-        let account = PoolAccount {
-            label: "one".into(),
-            route_key: RouteKey::new(provider, "one", Some(capability)),
-            credential: match harness {
-                Harness::Codex => Credential::CodexChatgpt {
-                    access_token: token("one"),
-                    account_id: "raw-one".into(),
-                },
-                Harness::Claude => Credential::ClaudeOauth {
-                    access_token: token("one"),
-                },
-            },
-            upstream: None,
-            priority: 10,
-        };
-        let definition = builtin::definition(provider).unwrap();
-        let pool = DurablePool::new("work", definition, vec![account], dirs.clone(), 95.0).unwrap();
-        let frames = Arc::new(Mutex::new(Vec::new()));
-        let collect = {
-            let frames = frames.clone();
-            move |f: &ProxyFrame| frames.lock().unwrap().push(f.clone())
-        };
-        let (sink, artifact): (FrameSink, _) = if with_artifact {
-            let sessions = root.join("state/sessions");
-            let writer = Arc::new(StatusWriter::create(&sessions, HarnessKind::Claude).unwrap());
-            let path = sessions.join(writer.file_name());
-            (artifact_sink(writer, collect), Some(path))
-        } else {
-            (Arc::new(move |f: ProxyFrame| collect(&f)), None)
-        };
-        let mut config = ProxyConfig::new(harness, upstream);
-        config.retry_backoff = Duration::from_millis(5);
-        tune(&mut config);
-        let proxy = proxy::start(config, Arc::new(pool), sink).unwrap();
-        Session {
-            _dir: dir,
-            dirs,
-            proxy: Some(proxy),
-            frames,
-            artifact,
-        }
-    }
-
-    fn handle(&self) -> &ProxyHandle {
-        self.proxy.as_ref().unwrap()
-    }
-
-    fn addr(&self) -> SocketAddr {
-        self.handle().addr()
-    }
-
-    /// The session secret (the first path segment of the base URL).
-    fn secret(&self) -> String {
-        let base = self.handle().base_url();
-        base.rsplit('/').next().unwrap().to_string()
-    }
-
-    /// End the session; what the health store recorded, by route key.
-    fn finish(&mut self) -> Vec<String> {
-        self.proxy.take().unwrap().shutdown();
-        HealthFile::load(&self.dirs.health_file())
-            .unwrap()
-            .routes()
-            .keys()
-            .cloned()
-            .collect()
-    }
-
-    fn turns(&self) -> usize {
-        self.frames
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|f| matches!(f, ProxyFrame::ProxyTurn { .. }))
-            .count()
-    }
+/// Every turn the proxy recorded (model requests and side calls alike).
+fn turns(rig: &Rig) -> usize {
+    rig.frames()
+        .iter()
+        .filter(|f| matches!(f, Frame::ProxyTurn { .. }))
+        .count()
 }
 
 /// Raw request bytes on a fresh connection; the status line's code (0 when none came).
 fn raw_status(addr: SocketAddr, request: &[u8]) -> u16 {
-    let text = proxy_support::raw(addr, request, Duration::from_secs(10));
-    text.split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0)
+    proxy_rig::raw_status(addr, request, Duration::from_secs(10))
 }
 
 fn codex_model_request(secret: &str) -> Vec<u8> {
@@ -181,8 +73,7 @@ fn timed_harness_request(addr: SocketAddr, secret: &str) -> (u16, Duration) {
 
 #[test]
 fn idle_connections_without_the_secret_do_not_lock_the_harness_out() {
-    let fake = FakeProvider::start(vec![(token("one"), Behaviour::SmallJson)]).unwrap();
-    let session = Session::start(Harness::Codex, &fake.origin(), |_| {});
+    let session = start_session(Harness::Codex, |_| {});
     let _idle = idle_connections(session.addr(), 64);
     let (status, took) = timed_harness_request(session.addr(), &session.secret());
     eprintln!("64 idle connections: the harness's request answered {status} in {took:?}");
@@ -195,8 +86,7 @@ fn idle_connections_without_the_secret_do_not_lock_the_harness_out() {
 
 #[test]
 fn many_more_idle_connections_than_slots_still_leave_room_for_the_harness() {
-    let fake = FakeProvider::start(vec![(token("one"), Behaviour::SmallJson)]).unwrap();
-    let session = Session::start(Harness::Codex, &fake.origin(), |_| {});
+    let session = start_session(Harness::Codex, |_| {});
     let _idle = idle_connections(session.addr(), 300);
     for _ in 0..3 {
         let (status, took) = timed_harness_request(session.addr(), &session.secret());
@@ -207,7 +97,8 @@ fn many_more_idle_connections_than_slots_still_leave_room_for_the_harness() {
 
 #[test]
 fn the_tls_side_is_not_locked_out_by_connections_that_never_say_hello() {
-    let session = Session::start(Harness::Codex, "http://127.0.0.1:9", |c| {
+    let session = start_session(Harness::Codex, |c| {
+        c.upstream = NOWHERE.to_owned();
         c.tls_side_listener = true;
     });
     let base = session.handle().tls_base_url().unwrap();
@@ -250,7 +141,8 @@ fn the_tls_side_is_not_locked_out_by_connections_that_never_say_hello() {
 
 #[test]
 fn a_connection_that_never_shows_the_secret_is_closed_after_the_first_request_deadline() {
-    let session = Session::start(Harness::Codex, "http://127.0.0.1:9", |c| {
+    let session = start_session(Harness::Codex, |c| {
+        c.upstream = NOWHERE.to_owned();
         c.limits.first_request_timeout = Duration::from_millis(300);
     });
     let mut idle = TcpStream::connect(session.addr()).unwrap();
@@ -267,8 +159,10 @@ fn a_connection_that_never_shows_the_secret_is_closed_after_the_first_request_de
 
 #[test]
 fn ten_thousand_refused_requests_grow_the_artifact_by_less_than_ten_kilobytes() {
-    let mut session = Session::start_with(Harness::Claude, "http://127.0.0.1:9", |_| {}, true);
-    let artifact = session.artifact.clone().unwrap();
+    let mut session = Rig::with_artifact(Harness::Claude, &[("one", Behaviour::SmallJson)], |c| {
+        c.upstream = NOWHERE.to_owned();
+    });
+    let artifact = session.artifact().to_path_buf();
     let before = std::fs::metadata(&artifact).unwrap().len();
     let addr = session.addr();
     let refused = Arc::new(AtomicU32::new(0));
@@ -298,10 +192,7 @@ fn ten_thousand_refused_requests_grow_the_artifact_by_less_than_ten_kilobytes() 
     );
     assert!(health.is_empty(), "a refused request touched an account");
     // The refusals are still accounted for, in summary.
-    let summary = oauth_mux::harness::status::summary::summarize(
-        HarnessKind::Claude,
-        &oauth_mux::harness::status::read_artifact(&artifact).unwrap(),
-    );
+    let summary = summarize_file(&artifact, harness_kind(Harness::Claude)).unwrap();
     assert_eq!(summary.refused_requests, 10_000);
 }
 
@@ -363,7 +254,8 @@ fn wait_until(what: &str, limit: Duration, done: impl Fn() -> bool) -> Duration 
 #[test]
 fn a_harness_that_gives_up_frees_its_slot_and_the_upstream_request_is_aborted() {
     let upstream = HangingUpstream::start();
-    let session = Session::start(Harness::Codex, &upstream.origin, |c| {
+    let session = start_session(Harness::Codex, |c| {
+        c.upstream = upstream.origin.clone();
         c.max_connections = 1;
     });
     let secret = session.secret();
@@ -402,7 +294,7 @@ fn a_harness_that_gives_up_frees_its_slot_and_the_upstream_request_is_aborted() 
         gave_up.elapsed()
     );
     assert_eq!(
-        session.turns(),
+        turns(&session),
         0,
         "an abandoned request is not an account's failure"
     );
@@ -418,8 +310,7 @@ fn claude_request(method: &str, target: &str, extra: &str) -> Vec<u8> {
 
 #[test]
 fn targets_the_upstream_cannot_express_and_oversized_heads_never_reach_an_account() {
-    let fake = FakeProvider::start(vec![(token("one"), Behaviour::SmallJson)]).unwrap();
-    let mut session = Session::start(Harness::Claude, &fake.origin(), |_| {});
+    let mut session = start_session(Harness::Claude, |_| {});
     let secret = session.secret();
     let big = |n: usize| format!("x-filler: {}\r\n", "a".repeat(n));
     let cases: Vec<(String, Vec<u8>)> = vec![
@@ -464,12 +355,12 @@ fn targets_the_upstream_cannot_express_and_oversized_heads_never_reach_an_accoun
         );
     }
     assert_eq!(
-        fake.total_calls(),
+        session.fake.total_calls(),
         0,
         "a refused request reached the upstream"
     );
     assert_eq!(
-        session.turns(),
+        turns(&session),
         0,
         "a refused request was recorded as a turn"
     );
@@ -481,10 +372,10 @@ fn targets_the_upstream_cannot_express_and_oversized_heads_never_reach_an_accoun
 
 #[test]
 fn methods_and_paths_the_harness_never_sends_are_not_forwarded_with_a_credential() {
-    let fake = FakeProvider::start(vec![(token("one"), Behaviour::SmallJson)]).unwrap();
     // An upstream with a path prefix, which `..` must not leave.
-    let upstream = format!("{}/gateway/anthropic", fake.origin());
-    let mut session = Session::start(Harness::Claude, &upstream, |_| {});
+    let mut session = start_session(Harness::Claude, |c| {
+        c.upstream.push_str("/gateway/anthropic")
+    });
     let secret = session.secret();
     let target = |rest: &str| format!("/{secret}{rest}");
     let cases = [
@@ -511,11 +402,11 @@ fn methods_and_paths_the_harness_never_sends_are_not_forwarded_with_a_credential
         );
     }
     assert_eq!(
-        fake.total_calls(),
+        session.fake.total_calls(),
         0,
         "a request outside what the harness sends reached the upstream"
     );
-    assert_eq!(session.turns(), 0);
+    assert_eq!(turns(&session), 0);
     assert!(
         session.finish().is_empty(),
         "a refused request left a health record"
@@ -524,12 +415,10 @@ fn methods_and_paths_the_harness_never_sends_are_not_forwarded_with_a_credential
 
 #[test]
 fn what_the_harness_sends_still_goes_through_under_the_upstreams_prefix() {
-    let fake = FakeProvider::start(vec![(token("one"), Behaviour::SmallJson)]).unwrap();
-    let upstream = format!("{}/gateway", fake.origin());
-    let session = Session::start(Harness::Claude, &upstream, |_| {});
-    let target = format!("/{}/v1/messages?beta=true", session.secret());
+    let session = start_session(Harness::Claude, |c| c.upstream.push_str("/gateway"));
+    let target = session.target("/v1/messages?beta=true");
     let status = raw_status(session.addr(), &claude_request("POST", &target, ""));
     // The fake answers 404 for any path but its own: the request reached it, prefixed.
     assert_eq!(status, 404);
-    assert_eq!(fake.total_calls(), 1);
+    assert_eq!(session.fake.total_calls(), 1);
 }

@@ -3,11 +3,11 @@
 //! line per refused request.
 #![cfg(target_os = "linux")]
 
-mod support;
+mod kit;
 
 use std::io::Write;
 
-use support::TestEnv;
+use kit::Sandbox;
 
 /// Largest resident set `status-latest` may reach, whatever the artifact's size (the binary
 /// alone needs a few MiB; a reader that holds every frame needs several times the file).
@@ -26,8 +26,8 @@ fn children_max_rss_bytes() -> i64 {
 
 #[test]
 fn status_latest_reads_a_huge_artifact_in_bounded_memory() {
-    let env = TestEnv::new();
-    let sessions = env.state_dir().join("sessions");
+    let sb = Sandbox::new();
+    let sessions = sb.state_dir().join("sessions");
     std::fs::create_dir_all(&sessions).unwrap();
     let path = sessions.join("claude-0000000000001-1.ndjson");
     let mut file = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
@@ -50,7 +50,7 @@ fn status_latest_reads_a_huge_artifact_in_bounded_memory() {
     let size = std::fs::metadata(&path).unwrap().len();
     assert!(size > 80 * 1024 * 1024, "the artifact is {size} bytes");
 
-    let run = env.run(&["claude", "status-latest", "--json"]);
+    let run = sb.run(&["claude", "status-latest", "--json"]);
     run.ok();
     let summary = run.json();
     assert_eq!(summary["refused_requests"], lines);
