@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# The reference reverse proxy for `just bench-proxy` (benches/proxy/nginx.rs, docs/performance.md):
+# Debian's nginx-light. The bench starts its own instance on loopback with its own config;
+# the package's service is not used. Idempotent: installs only when nginx is missing.
+set -euo pipefail
+if ! command -v nginx >/dev/null 2>&1 && [ ! -x /usr/sbin/nginx ]; then
+  echo "70-nginx: apt-get install nginx-light"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get -o DPkg::Lock::Timeout=300 update -qq
+  apt-get -o DPkg::Lock::Timeout=300 install -y -qq --no-install-recommends nginx-light >/dev/null
+fi
+echo "70-nginx: $(/usr/sbin/nginx -v 2>&1)"

@@ -1,0 +1,196 @@
+//! oauth-mux's session proxy in a child process of the bench (so its CPU time and RSS are
+//! its own), over the durable pool, appending the session's status artifact as a managed
+//! session does.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+
+use jiff::Timestamp;
+use oauth_mux::config::builtin;
+use oauth_mux::harness::session::artifact_sink;
+use oauth_mux::harness::status::{HarnessKind, StatusWriter};
+use oauth_mux::model::RouteKey;
+use oauth_mux::model::judgement::Judgement;
+use oauth_mux::proxy::durable_pool::{DurablePool, PoolAccount};
+use oauth_mux::proxy::pool::{
+    AccountId, Credential, Elected, Pool, ResponseEvidence, ResponseReader, UsageView, UsageWindow,
+};
+use oauth_mux::proxy::{self, Harness, ProxyConfig};
+use oauth_mux::store::paths::Dirs;
+
+/// Accounts in a fixed order. Judging, usage reading and recording go to the real durable
+/// pool (the model's classifier, a background writer into a health store in a temporary
+/// state dir); only election forgets, so every iteration of the failover scenario pays the
+/// whole failover again instead of going straight to the healthy account.
+struct ForgetfulPool {
+    accounts: Vec<(AccountId, Arc<Credential>)>,
+    durable: DurablePool,
+}
+
+impl Pool for ForgetfulPool {
+    fn profile(&self) -> &str {
+        "bench"
+    }
+    fn elect(
+        &self,
+        _prefer: Option<&AccountId>,
+        exclude: &[AccountId],
+        _now: Timestamp,
+    ) -> Option<Elected> {
+        self.accounts
+            .iter()
+            .find(|(id, _)| !exclude.contains(id))
+            .map(|(id, c)| Elected {
+                account: id.clone(),
+                credential: c.clone(),
+                upstream: None,
+                passed_over: None,
+            })
+    }
+    fn reader(&self) -> &ResponseReader {
+        self.durable.reader()
+    }
+    fn record(
+        &self,
+        a: &AccountId,
+        ev: &ResponseEvidence,
+        j: &Judgement,
+        u: &[UsageWindow],
+        now: Timestamp,
+    ) {
+        self.durable.record(a, ev, j, u, now)
+    }
+    fn earliest_reset(&self, _now: Timestamp) -> Option<Timestamp> {
+        None
+    }
+    fn short_limit(
+        &self,
+        _exclude: &[AccountId],
+        _now: Timestamp,
+    ) -> Option<(Timestamp, AccountId)> {
+        None
+    }
+    fn usage_view(&self, _now: Timestamp) -> UsageView {
+        UsageView::default()
+    }
+    fn flush(&self) {
+        self.durable.flush()
+    }
+}
+
+/// Child mode: `proxy --child STATE_DIR ORIGIN label=token...` runs one proxy until stdin
+/// closes.
+pub fn child(args: &[String]) {
+    let state = std::path::PathBuf::from(&args[0]);
+    let origin = args[1].clone();
+    let parsed: Vec<(String, String)> = args[2..]
+        .iter()
+        .map(|a| {
+            let (label, token) = a.split_once('=').expect("label=token");
+            (label.to_string(), token.to_string())
+        })
+        .collect();
+    let credential = |token: &str| Credential::ClaudeOauth {
+        access_token: token.to_string(),
+    };
+    let dirs = Dirs::resolve(&|k: &str| match k {
+        "OMUX_CONFIG" => Some(state.join("config.json").display().to_string()),
+        "OMUX_STATE_DIR" => Some(state.join("state").display().to_string()),
+        "OMUX_RUNTIME_DIR" => Some(state.join("run").display().to_string()),
+        "HOME" => Some(state.display().to_string()),
+        _ => None,
+    })
+    .expect("state dirs");
+    let members = parsed
+        .iter()
+        .map(|(label, token)| PoolAccount {
+            label: label.clone(),
+            route_key: RouteKey::new("claude", label, Some("claude-code")),
+            credential: credential(token),
+            upstream: None,
+            priority: 0,
+        })
+        .collect();
+    let definition = builtin::definition("claude").expect("claude definition");
+    let durable = DurablePool::new("bench", definition, members, dirs, 95.0).expect("pool");
+    let accounts = parsed
+        .iter()
+        .map(|(label, token)| (AccountId(label.clone()), Arc::new(credential(token))))
+        .collect();
+    // The session's status artifact, as a managed session writes it (a line per frame).
+    let artifact = StatusWriter::create(&state.join("state/sessions"), HarnessKind::Claude)
+        .expect("status artifact");
+    let handle = proxy::start(
+        ProxyConfig::new(Harness::Claude, origin),
+        Arc::new(ForgetfulPool { accounts, durable }),
+        artifact_sink(Arc::new(artifact), |_| {}),
+    )
+    .expect("start proxy");
+    println!("{}", handle.base_url());
+    std::io::stdout().flush().unwrap();
+    let mut sink = Vec::new();
+    let _ = std::io::stdin().read_to_end(&mut sink);
+    handle.shutdown();
+}
+
+/// A proxy child, stopped (stdin closed, waited for) when dropped.
+pub struct ProxyChild {
+    child: Child,
+    pub addr: SocketAddr,
+    /// `/<secret>`: what every request path starts with.
+    pub prefix: String,
+    state: std::path::PathBuf,
+}
+
+impl ProxyChild {
+    /// A proxy in front of `origin` with these `(label, token)` accounts, in order.
+    pub fn spawn(origin: &str, accounts: &[(&str, &str)]) -> ProxyChild {
+        let exe = std::env::current_exe().unwrap();
+        let state = std::env::temp_dir().join(format!(
+            "omux-bench-{}-{}",
+            std::process::id(),
+            proxy::new_secret().unwrap()
+        ));
+        std::fs::create_dir_all(&state).unwrap();
+        let mut cmd = Command::new(exe);
+        cmd.arg("--child").arg(&state).arg(origin);
+        for (l, t) in accounts {
+            cmd.arg(format!("{l}={t}"));
+        }
+        let mut child = cmd
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("spawn proxy child");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let url = line
+            .trim()
+            .strip_prefix("http://")
+            .expect("base url")
+            .to_string();
+        let (addr, secret) = url.split_once('/').unwrap();
+        ProxyChild {
+            child,
+            addr: addr.parse().unwrap(),
+            prefix: format!("/{secret}"),
+            state,
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for ProxyChild {
+    fn drop(&mut self) {
+        drop(self.child.stdin.take());
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.state);
+    }
+}
