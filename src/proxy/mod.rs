@@ -18,6 +18,7 @@
 //! ```
 
 pub mod abandon;
+pub mod agents;
 pub mod attempt;
 pub mod coalesce;
 pub mod durable_pool;

@@ -1,8 +1,9 @@
-//! The upstream side: one shared, pooled `ureq` agent that sends the harness's request to
-//! the provider and hands back the response untouched (no status errors, no redirects, no
-//! decompression, no added headers).
+//! The upstream side: `ureq` agents (one per connection thread, see `agents`) that send the
+//! harness's request to the provider and hand back the response untouched (no status errors,
+//! no redirects, no decompression, no added headers).
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
@@ -15,6 +16,7 @@ use ureq::unversioned::transport::{
 };
 
 use super::abandon::WatchConnector;
+use super::agents::{Agents, SharedConnector};
 use super::coalesce::CoalescingConnector;
 
 /// Upstream transport settings.
@@ -27,8 +29,9 @@ pub struct UpstreamOptions {
     pub read_idle_timeout: Duration,
     /// An extra PEM CA bundle trusted in addition to the system roots.
     pub extra_ca_file: Option<PathBuf>,
-    /// Idle connections kept per upstream host.
-    pub idle_per_host: usize,
+    /// Idle upstream agents (each with its idle connections) kept for the next harness
+    /// connection (see `agents`).
+    pub idle_agents: usize,
 }
 
 impl Default for UpstreamOptions {
@@ -38,7 +41,7 @@ impl Default for UpstreamOptions {
             response_timeout: Duration::from_secs(600),
             read_idle_timeout: Duration::from_secs(300),
             extra_ca_file: None,
-            idle_per_host: 32,
+            idle_agents: 32,
         }
     }
 }
@@ -89,9 +92,14 @@ fn root_certs(extra: Option<&Path>) -> Result<RootCerts> {
     Ok(RootCerts::new_with_certs(&certs))
 }
 
-/// The shared upstream client of a proxy session.
+/// Idle upstream connections one agent keeps, in all and per host: a connection thread
+/// sends one request at a time, mostly to one host.
+const IDLE_PER_AGENT: usize = 4;
+const IDLE_PER_AGENT_HOST: usize = 2;
+
+/// The upstream client of a proxy session.
 pub struct Upstream {
-    agent: Agent,
+    agents: Agents,
     /// The environment's proxy when it is a SOCKS one, which this build cannot speak:
     /// remote requests it would carry fail with a clear error instead of going direct.
     socks_in_env: Option<ureq::Proxy>,
@@ -159,8 +167,8 @@ impl Upstream {
             .timeout_recv_response(Some(options.response_timeout))
             .timeout_recv_body(None)
             .timeout_per_read(Some(options.read_idle_timeout))
-            .max_idle_connections(64)
-            .max_idle_connections_per_host(options.idle_per_host)
+            .max_idle_connections(IDLE_PER_AGENT)
+            .max_idle_connections_per_host(IDLE_PER_AGENT_HOST)
             .max_idle_age(Duration::from_secs(90))
             .input_buffer_size(32 * 1024)
             .output_buffer_size(OUTPUT_BUFFER)
@@ -168,14 +176,19 @@ impl Upstream {
         // ureq's default chain (CONNECT proxy, TCP, rustls) with writes held until the
         // response is awaited: one write per small request (see `coalesce`).
         // Waits for the provider also watch the harness (see `abandon`).
-        let connector =
+        let connector = Arc::new(
             ().chain(ConnectProxyConnector::default())
                 .chain(TcpConnector::default())
                 .chain(WatchConnector)
                 .chain(CoalescingConnector)
-                .chain(RustlsConnector::default());
+                .chain(RustlsConnector::default()),
+        );
+        let agents = Agents::new(options.idle_agents, move || {
+            let connector = SharedConnector(connector.clone());
+            Agent::with_parts(config.clone(), connector, DefaultResolver::default())
+        });
         Ok(Upstream {
-            agent: Agent::with_parts(config, connector, DefaultResolver::default()),
+            agents,
             socks_in_env,
         })
     }
@@ -200,12 +213,13 @@ impl Upstream {
         {
             return Err(ureq::Error::ConnectProxyFailed(SOCKS_UNSUPPORTED.into()));
         }
-        if loopback {
-            let request = self.agent.configure_request(request).proxy(None).build();
-            self.agent.run(request)
-        } else {
-            self.agent.run(request)
-        }
+        self.agents.with_agent(|agent| {
+            if loopback {
+                agent.run(agent.configure_request(request).proxy(None).build())
+            } else {
+                agent.run(request)
+            }
+        })
     }
 }
 
