@@ -95,6 +95,35 @@ fn measure_one_core_latency() -> [f64; 4] {
     [v[0], v[1], v[2], v[3]]
 }
 
+/// Child mode `--profile-load SECONDS`: for `perf`/`strace` (docs/performance.md): start
+/// the fake and one oauth-mux proxy, print the proxy's pid, wait 2 s (attach then), put
+/// 16-connection load of small requests on it for SECONDS, and print the request count.
+fn profile_load(args: &[String]) {
+    let secs: u64 = args.first().and_then(|s| s.parse().ok()).unwrap_or(10);
+    let fake = FakeProvider::start(vec![("bench-small".into(), Behaviour::SmallJson)]).unwrap();
+    let proxy = ProxyChild::spawn(&fake.origin(), &[("small", "bench-small")]);
+    println!("proxy pid {}", proxy.pid());
+    std::thread::sleep(Duration::from_secs(2));
+    let request = request_bytes(&proxy.prefix, "/v1/messages", "placeholder", false);
+    let target = Target {
+        addr: proxy.addr,
+        request: &request,
+    };
+    let done = load_slice(
+        target,
+        16,
+        Duration::from_secs(secs),
+        &[proxy.pid()],
+        &mut || {},
+    );
+    println!(
+        "{} requests in {:.1} s; proxy CPU {:.1} us per request",
+        done.requests,
+        done.seconds,
+        done.cpu / done.requests as f64 * 1e6
+    );
+}
+
 /// Resident memory of these processes together, in KiB.
 fn rss_kib(pids: &[u32]) -> u64 {
     pids.iter().map(|&p| procs::status_kib(p, "VmRSS:")).sum()
@@ -129,6 +158,7 @@ fn main() {
     match args.first().map(String::as_str) {
         Some("--child") => return proxy_child::child(&args[1..]),
         Some("--one-core-latency") => return one_core_latency(),
+        Some("--profile-load") => return profile_load(&args[1..]),
         _ if args.iter().any(|a| a == "--list") => return, // `cargo bench -- --list`
         _ => {}
     }
