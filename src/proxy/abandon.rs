@@ -2,19 +2,18 @@
 //! watches that connection while it waits on the provider (for the response head, inside a
 //! silent stream, in a backoff or a rate-limit wait): when the harness has closed it, the
 //! upstream request is aborted (its connection dropped, never pooled) and the thread ends,
-//! which frees the connection's slot. An SSE pump thread reading for that connection
-//! watches a flag the connection thread raises when it ends.
+//! which frees the connection's slot. The same thread reads the provider's stream (no
+//! helper thread), so the held opening of an SSE stream is bounded in time here too
+//! ([`hold_until`]).
 //!
 //! The watch is thread-local, so the upstream transport ([`WatchConnector`], one layer in
 //! the `ureq` connector chain) can consult it without any change to the request path's
 //! signatures.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::io;
 use std::net::TcpStream;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use ureq::Error;
@@ -24,13 +23,10 @@ use ureq::unversioned::transport::{Buffers, ConnectionDetails, Connector, NextTi
 /// How often a waiting thread looks at the harness's connection.
 pub const CHECK_EVERY: Duration = Duration::from_millis(100);
 
-/// What the current thread watches.
-#[derive(Clone)]
-enum Watch {
-    /// The harness's socket (the connection thread itself), plus the flag it raises.
-    Socket { fd: SocketId, gone: Arc<AtomicBool> },
-    /// The flag of the connection a pump thread reads for.
-    Flag(Arc<AtomicBool>),
+/// What the current thread watches: the harness's socket, and whether it was seen gone.
+struct Watch {
+    fd: SocketId,
+    gone: bool,
 }
 
 #[cfg(unix)]
@@ -40,13 +36,11 @@ type SocketId = ();
 
 thread_local! {
     static WATCH: RefCell<Option<Watch>> = const { RefCell::new(None) };
+    static HOLD_UNTIL: Cell<Option<Instant>> = const { Cell::new(None) };
 }
 
-/// Watches the harness connection on this thread until dropped; dropping also tells pump
-/// threads of this connection that nobody reads them any more.
-pub struct ConnectionWatch {
-    gone: Arc<AtomicBool>,
-}
+/// Watches the harness connection on this thread until dropped.
+pub struct ConnectionWatch(());
 
 /// Watch `socket` (the harness's connection) on the current thread.
 pub fn watch_connection(socket: &TcpStream) -> ConnectionWatch {
@@ -56,46 +50,25 @@ pub fn watch_connection(socket: &TcpStream) -> ConnectionWatch {
     let fd = {
         let _ = socket;
     };
-    let gone = Arc::new(AtomicBool::new(false));
-    WATCH.with(|w| {
-        *w.borrow_mut() = Some(Watch::Socket {
-            fd,
-            gone: gone.clone(),
-        })
-    });
-    ConnectionWatch { gone }
+    WATCH.with(|w| *w.borrow_mut() = Some(Watch { fd, gone: false }));
+    ConnectionWatch(())
 }
 
 impl Drop for ConnectionWatch {
     fn drop(&mut self) {
-        self.gone.store(true, Ordering::SeqCst);
         WATCH.with(|w| *w.borrow_mut() = None);
     }
 }
 
-/// For a thread started on behalf of the current one (an SSE pump): what it should watch.
-pub fn inherit() -> Option<impl FnOnce() + Send + 'static> {
-    let flag = WATCH.with(|w| match w.borrow().as_ref()? {
-        Watch::Socket { gone, .. } => Some(gone.clone()),
-        Watch::Flag(gone) => Some(gone.clone()),
-    })?;
-    Some(move || WATCH.with(|w| *w.borrow_mut() = Some(Watch::Flag(flag))))
-}
-
 /// True when the harness this thread works for has gone (closed its connection).
 pub fn harness_gone() -> bool {
-    WATCH.with(|w| match w.borrow().as_ref() {
+    WATCH.with(|w| match w.borrow_mut().as_mut() {
         None => false,
-        Some(Watch::Flag(gone)) => gone.load(Ordering::SeqCst),
-        Some(Watch::Socket { fd, gone }) => {
-            if gone.load(Ordering::SeqCst) {
-                return true;
+        Some(watch) => {
+            if !watch.gone {
+                watch.gone = peer_closed(watch.fd);
             }
-            let closed = peer_closed(*fd);
-            if closed {
-                gone.store(true, Ordering::SeqCst);
-            }
-            closed
+            watch.gone
         }
     })
 }
@@ -177,14 +150,34 @@ impl<In: Transport> Connector<In> for WatchConnector {
         _details: &ConnectionDetails,
         chained: Option<In>,
     ) -> Result<Option<Self::Out>, Error> {
-        Ok(chained.map(|inner| WatchedTransport { inner }))
+        Ok(chained.map(|inner| WatchedTransport {
+            inner,
+            just_read: false,
+        }))
     }
 }
 
 /// An upstream connection that, while it waits for the provider, looks at the harness
-/// every [`CHECK_EVERY`] and gives up when it has gone. Everything else passes through.
+/// every [`CHECK_EVERY`] and gives up when it has gone. Two system calls per request are
+/// saved on the way (see `transmit_output` and `is_open`); everything else passes through.
 pub struct WatchedTransport<T> {
     inner: T,
+    /// The last thing done was reading the provider's bytes (nothing sent since).
+    just_read: bool,
+}
+
+/// A send timeout rounded up to whole seconds. `ureq` passes what is left of the request's
+/// send budget, a little less each time, and the TCP transport sets the socket option
+/// whenever the value changes: one system call per request. Rounded, it stays the same
+/// from one request to the next; a send may take at most a second longer than configured.
+fn whole_seconds(timeout: NextTimeout) -> NextTimeout {
+    let after = match timeout.after {
+        UreqDuration::Exact(d) if d.subsec_nanos() > 0 => {
+            UreqDuration::Exact(Duration::from_secs(d.as_secs() + 1))
+        }
+        other => other,
+    };
+    NextTimeout { after, ..timeout }
 }
 
 impl<T: Transport> Transport for WatchedTransport<T> {
@@ -193,11 +186,38 @@ impl<T: Transport> Transport for WatchedTransport<T> {
     }
 
     fn transmit_output(&mut self, amount: usize, timeout: NextTimeout) -> Result<(), Error> {
-        self.inner.transmit_output(amount, timeout)
+        self.just_read = false;
+        self.inner.transmit_output(amount, whole_seconds(timeout))
     }
 
     fn await_input(&mut self, timeout: NextTimeout) -> Result<bool, Error> {
-        if !WATCH.with(|w| w.borrow().is_some()) {
+        let result = self.await_input_watched(timeout);
+        self.just_read = matches!(result, Ok(true));
+        result
+    }
+
+    /// `ureq` probes a pooled connection (three system calls on TCP: non-blocking on, a
+    /// read that must find nothing, non-blocking off) twice per request: when the response
+    /// is done and it goes back to the pool, and again when it is taken out. The first probe
+    /// is skipped when the provider's bytes were the last thing on the connection: whatever
+    /// it could find (bytes after the response, a close) the second one finds as well,
+    /// before anything is sent, and `ureq` then opens a fresh connection.
+    fn is_open(&mut self) -> bool {
+        if std::mem::take(&mut self.just_read) {
+            return true;
+        }
+        self.inner.is_open()
+    }
+
+    fn is_tls(&self) -> bool {
+        self.inner.is_tls()
+    }
+}
+
+impl<T: Transport> WatchedTransport<T> {
+    fn await_input_watched(&mut self, timeout: NextTimeout) -> Result<bool, Error> {
+        let hold = HOLD_UNTIL.with(Cell::get);
+        if hold.is_none() && !WATCH.with(|w| w.borrow().is_some()) {
             return self.inner.await_input(timeout);
         }
         let whole = timeout.for_read();
@@ -207,8 +227,16 @@ impl<T: Transport> Transport for WatchedTransport<T> {
             if left.is_zero() {
                 return Err(Error::Timeout(whole.reason));
             }
+            let mut slice_len = left.min(CHECK_EVERY);
+            if let Some(until) = hold {
+                let held_for = until.saturating_duration_since(Instant::now());
+                if held_for.is_zero() {
+                    return Err(Error::Io(io::Error::other(HoldTimeUp)));
+                }
+                slice_len = slice_len.min(held_for);
+            }
             let slice = NextTimeout {
-                after: UreqDuration::Exact(left.min(CHECK_EVERY)),
+                after: UreqDuration::Exact(slice_len),
                 ..whole
             };
             // The harness is looked at only when a slice passed without an answer: a
@@ -221,13 +249,40 @@ impl<T: Transport> Transport for WatchedTransport<T> {
             }
         }
     }
+}
 
-    fn is_open(&mut self) -> bool {
-        self.inner.is_open()
+/// The error a read on the current thread ends with when the time set by [`hold_until`]
+/// is up and nothing arrived. Nothing is lost: the response reads on afterwards.
+#[derive(Debug)]
+pub struct HoldTimeUp;
+
+impl fmt::Display for HoldTimeUp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("the hold of the stream's opening is over")
     }
+}
 
-    fn is_tls(&self) -> bool {
-        self.inner.is_tls()
+impl std::error::Error for HoldTimeUp {}
+
+/// Whether `e` is [`HoldTimeUp`].
+pub fn is_hold_time_up(e: &io::Error) -> bool {
+    e.get_ref().is_some_and(|inner| inner.is::<HoldTimeUp>())
+}
+
+/// Until the guard is dropped, upstream reads on this thread wait no later than `until`
+/// (then fail with [`HoldTimeUp`]): how the held opening of an SSE stream is bounded in
+/// time on the connection's own thread, without a pump thread.
+pub fn hold_until(until: Instant) -> HoldGuard {
+    HOLD_UNTIL.with(|h| h.set(Some(until)));
+    HoldGuard(())
+}
+
+/// Ends the bound set by [`hold_until`].
+pub struct HoldGuard(());
+
+impl Drop for HoldGuard {
+    fn drop(&mut self) {
+        HOLD_UNTIL.with(|h| h.set(None));
     }
 }
 
@@ -256,7 +311,6 @@ mod tests {
         client.write_all(b"GET /next HTTP/1.1\r\n").unwrap();
         std::thread::sleep(Duration::from_millis(20));
         assert!(!harness_gone(), "a pipelined request is not a hang-up");
-        let pump_watch = inherit().unwrap();
         drop(client);
         let start = Instant::now();
         while !harness_gone() {
@@ -269,13 +323,5 @@ mod tests {
         );
         drop(watch);
         assert!(!harness_gone(), "the watch ends with its guard");
-        let pump = std::thread::spawn(move || {
-            pump_watch();
-            harness_gone()
-        });
-        assert!(
-            pump.join().unwrap(),
-            "a pump learns that its connection ended"
-        );
     }
 }

@@ -3,7 +3,6 @@
 //! byte-for-byte once the decision to deliver is made.
 
 use std::io::{self, Read, Write};
-use std::sync::mpsc::{Receiver, RecvTimeoutError, sync_channel};
 use std::time::{Duration, Instant};
 
 use ureq::http;
@@ -25,8 +24,6 @@ pub enum Rest {
     Done,
     /// Read directly from the upstream.
     Reader(ureq::BodyReader<'static>),
-    /// Read by a pump thread (SSE streams, so the hold can be bounded in time).
-    Pump(Receiver<io::Result<Vec<u8>>>),
 }
 
 /// A response from the provider, partly held back.
@@ -60,37 +57,6 @@ fn read_up_to(reader: &mut impl Read, out: &mut Vec<u8>, limit: usize) -> io::Re
     Ok(false)
 }
 
-fn pump(mut reader: ureq::BodyReader<'static>) -> Receiver<io::Result<Vec<u8>>> {
-    let (tx, rx) = sync_channel::<io::Result<Vec<u8>>>(32);
-    // The pump's reads watch the harness connection it reads for (see `abandon`).
-    let watch = abandon::inherit();
-    std::thread::Builder::new()
-        .name("omux-sse-pump".into())
-        .spawn(move || {
-            if let Some(watch) = watch {
-                watch();
-            }
-            let mut chunk = vec![0u8; READ_CHUNK];
-            loop {
-                match reader.read(&mut chunk) {
-                    Ok(0) => return,
-                    Ok(n) => {
-                        if tx.send(Ok(chunk[..n].to_vec())).is_err() {
-                            return; // harness gone: dropping `reader` releases the upstream
-                        }
-                    }
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    Err(e) => {
-                        let _ = tx.send(Err(e));
-                        return;
-                    }
-                }
-            }
-        })
-        .expect("spawn SSE pump thread");
-    rx
-}
-
 /// Hold back what the decision needs: error bodies (bounded), small complete bodies, and
 /// for SSE on model requests the opening up to the first content event.
 pub fn hold(
@@ -116,8 +82,9 @@ pub fn hold(
     let mut held = Vec::new();
     let success = (200..300).contains(&status);
     let rest = if success && is_sse && model_request {
-        let rx = pump(reader);
-        let deadline = Instant::now() + sse.max_time;
+        // Read on this thread, each wait bounded by the end of the hold (see `abandon`).
+        let _hold = abandon::hold_until(Instant::now() + sse.max_time);
+        let mut chunk = [0u8; READ_CHUNK];
         let mut done = false;
         loop {
             match scan_opening(&held) {
@@ -133,22 +100,22 @@ pub fn hold(
             if held.len() >= sse.max_bytes {
                 break;
             }
-            let remaining = deadline.saturating_duration_since(Instant::now());
-            match rx.recv_timeout(remaining.min(abandon::CHECK_EVERY)) {
-                Ok(Ok(bytes)) => held.extend_from_slice(&bytes),
-                Ok(Err(e)) => return Err(e),
-                Err(RecvTimeoutError::Timeout) if abandon::harness_gone() => {
-                    return Err(io::Error::from(io::ErrorKind::ConnectionAborted));
-                }
-                Err(RecvTimeoutError::Timeout) if !remaining.is_zero() => {}
-                Err(RecvTimeoutError::Timeout) => break,
-                Err(RecvTimeoutError::Disconnected) => {
+            match reader.read(&mut chunk) {
+                Ok(0) => {
                     done = true;
                     break;
                 }
+                Ok(n) => held.extend_from_slice(&chunk[..n]),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if abandon::is_hold_time_up(&e) => break,
+                Err(e) => return Err(e),
             }
         }
-        if done { Rest::Done } else { Rest::Pump(rx) }
+        if done {
+            Rest::Done
+        } else {
+            Rest::Reader(reader)
+        }
     } else if !success || content_length.is_some_and(|n| n <= MAX_EVIDENCE_BODY as u64) {
         let complete = read_up_to(&mut reader, &mut held, MAX_EVIDENCE_BODY)?;
         evidence.body = held.clone();
@@ -245,6 +212,9 @@ pub fn deliver_watched(
                 match reader.read(&mut buf) {
                     Ok(0) => break true,
                     Ok(n) => {
+                        if let Some(w) = watch.as_deref_mut() {
+                            w(&buf[..n]);
+                        }
                         if send(&buf[..n]).is_err() {
                             break false;
                         }
@@ -254,22 +224,6 @@ pub fn deliver_watched(
                 }
             }
         }
-        Rest::Pump(rx) => loop {
-            match rx.recv_timeout(abandon::CHECK_EVERY) {
-                Err(RecvTimeoutError::Timeout) if abandon::harness_gone() => break false,
-                Err(RecvTimeoutError::Timeout) => {}
-                Ok(Ok(bytes)) => {
-                    if let Some(w) = watch.as_deref_mut() {
-                        w(&bytes);
-                    }
-                    if send(&bytes).is_err() {
-                        break false;
-                    }
-                }
-                Ok(Err(_)) => break false,
-                Err(RecvTimeoutError::Disconnected) => break true,
-            }
-        },
     };
     if !ok {
         return false;
