@@ -112,17 +112,7 @@ fn peer_closed(fd: SocketId) -> bool {
     if pfd.revents & libc::POLLRDHUP != 0 {
         return true;
     }
-    let mut byte = [0u8; 1];
-    // SAFETY: peeking one byte into a live buffer, without blocking.
-    let n = unsafe {
-        libc::recv(
-            fd,
-            byte.as_mut_ptr().cast(),
-            1,
-            libc::MSG_PEEK | libc::MSG_DONTWAIT,
-        )
-    };
-    n == 0
+    matches!(super::lean_tcp::peek_without_waiting(fd), Ok(0))
 }
 
 #[cfg(not(unix))]
@@ -196,12 +186,12 @@ impl<T: Transport> Transport for WatchedTransport<T> {
         result
     }
 
-    /// `ureq` probes a pooled connection (three system calls on TCP: non-blocking on, a
-    /// read that must find nothing, non-blocking off) twice per request: when the response
-    /// is done and it goes back to the pool, and again when it is taken out. The first probe
-    /// is skipped when the provider's bytes were the last thing on the connection: whatever
-    /// it could find (bytes after the response, a close) the second one finds as well,
-    /// before anything is sent, and `ureq` then opens a fresh connection.
+    /// `ureq` probes a pooled connection (a system call, see `lean_tcp`) twice per
+    /// request: when the response is done and it goes back to the pool, and again when it is
+    /// taken out. The first probe is skipped when the provider's bytes were the last thing
+    /// on the connection: whatever it could find (bytes after the response, a close) the
+    /// second one finds as well, before anything is sent, and `ureq` then opens a fresh
+    /// connection.
     fn is_open(&mut self) -> bool {
         if std::mem::take(&mut self.just_read) {
             return true;

@@ -25,6 +25,7 @@ pub mod durable_pool;
 pub mod frames;
 pub mod framing;
 pub mod headers;
+pub mod lean_tcp;
 pub mod pool;
 pub mod reader;
 pub mod refusals;

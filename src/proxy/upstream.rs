@@ -11,13 +11,12 @@ use ureq::Agent;
 use ureq::http;
 use ureq::tls::{Certificate, PemItem, RootCerts, TlsConfig};
 use ureq::unversioned::resolver::DefaultResolver;
-use ureq::unversioned::transport::{
-    ConnectProxyConnector, Connector, RustlsConnector, TcpConnector,
-};
+use ureq::unversioned::transport::{ConnectProxyConnector, Connector, RustlsConnector};
 
 use super::abandon::WatchConnector;
 use super::agents::{Agents, SharedConnector};
 use super::coalesce::CoalescingConnector;
+use super::lean_tcp::LeanTcpConnector;
 
 /// Upstream transport settings.
 #[derive(Clone, Debug)]
@@ -174,11 +173,12 @@ impl Upstream {
             .output_buffer_size(OUTPUT_BUFFER)
             .build();
         // ureq's default chain (CONNECT proxy, TCP, rustls) with writes held until the
-        // response is awaited: one write per small request (see `coalesce`).
+        // response is awaited: one write per small request (see `coalesce`); the TCP
+        // transport checks a pooled connection in one system call (see `lean_tcp`).
         // Waits for the provider also watch the harness (see `abandon`).
         let connector = Arc::new(
             ().chain(ConnectProxyConnector::default())
-                .chain(TcpConnector::default())
+                .chain(LeanTcpConnector)
                 .chain(WatchConnector)
                 .chain(CoalescingConnector)
                 .chain(RustlsConnector::default()),
