@@ -92,9 +92,12 @@ fn root_certs(extra: Option<&Path>) -> Result<RootCerts> {
 }
 
 /// Idle upstream connections one agent keeps, in all and per host: a connection thread
-/// sends one request at a time, mostly to one host.
-const IDLE_PER_AGENT: usize = 4;
-const IDLE_PER_AGENT_HOST: usize = 2;
+/// sends one request at a time (a failover's retry goes out after the refused answer was
+/// read whole, so it reuses the same connection), mostly to one host. So a host sees at
+/// most one idle connection per agent: per harness connection, plus `idle_agents` in the
+/// stock.
+const IDLE_PER_AGENT: usize = 2;
+const IDLE_PER_AGENT_HOST: usize = 1;
 
 /// The upstream client of a proxy session.
 pub struct Upstream {
