@@ -314,4 +314,29 @@ mod tests {
         drop(watch);
         assert!(!harness_gone(), "the watch ends with its guard");
     }
+
+    #[test]
+    fn a_send_timeout_is_rounded_up_to_whole_seconds_so_it_stays_the_same() {
+        let budget = |d: Duration| NextTimeout {
+            after: UreqDuration::Exact(d),
+            ..NextTimeout::default()
+        };
+        let exact = |t: NextTimeout| match t.after {
+            UreqDuration::Exact(d) => d,
+            UreqDuration::NotHappening => panic!("no timeout"),
+        };
+        let a = whole_seconds(budget(Duration::from_secs(60) - Duration::from_micros(7)));
+        let b = whole_seconds(budget(Duration::from_secs(60) - Duration::from_micros(90)));
+        assert_eq!(exact(a), Duration::from_secs(60));
+        assert_eq!(exact(b), Duration::from_secs(60));
+        assert_eq!(
+            exact(whole_seconds(budget(Duration::from_secs(5)))),
+            Duration::from_secs(5)
+        );
+        let never = NextTimeout::default();
+        assert!(matches!(
+            whole_seconds(never).after,
+            UreqDuration::NotHappening
+        ));
+    }
 }
