@@ -9,4 +9,5 @@ if ! command -v nginx >/dev/null 2>&1 && [ ! -x /usr/sbin/nginx ]; then
   apt-get -o DPkg::Lock::Timeout=300 update -qq
   apt-get -o DPkg::Lock::Timeout=300 install -y -qq --no-install-recommends nginx-light >/dev/null
 fi
-echo "70-nginx: $(/usr/sbin/nginx -v 2>&1)"
+nginx_bin=$(command -v nginx || echo /usr/sbin/nginx)
+echo "70-nginx: $("$nginx_bin" -v 2>&1)"
