@@ -222,7 +222,7 @@ blocks of 100 requests ({n} small requests each); throughput takes turns in one-
         format!("{:.1}× nginx's CPU", tp.cpu_us.omux / g)
     });
     s.push_str(&format!(
-        "| CPU per small request (load-independent) | {:.1} µs (clients + fake) | {} | {:.1} µs (proxy process) | — | — | {cpu_ratio} | — |\n",
+        "| CPU per small request (under the 16-connection load) | {:.1} µs (clients + fake) | {} | {:.1} µs (proxy process) | — | — | {cpu_ratio} | — |\n",
         tp.cpu_us.direct,
         opt_us(tp.cpu_us.nginx),
         tp.cpu_us.omux
