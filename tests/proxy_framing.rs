@@ -314,71 +314,16 @@ fn chunked_body_split_inside_its_crlfs_is_reassembled() {
     assert_eq!(rig.fake.last_body(&canary::token("one")), b"{}");
 }
 
-/// One chunk of a chunked body.
-fn chunk(data: &str) -> String {
-    format!("{:x}\r\n{data}\r\n", data.len())
-}
-
 /// The hold of an SSE opening is bounded in time on the connection's own thread: a stream
 /// that sends only a prelude and then waits reaches the harness (status, headers, prelude)
 /// while the provider still waits, and the rest follows on the same response when the
 /// provider goes on.
 #[test]
 fn a_held_sse_opening_is_released_when_the_hold_time_is_up_and_the_stream_goes_on() {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let origin = format!("http://{}", listener.local_addr().unwrap());
-    let (go_on, wait) = std::sync::mpsc::channel::<()>();
-    let upstream = std::thread::spawn(move || {
-        let (mut conn, _) = listener.accept().unwrap();
-        let mut buf = [0u8; 8192];
-        let _ = conn.read(&mut buf).unwrap();
-        let prelude = "event: message_start\ndata: {\"type\":\"message_start\"}\n\n";
-        let head = "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n";
-        conn.write_all(format!("{head}{}", chunk(prelude)).as_bytes())
-            .unwrap();
-        wait.recv().unwrap();
-        let content = "event: content_block_start\ndata: {\"type\":\"content_block_start\"}\n\n";
-        conn.write_all(format!("{}0\r\n\r\n", chunk(content)).as_bytes())
-            .unwrap();
-        // Keep the connection open until the proxy is done with it.
-        let _ = conn.read(&mut buf);
-    });
+    let upstream = PausedSseUpstream::start();
     let rig = Rig::with(Harness::Claude, &[("one", ok())], |c| {
-        c.upstream = origin;
+        c.upstream = upstream.origin.clone();
         c.sse_hold.max_time = Duration::from_millis(200);
     });
-    let mut s = TcpStream::connect(rig.addr()).unwrap();
-    s.set_read_timeout(Some(T)).unwrap();
-    let path = rig.target("/v1/messages");
-    s.write_all(
-        format!("POST {path} HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\nContent-Length: 2\r\n\r\n{{}}").as_bytes(),
-    )
-    .unwrap();
-    let mut got = Vec::new();
-    let mut buf = [0u8; 4096];
-    let read_until = |s: &mut TcpStream, got: &mut Vec<u8>, buf: &mut [u8], what: &str| {
-        while !String::from_utf8_lossy(got).contains(what) {
-            let n = s
-                .read(buf)
-                .unwrap_or_else(|e| panic!("waiting for {what:?}: {e}; got {got:?}"));
-            assert!(
-                n > 0,
-                "closed before {what:?}: {}",
-                String::from_utf8_lossy(got)
-            );
-            got.extend_from_slice(&buf[..n]);
-        }
-    };
-    // The provider still waits for `go_on`: this much came through on the hold's end alone.
-    read_until(&mut s, &mut got, &mut buf, "message_start\"}");
-    let text = String::from_utf8_lossy(&got).into_owned();
-    assert!(text.starts_with("HTTP/1.1 200 OK\r\n"), "{text}");
-    assert!(!text.contains("content_block_start"), "{text}");
-    go_on.send(()).unwrap();
-    read_until(&mut s, &mut got, &mut buf, "0\r\n\r\n");
-    let text = String::from_utf8_lossy(&got).into_owned();
-    assert!(text.contains("content_block_start"), "{text}");
-    drop(s);
-    drop(rig);
-    upstream.join().unwrap();
+    assert_hold_released_on_time(&rig, upstream);
 }

@@ -174,3 +174,31 @@ fn an_https_upstream_is_verified_against_the_extra_ca_file() {
     assert!(seen.body.contains("upstream unreachable"), "{seen:?}");
     assert_eq!(upstream.fake.total_calls(), calls);
 }
+
+/// The hold's time limit ends a wait inside the TLS layer too (the upstream read fails with
+/// the hold's error under rustls), and the stream then reads on over the same TLS
+/// connection: the upstream here is a second proxy's TLS side in front of a provider that
+/// pauses after its prelude.
+#[test]
+fn a_held_opening_from_an_https_upstream_is_released_on_time_and_goes_on() {
+    let paused = PausedSseUpstream::start();
+    let hold = |c: &mut oauth_mux::proxy::ProxyConfig, ms| {
+        c.sse_hold.max_time = std::time::Duration::from_millis(ms);
+    };
+    let tls_upstream = Rig::with(Harness::Claude, &[("one", ok("unused"))], |c| {
+        c.upstream = paused.origin.clone();
+        c.tls_side_listener = true;
+        hold(c, 100);
+    });
+    let handle = tls_upstream.proxy.as_ref().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let ca_file = dir.path().join("session-ca.pem");
+    std::fs::write(&ca_file, handle.ca_pem().unwrap()).unwrap();
+    let base = handle.tls_base_url().unwrap();
+    let rig = Rig::with(Harness::Claude, &[("one", ok("unused"))], |c| {
+        c.upstream = base.clone();
+        c.upstream_options.extra_ca_file = Some(ca_file.clone());
+        hold(c, 300);
+    });
+    assert_hold_released_on_time(&rig, paused);
+}

@@ -408,3 +408,99 @@ pub fn quota(secs: u64) -> Behaviour {
         resets_in_seconds: secs,
     }
 }
+
+/// One chunk of a chunked body.
+pub fn chunk(data: &str) -> String {
+    format!("{:x}\r\n{data}\r\n", data.len())
+}
+
+/// An upstream that answers the first request with a 200 SSE stream whose opening is only
+/// a prelude (`message_start`), then waits until [`PausedSseUpstream::go_on`] before the
+/// first content event and the end of the stream.
+pub struct PausedSseUpstream {
+    pub origin: String,
+    go_on: std::sync::mpsc::Sender<()>,
+    served: Option<std::thread::JoinHandle<()>>,
+}
+
+impl PausedSseUpstream {
+    pub fn start() -> PausedSseUpstream {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let origin = format!("http://{}", listener.local_addr().unwrap());
+        let (go_on, wait) = std::sync::mpsc::channel::<()>();
+        let served = std::thread::spawn(move || {
+            let (mut conn, _) = listener.accept().unwrap();
+            let mut buf = [0u8; 8192];
+            let _ = conn.read(&mut buf).unwrap();
+            let prelude = "event: message_start\ndata: {\"type\":\"message_start\"}\n\n";
+            let head = "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n";
+            conn.write_all(format!("{head}{}", chunk(prelude)).as_bytes())
+                .unwrap();
+            wait.recv().unwrap();
+            let content =
+                "event: content_block_start\ndata: {\"type\":\"content_block_start\"}\n\n";
+            conn.write_all(format!("{}0\r\n\r\n", chunk(content)).as_bytes())
+                .unwrap();
+            // Closing now is fine: what was written is read before the end of file.
+        });
+        PausedSseUpstream {
+            origin,
+            go_on,
+            served: Some(served),
+        }
+    }
+
+    /// Let the stream go on: the content event and the end.
+    pub fn go_on(&self) {
+        self.go_on.send(()).unwrap();
+    }
+
+    /// Wait until the upstream's connection is over.
+    pub fn join(mut self) {
+        if let Some(served) = self.served.take() {
+            served.join().unwrap();
+        }
+    }
+}
+
+/// Read from `s` into `got` until it holds `what`; panics (showing what came) on a close
+/// or the socket's read timeout.
+pub fn read_until(s: &mut TcpStream, got: &mut Vec<u8>, what: &str) {
+    let mut buf = [0u8; 4096];
+    while !String::from_utf8_lossy(got).contains(what) {
+        let n = s
+            .read(&mut buf)
+            .unwrap_or_else(|e| panic!("waiting for {what:?}: {e}; got {got:?}"));
+        assert!(
+            n > 0,
+            "closed before {what:?}: {}",
+            String::from_utf8_lossy(got)
+        );
+        got.extend_from_slice(&buf[..n]);
+    }
+}
+
+/// Send a Claude model request asking for SSE to `rig`'s proxy on a fresh connection; read
+/// until the held opening (status, headers, prelude) is in while `upstream` still waits,
+/// then let it go on and read to the end: the hold was released by its time limit alone
+/// and the stream went on on the same response.
+pub fn assert_hold_released_on_time(rig: &Rig, upstream: PausedSseUpstream) {
+    let mut s = TcpStream::connect(rig.addr()).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let path = rig.target("/v1/messages");
+    s.write_all(
+        format!("POST {path} HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\nContent-Length: 2\r\n\r\n{{}}").as_bytes(),
+    )
+    .unwrap();
+    let mut got = Vec::new();
+    read_until(&mut s, &mut got, "message_start\"}");
+    let text = String::from_utf8_lossy(&got).into_owned();
+    assert!(text.starts_with("HTTP/1.1 200 OK\r\n"), "{text}");
+    assert!(!text.contains("content_block_start"), "{text}");
+    upstream.go_on();
+    read_until(&mut s, &mut got, "0\r\n\r\n");
+    let text = String::from_utf8_lossy(&got).into_owned();
+    assert!(text.contains("content_block_start"), "{text}");
+    drop(s);
+    upstream.join();
+}
