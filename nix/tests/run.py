@@ -87,6 +87,12 @@ def recipe_commands(recipe: str) -> list[str]:
     return [line.lstrip("@-").strip() for line in body if line and not line.startswith("#")]
 
 
+def cargo_facts() -> dict:
+    """Name (from [package]) and the shared facts of [workspace.package] in the root Cargo.toml."""
+    toml = tomllib.loads((ROOT / "Cargo.toml").read_text())
+    return {"name": toml["package"]["name"], **toml["workspace"]["package"]}
+
+
 def targets_json() -> list[dict]:
     return json.loads((ROOT / "packaging/targets.json").read_text())["targets"]
 
@@ -126,7 +132,7 @@ def _():
     got = nix_eval("let l = import ./nix/lib.nix { }; in { inherit (l) pname version systems; "
                    "triples = map (t: t.triple) l.targets; "
                    "native = map (s: (l.nativeTargetOf s).triple) l.systems; }")
-    cargo = tomllib.loads((ROOT / "Cargo.toml").read_text())["package"]
+    cargo = cargo_facts()
     want_triples = [t["triple"] for t in targets_json()]
     problems = []
     if got["triples"] != want_triples:
@@ -149,7 +155,7 @@ def packaging_tool_names() -> tuple[list[str], str]:
     `just test` runs release-test (packaging/scripts/release-test.sh renders into
     target/release-test/one/VERSION) before nix-test; OMUX_NIX_TEST_MANIFEST names
     another one, e.g. dist/VERSION/dist-manifest.json after `just release-local`."""
-    version = tomllib.loads((ROOT / "Cargo.toml").read_text())["package"]["version"]
+    version = cargo_facts()["version"]
     env = os.environ.get("OMUX_NIX_TEST_MANIFEST")
     candidates = [Path(env)] if env else [
         ROOT / f"target/release-test/one/{version}/dist-manifest.json",

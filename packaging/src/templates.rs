@@ -9,13 +9,18 @@ const INSTALL_SH: &str = include_str!("../templates/install.sh");
 const FORMULA: &str = include_str!("../templates/oauth-mux.rb");
 const LAUNCHER: &str = include_str!("../templates/oauth-mux.js");
 
-/// Project description shared by the formula, npm and system packages.
-pub const DESCRIPTION: &str = "Keeps AI coding harnesses working across several accounts per provider: typed route health, injection, and a failover proxy.";
-/// Project home page.
-pub const HOMEPAGE: &str = "https://github.com/oauth-mux/oauth-mux";
+/// Project description shared by the formula, npm and system packages: the root Cargo.toml's
+/// `[workspace.package]` (at most 80 characters, no trailing period, as `brew audit` wants).
+pub const DESCRIPTION: &str = env!("CARGO_PKG_DESCRIPTION");
+/// Project home page: the workspace's `repository`.
+pub const HOMEPAGE: &str = env!("CARGO_PKG_REPOSITORY");
+/// SPDX license of the project: the workspace's `license`.
+pub const LICENSE: &str = env!("CARGO_PKG_LICENSE");
 /// Default release URL; `{version}` is replaced by the version.
-pub const DEFAULT_BASE_URL: &str =
-    "https://github.com/oauth-mux/oauth-mux/releases/download/v{version}";
+pub const DEFAULT_BASE_URL: &str = concat!(
+    env!("CARGO_PKG_REPOSITORY"),
+    "/releases/download/v{version}"
+);
 
 fn fill(template: &str, pairs: &[(&str, &str)]) -> Result<String> {
     let mut out = template.to_string();
@@ -88,6 +93,7 @@ pub fn formula(m: &Manifest, targets: &[Target]) -> Result<String> {
             ("VERSION", &m.version),
             ("DESCRIPTION", DESCRIPTION),
             ("HOMEPAGE", HOMEPAGE),
+            ("LICENSE", LICENSE),
             ("PLATFORM_BLOCKS", blocks.trim_end_matches('\n')),
         ],
     )

@@ -197,7 +197,8 @@ pub fn run_formula(ctx: &Ctx) -> Result<()> {
             .arg(&formula)
             .arg(&ctx.dir)
             .arg(&ctx.manifest.base_url)
-            .arg(&ctx.version),
+            .arg(&ctx.version)
+            .arg(crate::templates::LICENSE),
     )?;
     eprintln!("  ok: ruby -c: Syntax OK; {}", out.trim());
     Ok(())
