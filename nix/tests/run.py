@@ -361,12 +361,14 @@ def ci_deps_packages() -> set[str]:
         text = script.read_text()
         found |= set(re.findall(r"\b[\w.+-]+:([\w.+-]+)\b", " ".join(
             re.findall(r"for pair in ([^;]*?); do", text, re.S))))
-        for m in re.finditer(r"apt-get install[^\n]*?((?:[ \t]+[a-z0-9][\w.+-]*)+)[ \t]*(?:>|$)", text, re.M):
+        for m in re.finditer(r"apt[-_]get install[^\n]*?((?:[ \t]+[a-z0-9][\w.+-]*)+)[ \t]*(?:>|$)", text, re.M):
             found |= {w for w in m.group(1).split() if not w.startswith("-") and not w.startswith('"')}
         found |= set(re.findall(r"'([A-Za-z0-9][\w.-]*)(?:==|>=)[^']*'", text))
         found |= {m for m in re.findall(r"'(@?[\w./-]+)@[\d.]+'", text)}
         for deps in re.findall(r'"dependencies"\s*:\s*\{([^}]*)\}', text):
             found |= set(re.findall(r'"(@?[\w./-]+)"\s*:', deps))
+        if "packaging/tools.json" in text:
+            found |= {t["pypi"] for t in json.loads((ROOT / "packaging/tools.json").read_text())["tools"].values()}
     return found
 
 

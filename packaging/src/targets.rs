@@ -135,6 +135,31 @@ mod tests {
     }
 
     #[test]
+    fn rust_toolchain_toml_carries_exactly_the_release_targets() {
+        let text = include_str!("../../rust-toolchain.toml");
+        let list = text
+            .split_once("targets = [")
+            .and_then(|(_, rest)| rest.split_once(']'))
+            .map(|(list, _)| list)
+            .expect("rust-toolchain.toml has a targets list");
+        let listed: Vec<&str> = list
+            .split('"')
+            .skip(1)
+            .step_by(2)
+            .collect();
+        let want: Vec<String> = builtin_targets().into_iter().map(|t| t.triple).collect();
+        assert_eq!(listed, want, "rust-toolchain.toml targets != packaging/targets.json");
+        assert!(
+            text.lines().any(|l| {
+                l.trim_start().starts_with("channel = \"")
+                    && l.trim_end().ends_with('"')
+                    && l.matches('.').count() == 2
+            }),
+            "rust-toolchain.toml must pin an exact version (channel = \"1.x.y\"), not a channel name"
+        );
+    }
+
+    #[test]
     fn duplicates_are_rejected() {
         let one = r#"{"triple":"x86_64-unknown-linux-musl","os":"linux","arch":"x86_64","archive":"tar.gz","exe":"oauth-mux","npm_os":"linux","npm_cpu":"x64","deb_arch":null,"rpm_arch":null,"apk_arch":null}"#;
         let err = parse_targets(&format!(r#"{{"targets":[{one},{one}]}}"#)).unwrap_err();
