@@ -13,6 +13,12 @@ pub enum ExitCode {
     SecretRead = 202,
     TokenRefresh = 203,
     Network = 204,
+    /// `update --check` / `version --check`: a newer release is available.
+    UpdateAvailable = 205,
+    /// `update`: a verification failed (signature, checksum, test run); nothing changed.
+    UpdateRefused = 206,
+    /// `update`: a package manager (or no install receipt) owns the binary; nothing changed.
+    NotSelfManaged = 207,
 }
 
 impl ExitCode {

@@ -20,6 +20,7 @@ pub mod proxy;
 pub mod routes;
 pub mod secrets;
 pub mod store;
+pub mod update;
 
 use exit::{ExitCode, Failure, Quiet};
 

@@ -142,13 +142,12 @@ mod tests {
             .and_then(|(_, rest)| rest.split_once(']'))
             .map(|(list, _)| list)
             .expect("rust-toolchain.toml has a targets list");
-        let listed: Vec<&str> = list
-            .split('"')
-            .skip(1)
-            .step_by(2)
-            .collect();
+        let listed: Vec<&str> = list.split('"').skip(1).step_by(2).collect();
         let want: Vec<String> = builtin_targets().into_iter().map(|t| t.triple).collect();
-        assert_eq!(listed, want, "rust-toolchain.toml targets != packaging/targets.json");
+        assert_eq!(
+            listed, want,
+            "rust-toolchain.toml targets != packaging/targets.json"
+        );
         assert!(
             text.lines().any(|l| {
                 l.trim_start().starts_with("channel = \"")

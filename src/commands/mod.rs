@@ -16,6 +16,7 @@ mod managed;
 mod probe;
 pub mod repair;
 pub mod route;
+pub mod update;
 pub mod version;
 
 use crate::cli::{AccountsCommand, Cli, Command, ProvidersCommand, RepairCommand, RouteCommand};
@@ -26,7 +27,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Codex(args) => codex::run(args),
         Command::Claude(args) => claude::run(args),
         Command::Demo => crate::demo::run::run(),
-        Command::Version(args) => version::run(args.json),
+        Command::Version(args) => version::run(&args),
+        Command::Update(args) => update::run(&args),
         Command::Init(args) => init::run(&args),
         Command::Config(cmd) => config_cmd::run(&cmd),
         Command::Doctor(args) => doctor::run(&args),
