@@ -393,6 +393,9 @@ pub fn install(
     Ok(receipt)
 }
 
+#[cfg(all(test, unix))]
+mod flow_tests;
+
 #[cfg(test)]
 mod tests {
     use super::*;
