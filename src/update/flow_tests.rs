@@ -28,13 +28,24 @@ fn minisign() -> Command {
 
 fn run(cmd: &mut Command) {
     let out = cmd.output().unwrap();
-    assert!(out.status.success(), "{cmd:?}: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{cmd:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// A throw-away key pair: (public key file, secret key file).
 fn keypair(dir: &Path, name: &str) -> (PathBuf, PathBuf) {
-    let (p, s) = (dir.join(format!("{name}.pub")), dir.join(format!("{name}.key")));
-    run(minisign().args(["-G", "-W", "-p"]).arg(&p).arg("-s").arg(&s));
+    let (p, s) = (
+        dir.join(format!("{name}.pub")),
+        dir.join(format!("{name}.key")),
+    );
+    run(minisign()
+        .args(["-G", "-W", "-p"])
+        .arg(&p)
+        .arg("-s")
+        .arg(&s));
     (p, s)
 }
 
@@ -47,7 +58,12 @@ fn sign(key: &Path, file: &Path, comment: &str, legacy: bool) {
     let sig = PathBuf::from(format!("{}.minisig", file.display()));
     let _ = std::fs::remove_file(&sig);
     let mut cmd = minisign();
-    cmd.arg("-S").arg("-s").arg(key).arg("-m").arg(file).args(["-t", comment]);
+    cmd.arg("-S")
+        .arg("-s")
+        .arg(key)
+        .arg("-m")
+        .arg(file)
+        .args(["-t", comment]);
     if legacy {
         cmd.arg("-l");
     }
@@ -84,12 +100,20 @@ fn release(dir: &Path, version: &str, key: &Path) {
     let manifest = serde_json::to_vec_pretty(&manifest).unwrap();
     std::fs::write(dir.join("dist-manifest.json"), &manifest).unwrap();
     write_sums(dir);
-    sign(key, &dir.join("SHA256SUMS"), &format!("file:SHA256SUMS\tversion:{version}"), false);
+    sign(
+        key,
+        &dir.join("SHA256SUMS"),
+        &format!("file:SHA256SUMS\tversion:{version}"),
+        false,
+    );
 }
 
 fn write_sums(dir: &Path) {
     let mut lines = String::new();
-    for name in [format!("oauth-mux-{TARGET}.tar.gz"), "dist-manifest.json".into()] {
+    for name in [
+        format!("oauth-mux-{TARGET}.tar.gz"),
+        "dist-manifest.json".into(),
+    ] {
         let bytes = std::fs::read(dir.join(&name)).unwrap();
         lines.push_str(&format!("{}  {name}\n", sha256_hex(&bytes)));
     }
@@ -156,7 +180,11 @@ impl Bed {
         ReleaseSource::Directory(serve(root))
     }
 
-    fn check(&self, source: &ReleaseSource, wanted: &Wanted) -> Result<CheckedRelease, UpdateError> {
+    fn check(
+        &self,
+        source: &ReleaseSource,
+        wanted: &Wanted,
+    ) -> Result<CheckedRelease, UpdateError> {
         check_release(&Fetcher::new(), source, wanted, &self.key)
     }
 
@@ -195,15 +223,23 @@ fn a_signed_newer_release_is_checked_downloaded_and_installed() {
     assert_eq!(checked.version, v("1.1.0"));
     assert_eq!(checked.signed.signed_by, bed.key.id());
     assert_eq!(checked.signed.rotated_from, None);
-    assert_eq!(compare(&v("1.0.0"), &checked.version, &Wanted::Latest), Status::UpdateAvailable);
+    assert_eq!(
+        compare(&v("1.0.0"), &checked.version, &Wanted::Latest),
+        Status::UpdateAvailable
+    );
 
     let install_ = bed.installed("1.0.0");
     let new = fetch_binary(&Fetcher::new(), &checked, TARGET, &mut |_, _| {}).unwrap();
     let receipt = install(&install_, &checked, &new, jiff::Timestamp::UNIX_EPOCH).unwrap();
     assert_eq!(std::fs::read(&install_.exe).unwrap(), stand_in("1.1.0"));
-    let on_disk = receipt::read(&receipt::path_for(&install_.exe)).unwrap().unwrap();
+    let on_disk = receipt::read(&receipt::path_for(&install_.exe))
+        .unwrap()
+        .unwrap();
     assert_eq!(on_disk, receipt);
-    assert_eq!((on_disk.version.as_str(), on_disk.method.as_str()), ("1.1.0", "update"));
+    assert_eq!(
+        (on_disk.version.as_str(), on_disk.method.as_str()),
+        ("1.1.0", "update")
+    );
     assert_eq!(on_disk.key_id, Some(bed.key.id().to_string()));
     assert_eq!(on_disk.sha256, Some(new.sha256.clone()));
     let mut left: Vec<_> = std::fs::read_dir(install_.exe.parent().unwrap())
@@ -220,11 +256,19 @@ fn a_missing_or_foreign_signature_is_refused() {
     let unsigned = bed.serve("unsigned", "1.1.0", |d| {
         std::fs::remove_file(d.join("SHA256SUMS.minisig")).unwrap()
     });
-    assert_eq!(refusal(bed.check(&unsigned, &Wanted::Latest)), Refusal::SignatureMissing);
+    assert_eq!(
+        refusal(bed.check(&unsigned, &Wanted::Latest)),
+        Refusal::SignatureMissing
+    );
 
     let (_, other) = keypair(bed.dir.path(), "other");
     let foreign = bed.serve("foreign", "1.1.0", |d| {
-        sign(&other, &d.join("SHA256SUMS"), "file:SHA256SUMS\tversion:1.1.0", false)
+        sign(
+            &other,
+            &d.join("SHA256SUMS"),
+            "file:SHA256SUMS\tversion:1.1.0",
+            false,
+        )
     });
     assert!(matches!(
         refusal(bed.check(&foreign, &Wanted::Latest)),
@@ -232,9 +276,17 @@ fn a_missing_or_foreign_signature_is_refused() {
     ));
 
     let legacy = bed.serve("legacy", "1.1.0", |d| {
-        sign(&bed.secret, &d.join("SHA256SUMS"), "file:SHA256SUMS\tversion:1.1.0", true)
+        sign(
+            &bed.secret,
+            &d.join("SHA256SUMS"),
+            "file:SHA256SUMS\tversion:1.1.0",
+            true,
+        )
     });
-    assert_eq!(refusal(bed.check(&legacy, &Wanted::Latest)), Refusal::SignatureLegacy);
+    assert_eq!(
+        refusal(bed.check(&legacy, &Wanted::Latest)),
+        Refusal::SignatureLegacy
+    );
 }
 
 #[test]
@@ -244,10 +296,18 @@ fn changed_sums_and_wrong_trusted_comments_are_refused() {
         let sums = std::fs::read_to_string(d.join("SHA256SUMS")).unwrap();
         std::fs::write(d.join("SHA256SUMS"), sums.replacen('a', "b", 1)).unwrap();
     });
-    assert_eq!(refusal(bed.check(&changed, &Wanted::Latest)), Refusal::SignatureInvalid);
+    assert_eq!(
+        refusal(bed.check(&changed, &Wanted::Latest)),
+        Refusal::SignatureInvalid
+    );
 
     let old_comment = bed.serve("replayed", "1.1.0", |d| {
-        sign(&bed.secret, &d.join("SHA256SUMS"), "file:SHA256SUMS\tversion:1.0.5", false)
+        sign(
+            &bed.secret,
+            &d.join("SHA256SUMS"),
+            "file:SHA256SUMS\tversion:1.0.5",
+            false,
+        )
     });
     assert_eq!(
         refusal(bed.check(&old_comment, &Wanted::Latest)),
@@ -258,7 +318,12 @@ fn changed_sums_and_wrong_trusted_comments_are_refused() {
     );
 
     let other_file = bed.serve("otherfile", "1.1.0", |d| {
-        sign(&bed.secret, &d.join("SHA256SUMS"), "file:install.sh\tversion:1.1.0", false)
+        sign(
+            &bed.secret,
+            &d.join("SHA256SUMS"),
+            "file:install.sh\tversion:1.1.0",
+            false,
+        )
     });
     assert!(matches!(
         refusal(bed.check(&other_file, &Wanted::Latest)),
@@ -312,16 +377,27 @@ fn a_new_binary_that_prints_another_version_is_not_installed() {
         let text = std::fs::read_to_string(d.join("dist-manifest.json")).unwrap();
         let m: serde_json::Value = serde_json::from_str(&text).unwrap();
         let old = m["artifacts"][0]["sha256"].as_str().unwrap().to_string();
-        std::fs::write(d.join("dist-manifest.json"), text.replace(&old, &sha256_hex(&bytes)))
-            .unwrap();
+        std::fs::write(
+            d.join("dist-manifest.json"),
+            text.replace(&old, &sha256_hex(&bytes)),
+        )
+        .unwrap();
         write_sums(d);
-        sign(&bed.secret, &d.join("SHA256SUMS"), "file:SHA256SUMS\tversion:1.1.0", false);
+        sign(
+            &bed.secret,
+            &d.join("SHA256SUMS"),
+            "file:SHA256SUMS\tversion:1.1.0",
+            false,
+        );
     });
     let checked = bed.check(&source, &Wanted::Latest).unwrap();
     let installed = bed.installed("1.0.0");
     let new = fetch_binary(&Fetcher::new(), &checked, TARGET, &mut |_, _| {}).unwrap();
     let err = install(&installed, &checked, &new, jiff::Timestamp::UNIX_EPOCH).unwrap_err();
-    assert!(matches!(err, UpdateError::Refused(Refusal::SmokeRun { .. })), "{err}");
+    assert!(
+        matches!(err, UpdateError::Refused(Refusal::SmokeRun { .. })),
+        "{err}"
+    );
     assert_eq!(std::fs::read(&installed.exe).unwrap(), stand_in("1.0.0"));
     assert!(!receipt::path_for(&installed.exe).exists());
 }
@@ -336,8 +412,18 @@ fn a_rotation_statement_from_the_trusted_key_admits_the_new_key() {
         let new_secret = new_secret.clone();
         move |d: &Path| {
             std::fs::copy(&new_pub, d.join("minisign.pub")).unwrap();
-            sign(&signer, &d.join("minisign.pub"), "file:minisign.pub\tkey-rotation", false);
-            sign(&new_secret, &d.join("SHA256SUMS"), "file:SHA256SUMS\tversion:1.1.0", false);
+            sign(
+                &signer,
+                &d.join("minisign.pub"),
+                "file:minisign.pub\tkey-rotation",
+                false,
+            );
+            sign(
+                &new_secret,
+                &d.join("SHA256SUMS"),
+                "file:SHA256SUMS\tversion:1.1.0",
+                false,
+            );
         }
     };
     let rotated = bed.serve("rotated", "1.1.0", statement(&bed.secret));
@@ -353,7 +439,12 @@ fn a_rotation_statement_from_the_trusted_key_admits_the_new_key() {
     ));
 
     let no_statement = bed.serve("nostatement", "1.1.0", |d| {
-        sign(&new_secret, &d.join("SHA256SUMS"), "file:SHA256SUMS\tversion:1.1.0", false)
+        sign(
+            &new_secret,
+            &d.join("SHA256SUMS"),
+            "file:SHA256SUMS\tversion:1.1.0",
+            false,
+        )
     });
     assert!(matches!(
         refusal(bed.check(&no_statement, &Wanted::Latest)),
@@ -365,8 +456,14 @@ fn a_rotation_statement_from_the_trusted_key_admits_the_new_key() {
 fn an_unreachable_host_is_a_network_error_and_a_missing_release_is_named() {
     let bed = Bed::new();
     let down = ReleaseSource::Directory("http://127.0.0.1:9".into());
-    assert!(matches!(bed.check(&down, &Wanted::Latest), Err(UpdateError::Network(_))));
-    let empty = ReleaseSource::Template(format!("{}/v{{version}}", serve(bed.dir.path().join("nothing"))));
+    assert!(matches!(
+        bed.check(&down, &Wanted::Latest),
+        Err(UpdateError::Network(_))
+    ));
+    let empty = ReleaseSource::Template(format!(
+        "{}/v{{version}}",
+        serve(bed.dir.path().join("nothing"))
+    ));
     match bed.check(&empty, &Wanted::Exact(v("2.0.0"))) {
         Err(UpdateError::Failed(m)) => assert!(m.contains("no release 2.0.0"), "{m}"),
         other => panic!("{other:?}"),

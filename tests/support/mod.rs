@@ -100,7 +100,12 @@ impl TestEnv {
 
     /// The command, with the scratch environment applied.
     pub fn command(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(BIN);
+        self.command_of(Path::new(BIN), args)
+    }
+
+    /// Like [`TestEnv::command`], running `program` (e.g. a copy of the binary elsewhere).
+    pub fn command_of(&self, program: &Path, args: &[&str]) -> Command {
+        let mut cmd = Command::new(program);
         cmd.args(args);
         for (k, _) in std::env::vars() {
             if k.starts_with("OMUX_") || k.starts_with("XDG_") {
