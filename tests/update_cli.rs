@@ -8,7 +8,7 @@
 mod support;
 
 use std::net::TcpListener;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use support::{BIN, Run, TestEnv};
 
@@ -36,7 +36,7 @@ fn installed(env: &TestEnv, receipt_method: Option<&str>) -> PathBuf {
     exe
 }
 
-fn run(env: &TestEnv, exe: &PathBuf, args: &[&str]) -> Run {
+fn run(env: &TestEnv, exe: &Path, args: &[&str]) -> Run {
     let out = env.command_of(exe, args).output().expect("run oauth-mux");
     Run {
         code: out.status.code().unwrap_or(-1),
