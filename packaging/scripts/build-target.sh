@@ -15,6 +15,9 @@
 #     Nix build sets to crane's cargoVendorDir), so the two lanes embed the same paths;
 #   - the binary is taken from cargo's own target directory (CARGO_TARGET_DIR,
 #     build.target-dir, … as `cargo metadata` reports it);
+#   - the release key `oauth-mux update` trusts is packaging/minisign.pub; with
+#     OMUX_MINISIGN_PUBLIC_KEY_FILE set (throw-away test keys, the same variable `render` reads
+#     for install.sh) the binary trusts that key instead (OMUX_RELEASE_PUBLIC_KEY at build time);
 #   - Linux targets are musl, static by default (crt-static);
 #   - the release profile (LTO, one codegen unit, strip, opt-level z) is in Cargo.toml.
 set -euo pipefail
@@ -54,6 +57,13 @@ if [ -n "${OMUX_VENDOR_DIR:-}" ]; then
   for dir in "$OMUX_VENDOR_DIR"/*/; do
     [ -d "$dir" ] && remaps+=("${dir%/}=/deps")
   done
+fi
+if [ -n "${OMUX_MINISIGN_PUBLIC_KEY_FILE:-}" ]; then
+  OMUX_RELEASE_PUBLIC_KEY=$(sed -n 2p "$OMUX_MINISIGN_PUBLIC_KEY_FILE")
+  export OMUX_RELEASE_PUBLIC_KEY
+  echo "build-target: the binary trusts the key of $OMUX_MINISIGN_PUBLIC_KEY_FILE, not packaging/minisign.pub" >&2
+else
+  unset OMUX_RELEASE_PUBLIC_KEY
 fi
 flags=''
 for r in "${remaps[@]}"; do flags="$flags --remap-path-prefix=$r"; done

@@ -29,6 +29,9 @@ class Formula
   @@seen = []
   @@ctx = []
   @@meta = {}
+  @@klass = nil
+  def self.inherited(sub) = @@klass = sub
+  def self.klass = @@klass
   def self.seen; @@seen; end
   def self.meta; @@meta; end
   def self.desc(v) = @@meta[:desc] = v
@@ -78,6 +81,7 @@ class Livecheck
 end
 
 load formula_path
+abort "the formula defines no Formula subclass" unless Formula.klass
 sums = File.readlines(File.join(tree, "SHA256SUMS")).to_h { |l| h, n = l.chomp.split("  ", 2); [n, h] }
 meta = Formula.meta
 errors = []
@@ -109,7 +113,7 @@ end
 
 # `test do` must run the installed binary and check what it prints.
 if meta[:test]
-  f = Formula.new
+  f = Formula.klass.new
   f.instance_eval(&meta[:test])
   errors << "test do runs #{f.shell_commands.inspect}, not BIN/oauth-mux" unless f.shell_commands.any? { _1.start_with?("BIN/oauth-mux ") }
   errors << "test do asserts nothing about the output" if f.assertions.empty?
@@ -119,11 +123,11 @@ else
 end
 
 # `caveats` must name the upgrade command `oauth-mux update` prints for Homebrew installs.
-caveats = Formula.new.caveats.to_s
+caveats = Formula.klass.new.caveats.to_s
 errors << "caveats do not name `brew upgrade oauth-mux`" unless caveats.include?("brew upgrade oauth-mux")
 
 # Every file `install` takes must be in every archive (Homebrew enters the one top directory).
-f = Formula.new
+f = Formula.klass.new
 f.install
 Formula.seen.each do |e|
   archive = File.join(tree, File.basename(e[:url]))

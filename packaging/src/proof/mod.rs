@@ -5,6 +5,7 @@
 mod binaries;
 mod http;
 mod install_sh;
+mod install_sh_cases;
 mod npm;
 mod system_packages;
 mod tree;
@@ -61,13 +62,9 @@ impl Ctx {
         Ok(d)
     }
 
-    /// The target this machine runs natively.
+    /// The target this machine runs natively (same OS and CPU).
     pub fn host_target(&self) -> Result<&Target> {
-        let arch = std::env::consts::ARCH;
-        self.targets
-            .iter()
-            .find(|t| t.os == "linux" && t.arch == arch)
-            .context("proof runs on Linux x86_64 or aarch64")
+        host_target(&self.targets, std::env::consts::OS, std::env::consts::ARCH)
     }
 
     /// True when the tree carries a signature.
@@ -76,13 +73,21 @@ impl Ctx {
     }
 }
 
+/// The target of `os`/`arch` (`std::env::consts` names) in the list.
+pub fn host_target<'a>(targets: &'a [Target], os: &str, arch: &str) -> Result<&'a Target> {
+    targets
+        .iter()
+        .find(|t| t.os == os && t.arch == arch)
+        .with_context(|| format!("no release target runs on this machine ({os} {arch})"))
+}
+
 type Lane = fn(&Ctx) -> Result<()>;
 
 /// Every lane, in run order.
 pub const LANES: [(&str, Lane); 7] = [
     ("tree", tree::run),
     ("binaries", binaries::run),
-    ("install-sh", install_sh::run),
+    ("install-sh", install_sh_cases::run),
     ("npm", npm::run),
     ("deb-rpm-apk", system_packages::run),
     ("homebrew", system_packages::run_formula),
@@ -151,4 +156,31 @@ pub fn run(input: &ProofInput) -> Result<Report> {
     }
     println!("release-proof: {passed} passed, {failed} failed");
     Ok(Report { passed, failed })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_host_target_matches_os_and_cpu() {
+        let t = builtin_targets();
+        assert_eq!(
+            host_target(&t, "linux", "x86_64").unwrap().triple,
+            "x86_64-unknown-linux-musl"
+        );
+        assert_eq!(
+            host_target(&t, "macos", "aarch64").unwrap().triple,
+            "aarch64-apple-darwin"
+        );
+        assert_eq!(
+            host_target(&t, "macos", "x86_64").unwrap().triple,
+            "x86_64-apple-darwin"
+        );
+        assert_eq!(
+            host_target(&t, "windows", "x86_64").unwrap().triple,
+            "x86_64-pc-windows-gnu"
+        );
+        assert!(host_target(&t, "freebsd", "x86_64").is_err());
+    }
 }
