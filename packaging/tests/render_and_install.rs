@@ -3,26 +3,18 @@
 //! install-sh and homebrew proof lanes against it. Needs nfpm, minisign, dash, curl, ruby
 //! (installed by .ci/deps/30-release.sh); fails naming the tool when one is missing.
 
+use oauth_mux_packaging::proof::update::write_stand_in_bins;
 use oauth_mux_packaging::proof::{ProofInput, run as proof};
 use oauth_mux_packaging::render::{RenderInput, render};
 use oauth_mux_packaging::targets::builtin_targets;
 use oauth_mux_packaging::templates::DEFAULT_BASE_URL;
-use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::Command;
 
 const VERSION: &str = "9.9.9-test.1";
 
 fn stand_in_bins(dir: &Path) {
-    let script = format!(
-        "#!/bin/sh\ncase \"$1\" in\n  version) echo 'oauth-mux {VERSION}' ;;\n  completions) echo \"# oauth-mux completions for $2\" ;;\n  *) echo 'usage' >&2; exit 2 ;;\nesac\n"
-    );
-    for t in builtin_targets() {
-        let d = dir.join(&t.triple);
-        std::fs::create_dir_all(&d).unwrap();
-        std::fs::write(d.join(&t.exe), &script).unwrap();
-        std::fs::set_permissions(d.join(&t.exe), std::fs::Permissions::from_mode(0o755)).unwrap();
-    }
+    write_stand_in_bins(dir, VERSION).unwrap();
 }
 
 fn input(bins: &Path, out: &Path, pubkey: &Path) -> RenderInput {

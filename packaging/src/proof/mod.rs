@@ -9,6 +9,7 @@ mod install_sh_cases;
 mod npm;
 mod system_packages;
 mod tree;
+pub mod update;
 mod util;
 
 use crate::digest::parse_sums;
@@ -84,10 +85,11 @@ pub fn host_target<'a>(targets: &'a [Target], os: &str, arch: &str) -> Result<&'
 type Lane = fn(&Ctx) -> Result<()>;
 
 /// Every lane, in run order.
-pub const LANES: [(&str, Lane); 7] = [
+pub const LANES: [(&str, Lane); 8] = [
     ("tree", tree::run),
     ("binaries", binaries::run),
     ("install-sh", install_sh_cases::run),
+    ("update", update::run),
     ("npm", npm::run),
     ("deb-rpm-apk", system_packages::run),
     ("homebrew", system_packages::run_formula),
