@@ -50,6 +50,8 @@ pub struct Ctx {
     pub sums: Vec<(String, String)>,
     /// Scratch directory for this proof run (removed at the end).
     pub scratch: PathBuf,
+    /// Parts of lanes that could not run here, and why (reported, never silent).
+    pub skipped: std::cell::RefCell<Vec<String>>,
 }
 
 impl Ctx {
@@ -66,6 +68,12 @@ impl Ctx {
     /// The target this machine runs natively (same OS and CPU).
     pub fn host_target(&self) -> Result<&Target> {
         host_target(&self.targets, std::env::consts::OS, std::env::consts::ARCH)
+    }
+
+    /// Record a part of `lane` that cannot run on this machine (printed now and in the summary).
+    pub fn skip(&self, lane: &str, why: &str) {
+        eprintln!("  skipped: {why}");
+        self.skipped.borrow_mut().push(format!("{lane}: {why}"));
     }
 
     /// True when the tree carries a signature.
@@ -120,6 +128,7 @@ pub fn run(input: &ProofInput) -> Result<Report> {
         manifest,
         sums,
         scratch,
+        skipped: Default::default(),
     };
     for lane in &input.lanes {
         if !LANES.iter().any(|(name, _)| name == lane) {
@@ -156,7 +165,15 @@ pub fn run(input: &ProofInput) -> Result<Report> {
     if !failures.is_empty() {
         eprintln!("proof: failures:\n  {}", failures.join("\n  "));
     }
-    println!("release-proof: {passed} passed, {failed} failed");
+    let skipped = ctx.skipped.borrow();
+    if skipped.is_empty() {
+        println!("release-proof: {passed} passed, {failed} failed");
+    } else {
+        println!(
+            "release-proof: {passed} passed, {failed} failed; skipped (needs root): {}",
+            skipped.join("; ")
+        );
+    }
     Ok(Report { passed, failed })
 }
 
