@@ -67,6 +67,7 @@ let
       runCommand =
         name: env: script:
         drv name (env // { inherit script; });
+      fetchurl = args: drv "fetchurl-${baseNameOf args.url}" args;
     };
 
   extend =
