@@ -165,20 +165,7 @@ pub fn url_allowed(url: &str) -> bool {
     if url.starts_with("https://") || url.starts_with("file://") {
         return true;
     }
-    let Some(rest) = url.strip_prefix("http://") else {
-        return false;
-    };
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
-    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-    let host = if let Some(v6) = host.strip_prefix('[') {
-        v6.split(']').next().unwrap_or("")
-    } else {
-        host.split(':').next().unwrap_or("")
-    };
-    host.eq_ignore_ascii_case("localhost")
-        || host
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
+    url.starts_with("http://") && crate::proxy::upstream::is_loopback_url(url)
 }
 
 /// The download URL of a file in a release directory.
