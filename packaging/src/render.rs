@@ -49,16 +49,6 @@ fn progress(step: usize, total: usize, what: &str) {
     eprintln!("render: [{step}/{total}] {what}");
 }
 
-fn host_triple_candidates() -> &'static [&'static str] {
-    match (std::env::consts::OS, std::env::consts::ARCH) {
-        ("linux", "x86_64") => &["x86_64-unknown-linux-musl"],
-        ("linux", "aarch64") => &["aarch64-unknown-linux-musl"],
-        ("macos", "x86_64") => &["x86_64-apple-darwin"],
-        ("macos", "aarch64") => &["aarch64-apple-darwin"],
-        _ => &[],
-    }
-}
-
 fn run_native(bin: &Path, args: &[&str]) -> Result<Vec<u8>> {
     let out = Command::new(bin)
         .args(args)
@@ -138,11 +128,22 @@ pub fn render(input: &RenderInput) -> Result<Manifest> {
     }
     let native = match &input.native_bin {
         Some(p) => p.clone(),
-        None => host_triple_candidates()
-            .iter()
-            .map(|t| input.bins.join(t).join("oauth-mux"))
-            .find(|p| p.exists())
-            .context("no binary for this machine in the bins directory; pass --native-bin (used to generate completions)")?,
+        None => {
+            let host = crate::targets::host_target(
+                &input.targets,
+                std::env::consts::OS,
+                std::env::consts::ARCH,
+            )
+            .context("pass --native-bin (a binary that runs here generates the completions)")?;
+            let path = input.bins.join(&host.triple).join(&host.exe);
+            if !path.exists() {
+                bail!(
+                    "no binary for this machine at {}; build it, or pass --native-bin (used to generate completions)",
+                    path.display()
+                );
+            }
+            path
+        }
     };
     let printed = String::from_utf8_lossy(&run_native(&native, &["version"])?)
         .trim()

@@ -67,7 +67,7 @@ impl Ctx {
 
     /// The target this machine runs natively (same OS and CPU).
     pub fn host_target(&self) -> Result<&Target> {
-        host_target(&self.targets, std::env::consts::OS, std::env::consts::ARCH)
+        crate::targets::host_target(&self.targets, std::env::consts::OS, std::env::consts::ARCH)
     }
 
     /// Record a part of `lane` that cannot run on this machine (printed now and in the summary).
@@ -80,14 +80,6 @@ impl Ctx {
     pub fn signed(&self) -> bool {
         self.dir.join("SHA256SUMS.minisig").exists()
     }
-}
-
-/// The target of `os`/`arch` (`std::env::consts` names) in the list.
-pub fn host_target<'a>(targets: &'a [Target], os: &str, arch: &str) -> Result<&'a Target> {
-    targets
-        .iter()
-        .find(|t| t.os == os && t.arch == arch)
-        .with_context(|| format!("no release target runs on this machine ({os} {arch})"))
 }
 
 type Lane = fn(&Ctx) -> Result<()>;
@@ -175,31 +167,4 @@ pub fn run(input: &ProofInput) -> Result<Report> {
         );
     }
     Ok(Report { passed, failed })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_host_target_matches_os_and_cpu() {
-        let t = builtin_targets();
-        assert_eq!(
-            host_target(&t, "linux", "x86_64").unwrap().triple,
-            "x86_64-unknown-linux-musl"
-        );
-        assert_eq!(
-            host_target(&t, "macos", "aarch64").unwrap().triple,
-            "aarch64-apple-darwin"
-        );
-        assert_eq!(
-            host_target(&t, "macos", "x86_64").unwrap().triple,
-            "x86_64-apple-darwin"
-        );
-        assert_eq!(
-            host_target(&t, "windows", "x86_64").unwrap().triple,
-            "x86_64-pc-windows-gnu"
-        );
-        assert!(host_target(&t, "freebsd", "x86_64").is_err());
-    }
 }
