@@ -374,7 +374,7 @@ main() {
   # Every global starts empty: nothing from the caller's environment leaks in.
   archive_arg='' sums_arg='' sig_arg='' dry_run=0 work='' staged='' created_dir=''
   sudo_cmd='' signature_state='' trusted_comment='' source_desc='' bin='' bin_sha=''
-  actual='' expected=
+  actual='' expected=''
   use_sudo=${OMUX_USE_SUDO:-0}
   while [ $# -gt 0 ]; do
     case "$1" in
