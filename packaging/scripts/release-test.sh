@@ -75,7 +75,7 @@ if ! cmp "$a" "$b" || ! cmp "$a" "$c"; then
 fi
 echo "    ok: three builds, byte-identical ($(sha256sum "$a" | cut -c1-16)…)"
 for i in 0 1; do
-  cargo run --locked -q -p oauth-mux-packaging -- check-paths --forbid "${checkouts[$i]}" \
+  cargo run --locked -q -p oauth-mux-packaging -- check-binary --forbid "${checkouts[$i]}" \
     "${checkouts[$i]}/bins/$triple/oauth-mux"
 done
 repro_done=$(date +%s)

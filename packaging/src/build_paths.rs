@@ -29,7 +29,7 @@ pub fn forbidden_paths(extra: &[PathBuf]) -> Vec<String> {
     add(env("ZIG_GLOBAL_CACHE_DIR"));
     add(env("ZIG_LOCAL_CACHE_DIR"));
     add(env("XDG_CACHE_HOME").or_else(|| home.as_ref().map(|h| format!("{h}/.cache"))));
-    add(Some("/nix/store".into()));
+    add(Some(NIX_STORE.into()));
     // The zig installation (PyPI's ziglang sits in a venv; its lib/ holds the libc sources).
     for tool in ["zig", "python-zig", "cargo-zigbuild"] {
         add(tool_root(tool));
@@ -55,12 +55,28 @@ fn tool_root(tool: &str) -> Option<String> {
     Some(real.parent()?.parent()?.display().to_string())
 }
 
-/// The forbidden paths that occur in `bytes`.
+/// The Nix store prefix. A store path is this plus 32 base-32 characters and a dash; the bare
+/// prefix may appear in a binary as text (oauth-mux recognises Nix installs by it).
+const NIX_STORE: &str = "/nix/store/";
+
+fn is_store_path_at(rest: &[u8]) -> bool {
+    const NIX_BASE32: &[u8] = b"0123456789abcdfghijklmnpqrsvwxyz";
+    rest.len() > 32 && rest[..32].iter().all(|c| NIX_BASE32.contains(c)) && rest[32] == b'-'
+}
+
+/// The forbidden paths that occur in `bytes` (for `/nix/store/`: a store path, not the bare
+/// prefix).
 pub fn found_in(bytes: &[u8], forbidden: &[String]) -> Vec<String> {
     forbidden
         .iter()
         .filter(|needle| {
             let n = needle.as_bytes();
+            if needle.as_str() == NIX_STORE {
+                return bytes
+                    .windows(n.len())
+                    .enumerate()
+                    .any(|(at, w)| w == n && is_store_path_at(&bytes[at + n.len()..]));
+            }
             bytes.windows(n.len()).any(|w| w == n)
         })
         .cloned()
@@ -103,8 +119,10 @@ mod tests {
     #[test]
     fn found_in_reports_exactly_the_paths_present() {
         let forbidden = vec!["/nix/store/".to_string(), "/home/ci/".to_string()];
-        let bytes = b"panic at /nix/store/abc-vendor/serde/src/lib.rs and /home/cicd";
+        let bytes = b"panic at /nix/store/0c7lg8k3yqsd0pnmcp1w1a3v5k2x9z4f-vendor-cargo-deps/x/serde/src/lib.rs and /home/cicd";
         assert_eq!(found_in(bytes, &forbidden), ["/nix/store/"]);
         assert!(found_in(b"/deps/serde-1.0/src/lib.rs", &forbidden).is_empty());
+        // The bare prefix is text (oauth-mux update recognises Nix installs by it), not a path.
+        assert!(found_in(b"starts_with(\"/nix/store/\")", &forbidden).is_empty());
     }
 }
