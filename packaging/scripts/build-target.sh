@@ -19,6 +19,7 @@
 #     OMUX_MINISIGN_PUBLIC_KEY_FILE set (throw-away test keys, the same variable `render` reads
 #     for install.sh) the binary trusts that key instead (OMUX_RELEASE_PUBLIC_KEY at build time);
 #   - Linux targets are musl, static by default (crt-static);
+#   - SOURCE_DATE_EPOCH is fixed at 315532800 for the compile (see below);
 #   - the release profile (LTO, one codegen unit, strip, opt-level z) is in Cargo.toml.
 set -euo pipefail
 triple=${1:?usage: build-target.sh TRIPLE [BINS_DIR]}
@@ -41,7 +42,12 @@ fi
 cargo_home=${CARGO_HOME:-$HOME/.cargo}
 rustup_home=${RUSTUP_HOME:-$HOME/.rustup}
 export MACOSX_DEPLOYMENT_TARGET=11.0
-export SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-$(git -C "$root" log -1 --format=%ct 2>/dev/null || echo 0)}
+# The binary must depend on the sources only, never on when they were committed: some crates
+# embed SOURCE_DATE_EPOCH at compile time (age's translations through rust-embed; zig puts it
+# in the PE header), and cargo does not rebuild them when it changes, so a commit-time epoch
+# would leave a stale one in an incremental build. Builds use one fixed epoch, 1980-01-01 (the
+# value Nix's stdenv sets too); `render` stamps the archives with the commit time.
+export SOURCE_DATE_EPOCH=315532800
 export CARGO_INCREMENTAL=0
 # A relative CARGO_TARGET_DIR means the caller's directory, not the checkout.
 case "${CARGO_TARGET_DIR:-}" in ''|/*) ;; *) export CARGO_TARGET_DIR=$PWD/$CARGO_TARGET_DIR ;; esac
