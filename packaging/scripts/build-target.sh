@@ -82,7 +82,15 @@ case "$triple" in *windows*) exe=oauth-mux.exe ;; esac
 cd "$root"
 target_dir=$(cargo metadata --format-version 1 --no-deps --locked | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')
 [ -n "$target_dir" ] || { echo "build-target: cargo metadata did not report the target directory" >&2; exit 1; }
+# A target dir compiled with another epoch (e.g. a commit time, before builds used a fixed
+# one) holds crates cargo will not rebuild although they embed it: start that target afresh.
+stamp=$target_dir/$triple/release/.oauth-mux-build-epoch
+if [ -d "$target_dir/$triple/release" ] && [ "$(cat "$stamp" 2>/dev/null)" != "$SOURCE_DATE_EPOCH" ]; then
+  echo "build-target: $target_dir/$triple/release was built with another SOURCE_DATE_EPOCH; rebuilding it" >&2
+  rm -rf "$target_dir/$triple/release"
+fi
 cargo zigbuild --release --locked --target "$triple" -p oauth-mux --bin oauth-mux
+echo "$SOURCE_DATE_EPOCH" >"$stamp"
 mkdir -p "$bins/$triple"
 cp "$target_dir/$triple/release/$exe" "$bins/$triple/$exe.tmp"
 mv "$bins/$triple/$exe.tmp" "$bins/$triple/$exe"
