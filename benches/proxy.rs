@@ -17,11 +17,11 @@ use oauth_mux::demo::fake_provider::{Behaviour, FakeProvider};
 use oauth_mux::harness::session::artifact_sink;
 use oauth_mux::harness::status::{HarnessKind, StatusWriter};
 use oauth_mux::model::RouteKey;
+use oauth_mux::model::judgement::Judgement;
 use oauth_mux::proxy::durable_pool::{DurablePool, PoolAccount};
 use oauth_mux::proxy::pool::{
-    AccountId, Credential, Elected, Judgement, Pool, ResponseEvidence, UsageObservation, UsageView,
+    AccountId, Credential, Elected, Pool, ResponseEvidence, ResponseReader, UsageView, UsageWindow,
 };
-use oauth_mux::proxy::verdict::ResponseReader;
 use oauth_mux::proxy::{self, Harness, ProxyConfig};
 use oauth_mux::store::paths::Dirs;
 
@@ -65,7 +65,7 @@ impl Pool for ForgetfulPool {
         a: &AccountId,
         ev: &ResponseEvidence,
         j: &Judgement,
-        u: &[UsageObservation],
+        u: &[UsageWindow],
         now: Timestamp,
     ) {
         self.durable.record(a, ev, j, u, now)

@@ -1,21 +1,114 @@
 //! Every command and flag, with help text and examples. Commands appear here
 //! only once they work.
 
+use std::ffi::OsString;
+
 use clap::{Args, Parser, Subcommand};
 
-/// Parse the process arguments. Usage errors print clap's message and map to exit 2;
-/// `--help`/`--version` print and map to 0.
-pub fn parse() -> Result<Cli, u8> {
-    Cli::try_parse().map_err(|err| {
-        let _ = err.print();
-        if err.use_stderr() { 2 } else { 0 }
-    })
+mod onboarding;
+pub use onboarding::*;
+
+/// A command-line parse that did not give a command: a usage error, or `--help`/`--version`.
+pub struct ParseStop(clap::Error);
+
+impl ParseStop {
+    /// True for a usage error (not for `--help` or `--version`).
+    pub fn is_error(&self) -> bool {
+        self.0.use_stderr()
+    }
+
+    /// clap's message, plain.
+    pub fn render(&self) -> String {
+        self.0.render().to_string()
+    }
+
+    /// Print clap's message where clap prints it; the exit code (2 for a usage error).
+    pub fn print_and_code(&self) -> u8 {
+        let _ = self.0.print();
+        if self.0.use_stderr() { 2 } else { 0 }
+    }
+}
+
+/// Parse arguments already routed by [`route_harness_args`].
+pub fn parse_from(argv: Vec<OsString>) -> Result<Cli, ParseStop> {
+    Cli::try_parse_from(argv).map_err(ParseStop)
+}
+
+/// Whether the command line asks for JSON: `--json` among oauth-mux's own arguments (before
+/// a `--` that starts a child's or a harness's arguments).
+pub fn wants_json(argv: &[OsString]) -> bool {
+    argv.iter()
+        .skip(1)
+        .take_while(|a| *a != "--")
+        .any(|a| a == "--json")
+}
+
+/// After `oauth-mux codex` / `oauth-mux claude`, everything that is not one of oauth-mux's
+/// own long options (read from the clap definitions below) or own subcommands belongs to
+/// the harness: `oauth-mux claude -p "hi"`, `oauth-mux codex exec "…"`,
+/// `oauth-mux codex resume --last`, `oauth-mux codex --model x`. This inserts the `--` that
+/// hands it over, so clap sees `oauth-mux codex [OWN OPTIONS] -- HARNESS ARGS`. oauth-mux's
+/// options come first; from the first argument that is not one, the rest is the harness's.
+pub fn route_harness_args(argv: Vec<OsString>) -> Vec<OsString> {
+    let Some(harness) = argv.get(1).and_then(|a| a.to_str()) else {
+        return argv;
+    };
+    let root = command();
+    let Some(mut cmd) = root
+        .get_subcommands()
+        .find(|c| c.get_name() == harness && (harness == "codex" || harness == "claude"))
+        .cloned()
+    else {
+        return argv;
+    };
+    let mut out: Vec<OsString> = argv[..2].to_vec();
+    let mut rest = argv[2..].iter().peekable();
+    // An own subcommand: its own options, then the harness's (`run`, `resume`); the
+    // others (`status-latest`, …) take no harness arguments and are left to clap.
+    if let Some(name) = rest.peek().and_then(|a| a.to_str())
+        && let Some(sub) = cmd.find_subcommand(name).cloned()
+    {
+        out.push(rest.next().expect("peeked").clone());
+        if !sub.get_arguments().any(|a| a.is_last_set()) {
+            out.extend(rest.cloned());
+            return out;
+        }
+        cmd = sub;
+    }
+    let own = |arg: &str| -> Option<bool> {
+        let name = arg.strip_prefix("--")?.split('=').next()?;
+        if name == "help" {
+            return Some(false);
+        }
+        cmd.get_arguments()
+            .find(|a| a.get_long() == Some(name))
+            .map(|a| a.get_action().takes_values() && !arg.contains('='))
+    };
+    while let Some(arg) = rest.peek() {
+        let Some(takes_value) = arg.to_str().and_then(&own) else {
+            break;
+        };
+        out.push(rest.next().expect("peeked").clone());
+        if takes_value && let Some(value) = rest.next() {
+            out.push(value.clone());
+        }
+    }
+    if rest.peek().is_some_and(|a| *a == "--") {
+        rest.next();
+    }
+    let harness_args: Vec<OsString> = rest.cloned().collect();
+    if !harness_args.is_empty() {
+        out.push("--".into());
+        out.extend(harness_args);
+    }
+    out
 }
 
 const AFTER_HELP: &str = "\
 Start here:
-  oauth-mux init --codex-max      write a starter config (never overwrites)
+  oauth-mux init --codex-max      a starter config and the account stores (never overwrites)
   oauth-mux doctor                what is configured, what is missing, what to run next
+  oauth-mux setup codex           create what is missing; the login command per account
   oauth-mux route explain         which route would be used, and how to repair the others
 
 Environment: OMUX_CONFIG, OMUX_CONFIG_DIR, OMUX_STATE_DIR, OMUX_RUNTIME_DIR.
@@ -45,9 +138,15 @@ pub enum Command {
         after_help = "Examples:\n  oauth-mux version\n  oauth-mux version --json\n  oauth-mux version --check\n\nExit: 0 (with --check: up to date); 205 a newer release is available; 204\nthe release host is unreachable; 206 the release failed verification."
     )]
     Version(VersionArgs),
-    /// Write a starter config (never overwrites an existing one).
-    #[command(after_help = "Examples:\n  oauth-mux init\n  oauth-mux init --codex-max")]
+    /// Write a starter config and create the account stores it names (never overwrites).
+    #[command(after_help = INIT_HELP)]
     Init(InitArgs),
+    /// Set up Codex or Claude Code accounts: create what is missing, then the login per account.
+    #[command(after_help = SETUP_HELP)]
+    Setup(SetupArgs),
+    /// Add an account of a harness provider (`enroll plan` shows the change first).
+    #[command(after_help = ENROLL_HELP)]
+    Enroll(EnrollArgs),
     /// Validate the config or print its path.
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -65,9 +164,23 @@ pub enum Command {
     /// Built-in and configured providers.
     #[command(subcommand)]
     Providers(ProvidersCommand),
-    /// Configured accounts and their recorded health (no spend, no token reads).
+    /// Configured accounts, their recorded health and each token's expiry and refresh
+    /// admission (no spend; a token is read only from a file or environment secret).
     #[command(subcommand)]
     Accounts(AccountsCommand),
+    /// One screen per profile: each account's state, usage windows, token, the account the
+    /// next managed session starts on, and the last handoffs (local state only; no provider
+    /// call).
+    #[command(
+        after_help = "Examples:\n  oauth-mux status\n  oauth-mux status --profile codex-max --watch\n  oauth-mux status --json"
+    )]
+    Status(StatusArgs),
+    /// The same status in the browser: a read-only page on 127.0.0.1 behind a random token
+    /// in its URL, with plots of usage and of handoffs and failures over the last day.
+    #[command(
+        after_help = "Examples:\n  oauth-mux dashboard\n  oauth-mux dashboard --open\n  oauth-mux dashboard --port 8765\n\nIt serves until interrupted (Ctrl-C). Only this machine can reach it, and only with the\nprinted URL; the page holds no secret, no raw account id and no path."
+    )]
+    Dashboard(DashboardArgs),
     /// Show recorded route health, or reset it.
     #[command(
         after_help = "Examples:\n  oauth-mux health --json\n  oauth-mux health --reset codex:max-1#codex-max\n  oauth-mux health --reset all"
@@ -86,14 +199,14 @@ pub enum Command {
     /// proxy that answers a spent quota with another account of the profile.
     #[command(
         args_conflicts_with_subcommands = true,
-        after_help = "Examples:\n  oauth-mux codex\n  oauth-mux codex -- exec --skip-git-repo-check \"fix the tests\"\n  oauth-mux codex resume -- --last\n  oauth-mux codex --no-side-traffic -p codex-max\n  oauth-mux codex status-latest --json\n\nEnvironment:\n  OMUX_CODEX_BIN       the codex binary (default: codex on PATH)\n  OMUX_CODEX_UPSTREAM  upstream origin (gateways, mirrors, tests)\n  OMUX_EXTRA_CA_FILE   extra PEM CA bundle for upstream TLS\n  HTTPS_PROXY          honoured for upstream traffic"
+        after_help = "oauth-mux's own options are long-only and come first; every other argument\ngoes to codex unchanged (`--` before them works too).\n\nExamples:\n  oauth-mux codex\n  oauth-mux codex exec --skip-git-repo-check \"fix the tests\"\n  oauth-mux codex resume --last\n  oauth-mux codex --profile codex-max --model gpt-5.5\n  oauth-mux codex --no-side-traffic -- exec \"say hi\"\n  oauth-mux codex status-latest --json\n  oauth-mux codex preflight\n  oauth-mux codex login-device max-1\n\nEnvironment:\n  OMUX_CODEX_BIN       the codex binary (default: codex on PATH)\n  OMUX_CODEX_UPSTREAM  upstream origin (gateways, mirrors, tests)\n  OMUX_EXTRA_CA_FILE   extra PEM CA bundle for upstream TLS\n  HTTPS_PROXY          honoured for upstream traffic"
     )]
     Codex(CodexArgs),
     /// Run the real Claude Code CLI in a managed session (ANTHROPIC_BASE_URL points at a
     /// local proxy that answers a spent quota with another account of the profile).
     #[command(
         args_conflicts_with_subcommands = true,
-        after_help = "Examples:\n  oauth-mux claude\n  oauth-mux claude -- -p \"explain this repo\"\n  oauth-mux claude --isolated-config --no-side-traffic\n  oauth-mux claude status-latest --json\n\nEnvironment:\n  OMUX_CLAUDE_BIN       the claude binary (default: claude on PATH)\n  OMUX_CLAUDE_UPSTREAM  upstream origin (gateways, mirrors, tests)\n  OMUX_EXTRA_CA_FILE    extra PEM CA bundle for upstream TLS\n  HTTPS_PROXY           honoured for upstream traffic"
+        after_help = "oauth-mux's own options are long-only and come first; every other argument\ngoes to claude unchanged (`--` before them works too).\n\nExamples:\n  oauth-mux claude\n  oauth-mux claude -p \"explain this repo\"\n  oauth-mux claude --profile claude --continue\n  oauth-mux claude --isolated-config --no-side-traffic\n  oauth-mux claude status-latest --json\n  oauth-mux claude preflight\n  oauth-mux claude login work\n\nEnvironment:\n  OMUX_CLAUDE_BIN       the claude binary (default: claude on PATH)\n  OMUX_CLAUDE_UPSTREAM  upstream origin (gateways, mirrors, tests)\n  OMUX_EXTRA_CA_FILE    extra PEM CA bundle for upstream TLS\n  HTTPS_PROXY           honoured for upstream traffic"
     )]
     Claude(ClaudeArgs),
     /// Probe routes against their providers and record the evidence (budgeted).
@@ -126,6 +239,10 @@ pub enum Command {
     )]
     Daemon(DaemonCommand),
     // --- end afloat ---
+    /// Refresh OAuth tokens before they expire, for every account whose writeback is admitted
+    /// (cron, a systemd user timer, launchd; see `--print-unit`).
+    #[command(after_help = KEEPALIVE_HELP)]
+    Keepalive(KeepaliveArgs),
     /// Print a shell completion script.
     #[command(
         after_help = "Examples:\n  oauth-mux completions bash > ~/.local/share/bash-completion/completions/oauth-mux\n  oauth-mux completions fish > ~/.config/fish/completions/oauth-mux.fish"
@@ -146,7 +263,7 @@ pub struct CodexArgs {
     pub command: Option<CodexCommand>,
     #[command(flatten)]
     pub launch: LaunchArgs,
-    /// Arguments for codex, after `--` (e.g. `-- exec "say hi"`).
+    /// Arguments for codex (e.g. `exec "say hi"`, `--model x`); `--` before them is optional.
     #[arg(last = true)]
     pub args: Vec<std::ffi::OsString>,
 }
@@ -155,13 +272,11 @@ pub struct CodexArgs {
 pub enum CodexCommand {
     /// Start codex with ARGS (the default when no subcommand is given).
     #[command(
-        after_help = "Examples:\n  oauth-mux codex run\n  oauth-mux codex run -- exec \"say hi\""
+        after_help = "Examples:\n  oauth-mux codex run\n  oauth-mux codex run exec \"say hi\""
     )]
     Run(HarnessRunArgs),
     /// `codex resume ARGS`: continue a session recorded through oauth-mux.
-    #[command(
-        after_help = "Examples:\n  oauth-mux codex resume\n  oauth-mux codex resume -- --last"
-    )]
+    #[command(after_help = "Examples:\n  oauth-mux codex resume\n  oauth-mux codex resume --last")]
     Resume(HarnessRunArgs),
     /// Summarize the newest managed Codex session: verdict and next action.
     #[command(
@@ -169,6 +284,31 @@ pub enum CodexCommand {
         after_help = "Examples:\n  oauth-mux codex status-latest\n  oauth-mux codex status-latest --json"
     )]
     StatusLatest(JsonFlag),
+    /// Log an account in: `codex login --device-auth` with the account's CODEX_HOME
+    /// (interactive; holds the account's repair lock; not with --json).
+    #[command(
+        name = "login-device",
+        after_help = "Examples:\n  oauth-mux codex login-device max-1"
+    )]
+    LoginDevice(LoginArgs),
+    #[command(flatten)]
+    Check(HarnessCheck),
+    /// Every check `oauth-mux codex` makes before it launches, without launching.
+    #[command(
+        after_help = format!("{PREFLIGHT_HELP}\n\nExamples:\n  oauth-mux codex preflight\n  oauth-mux codex preflight --profile codex-max --no-side-traffic --json"))]
+    Preflight(PreflightArgs),
+    /// Write a Codex Max candidate config beside the active one (one Codex account → three).
+    #[command(
+        name = "config-candidate",
+        after_help = "Written only when the active config holds at most one Codex account, and never over an\nexisting file; nothing else changes. Try it with OMUX_CONFIG=<candidate>, then merge it.\n\nExamples:\n  oauth-mux codex config-candidate\n  oauth-mux codex config-candidate --json"
+    )]
+    ConfigCandidate(CandidateArgs),
+    /// Merge a candidate's Codex provider and codex-max/codex-mini profiles into the config.
+    #[command(
+        name = "config-merge",
+        after_help = "Validates the candidate and the merged result, keeps a backup of the active config beside\nit, and replaces it atomically; every other provider and profile is kept as it is.\n\nExamples:\n  oauth-mux codex config-merge --candidate ~/.config/oauth-mux/codex-max.config.json"
+    )]
+    ConfigMerge(MergeArgs),
 }
 
 /// `oauth-mux claude [status-latest] [-- ARGS]`.
@@ -182,7 +322,7 @@ pub struct ClaudeArgs {
     /// by default Claude uses your own config dir.
     #[arg(long)]
     pub isolated_config: bool,
-    /// Arguments for claude, after `--` (e.g. `-- -p "say hi"`).
+    /// Arguments for claude (e.g. `-p "say hi"`, `--continue`); `--` before them is optional.
     #[arg(last = true)]
     pub args: Vec<std::ffi::OsString>,
 }
@@ -195,6 +335,17 @@ pub enum ClaudeCommand {
         after_help = "Examples:\n  oauth-mux claude status-latest\n  oauth-mux claude status-latest --json"
     )]
     StatusLatest(JsonFlag),
+    /// Log an account in: `claude auth login` with the account's CLAUDE_CONFIG_DIR
+    /// (interactive; holds the account's repair lock; not with --json).
+    #[command(
+        after_help = "Runs Claude Code's own subscription login, which stores a refreshable credential in the\naccount's store (.credentials.json). `claude setup-token` is not used: its token cannot be\nrefreshed and is printed instead of stored (docs/onboarding.md).\n\nExamples:\n  oauth-mux claude login work"
+    )]
+    Login(LoginArgs),
+    #[command(flatten)]
+    Check(HarnessCheck),
+    /// Every check `oauth-mux claude` makes before it launches, without launching.
+    #[command(after_help = format!("{PREFLIGHT_HELP}\n\nExamples:\n  oauth-mux claude preflight\n  oauth-mux claude preflight --isolated-config --json"))]
+    Preflight(ClaudePreflightArgs),
 }
 
 /// A managed-session subcommand's own flags plus the harness arguments.
@@ -202,16 +353,46 @@ pub enum ClaudeCommand {
 pub struct HarnessRunArgs {
     #[command(flatten)]
     pub launch: LaunchArgs,
-    /// Arguments for the harness, after `--`.
+    /// Arguments for the harness; `--` before them is optional.
     #[arg(last = true)]
     pub args: Vec<std::ffi::OsString>,
+}
+
+/// `oauth-mux status`.
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Only this profile (default: every profile).
+    #[arg(long, short = 'p')]
+    pub profile: Option<String>,
+    /// Redraw in place every `--interval` seconds until interrupted (with `--json`: one
+    /// report per line).
+    #[arg(long)]
+    pub watch: bool,
+    /// Seconds between redraws with `--watch`.
+    #[arg(long, default_value_t = 5, value_name = "SECONDS")]
+    pub interval: u64,
+    /// Print JSON (stable field names; see docs/json.md).
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `oauth-mux dashboard`.
+#[derive(Debug, Args)]
+pub struct DashboardArgs {
+    /// Port on 127.0.0.1 (0: a free one).
+    #[arg(long, default_value_t = 0)]
+    pub port: u16,
+    /// Open the page in the system browser instead of only printing its URL.
+    #[arg(long)]
+    pub open: bool,
 }
 
 /// Flags shared by `oauth-mux codex` and `oauth-mux claude`.
 #[derive(Debug, Args, Default, Clone)]
 pub struct LaunchArgs {
-    /// Profile whose accounts the session may use (default: codex-max / claude).
-    #[arg(long, short = 'p')]
+    /// Profile whose accounts the session may use (default: codex-max / claude). Long
+    /// only: `-p` and every other argument oauth-mux does not own go to the harness.
+    #[arg(long)]
     pub profile: Option<String>,
     /// Turn off the harness's non-model traffic for this session only (Codex: plugin sync,
     /// apps MCP, analytics; Claude: telemetry, bootstrap, auto-update). Off by default:
@@ -435,6 +616,80 @@ pub struct EventsArgs {
 
 // --- end afloat ---
 
+const KEEPALIVE_HELP: &str = "\
+Refreshes each selected account whose token expires within --within (default: the
+provider's margin: 45 minutes for Claude, a day for Codex), sharing the real CLIs' locks so
+nothing spends a refresh token twice. Accounts whose writeback is not admitted are listed
+with the reason and left alone. Exit 203 when a refresh token was rejected (log in again),
+204 when the token endpoint could not be reached.
+
+Examples:
+  oauth-mux keepalive
+  oauth-mux keepalive --once --provider claude --json
+  oauth-mux keepalive --within 2h
+  oauth-mux keepalive --loop --interval 600
+  oauth-mux keepalive --print-unit systemd
+  oauth-mux keepalive --print-unit launchd --interval 1800";
+
+/// `keepalive` arguments.
+#[derive(Debug, Args)]
+pub struct KeepaliveArgs {
+    #[command(flatten)]
+    pub selectors: Selectors,
+    /// One pass, then exit (the default).
+    #[arg(long, conflicts_with = "loop_")]
+    pub once: bool,
+    /// Keep going: one pass every --interval seconds until stopped (or --iterations).
+    #[arg(long = "loop")]
+    pub loop_: bool,
+    /// With --loop: stop after this many passes.
+    #[arg(long, requires = "loop_", value_parser = clap::value_parser!(u32).range(1..))]
+    pub iterations: Option<u32>,
+    /// Seconds between passes (--loop) or timer runs (--print-unit).
+    #[arg(long, default_value_t = 900, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub interval: u64,
+    /// Refresh tokens that expire within this long: 90s, 45m, 2h, 1d (default: the
+    /// provider definition's margin).
+    #[arg(long, value_parser = parse_duration)]
+    pub within: Option<u64>,
+    /// Print a unit that runs `keepalive --once` every --interval seconds, and exit. Installs
+    /// nothing.
+    #[arg(long, value_enum, conflicts_with_all = ["once", "loop_"])]
+    pub print_unit: Option<UnitKind>,
+    /// Print JSON (with --loop: one line per pass).
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Service managers `keepalive --print-unit` writes for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum UnitKind {
+    /// A systemd user service and timer.
+    Systemd,
+    /// A launchd user agent (macOS).
+    Launchd,
+}
+
+/// `90`, `90s`, `45m`, `2h`, `1d` → seconds.
+pub fn parse_duration(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    let (number, unit) = match text.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
+        Some((i, _)) => (&text[..i], &text[i..]),
+        None => (text, "s"),
+    };
+    let n: u64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a duration; write e.g. 90s, 45m, 2h or 1d"))?;
+    let scale = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return Err(format!("unknown unit {unit:?}; use s, m, h or d")),
+    };
+    Ok(n.saturating_mul(scale))
+}
+
 /// Route selectors shared by every route-aware command.
 #[derive(Debug, Args, Default, Clone)]
 pub struct Selectors {
@@ -475,15 +730,6 @@ pub struct ExecArgs {
     pub command: Vec<String>,
 }
 
-#[derive(Debug, Args)]
-pub struct InitArgs {
-    /// Write the three-account Codex Max starter (max-1, max-2, max-3).
-    #[arg(long)]
-    pub codex_max: bool,
-    #[arg(long)]
-    pub json: bool,
-}
-
 #[derive(Debug, Subcommand)]
 pub enum ConfigCommand {
     /// Validate the config; every problem is listed with its JSON path and a fix (exit 200 when invalid).
@@ -506,7 +752,8 @@ pub struct DoctorArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum DoctorCommand {
-    /// Binaries, store dirs, writability and session files per account (reads no token values).
+    /// Binaries, store dirs, writability, session files and the token's expiry and refresh
+    /// admission per account (a token is read only from a file or environment secret).
     #[command(
         after_help = "Examples:\n  oauth-mux doctor runtime\n  oauth-mux doctor runtime --profile codex-max --capability codex-max --json"
     )]
@@ -667,4 +914,84 @@ pub struct CompletionsArgs {
 /// The clap command tree, for completions and the man page.
 pub fn command() -> clap::Command {
     <Cli as clap::CommandFactory>::command()
+}
+
+#[cfg(test)]
+mod harness_args_tests {
+    use super::*;
+
+    fn routed(args: &[&str]) -> Vec<String> {
+        let argv = std::iter::once("oauth-mux")
+            .chain(args.iter().copied())
+            .map(OsString::from)
+            .collect();
+        route_harness_args(argv)
+            .into_iter()
+            .skip(1)
+            .map(|a| a.into_string().unwrap())
+            .collect()
+    }
+
+    fn harness_args(args: &[&str]) -> Vec<String> {
+        let argv = route_harness_args(
+            std::iter::once("oauth-mux")
+                .chain(args.iter().copied())
+                .map(OsString::from)
+                .collect(),
+        );
+        let cli = Cli::try_parse_from(argv).unwrap();
+        let (own, args) = match cli.command {
+            Command::Codex(c) => match c.command {
+                Some(CodexCommand::Run(r) | CodexCommand::Resume(r)) => (r.launch, r.args),
+                _ => (c.launch, c.args),
+            },
+            Command::Claude(c) => (c.launch, c.args),
+            _ => panic!("not a harness command"),
+        };
+        let mut out: Vec<String> = own
+            .profile
+            .into_iter()
+            .map(|p| format!("profile={p}"))
+            .collect();
+        out.extend(args.into_iter().map(|a| a.into_string().unwrap()));
+        out
+    }
+
+    #[test]
+    fn everything_oauth_mux_does_not_own_goes_to_the_harness() {
+        assert_eq!(harness_args(&["claude", "-p", "hi"]), ["-p", "hi"]);
+        assert_eq!(
+            harness_args(&["codex", "exec", "say hi"]),
+            ["exec", "say hi"]
+        );
+        assert_eq!(harness_args(&["codex", "--model", "x"]), ["--model", "x"]);
+        assert_eq!(harness_args(&["codex", "resume", "--last"]), ["--last"]);
+        assert_eq!(
+            harness_args(&["codex", "--profile", "work", "exec", "--profile", "p2"]),
+            ["profile=work", "exec", "--profile", "p2"],
+            "oauth-mux's options come first; after the first harness argument all is the harness's"
+        );
+        assert_eq!(
+            harness_args(&["claude", "--profile=team", "--", "--profile", "x"]),
+            ["profile=team", "--profile", "x"]
+        );
+        assert_eq!(
+            harness_args(&["claude", "--no-side-traffic", "--isolated-config", "-c"]),
+            ["-c"]
+        );
+    }
+
+    #[test]
+    fn own_subcommands_and_other_commands_are_left_alone() {
+        assert_eq!(
+            routed(&["codex", "status-latest", "--json"]),
+            ["codex", "status-latest", "--json"]
+        );
+        assert_eq!(
+            routed(&["route", "explain", "-p", "x"]),
+            ["route", "explain", "-p", "x"]
+        );
+        assert_eq!(routed(&["codex", "--help"]), ["codex", "--help"]);
+        assert_eq!(routed(&["claude"]), ["claude"]);
+    }
 }

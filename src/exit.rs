@@ -25,6 +25,72 @@ impl ExitCode {
     pub fn code(self) -> u8 {
         self as u8
     }
+
+    /// The stable name of the code in JSON errors (docs/json.md).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Ok => "ok",
+            Self::Error => "error",
+            Self::Usage => "usage",
+            Self::Config => "config_error",
+            Self::NoneSelectable => "none_selectable",
+            Self::SecretRead => "secret_read_failed",
+            Self::TokenRefresh => "token_refresh_failed",
+            Self::Network => "network_error",
+            Self::UpdateAvailable => "update_available",
+            Self::UpdateRefused => "update_refused",
+            Self::NotSelfManaged => "not_self_managed",
+        }
+    }
+}
+
+/// The JSON error every `--json` command prints on failure (docs/json.md).
+#[derive(Debug, serde::Serialize)]
+pub struct JsonError {
+    pub error: JsonErrorBody,
+}
+
+#[derive(Debug, serde::Serialize)]
+pub struct JsonErrorBody {
+    /// Stable name of the exit code (`config_error`, `none_selectable`, …).
+    pub code: &'static str,
+    pub exit_code: u8,
+    /// What failed (redacted; never a secret).
+    pub message: String,
+    /// How to fix it, when the message says (`…; run X` or `…; fix Y`).
+    pub hint: Option<String>,
+    /// Commands to run next, taken from the message.
+    pub next: Vec<String>,
+}
+
+impl JsonError {
+    pub fn new(code: ExitCode, message: &str) -> JsonError {
+        let hint = message
+            .rsplit_once("; ")
+            .map(|(_, fix)| fix.trim().to_owned())
+            .filter(|fix| !fix.is_empty());
+        let next = message
+            .split('`')
+            .skip(1)
+            .step_by(2)
+            .filter(|c| c.starts_with("oauth-mux "))
+            .map(str::to_owned)
+            .collect();
+        JsonError {
+            error: JsonErrorBody {
+                code: code.name(),
+                exit_code: code.code(),
+                message: message.to_owned(),
+                hint,
+                next,
+            },
+        }
+    }
+}
+
+/// Print a failure as the one JSON error object on stdout.
+pub fn print_json_error(code: ExitCode, message: &str) {
+    let _ = crate::output::print_json(&JsonError::new(code, message));
 }
 
 /// An error that already knows which exit code it maps to. Anything else that
@@ -64,3 +130,25 @@ impl fmt::Display for Quiet {
 }
 
 impl std::error::Error for Quiet {}
+
+/// The command ran a child (a harness, an `exec` command, a login) and ends with the child's
+/// exit code: its output was the child's own, nothing more is printed.
+#[derive(Debug)]
+pub struct ChildExit(pub u8);
+
+impl fmt::Display for ChildExit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "child exited with {}", self.0)
+    }
+}
+
+impl std::error::Error for ChildExit {}
+
+/// `Ok` when the child succeeded, else the [`ChildExit`] that ends the process with its code.
+pub fn child_outcome(code: u8) -> anyhow::Result<()> {
+    if code == 0 {
+        Ok(())
+    } else {
+        Err(ChildExit(code).into())
+    }
+}

@@ -12,6 +12,7 @@ use crate::model::runtime::RuntimeReadiness;
 use crate::model::selection::Candidate;
 use crate::store::account_lock;
 use crate::store::paths::Dirs;
+use crate::util::home::expand_tilde;
 
 /// What selection runs over.
 #[derive(Debug, Clone)]
@@ -225,7 +226,7 @@ pub fn readiness(
             };
         }
     }
-    if let Some(dir) = account.config_dir.as_deref().map(expand_home) {
+    if let Some(dir) = account.config_dir.as_deref().map(expand_tilde) {
         if !dir.is_dir() {
             return RuntimeReadiness::SessionUnavailable {
                 what: "config_dir".into(),
@@ -252,16 +253,6 @@ pub fn readiness(
         }
     }
     RuntimeReadiness::Ready
-}
-
-/// `~` and `~/…` expansion with `$HOME`.
-pub fn expand_home(path: &str) -> PathBuf {
-    match (path.strip_prefix('~'), std::env::var_os("HOME")) {
-        (Some(rest), Some(home)) if rest.is_empty() || rest.starts_with('/') => {
-            PathBuf::from(home).join(rest.trim_start_matches('/'))
-        }
-        _ => PathBuf::from(path),
-    }
 }
 
 /// The first executable named `name` on `PATH`.

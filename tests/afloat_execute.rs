@@ -2,17 +2,20 @@
 //! per tick, its evidence recorded and re-read; a dead token found by a probe
 //! becomes one reauth handoff; a later usable probe settles it.
 
-mod afloat_support;
+mod kit;
 
-use afloat_support::{Bed, route};
 use jiff::Timestamp;
+use kit::Sandbox;
+use kit::toy::{afloat_sandbox, make_alive, make_dead, route};
 use serde_json::Value;
 
-fn execute(bed: &Bed, profile: &str) -> Value {
-    bed.json(&["stay-afloat", "--execute", "--profile", profile, "--json"])
+fn execute(bed: &Sandbox, profile: &str) -> Value {
+    bed.run(&["stay-afloat", "--execute", "--profile", profile, "--json"])
+        .ok()
+        .json()
 }
 
-fn executions(bed: &Bed) -> Vec<Value> {
+fn executions(bed: &Sandbox) -> Vec<Value> {
     bed.events()
         .into_iter()
         .filter(|e| e["kind"] == "daemon_execution")
@@ -21,7 +24,7 @@ fn executions(bed: &Bed) -> Vec<Value> {
 
 #[test]
 fn each_execute_tick_runs_one_admitted_probe_and_records_it() {
-    let bed = Bed::new();
+    let bed = afloat_sandbox();
     let first = execute(&bed, "cheap");
     assert_eq!(first["execution_mode"], "execute");
     assert_eq!(first["executed"], true, "{first:#}");
@@ -74,8 +77,11 @@ fn each_execute_tick_runs_one_admitted_probe_and_records_it() {
 
 #[test]
 fn refresh_is_one_execute_tick() {
-    let bed = Bed::new();
-    let tick = bed.json(&["stay-afloat", "refresh", "--profile", "cheap", "--json"]);
+    let bed = afloat_sandbox();
+    let tick = bed
+        .run(&["stay-afloat", "refresh", "--profile", "cheap", "--json"])
+        .ok()
+        .json();
     assert_eq!(tick["execution_mode"], "execute");
     assert_eq!(tick["mode"], "once");
     assert_eq!(tick["executions"].as_array().unwrap().len(), 1);
@@ -84,8 +90,8 @@ fn refresh_is_one_execute_tick() {
 
 #[test]
 fn a_probe_that_finds_a_dead_token_leads_to_one_handoff() {
-    let bed = Bed::new();
-    bed.make_dead("a1");
+    let bed = afloat_sandbox();
+    make_dead(&bed, "a1");
     let probed = execute(&bed, "solo");
     assert_eq!(probed["executed"], true);
     let a1 = route(&probed, "toy:a1#cheap");
@@ -97,11 +103,11 @@ fn a_probe_that_finds_a_dead_token_leads_to_one_handoff() {
     let again = execute(&bed, "solo");
     assert_eq!(again["handoff_queued"], false);
     assert_eq!(again["handoff_pending"], true);
-    let pending = bed.json(&["stay-afloat", "handoffs", "--json"]);
+    let pending = bed.run(&["stay-afloat", "handoffs", "--json"]).ok().json();
     assert_eq!(pending["handoffs"].as_array().unwrap().len(), 1);
 
     // The user logs in again; an explicit probe proves it; the next tick settles the handoff.
-    bed.make_alive("a1");
+    make_alive(&bed, "a1");
     let probe = bed.run(&[
         "probe",
         "--provider",
@@ -116,7 +122,7 @@ fn a_probe_that_finds_a_dead_token_leads_to_one_handoff() {
     let settled = execute(&bed, "solo");
     assert_eq!(settled["afloat"], true);
     assert_eq!(settled["handoff_pending"], false);
-    let pending = bed.json(&["stay-afloat", "handoffs", "--json"]);
+    let pending = bed.run(&["stay-afloat", "handoffs", "--json"]).ok().json();
     assert!(
         pending["handoffs"].as_array().unwrap().is_empty(),
         "{pending:#}"

@@ -1,15 +1,15 @@
 //! `stay-afloat launch` wired through the CLI: runs the target on the selected
 //! route, and refuses (exit 201, target not run) when nothing is selectable.
 
-mod afloat_support;
+mod kit;
 
-use afloat_support::Bed;
 use jiff::Timestamp;
+use kit::toy::afloat_sandbox;
 use oauth_mux::model::Classification;
 
 #[test]
 fn launch_runs_the_target_only_on_a_selectable_route() {
-    let bed = Bed::new();
+    let bed = afloat_sandbox();
     let marker = bed.path("probe/target-ran");
     let script = format!(
         "echo \"account=$OMUX_ACTIVE_ACCOUNT\"; touch {}",

@@ -1,10 +1,11 @@
 //! `stay-afloat` ticks through the real binary: plan and execute modes, schedules,
 //! the snapshot file, loops, `next`, handoffs and `daemon events`.
 
-mod afloat_support;
+mod kit;
 
-use afloat_support::{Bed, route};
 use jiff::{SignedDuration, Timestamp};
+use kit::Sandbox;
+use kit::toy::{afloat_sandbox, route};
 use oauth_mux::model::Classification;
 use serde_json::Value;
 
@@ -17,8 +18,8 @@ fn ts(v: &Value) -> Timestamp {
 
 #[test]
 fn plan_tick_shows_probe_needed_actions_and_runs_nothing() {
-    let bed = Bed::new();
-    let tick = bed.json(&["stay-afloat", "--once", "--json"]);
+    let bed = afloat_sandbox();
+    let tick = bed.run(&["stay-afloat", "--once", "--json"]).ok().json();
     assert_eq!(tick["version"], 1);
     assert_eq!(tick["tick_index"], 1);
     assert_eq!(tick["mode"], "once");
@@ -67,7 +68,7 @@ fn plan_tick_shows_probe_needed_actions_and_runs_nothing() {
 
 #[test]
 fn quota_waits_until_the_reset_while_another_route_is_selectable() {
-    let bed = Bed::new();
+    let bed = afloat_sandbox();
     let now = Timestamp::now();
     let reset = now + SignedDuration::from_hours(3);
     let reset = reset.round(jiff::Unit::Second).unwrap();
@@ -79,7 +80,7 @@ fn quota_waits_until_the_reset_while_another_route_is_selectable() {
         now,
     );
     bed.record("toy:a2#cheap", Classification::Success, now);
-    let tick = bed.json(&["stay-afloat", "--json"]);
+    let tick = bed.run(&["stay-afloat", "--json"]).ok().json();
     assert_eq!(tick["afloat"], true);
     assert_eq!(tick["reason"], "route_selectable");
     assert_eq!(tick["selected"]["key"], "toy:a2#cheap");
@@ -95,13 +96,13 @@ fn quota_waits_until_the_reset_while_another_route_is_selectable() {
     assert_eq!(tick["summary"]["selectable_routes"], 1);
     assert_eq!(tick["claim"]["level"], "prepared_fallback");
     // An execute tick with a selectable route is a no-op.
-    let tick = bed.json(&["stay-afloat", "--execute", "--json"]);
+    let tick = bed.run(&["stay-afloat", "--execute", "--json"]).ok().json();
     assert_eq!(tick["execution_mode"], "execute");
     assert_eq!(tick["executed"], false);
     assert_eq!(tick["reason"], "route_selectable");
     assert!(tick["executions"].as_array().unwrap().is_empty());
     // `next` hands out the exec argv of the selected route.
-    let next = bed.json(&["stay-afloat", "next", "--json"]);
+    let next = bed.run(&["stay-afloat", "next", "--json"]).ok().json();
     assert_eq!(next["action"], "next");
     assert_eq!(next["ready_for_exec"], true);
     assert_eq!(next["next_action"]["kind"], "exec");
@@ -131,7 +132,7 @@ fn quota_waits_until_the_reset_while_another_route_is_selectable() {
 
 #[test]
 fn a_passed_quota_reset_needs_revalidation() {
-    let bed = Bed::new();
+    let bed = afloat_sandbox();
     let now = Timestamp::now();
     bed.record(
         "toy:a1#cheap",
@@ -140,7 +141,10 @@ fn a_passed_quota_reset_needs_revalidation() {
         },
         now - SignedDuration::from_hours(2),
     );
-    let tick = bed.json(&["stay-afloat", "--profile", "solo", "--json"]);
+    let tick = bed
+        .run(&["stay-afloat", "--profile", "solo", "--json"])
+        .ok()
+        .json();
     let a1 = route(&tick, "toy:a1#cheap");
     assert_eq!(a1["status"]["state"], "revalidation_needed", "{a1:#}");
     assert_eq!(a1["action"]["kind"], "revalidation_needed");
@@ -157,9 +161,25 @@ fn a_passed_quota_reset_needs_revalidation() {
     assert_eq!(next["claim"]["level"], "mediation_required");
 }
 
+/// `oauth-mux stay-afloat handoff VERB` for toy:a1.
+fn handoff(bed: &Sandbox, verb: &str) -> Value {
+    bed.run(&[
+        "stay-afloat",
+        "handoff",
+        verb,
+        "--provider",
+        "toy",
+        "--account",
+        "a1",
+        "--json",
+    ])
+    .ok()
+    .json()
+}
+
 #[test]
 fn a_dead_token_queues_one_handoff_until_cleared() {
-    let bed = Bed::new();
+    let bed = afloat_sandbox();
     let now = Timestamp::now();
     bed.record(
         "toy:a1#cheap",
@@ -168,13 +188,20 @@ fn a_dead_token_queues_one_handoff_until_cleared() {
         },
         now,
     );
-    let plan = bed.json(&["stay-afloat", "--profile", "solo", "--json"]);
+    let plan = bed
+        .run(&["stay-afloat", "--profile", "solo", "--json"])
+        .ok()
+        .json();
     assert_eq!(plan["reason"], "handoff_needed");
     assert_eq!(plan["handoff_queued"], false);
     assert!(bed.events().is_empty(), "plan mode appends nothing");
 
-    let tick = |bed: &Bed| bed.json(&["stay-afloat", "--execute", "--profile", "solo", "--json"]);
-    let queued = |bed: &Bed| {
+    let tick = |bed: &Sandbox| {
+        bed.run(&["stay-afloat", "--execute", "--profile", "solo", "--json"])
+            .ok()
+            .json()
+    };
+    let queued = |bed: &Sandbox| {
         bed.events()
             .iter()
             .filter(|e| e["kind"] == "daemon_handoff" && e["outcome"] == "handoff_queued")
@@ -209,42 +236,27 @@ fn a_dead_token_queues_one_handoff_until_cleared() {
     assert_eq!(event["interactive"], true);
     assert_eq!(event["command"], "toy-login a1");
 
-    let handoffs = bed.json(&["stay-afloat", "handoffs", "--json"]);
+    let handoffs = bed.run(&["stay-afloat", "handoffs", "--json"]).ok().json();
     assert_eq!(handoffs["handoffs"].as_array().unwrap().len(), 1);
-    let alias = bed.json(&["daemon", "handoffs", "--json"]);
+    let alias = bed.run(&["daemon", "handoffs", "--json"]).ok().json();
     assert_eq!(alias["handoffs"], handoffs["handoffs"]);
 
-    let ack = bed.json(&[
-        "stay-afloat",
-        "handoff",
-        "ack",
-        "--provider",
-        "toy",
-        "--account",
-        "a1",
-        "--json",
-    ]);
+    let ack = handoff(&bed, "ack");
     assert_eq!(ack["outcome"], "handoff_acknowledged");
     assert_eq!(ack["handoff_pending"], true);
     assert_eq!(ack["event_recorded"], true);
     assert_eq!(ack["matched"], 1);
     assert_eq!(tick(&bed)["handoff_queued"], false, "ack keeps it pending");
 
-    let clear = bed.json(&[
-        "stay-afloat",
-        "handoff",
-        "clear",
-        "--provider",
-        "toy",
-        "--account",
-        "a1",
-        "--json",
-    ]);
+    let clear = handoff(&bed, "clear");
     assert_eq!(clear["outcome"], "handoff_resolved");
     assert_eq!(clear["handoff_pending"], false);
-    let handoffs = bed.json(&["stay-afloat", "handoffs", "--json"]);
+    let handoffs = bed.run(&["stay-afloat", "handoffs", "--json"]).ok().json();
     assert!(handoffs["handoffs"].as_array().unwrap().is_empty());
-    let all = bed.json(&["stay-afloat", "handoffs", "--all", "--json"]);
+    let all = bed
+        .run(&["stay-afloat", "handoffs", "--all", "--json"])
+        .ok()
+        .json();
     let outcomes: Vec<&str> = all["handoffs"]
         .as_array()
         .unwrap()
@@ -267,12 +279,15 @@ fn a_dead_token_queues_one_handoff_until_cleared() {
     assert_eq!(requeued["handoff_queued"], true);
     assert_eq!(queued(&bed), 2);
 
-    let events = bed.json(&["daemon", "events", "--json"]);
+    let events = bed.run(&["daemon", "events", "--json"]).ok().json();
     assert_eq!(
         events["events"].as_array().unwrap().len(),
         bed.events().len()
     );
-    let limited = bed.json(&["daemon", "events", "--limit", "2", "--json"]);
+    let limited = bed
+        .run(&["daemon", "events", "--limit", "2", "--json"])
+        .ok()
+        .json();
     let limited = limited["events"].as_array().unwrap();
     assert_eq!(limited.len(), 2);
     assert_eq!(limited[1]["outcome"], "handoff_queued");
@@ -281,16 +296,19 @@ fn a_dead_token_queues_one_handoff_until_cleared() {
 
 #[test]
 fn a_bounded_loop_reports_every_tick() {
-    let bed = Bed::new();
-    let envelope = bed.json(&[
-        "stay-afloat",
-        "--loop",
-        "--iterations",
-        "3",
-        "--interval-ms",
-        "10",
-        "--json",
-    ]);
+    let bed = afloat_sandbox();
+    let envelope = bed
+        .run(&[
+            "stay-afloat",
+            "--loop",
+            "--iterations",
+            "3",
+            "--interval-ms",
+            "10",
+            "--json",
+        ])
+        .ok()
+        .json();
     assert_eq!(envelope["mode"], "loop");
     assert_eq!(envelope["iterations_requested"], 3);
     let ticks = envelope["ticks"].as_array().unwrap();
@@ -310,14 +328,17 @@ fn a_bounded_loop_reports_every_tick() {
     .unwrap();
     assert_eq!(snapshot["tick_index"], 3, "the latest tick is the snapshot");
     // `--iterations` above 1 implies a loop.
-    let envelope = bed.json(&[
-        "stay-afloat",
-        "--iterations",
-        "2",
-        "--interval-ms",
-        "0",
-        "--json",
-    ]);
+    let envelope = bed
+        .run(&[
+            "stay-afloat",
+            "--iterations",
+            "2",
+            "--interval-ms",
+            "0",
+            "--json",
+        ])
+        .ok()
+        .json();
     assert_eq!(envelope["ticks"].as_array().unwrap().len(), 2);
     let empty = bed.run(&["daemon", "events"]);
     assert!(
@@ -329,7 +350,7 @@ fn a_bounded_loop_reports_every_tick() {
 
 #[test]
 fn execute_ticks_serialize_and_never_requeue_a_pending_handoff() {
-    let bed = Bed::new();
+    let bed = afloat_sandbox();
     bed.record(
         "toy:a1#cheap",
         Classification::Dead {
@@ -344,39 +365,26 @@ fn execute_ticks_serialize_and_never_requeue_a_pending_handoff() {
         std::time::Duration::from_secs(5),
     )
     .unwrap();
-    let mut waiting = bed
-        .command(&["stay-afloat", "--execute", "--profile", "solo", "--json"])
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let tick = || {
+        bed.oauth_mux()
+            .args(["stay-afloat", "--execute", "--profile", "solo", "--json"])
+            .spawn()
+    };
+    let mut waiting = tick();
     std::thread::sleep(std::time::Duration::from_millis(400));
     assert!(
-        waiting.try_wait().unwrap().is_none(),
+        waiting.is_running(),
         "an execute tick must wait for the running one"
     );
     assert!(bed.events().is_empty());
     drop(held);
-    assert!(waiting.wait().unwrap().success());
+    waiting.wait().ok();
     assert_eq!(bed.events().len(), 1, "the waiting tick queued the handoff");
 
-    let children: Vec<_> = (0..8)
-        .map(|_| {
-            bed.command(&["stay-afloat", "--execute", "--profile", "solo", "--json"])
-                .stdout(std::process::Stdio::piped())
-                .stderr(std::process::Stdio::piped())
-                .spawn()
-                .unwrap()
-        })
-        .collect();
+    let children: Vec<_> = (0..8).map(|_| tick()).collect();
     let mut queued_by_ticks = 0;
     for child in children {
-        let out = child.wait_with_output().unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let tick: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let tick = child.wait().ok().json();
         assert_eq!(tick["handoff_pending"], true);
         if tick["handoff_queued"] == true {
             queued_by_ticks += 1;

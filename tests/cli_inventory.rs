@@ -1,9 +1,9 @@
 //! End-to-end: the no-spend inventory commands on an empty machine, on a config,
 //! and on bad input — through the real binary in a scratch HOME.
 
-mod support;
+mod kit;
 
-use support::{TestEnv, assert_no_canary};
+use kit::{Sandbox, canary};
 
 /// Every inventory command, human and JSON.
 const COMMANDS: &[&[&str]] = &[
@@ -27,16 +27,18 @@ fn with_json(args: &[&str]) -> Vec<String> {
 
 #[test]
 fn empty_machine_every_command_answers_and_points_to_next_steps() {
-    let env = TestEnv::new();
+    let env = Sandbox::new();
     env.run(&["version"]).ok();
     assert!(env.run(&["version"]).stdout.starts_with("oauth-mux "));
     let v = env.run(&["version", "--json"]).json();
     assert_eq!(v["version"], env!("CARGO_PKG_VERSION"));
 
+    // Nothing configured is a problem: doctor says so, names the fix, and exits 1.
     let d = env.run(&["doctor", "--json"]);
-    d.ok();
+    d.code(1);
     let d = d.json();
     assert_eq!(d["configured"], false);
+    assert_eq!(d["problems"][0]["code"], "no_config");
     assert!(
         d["next_commands"]
             .as_array()
@@ -83,20 +85,20 @@ fn empty_machine_every_command_answers_and_points_to_next_steps() {
     r.code(200);
     assert_eq!(r.json()["configured"], false);
     // Nothing was written on an empty machine by inspection.
-    assert!(!env.config_path().exists());
+    assert!(!env.config_file().exists());
 }
 
 #[test]
 fn init_writes_once_and_never_overwrites() {
-    let env = TestEnv::new();
+    let env = Sandbox::new();
     let r = env.run(&["init", "--codex-max", "--json"]);
     r.ok();
     assert_eq!(r.json()["created"], true);
-    let before = std::fs::read(env.config_path()).unwrap();
+    let before = std::fs::read(env.config_file()).unwrap();
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(env.config_path())
+        let mode = std::fs::metadata(env.config_file())
             .unwrap()
             .permissions()
             .mode()
@@ -107,15 +109,15 @@ fn init_writes_once_and_never_overwrites() {
     r.code(1);
     assert_eq!(r.json()["created"], false);
     assert_eq!(
-        std::fs::read(env.config_path()).unwrap(),
+        std::fs::read(env.config_file()).unwrap(),
         before,
         "init must not overwrite"
     );
     env.run(&["config", "validate"]).ok();
-    // The starter creates no account stores (doctor runtime reports them missing).
+    // The starter creates the account stores it names; none is logged in yet.
     let rt = env.run(&["doctor", "runtime", "--json"]).json();
     assert_eq!(rt["accounts"], 3);
-    assert!(!env.root().join("data/oauth-mux/codex/max-1").exists());
+    assert!(env.root().join("data/oauth-mux/codex/max-1").is_dir());
     let acc = env.run(&["accounts", "list", "--json"]).json();
     assert_eq!(acc["accounts"].as_array().unwrap().len(), 3);
     let explain = env.run(&["route", "explain", "--json"]);
@@ -127,37 +129,37 @@ fn init_writes_once_and_never_overwrites() {
 
 #[test]
 fn config_locations_follow_the_env_precedence() {
-    let env = TestEnv::new();
+    let env = Sandbox::new();
     let p = env.run(&["config", "path"]).stdout;
-    assert!(p.trim().ends_with("cfg/oauth-mux/config.json"), "{p}");
+    assert!(p.trim().ends_with("config/oauth-mux/config.json"), "{p}");
     let custom = env.root().join("custom-dir");
-    let r = env
-        .command(&["config", "path", "--json"])
+    let v = env
+        .oauth_mux()
+        .args(["config", "path", "--json"])
         .env("OMUX_CONFIG_DIR", &custom)
-        .output()
-        .unwrap();
-    let v: serde_json::Value = serde_json::from_slice(&r.stdout).unwrap();
+        .run()
+        .json();
     assert_eq!(
         v["config_path"],
         custom.join("config.json").display().to_string()
     );
     assert_eq!(v["source"], "OMUX_CONFIG_DIR");
     let file = env.root().join("exact.json");
-    let r = env
-        .command(&["config", "path", "--json"])
+    let v = env
+        .oauth_mux()
+        .args(["config", "path", "--json"])
         .env("OMUX_CONFIG", &file)
         .env("OMUX_CONFIG_DIR", &custom)
-        .output()
-        .unwrap();
-    let v: serde_json::Value = serde_json::from_slice(&r.stdout).unwrap();
+        .run()
+        .json();
     assert_eq!(v["config_path"], file.display().to_string());
 }
 
 #[test]
 fn malformed_json_names_line_and_column_and_exits_200() {
-    let env = TestEnv::new();
+    let env = Sandbox::new();
     let text = "{\n  \"version\": 1,\n  \"providers\": {,}\n}";
-    env.write_config(text);
+    env.write_config_text(text);
     let r = env.run(&["config", "validate"]);
     r.code(200);
     assert!(r.stdout.contains("line 3, column"), "{}", r.stdout);
@@ -174,7 +176,7 @@ fn malformed_json_names_line_and_column_and_exits_200() {
     let d = env.run(&["doctor", "--json"]).json();
     assert_eq!(d["config_valid"], false);
     assert_eq!(
-        std::fs::read_to_string(env.config_path()).unwrap(),
+        std::fs::read_to_string(env.config_file()).unwrap(),
         text,
         "a bad config is never rewritten"
     );
@@ -182,8 +184,8 @@ fn malformed_json_names_line_and_column_and_exits_200() {
 
 #[test]
 fn bad_input_every_problem_with_path_and_hint() {
-    let env = TestEnv::new();
-    env.write_config(
+    let env = Sandbox::new();
+    env.write_config_text(
         r#"{"version": 1,
           "provider_definitions": {"toy": {"capabilities": [{"name": "me", "probe": {"url": "https://api.example.com/me?access_token=x"}}]}},
           "providers": {"codex": {"kind": "codex", "accounts": {
@@ -218,8 +220,8 @@ fn bad_input_every_problem_with_path_and_hint() {
 
 #[test]
 fn unknown_keys_warn_but_validate() {
-    let env = TestEnv::new();
-    env.write_config(r#"{"version": 1, "defautls": {}, "providers": {}}"#);
+    let env = Sandbox::new();
+    env.write_config_text(r#"{"version": 1, "defautls": {}, "providers": {}}"#);
     let r = env.run(&["config", "validate", "--json"]);
     r.ok();
     let v = r.json();
@@ -228,7 +230,7 @@ fn unknown_keys_warn_but_validate() {
 
 #[test]
 fn garbage_health_store_is_reported_and_never_rewritten() {
-    let env = TestEnv::new();
+    let env = Sandbox::new();
     env.run(&["init", "--codex-max"]).ok();
     let store = env.state_dir().join("health.json");
     std::fs::create_dir_all(store.parent().unwrap()).unwrap();
@@ -250,8 +252,15 @@ fn garbage_health_store_is_reported_and_never_rewritten() {
         assert_eq!(std::fs::read(&store).unwrap(), b"{ this is not json");
     }
     let d = env.run(&["doctor", "--json"]);
-    d.ok();
+    d.code(1);
     assert_eq!(d.json()["health_store_readable"], false);
+    assert!(
+        d.json()["problems"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["code"] == "health_store_unreadable")
+    );
     // `--reset all` moves it aside (nothing is deleted) and starts fresh.
     let r = env.run(&["health", "--reset", "all", "--json"]);
     r.ok();
@@ -262,7 +271,7 @@ fn garbage_health_store_is_reported_and_never_rewritten() {
 
 #[test]
 fn health_reset_rejects_bad_keys_with_usage_exit() {
-    let env = TestEnv::new();
+    let env = Sandbox::new();
     env.run(&["init"]).ok();
     let r = env.run(&["health", "--reset", "not-a-key"]);
     r.code(2);
@@ -275,7 +284,7 @@ fn health_reset_rejects_bad_keys_with_usage_exit() {
 
 #[test]
 fn usage_errors_exit_2_and_help_has_examples() {
-    let env = TestEnv::new();
+    let env = Sandbox::new();
     env.run(&["no-such-command"]).code(2);
     env.run(&["doctor", "--bogus"]).code(2);
     let h = env.run(&["route", "explain", "--help"]);
@@ -289,37 +298,37 @@ fn usage_errors_exit_2_and_help_has_examples() {
     env.run(&["completions", "bash"]).ok();
 }
 
-/// A config with a secret in every backend that can run here, each holding a
-/// canary, plus an inline age identity in the config itself.
-const CANARY_ENV: &str = "omux-canary-env-7f3a9c2e51d04b6a";
-const CANARY_FILE: &str = "omux-canary-file-2b8d4e6f1a3c5e7d";
-const CANARY_CMD: &str = "omux-canary-cmd-9e1f3a5c7b2d4f6a";
+/// An inline age identity in the config itself (no canary marker: searched for by itself).
 const AGE_IDENTITY: &str =
     "AGE-SECRET-KEY-1QQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQ";
 
+/// A config with a secret in every backend that can run here, each holding a canary, plus
+/// an inline age identity: no command prints any of them (every run checks its output)
+/// and no file but the user's own config and secret file holds one.
 #[test]
 fn canaries_never_reach_any_output_or_state_file() {
-    let env = TestEnv::new().env("OMUX_CANARY_TOKEN", CANARY_ENV);
-    let secret_file = env.root().join("secret.json");
-    std::fs::write(
-        &secret_file,
-        format!("{{\"access_token\":\"{CANARY_FILE}\"}}"),
-    )
-    .unwrap();
-    env.write_config(&format!(
+    let mut env = Sandbox::new();
+    env.set_env("OMUX_CANARY_TOKEN", canary::secret("env"));
+    let secret_file = env.plant_secret(
+        "secret.json",
+        format!("{{\"access_token\":\"{}\"}}", canary::secret("file")),
+    );
+    env.write_config_text(&format!(
         r#"{{"version": 1,
           "providers": {{"claude": {{"kind": "claude", "accounts": {{
               "env": {{"secret": {{"backend": "env", "variable": "OMUX_CANARY_TOKEN"}}}},
               "file": {{"secret": {{"backend": "file", "path": "{}"}}}},
-              "cmd": {{"secret": {{"backend": "command", "command": ["printf", "{CANARY_CMD}"]}}}},
+              "cmd": {{"secret": {{"backend": "command", "command": ["printf", "{}"]}}}},
               "stdin": {{"secret": {{"backend": "stdin"}}}},
               "age": {{"secret": {{"backend": "age", "path": "/nonexistent.age", "identity": "{AGE_IDENTITY}"}}}}
           }}}}}},
           "profiles": {{"claude": {{"providers": ["claude:env#auth-status", "claude:file#auth-status", "claude:cmd#auth-status", "claude:stdin", "claude:age"]}}}}}}"#,
-        secret_file.display()
+        secret_file.display(),
+        canary::secret("cmd"),
     ));
+    // The user's own config holds the command's secret and the identity by their choice.
+    env.mark_secret(&env.config_file());
     env.run(&["config", "validate"]).ok();
-    let mut texts = Vec::new();
     let mut commands: Vec<Vec<String>> = COMMANDS
         .iter()
         .map(|c| c.iter().map(|s| s.to_string()).collect())
@@ -335,17 +344,24 @@ fn canaries_never_reach_any_output_or_state_file() {
         commands.push(with_json(&extra));
     }
     for args in &commands {
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        let r = env.run(&args);
-        texts.push((format!("{args:?}"), r.all()));
+        let out = env
+            .oauth_mux()
+            .args(args)
+            .run()
+            .assert_no_canaries()
+            .clone();
+        assert!(!out.all().contains(AGE_IDENTITY), "identity leaked:\n{out}");
     }
-    for (path, text) in env.state_files_text() {
-        if path.ends_with("config.json") {
-            continue; // the user's own config holds the inline identity by their choice
+    env.assert_no_canary_on_disk();
+    for (path, text) in env.files_as_text() {
+        if path != env.config_file() {
+            assert!(
+                !text.contains(AGE_IDENTITY),
+                "identity leaked into {}",
+                path.display()
+            );
         }
-        texts.push((path.display().to_string(), text));
     }
-    assert_no_canary(&[CANARY_ENV, CANARY_FILE, CANARY_CMD, AGE_IDENTITY], &texts);
 }
 
 /// Every command's `--help` shows examples.
@@ -367,7 +383,7 @@ fn every_command_help_has_examples() {
     }
     let mut leaves = Vec::new();
     walk(&oauth_mux::cli::command(), Vec::new(), &mut leaves);
-    let env = TestEnv::new();
+    let env = Sandbox::new();
     for path in leaves.into_iter().filter(|p| !p.is_empty()) {
         let mut args: Vec<&str> = path.iter().map(String::as_str).collect();
         args.push("--help");

@@ -2,9 +2,11 @@
 //! (`config::check_text`: no errors, no warnings) and through the built binary
 //! (`oauth-mux config validate --json` exits 0 and reports `ok`).
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+mod kit;
 
+use std::path::{Path, PathBuf};
+
+use kit::Sandbox;
 use oauth_mux::config::check_text;
 
 /// The examples `examples/README.md` documents; each must exist.
@@ -76,29 +78,15 @@ fn every_example_passes_the_library_check_cleanly() {
 
 #[test]
 fn every_example_passes_config_validate_in_the_binary() {
-    let home = tempfile::tempdir().unwrap();
+    let sb = Sandbox::new();
     for path in example_files() {
-        let out = Command::new(env!("CARGO_BIN_EXE_oauth-mux"))
+        let out = sb
+            .oauth_mux()
             .args(["config", "validate", "--json"])
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("HOME", home.path())
-            .env("XDG_CONFIG_HOME", home.path().join("config"))
-            .env("XDG_STATE_HOME", home.path().join("state"))
-            .env("XDG_RUNTIME_DIR", home.path().join("run"))
             .env("OMUX_CONFIG", &path)
-            .output()
-            .unwrap();
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        assert!(
-            out.status.success(),
-            "{}: config validate exited {:?}\nstdout: {stdout}\nstderr: {}",
-            path.display(),
-            out.status.code(),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let report: serde_json::Value = serde_json::from_str(&stdout)
-            .unwrap_or_else(|e| panic!("{}: not JSON ({e}): {stdout}", path.display()));
+            .run();
+        assert_eq!(out.code, 0, "{}: {out}", path.display());
+        let report = out.json();
         assert_eq!(report["ok"], true, "{}: {report:#}", path.display());
         assert_eq!(report["configured"], true, "{}: {report:#}", path.display());
         assert_eq!(

@@ -3,18 +3,14 @@
 //! XDG dirs, a config with two accounts) against the loopback fake provider, with
 //! HTTPS_PROXY pointing at a refusing proxy so any off-box attempt fails the test.
 
-mod harness_support;
+mod kit;
 
-use std::process::{Command, Output, Stdio};
-
-use harness_support::*;
+use kit::files::mode;
+use kit::harness::{self, real_cli, script_harness};
+use kit::{Output, Sandbox, canary};
 use oauth_mux::demo::fake_provider::{Behaviour, FakeProvider};
 use serde_json::{Value, json};
 
-const SIG_1: &str = "omuxcanarysigacctone1";
-const SIG_2: &str = "omuxcanarysigaccttwo2";
-const RAW_ID_1: &str = "omux-canary-raw-id-acct-one";
-const RAW_ID_2: &str = "omux-canary-raw-id-acct-two";
 /// The API key plain `codex` (without oauth-mux) uses in the cross-resume test.
 const PLAIN_USER_KEY: &str = "sk-user-own-plain-key";
 
@@ -24,12 +20,13 @@ enum Kind {
     Claude,
 }
 
-/// One scenario: a temp user with their own harness files, a config with accounts
-/// `acct-1` (priority 10) and `acct-2` (priority 5), the fake provider scripted per account.
+/// One scenario: a sandbox with the user's own harness files, a config with accounts
+/// `acct-1` (priority 10) and `acct-2` (priority 5), the fake provider scripted per account,
+/// and every proxy variable pointing at a proxy that refuses (and records) any attempt to
+/// leave the machine.
 struct Scenario {
     kind: Kind,
-    user: TempUser,
-    refusing: RefusingProxy,
+    sb: Sandbox,
     fake: FakeProvider,
     tokens: [String; 2],
     user_files: Vec<&'static str>,
@@ -38,78 +35,67 @@ struct Scenario {
 
 impl Scenario {
     fn new(kind: Kind, acct1: Behaviour, acct2: Behaviour) -> Scenario {
-        let user = TempUser::new();
-        let tokens = match kind {
-            Kind::Codex => [canary_jwt(SIG_1), canary_jwt(SIG_2)],
-            Kind::Claude => [
-                format!("sk-ant-oat01-{SIG_1}"),
-                format!("sk-ant-oat01-{SIG_2}"),
-            ],
-        };
+        let mut sb = Sandbox::new();
+        sb.refuse_off_box_traffic();
+        let labels = ["acct-1", "acct-2"];
+        let tokens = labels.map(|label| match kind {
+            Kind::Codex => canary::jwt(label),
+            Kind::Claude => canary::claude_token(label),
+        });
         let fake = FakeProvider::start(vec![
             (tokens[0].clone(), acct1),
             (tokens[1].clone(), acct2),
             (PLAIN_USER_KEY.to_string(), ok("PLAIN-ANSWER")),
         ])
         .unwrap();
-        std::fs::create_dir_all(user.path("secrets")).unwrap();
         let mut accounts = serde_json::Map::new();
-        for (i, (label, raw_id)) in [("acct-1", RAW_ID_1), ("acct-2", RAW_ID_2)]
-            .into_iter()
-            .enumerate()
-        {
+        for (i, label) in labels.into_iter().enumerate() {
             let secret = match kind {
                 Kind::Codex => json!({"auth_mode": "chatgpt", "OPENAI_API_KEY": null,
                     "tokens": {"id_token": tokens[i], "access_token": tokens[i],
-                               "refresh_token": format!("rt-{raw_id}"), "account_id": raw_id}}),
+                               "refresh_token": canary::refresh_token(label),
+                               "account_id": canary::account_id(label)}}),
                 Kind::Claude => json!({"claudeAiOauth": {"accessToken": tokens[i],
-                    "refreshToken": format!("rt-{raw_id}"), "expiresAt": 4_102_444_800_000_i64,
+                    "refreshToken": canary::refresh_token(label), "expiresAt": 4_102_444_800_000_i64,
                     "scopes": ["user:inference"], "subscriptionType": "max"}}),
             };
-            let path = user.path(&format!("secrets/{label}.json"));
-            std::fs::write(&path, serde_json::to_vec(&secret).unwrap()).unwrap();
+            let path = sb.plant_secret(
+                &format!("secrets/{label}.json"),
+                serde_json::to_vec(&secret).unwrap(),
+            );
             accounts.insert(
                 label.into(),
                 json!({"priority": 10 - 5 * i as i32,
-                       "secret": {"backend": "file", "path": path.to_string_lossy()}}),
+                       "secret": {"backend": "file", "path": path}}),
             );
         }
         let (provider, profile, capability) = match kind {
             Kind::Codex => ("codex", "codex-max", "codex-max"),
             Kind::Claude => ("claude", "claude", "messages"),
         };
-        let config = json!({
+        sb.write_config(&json!({
             "version": 1,
             "providers": {provider: {"kind": provider, "accounts": accounts}},
             "profiles": {profile: {"providers": [
                 format!("{provider}:acct-1#{capability}"),
                 format!("{provider}:acct-2#{capability}"),
             ]}},
-        });
-        std::fs::create_dir_all(user.path("xdg/config/oauth-mux")).unwrap();
-        std::fs::write(
-            user.path("xdg/config/oauth-mux/config.json"),
-            serde_json::to_vec_pretty(&config).unwrap(),
-        )
-        .unwrap();
+        }));
         let user_files = match kind {
-            Kind::Codex => {
-                user.plant_codex_files();
-                vec!["home/.codex/config.toml", "home/.codex/auth.json"]
-            }
-            Kind::Claude => {
-                user.plant_claude_files();
-                vec![
-                    "home/.claude/settings.json",
-                    "home/.claude/.credentials.json",
-                ]
-            }
+            Kind::Codex => harness::plant_user_codex_files(&sb),
+            Kind::Claude => harness::plant_user_claude_files(&sb),
         };
-        let before = user.snapshot(&user_files);
+        let before = harness::snapshot(&sb, &user_files);
+        let cli = real_cli(match kind {
+            Kind::Codex => "codex",
+            Kind::Claude => "claude",
+        });
+        sb.prepend_path(cli.parent().unwrap());
+        sb.set_env("OMUX_CODEX_UPSTREAM", fake.origin());
+        sb.set_env("OMUX_CLAUDE_UPSTREAM", fake.origin());
         Scenario {
             kind,
-            refusing: RefusingProxy::start(),
-            user,
+            sb,
             fake,
             tokens,
             user_files,
@@ -117,49 +103,37 @@ impl Scenario {
         }
     }
 
-    fn command(&self, args: &[&str]) -> Command {
-        let npm_bin = harness_bin(match self.kind {
-            Kind::Codex => "codex",
-            Kind::Claude => "claude",
-        });
-        let npm_dir = npm_bin.parent().unwrap().to_string_lossy().into_owned();
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_oauth-mux"));
-        cmd.env_clear()
-            .args(args)
-            .envs(self.user.env(&self.refusing))
-            .env("PATH", format!("{npm_dir}:/usr/local/bin:/usr/bin:/bin"))
-            .env("OMUX_CODEX_UPSTREAM", self.fake.origin())
-            .env("OMUX_CLAUDE_UPSTREAM", self.fake.origin())
-            .current_dir(self.user.path("work"))
-            .stdin(Stdio::null());
-        cmd
-    }
-
     fn run(&self, args: &[&str]) -> Output {
-        self.command(args).output().unwrap()
+        self.sb.run(args)
     }
 
-    /// `oauth-mux <harness> --no-side-traffic -- <one non-interactive turn>`.
+    /// One non-interactive turn, typed as a user would: `oauth-mux codex --no-side-traffic
+    /// exec …` / `oauth-mux claude --no-side-traffic -p …` (the harness's own arguments
+    /// pass through without `--`). Codex's refused WebSocket handshake is never shown.
     fn turn(&self) -> Output {
-        match self.kind {
+        let out = match self.kind {
             Kind::Codex => self.run(&[
                 "codex",
                 "--no-side-traffic",
-                "--",
                 "exec",
                 "--skip-git-repo-check",
                 "say hi",
             ]),
-            Kind::Claude => self.run(&["claude", "--no-side-traffic", "--", "-p", "say hi"]),
-        }
+            Kind::Claude => self.run(&["claude", "--no-side-traffic", "-p", "say hi"]),
+        };
+        assert!(
+            !out.all().contains("Responses WebSocket"),
+            "the 426 fallback must stay quiet:\n{out}"
+        );
+        out
     }
 
     /// [`Scenario::turn`], which must exit 0 and print `expected`.
     #[track_caller]
     fn turn_printing(&self, expected: &str) -> Output {
         let out = self.turn();
-        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-        assert!(text(&out).contains(expected), "{}", text(&out));
+        out.ok();
+        assert!(out.all().contains(expected), "{out}");
         out
     }
 
@@ -171,20 +145,20 @@ impl Scenario {
     }
 
     fn status_latest(&self) -> Value {
-        let out = self.run(&[self.harness(), "status-latest", "--json"]);
-        assert!(out.status.success(), "status-latest failed: {}", text(&out));
-        serde_json::from_slice(&out.stdout).unwrap()
+        self.run(&[self.harness(), "status-latest", "--json"])
+            .ok()
+            .json()
     }
 
-    /// `route explain --json` for the profile: account label -> route JSON.
+    /// `route explain --json` for the profile: its routes.
     fn routes(&self) -> Vec<Value> {
         let profile = match self.kind {
             Kind::Codex => "codex-max",
             Kind::Claude => "claude",
         };
-        let out = self.run(&["route", "explain", "--profile", profile, "--json"]);
-        let v: Value = serde_json::from_slice(&out.stdout)
-            .unwrap_or_else(|e| panic!("route explain JSON: {e}\n{}", text(&out)));
+        let v = self
+            .run(&["route", "explain", "--profile", profile, "--json"])
+            .json();
         v["routes"].as_array().cloned().unwrap_or_default()
     }
 
@@ -198,19 +172,19 @@ impl Scenario {
 
     /// The checks every scenario ends with: (g) the user's own harness files are
     /// byte-identical, no overlay is left, nothing went off-box, and (h) no canary appears in
-    /// any output, state, runtime file or artifact.
+    /// any output (oauth-mux's runs check their own), state, runtime file or artifact.
     fn assert_hygiene(&self, outputs: &[&Output]) {
         assert_eq!(
-            self.user.snapshot(&self.user_files),
+            harness::snapshot(&self.sb, &self.user_files),
             self.before,
             "the user's own harness files changed"
         );
         assert_eq!(
-            self.refusing.attempts(),
+            self.sb.off_box_attempts(),
             Vec::<String>::new(),
             "off-box attempts"
         );
-        let leftovers: Vec<String> = std::fs::read_dir(self.user.path("runtime/oauth-mux"))
+        let leftovers: Vec<String> = std::fs::read_dir(self.sb.runtime_dir())
             .map(|d| {
                 d.flatten()
                     .map(|e| e.file_name().to_string_lossy().into_owned())
@@ -222,34 +196,11 @@ impl Scenario {
             leftovers.is_empty(),
             "session dirs left behind: {leftovers:?}"
         );
-        for canary in [SIG_1, SIG_2, RAW_ID_1, RAW_ID_2, CANARY_USER_TOKEN] {
-            for out in outputs {
-                assert!(
-                    !text(out).contains(canary),
-                    "{canary} in output:\n{}",
-                    text(out)
-                );
-            }
-            let hits = self.user.files_containing(
-                canary,
-                &[
-                    "secrets/",
-                    "home/.codex/auth.json",
-                    "home/.claude/.credentials.json",
-                ],
-            );
-            assert!(hits.is_empty(), "{canary} written to {hits:?}");
+        for out in outputs {
+            out.assert_no_canaries();
         }
+        self.sb.assert_no_canary_on_disk();
     }
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
 }
 
 fn quota() -> Behaviour {
@@ -280,12 +231,9 @@ fn ok(text: &str) -> Behaviour {
 fn assert_live_handoff(kind: Kind) {
     let s = Scenario::new(kind, quota(), ok("HANDOFF-TEXT-OK"));
     let out = s.turn();
-    let all = text(&out);
-    assert_eq!(out.status.code(), Some(0), "{all}");
-    assert!(
-        String::from_utf8_lossy(&out.stdout).contains("HANDOFF-TEXT-OK"),
-        "{all}"
-    );
+    let all = out.all();
+    out.ok();
+    assert!(out.stdout.contains("HANDOFF-TEXT-OK"), "{all}");
     for leak in ["usage limit", "session limit", "rate limit", "429"] {
         assert!(
             !all.to_lowercase().contains(leak),
@@ -314,18 +262,15 @@ fn assert_live_handoff(kind: Kind) {
     assert_eq!(status["handoffs"][0]["from"], "acct-1");
     assert_eq!(status["handoffs"][0]["to"], "acct-2");
     // The artifact is private: 0600 in a 0700 directory.
-    use std::os::unix::fs::PermissionsExt;
-    let sessions = s.user.state_dir().join("sessions");
-    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    let sessions = s.sb.state_dir().join("sessions");
     assert_eq!(mode(&sessions), 0o700);
     for entry in std::fs::read_dir(&sessions).unwrap() {
         assert_eq!(mode(&entry.unwrap().path()), 0o600);
     }
     let human = s.run(&[s.harness(), "status-latest"]);
     assert!(
-        text(&human).contains("successful_live_quota_handoff"),
-        "{}",
-        text(&human)
+        human.all().contains("successful_live_quota_handoff"),
+        "{human}"
     );
     s.assert_hygiene(&[&out, &human]);
 }
@@ -339,9 +284,9 @@ both_harnesses!(
 fn assert_pool_exhausted(kind: Kind) {
     let s = Scenario::new(kind, quota(), quota());
     let out = s.turn();
-    let all = text(&out);
-    assert_ne!(out.status.code(), Some(0), "{all}");
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let all = out.all();
+    assert_ne!(out.code, 0, "{out}");
+    let stderr = &out.stderr;
     let notices: Vec<&str> = stderr
         .lines()
         .filter(|l| l.starts_with("oauth-mux:"))
@@ -359,13 +304,42 @@ fn assert_pool_exhausted(kind: Kind) {
         1,
         "each account tried at most once"
     );
+    // The harness says it in its own words, with the reset time.
+    assert_native_limit_message(kind, &all, 3600);
     assert_eq!(s.status_latest()["verdict"], "pool_exhausted");
     // A new session refuses before starting the harness, naming the reset.
     let again = s.turn();
-    assert_eq!(again.status.code(), Some(201), "{}", text(&again));
-    assert!(text(&again).contains("route explain"), "{}", text(&again));
+    again.code(201);
+    assert!(again.all().contains("route explain"), "{again}");
     assert_eq!(s.fake.calls(&s.tokens[0]) + s.fake.calls(&s.tokens[1]), 2);
     s.assert_hygiene(&[&out, &again]);
+}
+
+/// The harness's own "usage limit" wording with the reset `resets_in` seconds from now (UTC;
+/// either minute next to it, the harness rounds): Claude Code "You've hit your session limit
+/// · resets 3:28am", Codex "You’ve hit your usage limit. Try again at 3:28 AM."
+#[track_caller]
+fn assert_native_limit_message(kind: Kind, all: &str, resets_in: i64) {
+    let now = jiff::Timestamp::now().as_second();
+    let times: Vec<String> = (-2..=2)
+        .map(|m| {
+            let t = jiff::Timestamp::from_second(now + resets_in + 60 * m).unwrap();
+            let zoned = t.to_zoned(jiff::tz::TimeZone::UTC);
+            match kind {
+                Kind::Claude => format!("resets {}", zoned.strftime("%-I:%M%P")),
+                Kind::Codex => format!("Try again at {}", zoned.strftime("%-I:%M %p")),
+            }
+        })
+        .collect();
+    let wording = match kind {
+        Kind::Claude => "You've hit your session limit",
+        Kind::Codex => "hit your usage limit",
+    };
+    assert!(all.contains(wording), "no native limit wording:\n{all}");
+    assert!(
+        times.iter().any(|t| all.contains(t.as_str())),
+        "no reset time among {times:?}:\n{all}"
+    );
 }
 
 both_harnesses!(
@@ -431,14 +405,14 @@ fn assert_transient_is_retried_in_place(kind: Kind) {
         ok("SHOULD-NOT-BE-USED"),
     );
     let out = s.turn();
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    out.ok();
     assert_eq!(
         s.fake.calls(&s.tokens[0]),
         2,
         "529 then success, same account"
     );
     assert_eq!(s.fake.calls(&s.tokens[1]), 0, "no failover for overload");
-    assert!(!text(&out).contains("SHOULD-NOT-BE-USED"));
+    assert!(!out.all().contains("SHOULD-NOT-BE-USED"));
     let state = s.route_state("acct-1");
     assert!(
         state == "available" || state == "probe_needed",
@@ -463,12 +437,9 @@ fn assert_short_rate_limit_is_waited_out(kind: Kind) {
     };
     let s = Scenario::new(kind, short.clone(), short);
     let out = s.turn();
-    let all = text(&out);
-    assert_eq!(out.status.code(), Some(0), "{all}");
-    assert!(
-        String::from_utf8_lossy(&out.stdout).contains("after the wait"),
-        "{all}"
-    );
+    let all = out.all();
+    out.ok();
+    assert!(out.stdout.contains("after the wait"), "{all}");
     assert!(!all.to_lowercase().contains("rate limit"), "{all}");
     assert_eq!(s.fake.calls(&s.tokens[0]), 2, "asked again after the wait");
     assert_eq!(s.fake.calls(&s.tokens[1]), 1);
@@ -490,15 +461,6 @@ both_harnesses!(
     short_claude_rate_limit_is_waited_out
 );
 
-/// A stand-in harness (shell script) for checks that need the session's proxy address.
-fn script_harness(s: &Scenario, name: &str, body: &str) -> std::path::PathBuf {
-    let path = s.user.path(&format!("work/{name}.sh"));
-    std::fs::write(&path, format!("#!/bin/sh\nset -u\n{body}\n")).unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
-    path
-}
-
 /// POST to the proxy at `addr` with a raw HTTP/1.1 request; the status code.
 fn post_status(addr: &str, path: &str) -> u16 {
     use std::io::{Read, Write};
@@ -518,27 +480,29 @@ fn post_status(addr: &str, path: &str) -> u16 {
     String::from_utf8_lossy(&head[9..12]).parse().unwrap()
 }
 
+/// `oauth-mux codex` with `script` as the harness (its `$OUT` is `work/`), running.
+fn start_codex_with(s: &Scenario, script: &std::path::Path) -> kit::command::Running {
+    s.sb.oauth_mux()
+        .arg("codex")
+        .env("OMUX_CODEX_BIN", script)
+        .env("OUT", s.sb.work_dir())
+        .spawn()
+}
+
 #[test]
 fn e_requests_without_the_session_secret_get_403_and_touch_no_account() {
     let s = Scenario::new(Kind::Codex, ok("UNUSED"), ok("UNUSED"));
-    let out_dir = s.user.path("work");
+    let out_dir = s.sb.path("work");
     // A stand-in harness that waits while the test talks to its proxy.
     let script = script_harness(
-        &s,
+        &s.sb,
         "wait-for-done",
         r#"cp "$CODEX_HOME/config.toml" "$OUT/overlay-config.toml"
 i=0
 while [ ! -e "$OUT/done" ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done
 exit 0"#,
     );
-    let child = s
-        .command(&["codex"])
-        .env("OMUX_CODEX_BIN", &script)
-        .env("OUT", &out_dir)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = start_codex_with(&s, &script);
     let config_copy = out_dir.join("overlay-config.toml");
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     while !config_copy.exists() {
@@ -570,8 +534,8 @@ exit 0"#,
         assert_eq!(post_status(addr, path), 403, "{path}");
     }
     std::fs::write(out_dir.join("done"), "").unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let out = child.wait();
+    out.ok();
     assert_eq!(
         s.fake.total_calls(),
         0,
@@ -586,9 +550,9 @@ exit 0"#,
 #[test]
 fn sigterm_to_oauth_mux_reaches_the_harness_and_its_exit_code_comes_back() {
     let s = Scenario::new(Kind::Codex, ok("UNUSED"), ok("UNUSED"));
-    let out_dir = s.user.path("work");
+    let out_dir = s.sb.path("work");
     let script = script_harness(
-        &s,
+        &s.sb,
         "wait-for-term",
         r#"trap 'echo TERM > "$OUT/signal"; exit 143' TERM
 echo ready > "$OUT/ready"
@@ -596,14 +560,7 @@ i=0
 while [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done
 exit 3"#,
     );
-    let child = s
-        .command(&["codex"])
-        .env("OMUX_CODEX_BIN", &script)
-        .env("OUT", &out_dir)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = start_codex_with(&s, &script);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     while !out_dir.join("ready").exists() {
         assert!(
@@ -612,12 +569,9 @@ exit 3"#,
         );
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
-    // SAFETY: signalling the oauth-mux process this test spawned.
-    unsafe {
-        libc::kill(child.id() as libc::pid_t, libc::SIGTERM);
-    }
-    let out = child.wait_with_output().unwrap();
-    assert_eq!(out.status.code(), Some(143), "{}", text(&out));
+    child.signal(libc::SIGTERM);
+    let out = child.wait();
+    out.code(143);
     assert_eq!(
         std::fs::read_to_string(out_dir.join("signal")).unwrap_or_default(),
         "TERM\n"
@@ -630,12 +584,7 @@ exit 3"#,
 /// Plain `codex` as the user runs it without oauth-mux: their own Codex home, the built-in
 /// provider pointed at the fake with `openai_base_url`, an API key from `CODEX_API_KEY`.
 fn plain_codex(s: &Scenario, args: &[&str]) -> Output {
-    let bin = harness_bin("codex");
-    let npm_dir = bin.parent().unwrap().to_string_lossy().into_owned();
-    Command::new(&bin)
-        .env_clear()
-        .envs(s.user.env(&s.refusing))
-        .env("PATH", format!("{npm_dir}:/usr/local/bin:/usr/bin:/bin"))
+    s.sb.program(real_cli("codex"))
         .env("CODEX_API_KEY", PLAIN_USER_KEY)
         .args([
             "--no-daemon",
@@ -645,10 +594,7 @@ fn plain_codex(s: &Scenario, args: &[&str]) -> Output {
         .args(oauth_mux::harness::session::codex_side_traffic_args())
         .args(["exec", "--skip-git-repo-check"])
         .args(args)
-        .current_dir(s.user.path("work"))
-        .stdin(Stdio::null())
-        .output()
-        .unwrap()
+        .run()
 }
 
 /// The text of the last model request the fake saw with `credential` (zstd bodies, which
@@ -679,41 +625,36 @@ fn g_codex_threads_resume_across_plain_and_managed_sessions_in_both_directions()
     let s = Scenario::new(Kind::Codex, ok("MANAGED-ANSWER"), ok("UNUSED"));
     // 1. The user's own plain codex records a thread.
     let plain = plain_codex(&s, &["PLAIN-MARKER"]);
-    assert_eq!(plain.status.code(), Some(0), "{}", text(&plain));
-    assert!(text(&plain).contains("PLAIN-ANSWER"), "{}", text(&plain));
+    plain.ok();
+    assert!(plain.all().contains("PLAIN-ANSWER"), "{plain}");
     // 2. A managed session resumes it: the request carries the plain turn.
     let managed = s.run(&[
         "codex",
         "--no-side-traffic",
-        "--",
         "exec",
         "--skip-git-repo-check",
         "resume",
         "--last",
         "MANAGED-TURN",
     ]);
-    assert_eq!(managed.status.code(), Some(0), "{}", text(&managed));
-    assert!(
-        text(&managed).contains("MANAGED-ANSWER"),
-        "{}",
-        text(&managed)
-    );
+    managed.ok();
+    assert!(managed.all().contains("MANAGED-ANSWER"), "{managed}");
     let managed_request = request_text(&s, &s.tokens[0]);
     assert!(
         managed_request.contains("PLAIN-MARKER") && managed_request.contains("MANAGED-TURN"),
         "the managed session did not resume the plain thread"
     );
-    let rollouts = s.user.files_containing("MANAGED-TURN", &[]);
+    let rollouts = s.sb.files_containing("MANAGED-TURN");
     assert!(
         !rollouts.is_empty()
             && rollouts
                 .iter()
-                .all(|p| p.starts_with(s.user.path("home/.codex"))),
+                .all(|p| p.starts_with(s.sb.path("home/.codex"))),
         "the managed turn must be recorded in the user's own Codex home: {rollouts:?}"
     );
     // 3. Plain codex resumes the thread the managed session continued.
     let again = plain_codex(&s, &["resume", "--last", "PLAIN-AGAIN"]);
-    assert_eq!(again.status.code(), Some(0), "{}", text(&again));
+    again.ok();
     let plain_request = request_text(&s, PLAIN_USER_KEY);
     assert!(
         plain_request.contains("PLAIN-MARKER")
@@ -727,7 +668,7 @@ fn g_codex_threads_resume_across_plain_and_managed_sessions_in_both_directions()
 #[test]
 fn claude_settings_that_point_elsewhere_are_overridden_without_touching_them() {
     let s = Scenario::new(Kind::Claude, ok("THROUGH-THE-PROXY"), ok("UNUSED"));
-    let settings = s.user.path("home/.claude/settings.json");
+    let settings = s.sb.path("home/.claude/settings.json");
     std::fs::write(
         &settings,
         "{\"env\":{\"ANTHROPIC_BASE_URL\":\"http://127.0.0.1:9\",\"ANTHROPIC_API_KEY\":\"sk-ant-api03-user\"}}\n",
@@ -735,12 +676,11 @@ fn claude_settings_that_point_elsewhere_are_overridden_without_touching_them() {
     .unwrap();
     let before = std::fs::read(&settings).unwrap();
     let out = s.turn();
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    assert!(text(&out).contains("THROUGH-THE-PROXY"), "{}", text(&out));
+    out.ok();
+    assert!(out.all().contains("THROUGH-THE-PROXY"), "{out}");
     assert!(
-        text(&out).contains("overrides them with --settings"),
-        "{}",
-        text(&out)
+        out.all().contains("overrides them with --settings"),
+        "{out}"
     );
     assert_eq!(std::fs::read(&settings).unwrap(), before);
     assert_eq!(s.fake.calls(&s.tokens[0]), 1);
@@ -749,31 +689,41 @@ fn claude_settings_that_point_elsewhere_are_overridden_without_touching_them() {
 #[test]
 fn codex_arguments_reach_the_harness_in_order_and_routing_overrides_are_refused() {
     let s = Scenario::new(Kind::Codex, ok("UNUSED"), ok("UNUSED"));
-    let out_dir = s.user.path("work");
+    let out_dir = s.sb.path("work");
     let script = script_harness(
-        &s,
+        &s.sb,
         "echo-args",
         r#"printf '%s\n' "$@" > "$OUT/args"
 grep -q '^openai_base_url = "http://127.0.0.1:' "$CODEX_HOME/config.toml" && echo overlay > "$OUT/overlay"
 exit 0"#,
     );
     let run = |args: &[&str]| {
-        s.command(args)
+        s.sb.oauth_mux()
+            .args(args)
             .env("OMUX_CODEX_BIN", &script)
             .env("OUT", &out_dir)
-            .output()
-            .unwrap()
+            .run()
     };
     let args = || std::fs::read_to_string(out_dir.join("args")).unwrap_or_default();
-    let out = run(&["codex", "resume", "--", "--last"]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let out = run(&["codex", "resume", "--last"]);
+    out.ok();
     assert_eq!(args(), "--no-daemon\nresume\n--last\n");
+    let out = run(&["codex", "resume", "--", "--last"]);
+    out.ok();
+    assert_eq!(
+        args(),
+        "--no-daemon\nresume\n--last\n",
+        "`--` keeps working"
+    );
+    let out = run(&["codex", "--model", "gpt-x", "exec", "hi"]);
+    out.ok();
+    assert_eq!(args(), "--no-daemon\n--model\ngpt-x\nexec\nhi\n");
     assert_eq!(
         std::fs::read_to_string(out_dir.join("overlay")).unwrap_or_default(),
         "overlay\n"
     );
     let out = run(&["codex", "run", "--no-side-traffic", "--", "exec", "hi"]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    out.ok();
     assert_eq!(
         args(),
         "--no-daemon\n-c\nanalytics.enabled=false\n--disable\nplugins\n--disable\napps\nexec\nhi\n"
@@ -784,15 +734,11 @@ exit 0"#,
         "--no-daemon\nexec\nhi\n",
         "no side-traffic flags unless asked"
     );
-    assert_eq!(out.status.code(), Some(0));
+    out.ok();
     std::fs::remove_file(out_dir.join("args")).unwrap();
     let refused = run(&["codex", "--", "-c", "model_provider=openai", "exec", "hi"]);
-    assert_eq!(refused.status.code(), Some(2), "{}", text(&refused));
-    assert!(
-        text(&refused).contains("model_provider"),
-        "{}",
-        text(&refused)
-    );
+    refused.code(2);
+    assert!(refused.all().contains("model_provider"), "{refused}");
     assert!(!out_dir.join("args").exists(), "the harness must not start");
     s.assert_hygiene(&[&out, &refused]);
 }
@@ -801,7 +747,7 @@ exit 0"#,
 fn claude_isolated_config_leaves_the_users_config_dir_alone() {
     let s = Scenario::new(Kind::Claude, ok("ISOLATED-OK"), ok("UNUSED"));
     let list = |dir: &str| -> Vec<String> {
-        let mut names: Vec<String> = std::fs::read_dir(s.user.path(dir))
+        let mut names: Vec<String> = std::fs::read_dir(s.sb.path(dir))
             .map(|d| {
                 d.flatten()
                     .map(|e| e.file_name().to_string_lossy().into_owned())
@@ -820,14 +766,14 @@ fn claude_isolated_config_leaves_the_users_config_dir_alone() {
         "-p",
         "say hi",
     ]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    assert!(text(&out).contains("ISOLATED-OK"), "{}", text(&out));
+    out.ok();
+    assert!(out.all().contains("ISOLATED-OK"), "{out}");
     assert_eq!(
         list("home/.claude"),
         before,
         "the user's config dir changed"
     );
-    assert!(!s.user.path("home/.claude.json").exists());
+    assert!(!s.sb.path("home/.claude.json").exists());
     assert_eq!(s.status_latest()["verdict"], "no_handoff_needed");
     s.assert_hygiene(&[&out]);
 }

@@ -1,25 +1,28 @@
 //! The real Codex CLI and the real Claude Code CLI through a managed session (library
-//! level: `harness::session::run` with an in-memory pool) against the loopback fake
-//! provider, with HTTPS_PROXY pointing at a refusing proxy so any off-box attempt shows.
+//! level: `harness::session::run` with the production pool over a sandbox's health store)
+//! against the loopback fake provider, with HTTPS_PROXY pointing at a refusing proxy so any
+//! off-box attempt shows.
 
-mod harness_support;
+mod kit;
 
 use std::sync::Arc;
 
-use harness_support::*;
-use oauth_mux::config::builtin;
+use kit::harness::{self, real_cli, wrapper_script};
+use kit::proxy_rig::{durable_pool, route_key};
+use kit::{Sandbox, canary};
 use oauth_mux::demo::fake_provider::{Behaviour, FakeProvider};
 use oauth_mux::harness::claude_env::ClaudeAuthKind;
 use oauth_mux::harness::codex_home::CodexAuthKind;
 use oauth_mux::harness::session::{self, AuthKind, LaunchPlan};
-use oauth_mux::harness::status::{self, HarnessKind, summary};
-use oauth_mux::proxy::memory_pool::{MemoryAccount, MemoryPool};
-use oauth_mux::proxy::pool::Credential;
+use oauth_mux::harness::status::{self, HarnessKind};
+use oauth_mux::model::session_verdict;
+use oauth_mux::proxy::Harness;
+use oauth_mux::proxy::pool::Pool;
 
-fn plan(user: &TempUser, auth: AuthKind, program: std::path::PathBuf, args: &[&str]) -> LaunchPlan {
+fn plan(sb: &Sandbox, auth: AuthKind, program: std::path::PathBuf, args: &[&str]) -> LaunchPlan {
     let harness_home = match auth {
-        AuthKind::Codex(_) => user.path("home/.codex"),
-        AuthKind::Claude(_) => user.path("home/.claude"),
+        AuthKind::Codex(_) => sb.path("home/.codex"),
+        AuthKind::Claude(_) => sb.path("home/.claude"),
     };
     LaunchPlan {
         auth,
@@ -32,10 +35,10 @@ fn plan(user: &TempUser, auth: AuthKind, program: std::path::PathBuf, args: &[&s
         args: args.iter().map(|a| a.into()).collect(),
         no_side_traffic: true,
         isolated_config: false,
-        sessions_dir: user.state_dir().join("sessions"),
-        runtime_dir: user.runtime_dir(),
+        sessions_dir: sb.state_dir().join("sessions"),
+        runtime_dir: sb.runtime_dir(),
         user_harness_home: Some(harness_home),
-        cwd: user.path("work"),
+        cwd: sb.work_dir(),
     }
 }
 
@@ -44,13 +47,13 @@ fn plan(user: &TempUser, auth: AuthKind, program: std::path::PathBuf, args: &[&s
 fn quota_then_success() -> FakeProvider {
     FakeProvider::start(vec![
         (
-            CANARY_TOKEN_1.into(),
+            canary::token("acct-1"),
             Behaviour::QuotaExhausted {
                 resets_in_seconds: 3600,
             },
         ),
         (
-            CANARY_TOKEN_2.into(),
+            canary::token("acct-2"),
             Behaviour::Succeed {
                 text: "HANDOFF-TEXT-OK".into(),
             },
@@ -59,76 +62,45 @@ fn quota_then_success() -> FakeProvider {
     .unwrap()
 }
 
-/// Accounts `acct-1` and `acct-2` (carrying the two canary tokens) of a built-in provider.
-fn two_accounts(provider: &str, credential: impl Fn(&str) -> Credential) -> Arc<MemoryPool> {
-    let account = |label: &str, token: &str| MemoryAccount {
-        label: label.into(),
-        credential: credential(token),
-        upstream: None,
-    };
-    Arc::new(MemoryPool::new(
-        "p",
-        builtin::definition(provider).unwrap(),
-        vec![
-            account("acct-1", CANARY_TOKEN_1),
-            account("acct-2", CANARY_TOKEN_2),
-        ],
-        90.0,
-    ))
-}
-
-fn read(user: &TempUser, rel: &str) -> String {
-    String::from_utf8_lossy(&std::fs::read(user.path(rel)).unwrap_or_default()).into_owned()
+fn read(sb: &Sandbox, rel: &str) -> String {
+    String::from_utf8_lossy(&std::fs::read(sb.path(rel)).unwrap_or_default()).into_owned()
 }
 
 /// The handoff one level below the CLI: `session::run` launches the real harness (through
-/// a wrapper that gives it the temp user's environment) over a two-account in-memory pool.
+/// a wrapper that gives it the sandbox's environment) over a two-account production pool.
 fn assert_handoff_through_a_session(kind: HarnessKind) {
-    let user = TempUser::new();
-    let refusing = RefusingProxy::start();
-    let mut env = user.env(&refusing);
-    let (bin, user_files, auth, args, pool) = match kind {
-        HarnessKind::Codex => {
-            user.plant_codex_files();
-            (
-                "codex",
-                ["home/.codex/config.toml", "home/.codex/auth.json"],
-                AuthKind::Codex(CodexAuthKind::Chatgpt),
-                &["exec", "--skip-git-repo-check", "say hi"][..],
-                two_accounts("codex", |token| Credential::CodexChatgpt {
-                    access_token: token.into(),
-                    account_id: CANARY_ACCOUNT_ID.into(),
-                }),
-            )
-        }
+    let mut sb = Sandbox::new();
+    sb.refuse_off_box_traffic();
+    let (bin, user_files, auth, args, harness) = match kind {
+        HarnessKind::Codex => (
+            "codex",
+            harness::plant_user_codex_files(&sb),
+            AuthKind::Codex(CodexAuthKind::Chatgpt),
+            &["exec", "--skip-git-repo-check", "say hi"][..],
+            Harness::Codex,
+        ),
         HarnessKind::Claude => {
-            user.plant_claude_files();
-            env.push((
-                "CLAUDE_CONFIG_DIR".into(),
-                user.path("home/.claude").to_string_lossy().into_owned(),
-            ));
+            let files = harness::plant_user_claude_files(&sb);
+            let dir = sb.path("home/.claude");
+            sb.set_env("CLAUDE_CONFIG_DIR", dir);
             (
                 "claude",
-                [
-                    "home/.claude/settings.json",
-                    "home/.claude/.credentials.json",
-                ],
+                files,
                 AuthKind::Claude(ClaudeAuthKind::Oauth),
                 &["-p", "say hi"][..],
-                two_accounts("claude", |token| Credential::ClaudeOauth {
-                    access_token: token.into(),
-                }),
+                Harness::Claude,
             )
         }
     };
-    let before = user.snapshot(&user_files);
+    let pool = Arc::new(durable_pool(harness, &["acct-1", "acct-2"], &sb.dirs()));
+    let before = harness::snapshot(&sb, &user_files);
     let fake = quota_then_success();
-    let wrapper = wrapper_script(&user.path("work"), &harness_bin(bin), &env);
-    let mut plan = plan(&user, auth, wrapper, args);
+    let wrapper = wrapper_script(&sb, &real_cli(bin));
+    let mut plan = plan(&sb, auth, wrapper, args);
     plan.upstream = fake.origin();
     let outcome = session::run(&plan, pool.clone()).unwrap();
-    let out = read(&user, "work/child.out");
-    let err = read(&user, "work/child.err");
+    let out = read(&sb, "work/child.out");
+    let err = read(&sb, "work/child.err");
     assert_eq!(
         outcome.exit.code, 0,
         "{bin} failed\nstdout:\n{out}\nstderr:\n{err}"
@@ -144,33 +116,37 @@ fn assert_handoff_through_a_session(kind: HarnessKind) {
             "quota leaked:\n{text}"
         );
     }
-    assert_eq!(fake.calls(CANARY_TOKEN_1), 1);
-    assert_eq!(fake.calls(CANARY_TOKEN_2), 1);
-    assert!(pool.state_of("acct-1").benched.is_some());
+    assert_eq!(fake.calls(&canary::token("acct-1")), 1);
+    assert_eq!(fake.calls(&canary::token("acct-2")), 1);
+    pool.flush();
+    let spent = sb
+        .route_health(&route_key(harness, "acct-1").to_string())
+        .expect("acct-1 recorded");
     assert_eq!(
-        refusing.attempts(),
+        spent.status_at(jiff::Timestamp::now()).label(),
+        "quota_exhausted"
+    );
+    assert_eq!(
+        sb.off_box_attempts(),
         Vec::<String>::new(),
         "off-box attempts"
     );
-    assert_eq!(user.snapshot(&user_files), before);
-    let path = status::latest_artifact(&user.state_dir().join("sessions"), kind)
+    assert_eq!(harness::snapshot(&sb, &user_files), before);
+    let path = status::latest_artifact(&sb.state_dir().join("sessions"), kind)
         .unwrap()
         .unwrap();
-    let s = summary::summarize(kind, &status::read_artifact(&path).unwrap());
+    let s = session_verdict::summarize(kind, &status::read_artifact(&path).unwrap());
     assert_eq!(
         s.verdict,
-        summary::Verdict::SuccessfulLiveQuotaHandoff,
+        session_verdict::Verdict::SuccessfulLiveQuotaHandoff,
         "{s:#?}"
     );
-    for canary in [CANARY_TOKEN_1, CANARY_TOKEN_2, CANARY_ACCOUNT_ID] {
-        let hits = user.files_containing(canary, &[]);
-        assert!(hits.is_empty(), "{canary} found in {hits:?}");
-        assert!(!out.contains(canary) && !err.contains(canary));
-    }
+    // The harness's output is in work/, so this covers it too.
+    sb.assert_no_canary_on_disk();
     // Whatever the session wrote for the child is gone (the overlay or the private
     // credential dir sits directly in the runtime dir the plan names).
-    let leftovers: Vec<String> = std::fs::read_dir(user.runtime_dir())
-        .unwrap()
+    let leftovers: Vec<String> = std::fs::read_dir(sb.runtime_dir())
+        .expect("the session used the runtime dir")
         .flatten()
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .filter(|n| n.starts_with("codex-home-") || n.starts_with("claude-session-"))
@@ -178,7 +154,7 @@ fn assert_handoff_through_a_session(kind: HarnessKind) {
     assert!(leftovers.is_empty(), "left behind: {leftovers:?}");
     if kind == HarnessKind::Codex {
         assert!(
-            user.path("home/.codex/sessions").is_dir(),
+            sb.path("home/.codex/sessions").is_dir(),
             "history stays in the user's Codex home"
         );
     }

@@ -1,10 +1,10 @@
 //! `oauth-mux probe` with command probes: the `toy` provider whose probe reports
 //! quota for account a1 and succeeds for a2, timeouts, and missing binaries.
 
-mod support_fake_provider;
+mod kit;
 
+use kit::{Sandbox, canary};
 use serde_json::{Value, json};
-use support_fake_provider::Sandbox;
 
 const TOY_SCRIPT: &str = r#"echo "home=$TOY_HOME acct=$OMUX_ACTIVE_ACCOUNT cap=$OMUX_ACTIVE_CAPABILITY profile=$OMUX_ACTIVE_PROFILE"; if [ "$OMUX_ACTIVE_ACCOUNT" = a1 ]; then echo "quota_exhausted: weekly cap reached" >&2; exit 1; fi; exit 0"#;
 
@@ -45,17 +45,21 @@ fn toy_config(sb: &Sandbox) -> Value {
     })
 }
 
-const TOKENS: &[(&str, &str)] = &[
-    ("TOY_A1_TOKEN", "toy-a1-canary-5f1e2d3c"),
-    ("TOY_A2_TOKEN", "toy-a2-canary-9a8b7c6d"),
-];
+/// A sandbox with the toy config and both accounts' canary tokens.
+fn toy_sandbox() -> Sandbox {
+    let mut sb = Sandbox::new();
+    sb.write_config(&toy_config(&sb));
+    sb.set_env("TOY_A1_TOKEN", canary::token("a1"));
+    sb.set_env("TOY_A2_TOKEN", canary::token("a2"));
+    sb
+}
 
 #[test]
 fn quota_on_a1_falls_back_to_a2_and_is_recorded_route_scoped() {
-    let sb = Sandbox::new();
-    sb.write_config(&toy_config(&sb));
-    let (code, v, out) = sb.run_json(&["probe", "--profile", "expensive", "--json"], TOKENS);
-    assert_eq!(code, 0, "stderr: {}", String::from_utf8_lossy(&out.stderr));
+    let sb = toy_sandbox();
+    let out = sb.run(&["probe", "--profile", "expensive", "--json"]);
+    out.ok();
+    let v = out.json();
     assert_eq!(v["ok"], true);
     assert_eq!(v["usable_route"], "toy:a2#expensive");
     let routes = v["routes"].as_array().unwrap();
@@ -85,7 +89,7 @@ fn quota_on_a1_falls_back_to_a2_and_is_recorded_route_scoped() {
     assert_eq!(a1["source"], "command_probe");
     assert_eq!(health["toy:a2#expensive"]["last_class"], "success");
     // Route-scoped: the quota does not touch the account key.
-    assert!(health.get("toy:a1").is_none());
+    assert!(!health.contains_key("toy:a1"));
 
     let events = sb.events();
     let probes: Vec<&Value> = events.iter().filter(|e| e["kind"] == "probe").collect();
@@ -95,31 +99,24 @@ fn quota_on_a1_falls_back_to_a2_and_is_recorded_route_scoped() {
     assert_eq!(probes[0]["spends_provider_calls"], false);
 
     // A second walk skips a1 (quota not reset) without running it.
-    let (code, v, _) = sb.run_json(&["probe", "--profile", "expensive", "--json"], TOKENS);
-    assert_eq!(code, 0);
+    let v = sb
+        .run(&["probe", "--profile", "expensive", "--json"])
+        .ok()
+        .json();
     assert_eq!(v["routes"][0]["outcome"], "skipped");
     assert_eq!(v["routes"][0]["probe_executed"], false);
     assert_eq!(v["routes"][1]["outcome"], "usable");
 
-    // Canaries never leave the process.
-    let all = format!(
-        "{}{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr),
-        sb.state_text()
-    );
-    for (_, canary) in TOKENS {
-        assert!(!all.contains(canary), "canary {canary} leaked");
-    }
+    // Canaries never leave the process (every run's output is checked too).
+    sb.assert_no_canary_on_disk();
 }
 
 #[test]
 fn human_output_is_a_table() {
-    let sb = Sandbox::new();
-    sb.write_config(&toy_config(&sb));
-    let out = sb.run(&["probe", "-p", "expensive"], TOKENS);
-    assert_eq!(out.status.code(), Some(0));
-    let text = String::from_utf8_lossy(&out.stdout);
+    let sb = toy_sandbox();
+    let out = sb.run(&["probe", "-p", "expensive"]);
+    out.ok();
+    let text = &out.stdout;
     assert!(text.contains("ROUTE"), "{text}");
     assert!(text.contains("toy:a1#expensive"), "{text}");
     assert!(text.contains("quota_exhausted"), "{text}");
@@ -127,28 +124,88 @@ fn human_output_is_a_table() {
 }
 
 #[test]
-fn timeout_is_recorded_as_408() {
-    let sb = Sandbox::new();
-    sb.write_config(&toy_config(&sb));
-    let (code, v, _) = sb.run_json(&["probe", "--profile", "slow", "--json"], TOKENS);
-    assert_eq!(code, 201);
+fn a_probe_that_times_out_is_a_network_error_and_records_nothing() {
+    let sb = toy_sandbox();
+    let out = sb.run(&["probe", "--profile", "slow", "--json"]);
+    out.code(204);
+    let v = out.json();
     let r = &v["routes"][0];
-    assert_eq!(r["status"], 408);
+    assert_eq!(r["outcome"], "network_error");
     assert!(
-        r["evidence"]["hint_excerpt"]
+        r["message"]
             .as_str()
             .unwrap()
-            .starts_with("probe command timed out after 300 ms")
+            .contains("did not finish within"),
+        "{r}"
     );
-    assert_eq!(sb.health()["toy:a1#slow"]["last_status"], 408);
+    assert!(
+        !sb.health().contains_key("toy:a1#slow"),
+        "a timeout is no evidence about the account"
+    );
+    // One progress line per route that runs, on stderr.
+    assert!(
+        out.stderr.contains("probing toy:a1#slow") && out.stderr.contains("network_error in"),
+        "{}",
+        out.stderr
+    );
+}
+
+/// What the real Codex CLI 0.169 printed with no route to its provider.
+const CODEX_OFFLINE: &str = r#"{"type":"thread.started","thread_id":"t"}
+{"type":"turn.started"}
+{"type":"error","message":"Reconnecting... 5/5 (workspace routing discovery failed)"}
+{"type":"error","message":"workspace routing discovery failed"}
+{"type":"turn.failed","error":{"message":"workspace routing discovery failed"}}"#;
+
+#[test]
+fn codex_offline_is_a_network_error_not_an_account_verdict() {
+    let sb = Sandbox::new();
+    let home = sb.path("codex-homes/max-1");
+    sb.plant("codex-homes/max-1/auth.json", "{}");
+    sb.plant_script(
+        "codex",
+        &format!("cat <<'JSONL'\n{CODEX_OFFLINE}\nJSONL\nexit 1"),
+    );
+    sb.write_config(&json!({
+        "version": 1,
+        "providers": {"codex": {"kind": "codex", "accounts": {
+            "max-1": {"config_dir": home.display().to_string(),
+                      "secret": {"backend": "file", "path": home.join("auth.json").display().to_string()}}
+        }}},
+        "profiles": {"codex-max": {"providers": ["codex:max-1#codex-max"]}}
+    }));
+    let out = sb.run(&[
+        "probe",
+        "--profile",
+        "codex-max",
+        "--confirm-spend",
+        "--json",
+    ]);
+    out.code(204);
+    let v = out.json();
+    assert_eq!(v["routes"][0]["outcome"], "network_error", "{v}");
+    assert!(
+        v["routes"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("could not reach the provider")
+    );
+    assert!(
+        sb.health().is_empty(),
+        "nothing recorded: {:?}",
+        sb.health()
+    );
+    // A managed session may still start on it (no verdict was recorded against it).
+    let explain = sb.run(&["route", "explain", "--profile", "codex-max", "--json"]);
+    assert_eq!(explain.json()["session_order"][0]["account"], "max-1");
 }
 
 #[test]
 fn missing_binary_is_a_runtime_problem_and_records_no_liveness() {
-    let sb = Sandbox::new();
-    sb.write_config(&toy_config(&sb));
-    let (code, v, _) = sb.run_json(&["probe", "--profile", "ghost", "--json"], TOKENS);
-    assert_eq!(code, 201);
+    let sb = toy_sandbox();
+    let out = sb.run(&["probe", "--profile", "ghost", "--json"]);
+    out.code(201);
+    let v = out.json();
     let r = &v["routes"][0];
     assert_eq!(r["outcome"], "runtime_problem");
     assert_eq!(r["runtime"]["state"], "missing_binary");
@@ -169,20 +226,19 @@ fn missing_binary_is_a_runtime_problem_and_records_no_liveness() {
 
 #[test]
 fn unreadable_secret_records_the_account_dead_and_exits_202() {
-    let sb = Sandbox::new();
-    sb.write_config(&toy_config(&sb));
-    let (code, v, _) = sb.run_json(
-        &[
-            "probe",
-            "--profile",
-            "expensive",
-            "--account",
-            "a1",
-            "--json",
-        ],
-        &[],
-    );
-    assert_eq!(code, 202);
+    let mut sb = toy_sandbox();
+    sb.remove_env("TOY_A1_TOKEN");
+    sb.remove_env("TOY_A2_TOKEN");
+    let out = sb.run(&[
+        "probe",
+        "--profile",
+        "expensive",
+        "--account",
+        "a1",
+        "--json",
+    ]);
+    out.code(202);
+    let v = out.json();
     assert_eq!(v["routes"][0]["outcome"], "secret_unavailable");
     let health = sb.health();
     assert_eq!(health["toy:a1"]["liveness"]["state"], "dead");
@@ -190,5 +246,5 @@ fn unreadable_secret_records_the_account_dead_and_exits_202() {
         health["toy:a1"]["liveness"]["reason"],
         "credential_unavailable"
     );
-    assert!(health.get("toy:a1#expensive").is_none());
+    assert!(!health.contains_key("toy:a1#expensive"));
 }

@@ -3,15 +3,15 @@
 //! `tests/fixtures/probe/`) classify and record what they say; auth modes,
 //! placeholders, network failures, the spend gate and redaction canaries.
 
-mod support_fake_provider;
+mod kit;
 
-use std::path::{Path, PathBuf};
-
+use kit::fixture::{self, Fixture, Via};
+use kit::{Sandbox, canary};
+use oauth_mux::demo::fake_provider::{Behaviour, FakeProvider};
 use serde_json::{Value, json};
-use support_fake_provider::{CannedResponse, FakeProvider, Fixture, Sandbox};
 
-fn fixtures_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+fn fixtures_root() -> std::path::PathBuf {
+    fixture::root()
 }
 
 /// A user definition copied from `def` (same name, so it stands in for the
@@ -59,9 +59,8 @@ fn replay(def: &Value, fx: &Fixture) {
         .unwrap()["probe"]
         .clone();
     let is_command = probe["transport"] == "command";
-    let sb = Sandbox::new();
-    let fake = FakeProvider::serve(fx.response());
-    let token = "fixture-canary-token-7d3f9e21";
+    let mut sb = Sandbox::new();
+    let fake = FakeProvider::answering(fx.behaviour()).unwrap();
     sb.write_config(&json!({
         "version": 1,
         "provider_definitions": {provider.clone(): def},
@@ -69,28 +68,23 @@ fn replay(def: &Value, fx: &Fixture) {
             "acct": {"secret": {"backend": "env", "variable": "FIXTURE_TOKEN"}}
         }}}
     }));
-    let url = fake.url("/probe");
-    let (code, v, out) = sb.run_json(
-        &[
-            "probe",
-            "--provider",
-            &provider,
-            "--account",
-            "acct",
-            "--capability",
-            &capability,
-            "--confirm-spend",
-            "--json",
-        ],
-        &[("FIXTURE_TOKEN", token), ("FAKE_URL", &url)],
-    );
-    let ctx = format!(
-        "{}/{}: exit {code}, stdout {v}, stderr {}",
-        fx.provider,
-        fx.case,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_eq!(fake.calls(), usize::from(!is_command), "{ctx}");
+    sb.set_env("FIXTURE_TOKEN", canary::token("acct"));
+    sb.set_env("FAKE_URL", fake.url("/probe"));
+    let out = sb.run(&[
+        "probe",
+        "--provider",
+        &provider,
+        "--account",
+        "acct",
+        "--capability",
+        &capability,
+        "--confirm-spend",
+        "--json",
+    ]);
+    let v = out.json();
+    let code = out.code;
+    let ctx = format!("{}/{}: {out}", fx.provider, fx.case);
+    assert_eq!(fake.total_calls(), u32::from(!is_command), "{ctx}");
     let route = &v["routes"][0];
     assert_eq!(route["probe_executed"], true, "{ctx}");
     let key = format!("{provider}:acct#{capability}");
@@ -98,7 +92,7 @@ fn replay(def: &Value, fx: &Fixture) {
     let recorded = health
         .get(&key)
         .unwrap_or_else(|| panic!("{ctx}: nothing recorded for {key}"));
-    assert_eq!(recorded["last_class"], fx.expect["class"], "{ctx}");
+    assert_eq!(recorded["last_class"], fx.expect.class.as_str(), "{ctx}");
     assert_eq!(recorded["last_status"], fx.status, "{ctx}");
     let source = if is_command {
         "command_probe"
@@ -108,46 +102,39 @@ fn replay(def: &Value, fx: &Fixture) {
     assert_eq!(recorded["source"], source, "{ctx}");
     // A stated reset or retry horizon is recorded; an unstated one stays unknown.
     let availability = &recorded["liveness"]["availability"];
-    if let Some(resets) = fx.expect.get("resets_in_s") {
+    if let Some(resets) = fx.expect.resets_in_s {
         assert_eq!(
             availability["window_resets_at"].is_null(),
-            resets.is_null(),
+            resets.is_none(),
             "{ctx}: resets_in_s"
         );
     }
-    if let Some(retry) = fx.expect.get("retry_after_s") {
+    if let Some(retry) = fx.expect.retry_after_s {
         assert_eq!(
             availability["retry_after_s"].is_null(),
-            retry.is_null(),
+            retry.is_none(),
             "{ctx}: retry_after_s"
         );
     }
-    if let Some(decision) = fx.expect.get("decision") {
-        assert_eq!(&route["decision"], decision, "{ctx}");
+    if let Some(decision) = &fx.expect.decision {
+        assert_eq!(route["decision"], decision.as_str(), "{ctx}");
     }
     // Headers the provider requires of the probe request (API version, beta flags).
-    if let Some(wanted) = fx.expect.get("request_headers").and_then(Value::as_object) {
+    if !fx.expect.request_headers.is_empty() {
         let seen = fake.requests();
-        let sent = &seen
-            .first()
-            .unwrap_or_else(|| panic!("{ctx}: no request"))
-            .headers;
-        for (name, value) in wanted {
+        let sent = seen.first().unwrap_or_else(|| panic!("{ctx}: no request"));
+        for (name, value) in &fx.expect.request_headers {
             assert_eq!(
-                sent.get(&name.to_ascii_lowercase()).map(String::as_str),
-                value.as_str(),
+                sent.header(name),
+                Some(value.as_str()),
                 "{ctx}: request header {name}"
             );
         }
     }
-    let usable = fx.expect["class"] == "success";
+    let usable = fx.expect.class == "success";
     assert_eq!(code, if usable { 0 } else { 201 }, "{ctx}");
-    let all = format!(
-        "{v}{}{}",
-        String::from_utf8_lossy(&out.stderr),
-        sb.state_text()
-    );
-    assert!(!all.contains(token), "{ctx}: token leaked");
+    // The output was checked for the token by the run itself.
+    sb.assert_no_canary_on_disk();
 }
 
 /// Every probed capability of every built-in has fixtures, and each replays to
@@ -177,7 +164,7 @@ fn builtin_capabilities_replay_their_fixtures() {
             &def.name,
             &fixtures_root().join("probe").join(&def.name),
         ));
-        fixtures.retain(|f| f.via == "probe");
+        fixtures.retain(|f| f.via == Via::Probe);
         let value = serde_json::to_value(def).unwrap();
         for cap in &probed {
             let for_cap: Vec<&Fixture> = fixtures
@@ -254,19 +241,25 @@ fn spendy() -> Value {
 
 #[test]
 fn spend_probes_need_confirmation_or_policy() {
-    let fake = FakeProvider::serve(CannedResponse::json(200, "{}"));
-    let url = fake.url("/v1/turn");
-    let env: &[(&str, &str)] = &[
-        ("SPENDY_TOKEN", "spendy-canary-1c2d3e4f"),
-        ("FAKE_URL", &url),
-    ];
+    let fake = FakeProvider::answering(Behaviour::json(200, "{}")).unwrap();
     let secret = json!({"backend": "env", "variable": "SPENDY_TOKEN"});
-    let sb = Sandbox::new();
-    sb.write_config(&one_route_config(spendy(), secret.clone(), json!({})));
+    let spendy_sandbox = |policy: Value| {
+        let mut sb = Sandbox::new();
+        sb.write_config(&one_route_config(spendy(), secret.clone(), policy));
+        sb.set_env("SPENDY_TOKEN", canary::token("spendy"));
+        sb.set_env("FAKE_URL", fake.url("/v1/turn"));
+        sb
+    };
+    let sb = spendy_sandbox(json!({}));
 
-    let (code, v, _) = sb.run_json(&["probe", "--provider", "spendy", "--json"], env);
-    assert_ne!(code, 0);
-    assert_eq!(fake.calls(), 0, "a spend probe ran without confirmation");
+    let out = sb.run(&["probe", "--provider", "spendy", "--json"]);
+    assert_ne!(out.code, 0, "{out}");
+    let v = out.json();
+    assert_eq!(
+        fake.total_calls(),
+        0,
+        "a spend probe ran without confirmation"
+    );
     assert_eq!(v["confirmation_required"], true);
     assert_eq!(v["requires"], "--confirm-spend");
     assert_eq!(v["spends_provider_calls"], true);
@@ -283,30 +276,24 @@ fn spend_probes_need_confirmation_or_policy() {
     );
     assert!(sb.health().is_empty());
 
-    let (code, v, _) = sb.run_json(
-        &["probe", "--provider", "spendy", "--confirm-spend", "--json"],
-        env,
-    );
-    assert_eq!(code, 0, "{v}");
-    assert_eq!(fake.calls(), 1);
+    let v = sb
+        .run(&["probe", "--provider", "spendy", "--confirm-spend", "--json"])
+        .ok()
+        .json();
+    assert_eq!(fake.total_calls(), 1);
     assert_eq!(v["confirmation_required"], false);
 
-    let sb = Sandbox::new();
-    sb.write_config(&one_route_config(
-        spendy(),
-        secret,
+    let sb = spendy_sandbox(
         json!({"providers": {"spendy": {"allowed_budgets": ["free_local", "free_command", "spend_provider"]}}}),
-    ));
-    let (code, v, _) = sb.run_json(&["probe", "--provider", "spendy", "--json"], env);
-    assert_eq!(code, 0, "{v}");
-    assert_eq!(fake.calls(), 2, "policy admits spend_provider");
+    );
+    sb.run(&["probe", "--provider", "spendy", "--json"]).ok();
+    assert_eq!(fake.total_calls(), 2, "policy admits spend_provider");
 }
 
 #[test]
 fn auth_modes_headers_and_body() {
-    let fake = FakeProvider::serve(CannedResponse::json(200, "{\"ok\":true}"));
-    let url = fake.url("/x");
-    let token = "authmode-canary-0f9e8d7c";
+    let fake = FakeProvider::answering(Behaviour::json(200, "{\"ok\":true}")).unwrap();
+    let token = canary::token("modes");
     let def = json!({
         "name": "modes",
         "capabilities": [
@@ -318,7 +305,7 @@ fn auth_modes_headers_and_body() {
         ],
         "failure_rules": [{"status_min": 500, "status_max": 599, "class": "provider_degraded"}]
     });
-    let sb = Sandbox::new();
+    let mut sb = Sandbox::new();
     let mut config = one_route_config(
         def,
         json!({"backend": "env", "variable": "MODES_TOKEN"}),
@@ -328,58 +315,54 @@ fn auth_modes_headers_and_body() {
         "modes:acct#bearer", "modes:acct#raw", "modes:acct#header", "modes:acct#none", "modes:acct#post"
     ]}});
     sb.write_config(&config);
-    let (code, v, _) = sb.run_json(
-        &["probe", "--profile", "all", "--all", "--json"],
-        &[
-            ("MODES_TOKEN", token),
-            ("FAKE_URL", &url),
-            ("OMUX_TEST_Q", "viewer"),
-        ],
-    );
-    assert_eq!(code, 0, "{v}");
+    sb.set_env("MODES_TOKEN", &token);
+    sb.set_env("FAKE_URL", fake.url("/x"));
+    sb.set_env("OMUX_TEST_Q", "viewer");
+    let v = sb
+        .run(&["probe", "--profile", "all", "--all", "--json"])
+        .ok()
+        .json();
     let seen = fake.requests();
     assert_eq!(seen.len(), 5);
     for r in &seen {
-        assert_eq!(
-            r.headers.get("accept").map(String::as_str),
-            Some("application/json")
-        );
+        assert_eq!(r.header("accept"), Some("application/json"));
     }
-    assert_eq!(seen[0].headers["authorization"], format!("Bearer {token}"));
-    assert_eq!(seen[1].headers["authorization"], token);
-    assert_eq!(seen[2].headers["x-acme-token"], token);
-    assert!(!seen[2].headers.contains_key("authorization"));
-    assert!(!seen[3].headers.contains_key("authorization"));
-    assert_eq!(seen[4].method, "POST");
-    assert_eq!(seen[4].body, "q=viewer");
     assert_eq!(
-        seen[4].headers["content-type"],
-        "application/x-www-form-urlencoded"
+        seen[0].header("authorization"),
+        Some(format!("Bearer {token}").as_str())
+    );
+    assert_eq!(seen[1].header("authorization"), Some(token.as_str()));
+    assert_eq!(seen[2].header("x-acme-token"), Some(token.as_str()));
+    assert_eq!(seen[2].header("authorization"), None);
+    assert_eq!(seen[3].header("authorization"), None);
+    assert_eq!(seen[4].method, "POST");
+    assert_eq!(seen[4].body_text(), "q=viewer");
+    assert_eq!(
+        seen[4].header("content-type"),
+        Some("application/x-www-form-urlencoded")
     );
     assert_eq!(v["routes"].as_array().unwrap().len(), 5);
-    assert!(!v.to_string().contains(token));
 }
 
 #[test]
 fn missing_placeholder_sends_nothing_and_names_the_variable() {
-    let fake = FakeProvider::serve(CannedResponse::json(200, "{}"));
+    let fake = FakeProvider::answering(Behaviour::json(200, "{}")).unwrap();
     let def = json!({
         "name": "ph",
         "capabilities": [{"name": "identity", "probe": {"url": "{{FAKE_URL}}"}}],
         "failure_rules": [{"status_min": 500, "status_max": 599, "class": "provider_degraded"}]
     });
-    let sb = Sandbox::new();
+    let mut sb = Sandbox::new();
     sb.write_config(&one_route_config(
         def,
         json!({"backend": "env", "variable": "PH_TOKEN"}),
         json!({}),
     ));
-    let (code, v, _) = sb.run_json(
-        &["probe", "--provider", "ph", "--json"],
-        &[("PH_TOKEN", "ph-token-x1")],
-    );
-    assert_eq!(code, 200, "{v}");
-    assert_eq!(fake.calls(), 0);
+    sb.set_env("PH_TOKEN", canary::token("ph"));
+    let out = sb.run(&["probe", "--provider", "ph", "--json"]);
+    out.code(200);
+    let v = out.json();
+    assert_eq!(fake.total_calls(), 0);
     let r = &v["routes"][0];
     assert_eq!(r["outcome"], "request_invalid");
     assert!(r["message"].as_str().unwrap().contains("FAKE_URL"), "{r}");
@@ -394,25 +377,24 @@ fn network_failure_exits_204_and_records_nothing() {
         .local_addr()
         .unwrap()
         .port();
-    let url = format!("http://127.0.0.1:{port}/down");
     let def = json!({
         "name": "netfail",
         "display_name": "Netfail API",
         "capabilities": [{"name": "identity", "probe": {"url": "{{FAKE_URL}}", "timeout_ms": 2000}}],
         "failure_rules": [{"status_min": 500, "status_max": 599, "class": "provider_degraded"}]
     });
-    let sb = Sandbox::new();
+    let mut sb = Sandbox::new();
     sb.write_config(&one_route_config(
         def,
         json!({"backend": "env", "variable": "NF_TOKEN"}),
         json!({}),
     ));
-    let token = "netfail-canary-2b3c4d5e";
-    let (code, v, out) = sb.run_json(
-        &["probe", "--provider", "netfail", "--json"],
-        &[("NF_TOKEN", token), ("FAKE_URL", &url)],
-    );
-    assert_eq!(code, 204, "{v}");
+    sb.set_env("NF_TOKEN", canary::token("netfail"));
+    sb.set_env("FAKE_URL", format!("http://127.0.0.1:{port}/down"));
+    // The run's output is checked for the token.
+    let out = sb.run(&["probe", "--provider", "netfail", "--json"]);
+    out.code(204);
+    let v = out.json();
     let r = &v["routes"][0];
     assert_eq!(r["outcome"], "network_error");
     let msg = r["message"].as_str().unwrap();
@@ -421,30 +403,38 @@ fn network_failure_exits_204_and_records_nothing() {
         "{msg}"
     );
     assert!(sb.health().is_empty());
-    assert!(!format!("{v}{}", String::from_utf8_lossy(&out.stderr)).contains(token));
 }
 
-/// Canary tokens from the env, file and command backends, echoed back by a
-/// provider into its response body, appear in no output, event or health file.
+/// Canary tokens from the env, file and command backends, echoed back by a provider into
+/// its response body, appear in no output, event or health file.
 #[test]
 fn canaries_never_leave_the_process() {
-    let fake = FakeProvider::serve(CannedResponse {
+    let (env_token, file_token, cmd_token) = (
+        canary::token("env"),
+        canary::token("file"),
+        canary::token("cmd"),
+    );
+    // A provider that echoes the credential it was sent: each account's answer carries its
+    // own token. (Scripted per credential, so the probe uses a model path.)
+    let echo = |token: &str| Behaviour::Raw {
         status: 403,
         headers: vec![],
-        body: "forbidden for token ".into(),
-        echo_header: Some("authorization".into()),
-    });
-    let url = fake.url("/me");
-    let sb = Sandbox::new();
-    let env_canary = "env-canary-a1b2c3d4e5";
-    let file_canary = "file-canary-f6a7b8c9d0";
-    let cmd_canary = "cmd-canary-e1f2a3b4c5";
-    let file = sb.path("home/token.json");
-    std::fs::write(
-        &file,
-        format!(r#"{{"access_token":"{file_canary}","refresh_token":"file-refresh-canary-77aa"}}"#),
-    )
-    .unwrap();
+        body: format!("forbidden for token Bearer {token}").into_bytes(),
+    };
+    let fake = FakeProvider::builder()
+        .account(&env_token, echo(&env_token))
+        .account(&file_token, echo(&file_token))
+        .account(&cmd_token, echo(&cmd_token))
+        .start()
+        .unwrap();
+    let mut sb = Sandbox::new();
+    let file = sb.plant_secret(
+        "home/token.json",
+        format!(
+            r#"{{"access_token":"{file_token}","refresh_token":"{}"}}"#,
+            canary::refresh_token("file")
+        ),
+    );
     let def = json!({
         "name": "echo",
         "capabilities": [{"name": "identity", "probe": {"url": "{{FAKE_URL}}", "hint_body": true}}],
@@ -456,149 +446,122 @@ fn canaries_never_leave_the_process() {
         "providers": {"echo": {"kind": "echo", "accounts": {
             "env": {"secret": {"backend": "env", "variable": "ECHO_TOKEN"}},
             "file": {"secret": {"backend": "file", "path": file}},
-            "cmd": {"secret": {"backend": "command", "command": ["sh", "-c", format!("echo {cmd_canary}")]}}
+            "cmd": {"secret": {"backend": "command", "command": ["sh", "-c", format!("echo {cmd_token}")]}}
         }}},
         "profiles": {"echo": {"providers": ["echo:env#identity", "echo:file#identity", "echo:cmd#identity"]}}
     }));
-    let env: &[(&str, &str)] = &[("ECHO_TOKEN", env_canary), ("FAKE_URL", &url)];
+    // The user's config holds the command that prints the token.
+    sb.mark_secret(&sb.config_file());
+    sb.set_env("ECHO_TOKEN", &env_token);
+    sb.set_env("FAKE_URL", fake.url("/v1/responses"));
     let mut outputs = String::new();
     for args in [
         vec!["probe", "--profile", "echo", "--all", "--json"],
         vec!["probe", "--profile", "echo", "--all"],
         vec!["health", "--json"],
     ] {
-        let out = sb.run(&args, env);
-        outputs.push_str(&String::from_utf8_lossy(&out.stdout));
-        outputs.push_str(&String::from_utf8_lossy(&out.stderr));
+        // Each run fails on a canary in its output.
+        outputs.push_str(&sb.run(&args).all());
     }
-    // The fake really saw every token, so the search below means something.
-    let seen: Vec<String> = fake
-        .requests()
-        .iter()
-        .map(|r| r.headers["authorization"].clone())
-        .collect();
-    for canary in [env_canary, file_canary, cmd_canary] {
-        assert!(
-            seen.iter().any(|h| h.contains(canary)),
-            "fake never saw {canary}"
-        );
+    // The fake really saw and echoed every token, so the search means something.
+    for token in [&env_token, &file_token, &cmd_token] {
+        assert_eq!(fake.calls(token), 2, "the fake never saw {token}");
     }
     assert!(
         outputs.contains("scope_insufficient") || outputs.contains("tier_insufficient"),
         "{outputs}"
     );
-    let everything = format!("{outputs}{}", sb.state_text());
-    for canary in [
-        env_canary,
-        file_canary,
-        cmd_canary,
-        "file-refresh-canary-77aa",
-    ] {
-        assert!(
-            !everything.contains(canary),
-            "canary {canary} leaked:\n{everything}"
-        );
-    }
+    sb.assert_no_canary_on_disk();
 }
 
 /// An expired token without an admitted refresh fails closed: no request, a
-/// `token_refresh` event with `outcome: not_admitted`, exit 203, nothing recorded.
+/// `token_refresh` event for the account with `outcome: not_admitted` and the reason, exit
+/// 203, nothing recorded.
 #[test]
 fn expired_token_fails_closed_without_a_request() {
-    let fake = FakeProvider::serve(CannedResponse::json(200, "{}"));
-    let url = fake.url("/me");
+    let fake = FakeProvider::answering(Behaviour::json(200, "{}")).unwrap();
     let def = json!({
         "name": "exp",
         "capabilities": [{"name": "identity", "probe": {"url": "{{FAKE_URL}}"}}],
         "failure_rules": [{"status_min": 500, "status_max": 599, "class": "provider_degraded"}],
         "credential": {"expires_at_path": "expires_at"}
     });
-    let sb = Sandbox::new();
-    let file = sb.path("home/exp.json");
-    std::fs::write(
-        &file,
-        r#"{"access_token":"expired-canary-3a4b5c6d","refresh_token":"exp-refresh-canary-8e9f","expires_at":1700000000}"#,
-    )
-    .unwrap();
+    let mut sb = Sandbox::new();
+    let file = sb.plant_secret(
+        "home/exp.json",
+        format!(
+            r#"{{"access_token":"{}","refresh_token":"{}","expires_at":1700000000}}"#,
+            canary::token("exp"),
+            canary::refresh_token("exp")
+        ),
+    );
     sb.write_config(&one_route_config(
         def,
         json!({"backend": "file", "path": file}),
         json!({}),
     ));
-    let (code, v, out) = sb.run_json(
-        &["probe", "--provider", "exp", "--json"],
-        &[("FAKE_URL", &url)],
-    );
-    assert_eq!(code, 203, "{v}");
-    assert_eq!(fake.calls(), 0);
+    sb.set_env("FAKE_URL", fake.url("/me"));
+    let out = sb.run(&["probe", "--provider", "exp", "--json"]);
+    out.code(203);
+    let v = out.json();
+    assert_eq!(fake.total_calls(), 0);
     assert_eq!(v["routes"][0]["outcome"], "token_expired");
     assert!(sb.health().is_empty());
     let events = sb.events();
     assert!(
         events.iter().any(|e| e["kind"] == "token_refresh"
             && e["outcome"] == "not_admitted"
-            && e["route"] == "exp:acct#identity"),
+            && e["route"] == "exp:acct"
+            && e["reason"] == "provider_repair_is_manual_only"),
         "{events:?}"
     );
-    let all = format!(
-        "{v}{}{}",
-        String::from_utf8_lossy(&out.stderr),
-        sb.state_text()
-    );
-    assert!(!all.contains("expired-canary-3a4b5c6d") && !all.contains("exp-refresh-canary-8e9f"));
+    sb.assert_no_canary_on_disk();
 }
 
 /// HTTP probes go through the proxy named by the environment, and `NO_PROXY`
 /// exempts hosts from it.
 #[test]
 fn proxy_from_the_environment_is_honoured() {
-    let proxy = FakeProvider::serve(CannedResponse::json(200, "{\"via\":\"proxy\"}"));
+    let proxy = FakeProvider::answering(Behaviour::json(200, "{\"via\":\"proxy\"}")).unwrap();
     // Nothing listens here; only the proxy can answer.
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
         .port();
-    let target = format!("http://127.0.0.1:{port}/me");
     let def = json!({
         "name": "px",
         "capabilities": [{"name": "identity", "probe": {"url": "{{FAKE_URL}}", "timeout_ms": 3000}}],
         "failure_rules": [{"status_min": 500, "status_max": 599, "class": "provider_degraded"}]
     });
-    let sb = Sandbox::new();
+    let mut sb = Sandbox::new();
     sb.write_config(&one_route_config(
         def,
         json!({"backend": "env", "variable": "PX_TOKEN"}),
         json!({}),
     ));
-    let proxy_url = proxy.url("");
-    let base: Vec<(&str, &str)> = vec![
-        ("PX_TOKEN", "px-token-5e6f"),
-        ("FAKE_URL", &target),
-        ("HTTP_PROXY", &proxy_url),
-    ];
-    let (code, v, _) = sb.run_json(&["probe", "--provider", "px", "--json"], &base);
-    assert_eq!(code, 0, "{v}");
-    assert_eq!(proxy.calls(), 1);
+    sb.set_env("PX_TOKEN", canary::token("px"));
+    sb.set_env("FAKE_URL", format!("http://127.0.0.1:{port}/me"));
+    sb.set_env("HTTP_PROXY", proxy.origin());
+    sb.run(&["probe", "--provider", "px", "--json"]).ok();
+    assert_eq!(proxy.total_calls(), 1);
     let first = &proxy.requests()[0];
     assert!(
-        first.path.contains(&format!("127.0.0.1:{port}")),
+        first.target.contains(&format!("127.0.0.1:{port}")),
         "the request for the target went to the proxy: {first:?}"
     );
 
-    let mut no_proxy = base.clone();
-    no_proxy.push(("NO_PROXY", "127.0.0.1"));
-    let (code, v, _) = sb.run_json(&["probe", "--provider", "px", "--json"], &no_proxy);
-    assert_eq!(code, 204, "{v}");
-    assert_eq!(proxy.calls(), 1, "NO_PROXY host bypasses the proxy");
+    sb.set_env("NO_PROXY", "127.0.0.1");
+    sb.run(&["probe", "--provider", "px", "--json"]).code(204);
+    assert_eq!(proxy.total_calls(), 1, "NO_PROXY host bypasses the proxy");
 }
 
 /// A provider-wide failure (5xx) sends the walk to the next provider instead of
 /// the same provider's next account.
 #[test]
 fn provider_degraded_moves_the_walk_to_the_next_provider() {
-    let down = FakeProvider::serve(CannedResponse::json(503, "{\"error\":\"overloaded\"}"));
-    let up = FakeProvider::serve(CannedResponse::json(200, "{}"));
+    let down = FakeProvider::answering(Behaviour::json(503, "{\"error\":\"overloaded\"}")).unwrap();
+    let up = FakeProvider::answering(Behaviour::json(200, "{}")).unwrap();
     let def = |name: &str, var: &str| {
         json!({
             "name": name,
@@ -607,7 +570,7 @@ fn provider_degraded_moves_the_walk_to_the_next_provider() {
         })
     };
     let secret = json!({"backend": "env", "variable": "WALK_TOKEN"});
-    let sb = Sandbox::new();
+    let mut sb = Sandbox::new();
     sb.write_config(&json!({
         "version": 1,
         "provider_definitions": {"down": def("down", "DOWN_URL"), "up": def("up", "UP_URL")},
@@ -617,22 +580,19 @@ fn provider_degraded_moves_the_walk_to_the_next_provider() {
         },
         "profiles": {"walk": {"providers": ["down:d1#identity", "down:d2#identity", "up:u1#identity"]}}
     }));
-    let (down_url, up_url) = (down.url("/"), up.url("/"));
-    let (code, v, _) = sb.run_json(
-        &["probe", "--profile", "walk", "--json"],
-        &[
-            ("WALK_TOKEN", "walk-token-1a"),
-            ("DOWN_URL", &down_url),
-            ("UP_URL", &up_url),
-        ],
-    );
-    assert_eq!(code, 0, "{v}");
+    sb.set_env("WALK_TOKEN", canary::token("walk"));
+    sb.set_env("DOWN_URL", down.url("/"));
+    sb.set_env("UP_URL", up.url("/"));
+    let v = sb
+        .run(&["probe", "--profile", "walk", "--json"])
+        .ok()
+        .json();
     assert_eq!(
-        down.calls(),
+        down.total_calls(),
         1,
         "the degraded provider's second account is not probed: {v}"
     );
-    assert_eq!(up.calls(), 1);
+    assert_eq!(up.total_calls(), 1);
     assert_eq!(
         v["routes"][0]["classification"]["class"],
         "provider_degraded"

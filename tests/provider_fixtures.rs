@@ -3,14 +3,15 @@
 //! that every built-in provider with capabilities has a full fixture set.
 //! The format is described in `tests/fixtures/providers/README.md`.
 
+mod kit;
+
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
 
 use jiff::Timestamp;
+use kit::fixture::{self, Fixture, Via};
 use oauth_mux::config::builtin;
 use oauth_mux::config::provider_def::{ProbeTransport, ProviderDefinition};
 use oauth_mux::model::{Classification, DegradedReason, ResponseEvidence, classify_response};
-use serde::Deserialize;
 
 /// The fixed clock every fixture is written against (epoch 1795323600).
 const NOW: &str = "2026-11-22T05:00:00Z";
@@ -18,87 +19,28 @@ const NOW: &str = "2026-11-22T05:00:00Z";
 /// Non-success classes each provider with capabilities must cover, at least.
 const MIN_NON_SUCCESS_CLASSES: usize = 3;
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Fixture {
-    #[serde(default)]
-    #[allow(dead_code)]
-    note: Option<String>,
-    capability: String,
-    /// `probe` (default): what the capability's probe sees. `upstream`: a response
-    /// of the provider's model API as the managed-session proxy sees it.
-    #[serde(default)]
-    via: Via,
-    /// Command probes: the exit code the fake command returns.
-    #[serde(default)]
-    exit_code: Option<i32>,
-    /// Command probes: the signal that killed the command.
-    #[serde(default)]
-    signal: Option<String>,
-    status: u16,
-    #[serde(default)]
-    headers: BTreeMap<String, String>,
-    body: String,
-    expect: Expect,
-}
-
-#[derive(Debug, Default, Deserialize, PartialEq, Eq, Clone, Copy)]
-#[serde(rename_all = "snake_case")]
-enum Via {
-    #[default]
-    Probe,
-    Upstream,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Expect {
-    class: String,
-    /// Quota: seconds from `NOW` to the reset (`null`: the provider did not say).
-    #[serde(default, deserialize_with = "present")]
-    resets_in_s: Option<Option<u64>>,
-    /// Rate limit: the retry horizon in seconds (`null`: windowless).
-    #[serde(default, deserialize_with = "present")]
-    retry_after_s: Option<Option<u64>>,
-}
-
-/// Distinguish an absent key (not checked) from an explicit `null` (checked: none).
-fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<u64>>, D::Error> {
-    Option::<u64>::deserialize(d).map(Some)
-}
-
-fn fixtures_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/providers")
-}
-
 /// `(provider, case, fixture)` for every fixture file.
 fn load_all() -> Vec<(String, String, Fixture)> {
-    let mut out = Vec::new();
-    let mut dirs: Vec<_> = std::fs::read_dir(fixtures_dir())
+    let mut dirs: Vec<_> = std::fs::read_dir(fixture::root().join("providers"))
         .expect("tests/fixtures/providers exists")
         .map(|e| e.unwrap().path())
         .filter(|p| p.is_dir())
         .collect();
     dirs.sort();
+    let mut out = Vec::new();
     for dir in dirs {
         let provider = dir.file_name().unwrap().to_string_lossy().into_owned();
-        let mut files: Vec<_> = std::fs::read_dir(&dir)
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .collect();
-        files.sort();
-        for file in files {
+        for file in std::fs::read_dir(&dir).unwrap() {
+            let file = file.unwrap().path();
             assert_eq!(
                 file.extension().and_then(|e| e.to_str()),
                 Some("json"),
                 "{}: only .json fixtures belong here",
                 file.display()
             );
-            let text = std::fs::read_to_string(&file).unwrap();
-            let fixture: Fixture = serde_json::from_str(&text)
-                .unwrap_or_else(|e| panic!("{}: bad fixture: {e}", file.display()));
-            let case = file.file_stem().unwrap().to_string_lossy().into_owned();
-            out.push((provider.clone(), case, fixture));
+        }
+        for fixture in Fixture::load_dir(&provider, &dir) {
+            out.push((provider.clone(), fixture.case.clone(), fixture));
         }
     }
     out
@@ -111,11 +53,7 @@ fn definition(provider: &str) -> ProviderDefinition {
 
 /// Classify a fixture exactly as a probe (or the proxy, for `via: upstream`) will.
 fn classify(def: &ProviderDefinition, fixture: &Fixture, now: Timestamp) -> Classification {
-    let headers: Vec<(String, String)> = fixture
-        .headers
-        .iter()
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
+    let headers = fixture.header_pairs();
     let probe = def
         .capability(&fixture.capability)
         .and_then(|c| c.probe.as_ref());

@@ -1,25 +1,17 @@
-//! `oauth-mux demo` end to end: the real binary, a private HOME and TMPDIR, no network.
+//! `oauth-mux demo` end to end: the real binary in a sandbox, no network.
 
-use std::process::Command;
+mod kit;
+
+use kit::Sandbox;
 
 #[test]
 fn demo_hands_the_spent_quota_to_the_second_account_and_leaves_nothing_behind() {
-    let home = tempfile::tempdir().unwrap();
-    let tmp = tempfile::tempdir().unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_oauth-mux"))
-        .arg("demo")
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("HOME", home.path())
-        .env("TMPDIR", tmp.path())
-        // A refusing proxy: any off-box attempt would fail the run.
-        .env("HTTPS_PROXY", "http://127.0.0.1:9")
-        .env("HTTP_PROXY", "http://127.0.0.1:9")
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "demo failed:\n{stdout}\n{stderr}");
+    let mut sb = Sandbox::new();
+    // Any attempt to leave the machine is refused and recorded.
+    sb.refuse_off_box_traffic();
+    let out = sb.run(&["demo"]);
+    out.ok();
+    let stdout = &out.stdout;
     assert!(
         stdout.contains("work      429 quota_exhausted  held back"),
         "{stdout}"
@@ -41,14 +33,12 @@ fn demo_hands_the_spent_quota_to_the_second_account_and_leaves_nothing_behind() 
         "{stdout}"
     );
     assert!(stdout.contains("quota_exhausted until"), "{stdout}");
+    // The demo's own accounts carry these placeholder credentials.
     for secretish in ["demo-token-", "demo-account-"] {
-        assert!(
-            !stdout.contains(secretish) && !stderr.contains(secretish),
-            "{secretish} leaked"
-        );
+        assert!(!out.all().contains(secretish), "{secretish} leaked:\n{out}");
     }
-    let left: Vec<_> = std::fs::read_dir(tmp.path()).unwrap().collect();
-    assert!(left.is_empty(), "demo left files in TMPDIR: {left:?}");
-    let home_left: Vec<_> = std::fs::read_dir(home.path()).unwrap().collect();
-    assert!(home_left.is_empty(), "demo wrote into HOME: {home_left:?}");
+    assert_eq!(sb.off_box_attempts(), Vec::<String>::new());
+    // Nothing written anywhere: HOME, the XDG dirs, TMPDIR.
+    let left: Vec<_> = sb.files_as_text().into_iter().map(|(p, _)| p).collect();
+    assert!(left.is_empty(), "demo left files behind: {left:?}");
 }

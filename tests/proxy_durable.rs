@@ -1,161 +1,21 @@
 //! The session proxy over the durable pool: the model's classifier decides, selection
 //! orders, and the health store holds what happened once the session has shut down.
 
-mod proxy_support;
-
-use std::sync::{Arc, Mutex};
+mod kit;
 
 use jiff::Timestamp;
-use oauth_mux::config::builtin;
-use oauth_mux::demo::fake_provider::{Behaviour, FakeProvider};
-use oauth_mux::model::RouteKey;
-use oauth_mux::model::health::{RouteHealth, RouteStatus};
-use oauth_mux::proxy::durable_pool::{DurablePool, PoolAccount};
-use oauth_mux::proxy::frames::ProxyFrame;
-use oauth_mux::proxy::memory_pool::{MemoryAccount, MemoryPool};
-use oauth_mux::proxy::pool::{AccountId, Credential, Pool, ResponseEvidence};
-use oauth_mux::proxy::{self, Harness, ProxyConfig, ProxyHandle};
-use oauth_mux::store::health_file::HealthFile;
-use oauth_mux::store::paths::Dirs;
-use proxy_support::token;
-
-struct Durable {
-    _state: tempfile::TempDir,
-    dirs: Dirs,
-    fake: FakeProvider,
-    proxy: Option<ProxyHandle>,
-    frames: Arc<Mutex<Vec<ProxyFrame>>>,
-    provider: &'static str,
-}
-
-/// Config, state and runtime dirs inside a fresh temporary directory.
-fn scratch_dirs() -> (tempfile::TempDir, Dirs) {
-    let state = tempfile::tempdir().unwrap();
-    let root = state.path().to_path_buf();
-    let dirs = Dirs::resolve(&|k: &str| match k {
-        "OMUX_CONFIG" => Some(root.join("config.json").display().to_string()),
-        "OMUX_STATE_DIR" => Some(root.join("state").display().to_string()),
-        "OMUX_RUNTIME_DIR" => Some(root.join("run").display().to_string()),
-        "HOME" => Some(root.display().to_string()),
-        _ => None,
-    })
-    .unwrap();
-    (state, dirs)
-}
-
-/// A durable pool over `labels` (first = highest priority) writing into `dirs`.
-fn durable_pool(harness: Harness, labels: &[&str], dirs: &Dirs) -> (DurablePool, &'static str) {
-    let (provider, capability) = match harness {
-        Harness::Codex => ("codex", "codex-max"),
-        Harness::Claude => ("claude", "claude-code"),
-    };
-    let members = labels
-        .iter()
-        .enumerate()
-        .map(|(i, label)| PoolAccount {
-            label: label.to_string(),
-            route_key: RouteKey::new(provider, label, Some(capability)),
-            credential: match harness {
-                Harness::Codex => Credential::CodexChatgpt {
-                    access_token: token(label),
-                    account_id: format!("raw-{label}"),
-                },
-                Harness::Claude => Credential::ClaudeOauth {
-                    access_token: token(label),
-                },
-            },
-            upstream: None,
-            priority: 100 - i as i32,
-        })
-        .collect();
-    let definition = builtin::definition(provider).unwrap();
-    let pool = DurablePool::new("work", definition, members, dirs.clone(), 95.0).unwrap();
-    (pool, provider)
-}
-
-impl Durable {
-    fn new(harness: Harness, accounts: &[(&str, Behaviour)]) -> Durable {
-        let (state, dirs) = scratch_dirs();
-        let fake = FakeProvider::start(
-            accounts
-                .iter()
-                .map(|(l, b)| (token(l), b.clone()))
-                .collect(),
-        )
-        .unwrap();
-        let labels: Vec<&str> = accounts.iter().map(|(l, _)| *l).collect();
-        let (pool, provider) = durable_pool(harness, &labels, &dirs);
-        let frames = Arc::new(Mutex::new(Vec::new()));
-        let sink = {
-            let frames = frames.clone();
-            Arc::new(move |f: ProxyFrame| frames.lock().unwrap().push(f))
-        };
-        let mut config = ProxyConfig::new(harness, fake.origin());
-        config.retry_backoff = std::time::Duration::from_millis(5);
-        let proxy = proxy::start(config, Arc::new(pool), sink).unwrap();
-        Durable {
-            _state: state,
-            dirs,
-            fake,
-            proxy: Some(proxy),
-            frames,
-            provider,
-        }
-    }
-
-    fn base(&self) -> String {
-        self.proxy.as_ref().unwrap().base_url()
-    }
-
-    /// Shut the session down (flushing the writer), then read the store.
-    fn finish(&mut self) -> std::collections::BTreeMap<String, RouteHealth> {
-        self.proxy.take().unwrap().shutdown();
-        HealthFile::load(&self.dirs.health_file())
-            .unwrap()
-            .routes()
-            .iter()
-            .map(|(k, v)| (k.clone(), RouteHealth::from_json(v).unwrap()))
-            .collect()
-    }
-
-    fn key(&self, label: &str) -> String {
-        let cap = if self.provider == "codex" {
-            "codex-max"
-        } else {
-            "claude-code"
-        };
-        format!("{}:{label}#{cap}", self.provider)
-    }
-}
-
-fn send_codex(d: &Durable) -> proxy_support::Seen {
-    proxy_support::send(
-        "POST",
-        &format!("{}/backend-api/codex/responses", d.base()),
-        &[
-            ("authorization", "Bearer placeholder"),
-            ("content-type", "application/json"),
-        ],
-        br#"{"model":"gpt-6.1-sol","stream":true,"input":[]}"#,
-    )
-}
-
-fn send_claude(d: &Durable) -> proxy_support::Seen {
-    proxy_support::send(
-        "POST",
-        &format!("{}/v1/messages?beta=true", d.base()),
-        &[
-            ("authorization", "Bearer placeholder"),
-            ("anthropic-version", "2023-06-01"),
-            ("content-type", "application/json"),
-        ],
-        br#"{"model":"claude-sonnet-5","stream":true,"messages":[]}"#,
-    )
-}
+use kit::Sandbox;
+use kit::proxy_rig::{Rig, durable_pool};
+use oauth_mux::demo::fake_provider::Behaviour;
+use oauth_mux::model::health::RouteStatus;
+use oauth_mux::proxy::Harness;
+use oauth_mux::proxy::durable_pool::DurablePool;
+use oauth_mux::proxy::frames::Frame;
+use oauth_mux::proxy::pool::{AccountId, Pool, ResponseEvidence};
 
 #[test]
 fn codex_quota_is_recorded_durably_and_the_second_account_answers() {
-    let mut d = Durable::new(
+    let mut d = Rig::new(
         Harness::Codex,
         &[
             (
@@ -172,17 +32,13 @@ fn codex_quota_is_recorded_durably_and_the_second_account_answers() {
             ),
         ],
     );
-    let seen = send_codex(&d);
+    let seen = d.turn();
     assert_eq!(seen.status, 200);
     assert!(seen.body.contains("durable two"));
     assert!(!seen.body.contains("usage_limit_reached"));
-    let again = send_codex(&d);
+    let again = d.turn();
     assert_eq!(again.status, 200);
-    assert_eq!(
-        d.fake.calls(&token("one")),
-        1,
-        "a spent account is not asked again"
-    );
+    assert_eq!(d.calls("one"), 1, "a spent account is not asked again");
     let store = d.finish();
     let now = Timestamp::now();
     let one = &store[&d.key("one")];
@@ -199,8 +55,8 @@ fn codex_quota_is_recorded_durably_and_the_second_account_answers() {
     }
     assert_eq!(one.last_status, Some(429));
     assert_eq!(store[&d.key("two")].status_at(now), RouteStatus::Available);
-    let frames = d.frames.lock().unwrap().clone();
-    assert!(frames.contains(&ProxyFrame::Handoff {
+    let frames = d.frames();
+    assert!(frames.contains(&Frame::Handoff {
         from: Some("one".into()),
         to: "two".into(),
         reason: "quota_exhausted".into()
@@ -209,7 +65,7 @@ fn codex_quota_is_recorded_durably_and_the_second_account_answers() {
 
 #[test]
 fn claude_unified_rejection_is_quota_until_the_unified_reset() {
-    let mut d = Durable::new(
+    let mut d = Rig::new(
         Harness::Claude,
         &[
             (
@@ -226,7 +82,7 @@ fn claude_unified_rejection_is_quota_until_the_unified_reset() {
             ),
         ],
     );
-    let seen = send_claude(&d);
+    let seen = d.turn();
     assert!(seen.body.contains("claude two"), "{seen:?}");
     let store = d.finish();
     assert!(matches!(
@@ -240,7 +96,7 @@ fn claude_unified_rejection_is_quota_until_the_unified_reset() {
 
 #[test]
 fn spent_pool_error_names_the_profile_and_the_store_reset() {
-    let d = Durable::new(
+    let d = Rig::new(
         Harness::Codex,
         &[
             (
@@ -257,27 +113,27 @@ fn spent_pool_error_names_the_profile_and_the_store_reset() {
             ),
         ],
     );
-    let seen = send_codex(&d);
+    let seen = d.turn();
     assert_eq!(seen.status, 429);
     let v: serde_json::Value = serde_json::from_str(&seen.body).unwrap();
     assert!(
         v["error"]["message"]
             .as_str()
             .unwrap()
-            .contains("oauth-mux route explain --profile work")
+            .contains("oauth-mux route explain --profile test-profile")
     );
     let secs = v["error"]["resets_in_seconds"].as_i64().unwrap();
     assert!((800..=900).contains(&secs), "{secs}");
     // Next request: nothing selectable, the earliest reset comes from the store's view.
-    let again = send_codex(&d);
+    let again = d.turn();
     let v: serde_json::Value = serde_json::from_str(&again.body).unwrap();
     assert!((800..=900).contains(&v["error"]["resets_in_seconds"].as_i64().unwrap()));
-    assert_eq!(d.fake.calls(&token("one")) + d.fake.calls(&token("two")), 2);
+    assert_eq!(d.calls("one") + d.calls("two"), 2);
 }
 
 #[test]
 fn a_short_rate_limit_is_recorded_as_such_and_waited_out_on_a_lone_account() {
-    let mut d = Durable::new(
+    let mut d = Rig::new(
         Harness::Codex,
         &[(
             "one",
@@ -287,14 +143,14 @@ fn a_short_rate_limit_is_recorded_as_such_and_waited_out_on_a_lone_account() {
             },
         )],
     );
-    let seen = send_codex(&d);
+    let seen = d.turn();
     assert_eq!(seen.status, 200, "{seen:?}");
-    assert_eq!(d.fake.calls(&token("one")), 2);
-    let frames = d.frames.lock().unwrap().clone();
+    assert_eq!(d.calls("one"), 2);
+    let frames = d.frames();
     assert!(
         frames
             .iter()
-            .any(|f| matches!(f, ProxyFrame::RateLimitWait { account, .. } if account == "one")),
+            .any(|f| matches!(f, Frame::RateLimitWait { account, .. } if account == "one")),
         "{frames:?}"
     );
     let store = d.finish();
@@ -305,7 +161,7 @@ fn a_short_rate_limit_is_recorded_as_such_and_waited_out_on_a_lone_account() {
 
 #[test]
 fn overload_is_not_recorded_and_windowless_is_not_quota() {
-    let mut d = Durable::new(
+    let mut d = Rig::new(
         Harness::Claude,
         &[
             (
@@ -318,7 +174,7 @@ fn overload_is_not_recorded_and_windowless_is_not_quota() {
             ("two", Behaviour::WindowlessRateLimit),
         ],
     );
-    assert_eq!(send_claude(&d).status, 200);
+    assert_eq!(d.turn().status, 200);
     let store = d.finish();
     let one = &store[&d.key("one")];
     assert_eq!(
@@ -328,14 +184,14 @@ fn overload_is_not_recorded_and_windowless_is_not_quota() {
     );
     assert_eq!(one.failures, 0);
 
-    let mut d = Durable::new(
+    let mut d = Rig::new(
         Harness::Claude,
         &[
             ("one", Behaviour::WindowlessRateLimit),
             ("two", Behaviour::Succeed { text: "ok".into() }),
         ],
     );
-    assert!(send_claude(&d).body.contains("ok"));
+    assert!(d.turn().body.contains("ok"));
     let store = d.finish();
     assert!(
         !store.contains_key(&d.key("one")),
@@ -345,16 +201,16 @@ fn overload_is_not_recorded_and_windowless_is_not_quota() {
 
 #[test]
 fn after_a_windowless_429_the_next_request_still_asks_the_provider() {
-    let d = Durable::new(Harness::Claude, &[("one", Behaviour::WindowlessRateLimit)]);
+    let d = Rig::new(Harness::Claude, &[("one", Behaviour::WindowlessRateLimit)]);
     for round in 1..=2 {
-        let seen = send_claude(&d);
+        let seen = d.turn();
         assert_eq!(seen.status, 429, "round {round}: {seen:?}");
         assert!(
             seen.body.contains("temporarily limiting"),
             "round {round}: the provider's own answer, not a pool-spent error: {seen:?}"
         );
         assert_eq!(seen.header("x-should-retry"), Some("true"), "round {round}");
-        assert_eq!(d.fake.calls(&token("one")), round, "round {round}");
+        assert_eq!(d.calls("one"), round, "round {round}");
     }
 }
 
@@ -363,8 +219,8 @@ fn usage_read_from_a_windowless_429_still_steers_the_next_election() {
     // A windowless 429 records nothing lasting, but a usage reading it carries (here 100%
     // of the primary window) moves this session's next request off the account.
     for known_before in [true, false] {
-        let (_state, dirs) = scratch_dirs();
-        let (pool, _) = durable_pool(Harness::Codex, &["one", "two"], &dirs);
+        let sb = Sandbox::new();
+        let pool = durable_pool(Harness::Codex, &["one", "two"], &sb.dirs());
         let one = AccountId("one".into());
         let now = Timestamp::now();
         if known_before {
@@ -387,13 +243,13 @@ fn windowless_usage_moves_the_next_election(pool: &DurablePool, one: &AccountId,
         from_stream_event: false,
     };
     let judgement = pool.judge(one, &windowless, now);
-    assert_eq!(judgement.classification, "windowless_rate_limit");
+    assert_eq!(judgement.label, "windowless_rate_limit");
     let usage = pool.observe_usage(&windowless, now);
     assert_eq!(usage.len(), 1);
     pool.record(one, &windowless, &judgement, &usage, now);
     let next = pool.elect(Some(one), &[], now).unwrap();
     assert_eq!(next.account.0, "two");
-    assert_eq!(next.passed_over, Some("usage_threshold"));
+    assert_eq!(next.passed_over.as_deref(), Some("usage_threshold"));
 }
 
 /// A 429 with `retry-after: secs` (or the Codex quota error when `None`) recorded on `account`.
@@ -417,25 +273,11 @@ fn limit(pool: &dyn Pool, account: &AccountId, retry_after: Option<u64>, now: Ti
 
 #[test]
 fn what_a_request_may_wait_for_is_the_pools_current_view() {
-    let (_state, dirs) = scratch_dirs();
-    let (durable, _) = durable_pool(Harness::Codex, &["one", "two"], &dirs);
-    let memory = MemoryPool::new(
-        "work",
-        builtin::definition("codex").unwrap(),
-        ["one", "two"]
-            .iter()
-            .map(|label| MemoryAccount {
-                label: label.to_string(),
-                credential: Credential::CodexApiKey {
-                    api_key: token(label),
-                },
-                upstream: None,
-            })
-            .collect(),
-        95.0,
-    );
+    let sb = Sandbox::new();
+    let durable = durable_pool(Harness::Codex, &["one", "two"], &sb.dirs());
     let (one, two) = (AccountId("one".into()), AccountId("two".into()));
-    for pool in [&durable as &dyn Pool, &memory as &dyn Pool] {
+    {
+        let pool = &durable as &dyn Pool;
         let now = Timestamp::now();
         limit(pool, &two, None, now);
         let refused = [two.clone()];
@@ -463,7 +305,7 @@ fn what_a_request_may_wait_for_is_the_pools_current_view() {
 
 #[test]
 fn usage_gauge_is_stored_and_moves_the_next_request() {
-    let mut d = Durable::new(
+    let mut d = Rig::new(
         Harness::Codex,
         &[
             (
@@ -481,17 +323,24 @@ fn usage_gauge_is_stored_and_moves_the_next_request() {
             ),
         ],
     );
-    assert!(send_codex(&d).body.contains("hot"));
-    assert!(send_codex(&d).body.contains("cool"));
+    assert!(d.turn().body.contains("hot"));
+    assert!(d.turn().body.contains("cool"));
     let store = d.finish();
     let gauge = store[&d.key("one")].usage.clone().expect("usage recorded");
     assert_eq!(gauge.used_pct, 98.0);
     assert!(gauge.resets_at.is_some());
+    // Every window the provider reported is kept (for `status`), the fullest steers.
+    let primary = gauge
+        .windows
+        .iter()
+        .find(|w| w.window == "primary")
+        .expect("the primary window is recorded");
+    assert_eq!(primary.used_pct, 98.0);
 }
 
 #[test]
 fn dead_token_is_an_account_level_fact() {
-    let mut d = Durable::new(
+    let mut d = Rig::new(
         Harness::Codex,
         &[
             ("one", Behaviour::Unauthorized),
@@ -503,7 +352,7 @@ fn dead_token_is_an_account_level_fact() {
             ),
         ],
     );
-    assert!(send_codex(&d).body.contains("alive"));
+    assert!(d.turn().body.contains("alive"));
     let store = d.finish();
     assert!(matches!(
         store["codex:one"].status_at(Timestamp::now()),

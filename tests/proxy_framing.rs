@@ -1,14 +1,15 @@
 //! Request framing at the harness side of the proxy, driven with raw bytes on real sockets.
 
-mod proxy_support;
+mod kit;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
+use kit::canary;
+use kit::proxy_rig::*;
 use oauth_mux::demo::fake_provider::Behaviour;
 use oauth_mux::proxy::Harness;
-use proxy_support::*;
 
 const T: Duration = Duration::from_secs(5);
 
@@ -31,8 +32,11 @@ fn chunked_request_body_is_decoded_and_forwarded_with_its_bytes() {
     );
     let out = raw(rig.addr(), req.as_bytes(), T);
     assert!(out.starts_with("HTTP/1.1 200 OK\r\n"), "{out}");
-    assert_eq!(rig.fake.last_body(&token("one")), b"{\"a\":1234567890}");
-    let h = rig.fake.last_headers(&token("one"));
+    assert_eq!(
+        rig.fake.last_body(&canary::token("one")),
+        b"{\"a\":1234567890}"
+    );
+    let h = rig.fake.last_headers(&canary::token("one"));
     assert!(
         !h.iter()
             .any(|(n, _)| n == "transfer-encoding" || n == "x-trailer"),
@@ -77,7 +81,7 @@ fn keep_alive_serves_several_model_requests_on_one_connection() {
             "{text}"
         );
     }
-    assert_eq!(rig.fake.calls(&token("one")), 3);
+    assert_eq!(rig.calls("one"), 3);
 }
 
 #[test]
@@ -267,7 +271,7 @@ fn expect_100_continue_is_honoured() {
     let mut out = String::new();
     s.read_to_string(&mut out).unwrap();
     assert!(out.starts_with("HTTP/1.1 200 OK"), "{out}");
-    let h = rig.fake.last_headers(&token("one"));
+    let h = rig.fake.last_headers(&canary::token("one"));
     assert!(!h.iter().any(|(n, _)| n == "expect"));
 }
 
@@ -313,5 +317,5 @@ fn chunked_body_split_inside_its_crlfs_is_reassembled() {
     let mut out = String::new();
     s.read_to_string(&mut out).unwrap();
     assert!(out.starts_with("HTTP/1.1 200 OK"), "{out}");
-    assert_eq!(rig.fake.last_body(&token("one")), b"{}");
+    assert_eq!(rig.fake.last_body(&canary::token("one")), b"{}");
 }

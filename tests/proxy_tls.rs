@@ -1,12 +1,13 @@
 //! The TLS side of the session proxy: same routes and secret, a per-session CA.
 
-mod proxy_support;
+mod kit;
 
 use std::io::Read;
 
+use kit::canary;
+use kit::proxy_rig::*;
 use oauth_mux::demo::fake_provider::Behaviour;
 use oauth_mux::proxy::Harness;
-use proxy_support::*;
 
 fn tls_client(ca_pem: &str) -> ureq::Agent {
     let certs: Vec<_> = ureq::tls::parse_pem(ca_pem.as_bytes())
@@ -99,7 +100,7 @@ fn tls_side_serves_the_same_routes_behind_the_session_ca() {
             .call()
             .is_err()
     );
-    assert_eq!(rig.fake.calls(&token("one")), 1);
+    assert_eq!(rig.calls("one"), 1);
 }
 
 /// A session whose upstream is HTTPS: the upstream here is a second proxy's TLS side (with its
@@ -149,7 +150,10 @@ fn an_https_upstream_is_verified_against_the_extra_ca_file() {
         big.as_bytes(),
     );
     assert_eq!(seen.status, 200, "{seen:?}");
-    assert_eq!(upstream.fake.last_body(&token("one")), big.as_bytes());
+    assert_eq!(
+        upstream.fake.last_body(&canary::token("one")),
+        big.as_bytes()
+    );
     assert_eq!(
         trusting.fake.total_calls(),
         0,

@@ -1,13 +1,13 @@
 //! `repair run` running an admitted probe under the account lock, through the real binary.
 
-mod afloat_support;
+mod kit;
 
-use afloat_support::Bed;
+use kit::toy::afloat_sandbox;
 use oauth_mux::store::account_lock::AccountLock;
 
 #[test]
 fn repair_run_probes_the_first_admitted_route_under_its_lock() {
-    let bed = Bed::new();
+    let bed = afloat_sandbox();
     let first = bed.run(&["repair", "run", "--json"]);
     let out = first.json();
     assert_eq!(out["executed"], true, "{out:#}\n{}", first.stderr);
@@ -26,12 +26,12 @@ fn repair_run_probes_the_first_admitted_route_under_its_lock() {
             .is_some()
     );
 
-    let second = bed.json(&["repair", "run", "--json"]);
+    let second = bed.run(&["repair", "run", "--json"]).ok().json();
     assert_eq!(second["route"]["key"], "toy:a2#cheap");
     assert_eq!(second["ok"], true);
     assert_eq!(second["executed"], true);
 
-    let third = bed.json(&["repair", "run", "--json"]);
+    let third = bed.run(&["repair", "run", "--json"]).ok().json();
     assert_eq!(third["reason"], "route_selectable");
     assert_eq!(third["executed"], false);
 

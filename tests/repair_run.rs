@@ -2,14 +2,15 @@
 //! interactive repair gated by `--confirm-repair` (never with `--json`), the
 //! account lock, and one event per call.
 
-mod afloat_support;
+mod kit;
 
-use afloat_support::Bed;
 use jiff::{SignedDuration, Timestamp};
+use kit::Sandbox;
+use kit::toy::afloat_sandbox;
 use oauth_mux::model::{Classification, DeadReason};
 use oauth_mux::store::account_lock::AccountLock;
 
-fn dead_a1(bed: &Bed) {
+fn dead_a1(bed: &Sandbox) {
     bed.record(
         "toy:a1#cheap",
         Classification::Dead {
@@ -19,7 +20,7 @@ fn dead_a1(bed: &Bed) {
     );
 }
 
-fn repair_events(bed: &Bed) -> Vec<serde_json::Value> {
+fn repair_events(bed: &Sandbox) -> Vec<serde_json::Value> {
     bed.events()
         .into_iter()
         .filter(|e| e["kind"] == "repair_run")
@@ -28,9 +29,9 @@ fn repair_events(bed: &Bed) -> Vec<serde_json::Value> {
 
 #[test]
 fn afloat_is_a_noop_and_still_recorded() {
-    let bed = Bed::new();
+    let bed = afloat_sandbox();
     bed.record("toy:a2#cheap", Classification::Success, Timestamp::now());
-    let out = bed.json(&["repair", "run", "--json"]);
+    let out = bed.run(&["repair", "run", "--json"]).ok().json();
     assert_eq!(out["ok"], true);
     assert_eq!(out["executed"], false);
     assert_eq!(out["reason"], "route_selectable");
@@ -46,7 +47,7 @@ fn afloat_is_a_noop_and_still_recorded() {
 
 #[test]
 fn nothing_admitted_is_ok_and_recorded() {
-    let bed = Bed::new();
+    let bed = afloat_sandbox();
     let now = Timestamp::now();
     for key in ["toy:a1#cheap", "toy:a2#cheap"] {
         bed.record(
@@ -57,7 +58,7 @@ fn nothing_admitted_is_ok_and_recorded() {
             now,
         );
     }
-    let out = bed.json(&["repair", "run", "--json"]);
+    let out = bed.run(&["repair", "run", "--json"]).ok().json();
     assert_eq!(out["ok"], true);
     assert_eq!(out["executed"], false);
     assert_eq!(out["confirmation_required"], false);
@@ -74,7 +75,7 @@ fn nothing_admitted_is_ok_and_recorded() {
 
 #[test]
 fn interactive_repair_needs_the_flag_and_a_terminal() {
-    let bed = Bed::new();
+    let bed = afloat_sandbox();
     dead_a1(&bed);
     let refused = bed.run(&["repair", "run", "--profile", "solo", "--json"]);
     assert_ne!(refused.code, 0, "confirmation required exits non-zero");
@@ -106,7 +107,7 @@ fn interactive_repair_needs_the_flag_and_a_terminal() {
     assert_eq!(out["executed"], false);
 
     // Confirmed, in a terminal: the login command runs with inherited stdio.
-    bed.script(
+    bed.plant_script(
         "toy-login",
         &format!(
             "echo \"logging in $1\"; echo \"$1\" > {}/login-ran; exit 0",
@@ -121,7 +122,7 @@ fn interactive_repair_needs_the_flag_and_a_terminal() {
         "a1\n"
     );
     // The login's exit code is the command's exit code.
-    bed.script("toy-login", "exit 7");
+    bed.plant_script("toy-login", "exit 7");
     let failed = bed.run(&["repair", "run", "--profile", "solo", "--confirm-repair"]);
     assert_eq!(failed.code, 7);
 
@@ -147,14 +148,14 @@ fn interactive_repair_needs_the_flag_and_a_terminal() {
     assert_eq!(events[0]["budget"], "interactive");
     assert_eq!(events[2]["ok"], true);
     assert_eq!(events[3]["ok"], false);
-    let text = bed.json(&["daemon", "events", "--json"]);
+    let text = bed.run(&["daemon", "events", "--json"]).ok().json();
     assert_eq!(text["events"].as_array().unwrap().len(), 4);
     bed.assert_no_canary_on_disk();
 }
 
 #[test]
 fn a_held_account_lock_is_repair_in_progress() {
-    let bed = Bed::new();
+    let bed = afloat_sandbox();
     let held = AccountLock::try_acquire(&bed.dirs(), "toy", "a1", "2026-11-22T05:00:00Z")
         .unwrap()
         .expect("the test takes the lock first");

@@ -2,12 +2,21 @@
 //! whose probe has a `spend_provider` budget is never contacted without
 //! `--confirm-spend` or a policy that admits it. A loopback fake counts the calls.
 
-mod support_fake_provider;
+mod kit;
 
+use kit::{Sandbox, canary};
+use oauth_mux::demo::fake_provider::{Behaviour, FakeProvider};
 use serde_json::{Value, json};
-use support_fake_provider::{CannedResponse, FakeProvider, Sandbox};
 
-const CANARY: &str = "spendgate-canary-5e6f7a8b9c0d";
+/// A sandbox with the spendy config under `policy`, its token a canary and its probe URL
+/// pointing at `fake`.
+fn spendy_sandbox(policy: Value, fake: &FakeProvider) -> Sandbox {
+    let mut sb = Sandbox::new();
+    sb.write_config(&config(policy));
+    sb.set_env("SPENDY_TOKEN", canary::token("spendy"));
+    sb.set_env("FAKE_URL", fake.url("/v1/turn"));
+    sb
+}
 
 fn config(policy: Value) -> Value {
     json!({
@@ -56,12 +65,8 @@ const COMMANDS: &[&[&str]] = &[
 
 #[test]
 fn no_command_spends_without_a_flag_or_policy() {
-    let fake = FakeProvider::serve(CannedResponse::json(200, "{}"));
-    let url = fake.url("/v1/turn");
-    let env: &[(&str, &str)] = &[("SPENDY_TOKEN", CANARY), ("FAKE_URL", &url)];
-    let sb = Sandbox::new();
-    sb.write_config(&config(json!({})));
-    let mut outputs = Vec::new();
+    let fake = FakeProvider::answering(Behaviour::json(200, "{}")).unwrap();
+    let sb = spendy_sandbox(json!({}), &fake);
     for args in COMMANDS {
         let mut a = vec!["--profile", "spend"];
         let (head, tail) =
@@ -69,58 +74,39 @@ fn no_command_spends_without_a_flag_or_policy() {
         let mut full: Vec<&str> = head.to_vec();
         full.append(&mut a);
         full.extend_from_slice(tail);
-        let out = sb.run(&full, env);
-        outputs.push(format!(
-            "{full:?}\n{}\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ));
+        // Every run's output is checked for the canary token.
+        sb.run(&full);
         assert_eq!(
-            fake.calls(),
+            fake.total_calls(),
             0,
             "`oauth-mux {}` contacted a spend provider without a flag",
             full.join(" ")
         );
     }
-    for o in &outputs {
-        assert!(!o.contains(CANARY), "canary leaked:\n{o}");
-    }
 
     // The explicit flag spends exactly one call (the walk stops at the first usable route).
-    let out = sb.run(
-        &["probe", "--profile", "spend", "--confirm-spend", "--json"],
-        env,
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_eq!(fake.calls(), 1);
+    sb.run(&["probe", "--profile", "spend", "--confirm-spend", "--json"])
+        .ok();
+    assert_eq!(fake.total_calls(), 1);
 }
 
 #[test]
 fn a_written_policy_admits_background_spend() {
-    let fake = FakeProvider::serve(CannedResponse::json(200, "{}"));
-    let url = fake.url("/v1/turn");
-    let env: &[(&str, &str)] = &[("SPENDY_TOKEN", CANARY), ("FAKE_URL", &url)];
-    let sb = Sandbox::new();
-    sb.write_config(&config(
+    let fake = FakeProvider::answering(Behaviour::json(200, "{}")).unwrap();
+    let sb = spendy_sandbox(
         json!({"providers": {"spendy": {"allowed_budgets": ["spend_provider"]}}}),
-    ));
-    let out = sb.run(
-        &[
+        &fake,
+    );
+    let v = sb
+        .run(&[
             "stay-afloat",
             "--once",
             "--execute",
             "--profile",
             "spend",
             "--json",
-        ],
-        env,
-    );
-    let v: Value = serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+        ])
+        .json();
     assert_eq!(v["executed"], true, "{v}");
-    assert_eq!(fake.calls(), 1, "one admitted action per tick");
+    assert_eq!(fake.total_calls(), 1, "one admitted action per tick");
 }

@@ -1,17 +1,19 @@
 //! Per-account repair locks across processes: a lock held by a live child is reported
 //! by `probe`, and the OS releases it when the child dies.
 //!
-//! The child is this test binary re-run as a worker (see `store_health.rs`).
+//! The child is this test binary re-run as a worker (`kit::worker`).
+
+mod kit;
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use kit::worker;
 use oauth_mux::store::account_lock::{self, AccountLock, LockHolder};
 use oauth_mux::store::paths::Dirs;
 
-const WORKER_VAR: &str = "OMUX_STORE_TEST_WORKER";
 const LOCKED_MARKER: &str = "OMUX-TEST-LOCK-HELD";
 const STARTED_AT: &str = "2026-11-22T05:10:00Z";
 
@@ -28,11 +30,12 @@ fn dirs(root: &Path) -> Dirs {
 
 #[test]
 fn a_lock_held_by_a_live_child_is_reported_and_released_when_it_dies() {
-    if let Ok(root) = std::env::var(WORKER_VAR) {
+    if let Some(args) = worker::args() {
         // Worker: take the lock, announce it, hold it until killed (or stdin closes).
-        let lock = AccountLock::try_acquire(&dirs(Path::new(&root)), "codex", "max/1", STARTED_AT)
-            .unwrap()
-            .expect("the lock is free when the child starts");
+        let lock =
+            AccountLock::try_acquire(&dirs(Path::new(&args[0])), "codex", "max/1", STARTED_AT)
+                .unwrap()
+                .expect("the lock is free when the child starts");
         println!("{LOCKED_MARKER}");
         let _ = std::io::stdin().read_to_end(&mut Vec::new());
         drop(lock);
@@ -43,18 +46,15 @@ fn a_lock_held_by_a_live_child_is_reported_and_released_when_it_dies() {
     let dirs = dirs(tmp.path());
     assert_eq!(account_lock::probe(&dirs, "codex", "max/1"), None);
 
-    let mut child = Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "a_lock_held_by_a_live_child_is_reported_and_released_when_it_dies",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env(WORKER_VAR, tmp.path())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = worker::command(
+        "a_lock_held_by_a_live_child_is_reported_and_released_when_it_dies",
+        &[tmp.path().display().to_string()],
+    )
+    .into_std()
+    .stdin(Stdio::piped())
+    .stdout(Stdio::piped())
+    .spawn()
+    .unwrap();
     let stdout = BufReader::new(child.stdout.take().unwrap());
     let announced = stdout
         .lines()

@@ -1,23 +1,23 @@
 //! The health store on a real file system, with real concurrent processes.
 //!
-//! Multi-process tests re-run this test binary as a worker: the parent spawns
-//! `<this binary> --exact <test name>` with `OMUX_STORE_TEST_WORKER` set, and the same
-//! test function, seeing the variable, plays the worker role instead.
+//! Multi-process tests re-run this test binary as a worker (`kit::worker`): the parent
+//! spawns `<this binary> --exact <test name>`, and the same test function, seeing
+//! `worker::args()`, plays the worker role instead.
 
-mod support;
+mod kit;
 
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::Child;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use kit::command::Running;
+use kit::worker;
 use oauth_mux::exit::{ExitCode, Failure};
 use oauth_mux::store::StoreError;
 use oauth_mux::store::health_file::HealthFile;
 use serde_json::{Value, json};
-use support::{spawn_worker, worker_args};
 
 const GARBAGE: &[u8] =
     b"{\"version\": 1,\n \"routes\": {\"codex:max-1#codex\": {\"score\": 3,,}}\n";
@@ -133,7 +133,7 @@ const UPDATES_PER_WRITER: usize = 25;
 
 #[test]
 fn many_processes_recording_at_once_lose_no_update() {
-    if let Some(args) = worker_args() {
+    if let Some(args) = worker::args() {
         let path = PathBuf::from(&args[0]);
         let writer: usize = args[1].parse().unwrap();
         for i in 0..UPDATES_PER_WRITER {
@@ -155,16 +155,16 @@ fn many_processes_recording_at_once_lose_no_update() {
 
     let tmp = tempfile::tempdir().unwrap();
     let path = tmp.path().join("state/health.json");
-    let children: Vec<Child> = (0..WRITERS)
+    let children: Vec<Running> = (0..WRITERS)
         .map(|writer| {
-            spawn_worker(
+            worker::spawn(
                 "many_processes_recording_at_once_lose_no_update",
                 &[path.display().to_string(), writer.to_string()],
             )
         })
         .collect();
-    for mut child in children {
-        assert!(child.wait().unwrap().success(), "a writer process failed");
+    for child in children {
+        child.wait().ok(); // every writer process succeeds
     }
 
     let store = HealthFile::load(&path).unwrap();
@@ -211,7 +211,7 @@ fn temp_files_beside(path: &Path) -> Vec<String> {
 
 #[test]
 fn a_writer_killed_mid_write_leaves_a_store_that_loads() {
-    if let Some(args) = worker_args() {
+    if let Some(args) = worker::args() {
         let path = PathBuf::from(&args[0]);
         for generation in 1.. {
             HealthFile::update(&path, big_generation(generation)).unwrap();
@@ -225,7 +225,7 @@ fn a_writer_killed_mid_write_leaves_a_store_that_loads() {
     let mut kills_that_landed_after_progress = 0;
     for round in 0..8u64 {
         let before = fs::read(&path).unwrap();
-        let mut child = spawn_worker(
+        let child = worker::spawn(
             "a_writer_killed_mid_write_leaves_a_store_that_loads",
             &[path.display().to_string()],
         );
@@ -235,8 +235,8 @@ fn a_writer_killed_mid_write_leaves_a_store_that_loads() {
             thread::sleep(Duration::from_millis(2));
         }
         thread::sleep(Duration::from_millis(7 * round + 3));
-        child.kill().unwrap();
-        child.wait().unwrap();
+        child.signal(libc::SIGKILL);
+        child.wait();
         if fs::read(&path).unwrap() != before {
             kills_that_landed_after_progress += 1;
         }

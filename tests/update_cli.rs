@@ -5,16 +5,27 @@
 //! refusals, rotation) are proven in-process (src/update/flow_tests.rs) and with the real
 //! release binary by `just release-proof` (the update lane).
 
-mod support;
+mod kit;
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 
-use support::{BIN, Run, TestEnv};
+use kit::Output;
+use kit::Sandbox;
+use kit::sandbox::BIN;
 
-/// The binary linked into the sandbox (`<root>/bin/oauth-mux`), with a receipt when given.
-fn installed(env: &TestEnv, receipt_method: Option<&str>) -> PathBuf {
-    let bin = env.root().join("bin");
+/// A sandbox with these environment variables.
+fn sandbox(env: &[(&str, &str)]) -> Sandbox {
+    let mut sb = Sandbox::new();
+    for (k, v) in env {
+        sb.set_env(k, v);
+    }
+    sb
+}
+
+/// The binary linked into the sandbox (`<root>/install/oauth-mux`), with a receipt when given.
+fn installed(env: &Sandbox, receipt_method: Option<&str>) -> PathBuf {
+    let bin = env.root().join("install");
     std::fs::create_dir_all(&bin).unwrap();
     let exe = bin.join("oauth-mux");
     if std::fs::hard_link(BIN, &exe).is_err() {
@@ -36,13 +47,8 @@ fn installed(env: &TestEnv, receipt_method: Option<&str>) -> PathBuf {
     exe
 }
 
-fn run(env: &TestEnv, exe: &Path, args: &[&str]) -> Run {
-    let out = env.command_of(exe, args).output().expect("run oauth-mux");
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+fn run(env: &Sandbox, exe: &Path, args: &[&str]) -> Output {
+    env.program(exe).args(args).run()
 }
 
 /// A loopback listener nobody accepts on: a connection attempt stays in its backlog, so
@@ -69,7 +75,7 @@ impl Listener {
 #[test]
 fn without_a_receipt_update_replaces_nothing_and_names_install_sh() {
     let (listener, url) = Listener::new();
-    let env = TestEnv::new().env("OMUX_RELEASE_BASE_URL", &url);
+    let env = sandbox(&[("OMUX_RELEASE_BASE_URL", &url)]);
     let exe = installed(&env, None);
     let before = std::fs::read(&exe).unwrap();
     let r = run(&env, &exe, &["update", "--yes"]);
@@ -101,7 +107,7 @@ fn a_package_manager_install_is_never_replaced_and_its_command_is_printed() {
             "npm",
         ),
     ] {
-        let mut env = TestEnv::new().env("OMUX_RELEASE_BASE_URL", &url);
+        let mut env = sandbox(&[("OMUX_RELEASE_BASE_URL", &url)]);
         if let Some(s) = source {
             env.set_env("OMUX_INSTALL_SOURCE", s);
         }
@@ -125,7 +131,7 @@ fn a_package_manager_install_is_never_replaced_and_its_command_is_printed() {
         );
     }
     listener.assert_untouched();
-    let env = TestEnv::new().env("OMUX_INSTALL_SOURCE", "npm");
+    let env = sandbox(&[("OMUX_INSTALL_SOURCE", "npm")]);
     let exe = installed(&env, None);
     let r = run(&env, &exe, &["update", "--version", "0.2.0"]);
     let r = r.code(207).all();
@@ -135,14 +141,13 @@ fn a_package_manager_install_is_never_replaced_and_its_command_is_printed() {
 #[test]
 fn offline_is_exit_204_with_a_clear_message_and_nothing_changes() {
     // Nothing listens on port 9 of loopback.
-    let env = TestEnv::new().env("OMUX_RELEASE_BASE_URL", "http://127.0.0.1:9");
+    let env = sandbox(&[("OMUX_RELEASE_BASE_URL", "http://127.0.0.1:9")]);
     let exe = installed(&env, Some("install.sh"));
     let before = std::fs::read(&exe).unwrap();
     for args in [
         &["update", "--check"][..],
         &["update", "--yes"],
         &["version", "--check"],
-        &["update", "--check", "--json"],
     ] {
         let r = run(&env, &exe, args);
         r.code(204);
@@ -154,9 +159,20 @@ fn offline_is_exit_204_with_a_clear_message_and_nothing_changes() {
         );
         assert!(r.stderr.contains("Nothing was changed"), "{}", r.all());
     }
+    // With --json the error is JSON on stdout.
+    let r = run(&env, &exe, &["update", "--check", "--json"]);
+    let j = r.code(204).json();
+    assert_eq!(j["error"]["code"], "network_error", "{r}");
+    assert!(
+        j["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("cannot reach"),
+        "{r}"
+    );
     assert_eq!(std::fs::read(&exe).unwrap(), before);
     // The receipt's base URL is used when the environment names none.
-    let env = TestEnv::new();
+    let env = Sandbox::new();
     let exe = installed(&env, Some("install.sh"));
     let r = run(&env, &exe, &["update", "--check"]);
     r.code(204);
@@ -178,7 +194,7 @@ fn offline_is_exit_204_with_a_clear_message_and_nothing_changes() {
 
 #[test]
 fn a_plain_http_release_host_is_refused_before_any_connection() {
-    let env = TestEnv::new().env("OMUX_RELEASE_BASE_URL", "http://example.invalid/releases");
+    let env = sandbox(&[("OMUX_RELEASE_BASE_URL", "http://example.invalid/releases")]);
     let exe = installed(&env, Some("install.sh"));
     let j = run(&env, &exe, &["update", "--check", "--json"])
         .code(206)
@@ -191,7 +207,7 @@ fn a_plain_http_release_host_is_refused_before_any_connection() {
 #[test]
 fn version_without_check_never_touches_the_network() {
     let (listener, url) = Listener::new();
-    let env = TestEnv::new().env("OMUX_RELEASE_BASE_URL", &url);
+    let env = sandbox(&[("OMUX_RELEASE_BASE_URL", &url)]);
     let exe = installed(&env, Some("install.sh"));
     run(&env, &exe, &["version"]).ok();
     let j = run(&env, &exe, &["version", "--json"]).ok().json();
@@ -202,7 +218,9 @@ fn version_without_check_never_touches_the_network() {
     // The listener does see a connection when one is made (the assertion can fail):
     // `version --check` contacts the release host.
     let mut child = env
-        .command_of(&exe, &["version", "--check"])
+        .program(&exe)
+        .args(["version", "--check"])
+        .into_std()
         .spawn()
         .unwrap();
     let started = std::time::Instant::now();
@@ -225,7 +243,7 @@ fn version_without_check_never_touches_the_network() {
 
 #[test]
 fn bad_input_is_a_usage_error_or_names_the_file_and_the_fix() {
-    let env = TestEnv::new();
+    let env = Sandbox::new();
     let exe = installed(&env, None);
     let r = run(&env, &exe, &["update", "--version", "latest-please"]);
     r.code(2);

@@ -1,20 +1,28 @@
-//! `oauth-mux claude [status-latest] [-- ARGS]`.
+//! `oauth-mux claude [status-latest|login|canary|live-qa|preflight] [-- ARGS]`.
 
 use super::managed::{self, HarnessLaunch};
-use crate::cli::{ClaudeArgs, ClaudeCommand};
+use super::{canary, live_qa, onboard, preflight};
+use crate::cli::{ClaudeArgs, ClaudeCommand, HarnessCheck};
 use crate::harness::status::HarnessKind;
 
-/// Launch claude in a managed session, or summarize the newest one.
+/// Launch claude in a managed session, or run one of its own subcommands.
 pub fn run(args: ClaudeArgs) -> anyhow::Result<()> {
-    if let Some(ClaudeCommand::StatusLatest(flag)) = args.command {
-        return managed::status_latest(HarnessKind::Claude, flag.json);
+    const CLAUDE: HarnessKind = HarnessKind::Claude;
+    match args.command {
+        Some(ClaudeCommand::StatusLatest(flag)) => {
+            return managed::status_latest(CLAUDE, flag.json);
+        }
+        Some(ClaudeCommand::Login(a)) => return onboard::login::run(CLAUDE, &a),
+        Some(ClaudeCommand::Check(HarnessCheck::Canary(a))) => return canary::run(CLAUDE, &a),
+        Some(ClaudeCommand::Check(HarnessCheck::LiveQa(a))) => return live_qa::run(CLAUDE, &a),
+        Some(ClaudeCommand::Preflight(a)) => {
+            return preflight::run(CLAUDE, &a.preflight, a.isolated_config);
+        }
+        None => {}
     }
     managed::launch(
         HarnessLaunch {
-            harness: HarnessKind::Claude,
-            default_profile: "claude",
-            bin_env: "OMUX_CLAUDE_BIN",
-            bin_name: "claude",
+            harness: CLAUDE,
             args: args.args,
             isolated_config: args.isolated_config,
         },

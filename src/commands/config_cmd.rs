@@ -71,7 +71,8 @@ fn validate(ctx: &Context, json: bool) -> anyhow::Result<()> {
     let next_commands = if ok {
         vec!["oauth-mux doctor".into(), "oauth-mux route explain".into()]
     } else if configured {
-        vec!["oauth-mux config validate".into()]
+        // Fix the fields listed, in the file `config path` names.
+        vec!["${EDITOR:-vi} \"$(oauth-mux config path)\"".into()]
     } else {
         vec!["oauth-mux init".into(), "oauth-mux init --codex-max".into()]
     };

@@ -30,7 +30,7 @@ impl Context {
         let dirs = Dirs::from_process_env().map_err(Failure::from)?;
         Ok(Context {
             dirs,
-            now: Timestamp::now(),
+            now: clock_now(),
         })
     }
 
@@ -128,4 +128,14 @@ impl HealthLookup for HealthView {
 /// Attach a path-free context to I/O errors.
 pub fn io_context<T>(r: std::io::Result<T>, what: &str) -> anyhow::Result<T> {
     r.with_context(|| what.to_owned())
+}
+
+/// The time commands judge by: now, or `OMUX_NOW` (an RFC 3339 instant) when it is set — for
+/// tests and demos that need two commands to see the same moment. A value that does not
+/// parse is ignored.
+fn clock_now() -> Timestamp {
+    std::env::var("OMUX_NOW")
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(Timestamp::now)
 }

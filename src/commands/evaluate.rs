@@ -6,15 +6,17 @@ use jiff::Timestamp;
 use serde::Serialize;
 
 use super::context::{Context, HealthView, Loaded};
-use super::facts::{RouteId, account_writeback};
+use super::facts::RouteId;
 use crate::cli::Selectors;
 use crate::config::Config;
 use crate::exit::Failure;
 use crate::model::budget::{AdmissionVerdict, RepairOwner};
+use crate::model::election::{Selection, select};
 use crate::model::health::{EvidenceSource, RouteStatus};
-use crate::model::repair::{RepairContext, RouteAction, Writeback, plan_action};
+use crate::model::refresh::{TokenOutlook, TokenState, Writeback};
+use crate::model::repair::{RepairContext, RouteAction, TokenRepair, plan_action};
 use crate::model::runtime::RuntimeReadiness;
-use crate::model::selection::{Selection, select};
+use crate::model::selection::RankPolicy;
 use crate::routes::{self, RouteRequest};
 
 /// The recorded evidence behind a route's status.
@@ -43,6 +45,8 @@ pub struct RouteReport {
     pub evidence: Evidence,
     pub action: RouteAction,
     pub writeback: Writeback,
+    /// The account's token: expiry, and whether a refresh is admitted or why not.
+    pub token: TokenOutlook,
     /// Whether background work may run this route's probe.
     pub daemon_probe: Option<AdmissionVerdict>,
     /// Whether background work may run this route's repair action.
@@ -71,13 +75,12 @@ pub fn select_routes(
     let health = ctx.health()?;
     let request =
         routes::gather(&loaded.config, selectors, &ctx.dirs).map_err(Failure::into_anyhow)?;
-    let selection = select(
-        &request.candidates,
-        request.primary_capability.as_deref(),
-        &request.fallback_chain,
-        &health,
-        ctx.now,
-    );
+    let policy = RankPolicy {
+        primary_capability: request.primary_capability.as_deref(),
+        fallback_chain: &request.fallback_chain,
+        usage_threshold_pct: loaded.config.usage_threshold_pct(),
+    };
+    let selection = select(&request.candidates, &policy, &health, ctx.now);
     Ok((request, selection, health))
 }
 
@@ -89,10 +92,24 @@ pub fn evaluate(
 ) -> Result<Evaluation, anyhow::Error> {
     let config = &loaded.config;
     let (request, selection, health) = select_routes(ctx, loaded, selectors)?;
+    let mut tokens = std::collections::HashMap::new();
     let routes = selection
         .routes
         .iter()
-        .map(|view| report_for(config, &health, view, selection.selected.as_ref()))
+        .map(|view| {
+            let token = tokens
+                .entry(view.key.account_key())
+                .or_insert_with(|| token_outlook(ctx, config, &view.key))
+                .clone();
+            report_for(
+                ctx,
+                config,
+                &health,
+                view,
+                selection.selected.as_ref(),
+                token,
+            )
+        })
         .collect();
     Ok(Evaluation {
         request,
@@ -101,11 +118,43 @@ pub fn evaluate(
     })
 }
 
+/// The token outlook of a route's account (read where that is free; see `oauth::inspect`).
+fn token_outlook(ctx: &Context, config: &Config, key: &crate::model::RouteKey) -> TokenOutlook {
+    let account = config
+        .providers
+        .get(&key.provider)
+        .and_then(|p| p.accounts.get(&key.account));
+    match account {
+        Some(a) => crate::oauth::inspect::account_outlook(
+            config,
+            &ctx.dirs,
+            &key.provider,
+            &key.account,
+            a,
+            ctx.now,
+        ),
+        None => crate::model::refresh::outlook(
+            None,
+            &crate::model::refresh::writeback(&crate::model::refresh::WritebackFacts {
+                owner: RepairOwner::ManualOnly,
+                capability: "unsupported",
+                provider_refreshes: false,
+                policy: crate::model::refresh::WritebackPolicy::Auto,
+                store_owned_by_oauth_mux: false,
+            }),
+            jiff::SignedDuration::ZERO,
+            ctx.now,
+        ),
+    }
+}
+
 fn report_for(
+    ctx: &Context,
     config: &Config,
     health: &HealthView,
     view: &crate::model::selection::RouteView,
     selected: Option<&crate::model::RouteKey>,
+    token: TokenOutlook,
 ) -> RouteReport {
     let key = &view.key;
     let pc = config.providers.get(&key.provider);
@@ -117,16 +166,7 @@ fn report_for(
         .and_then(|c| c.probe.clone());
     let probe_budget = probe.as_ref().map(|p| p.effective_budget());
     let account = pc.and_then(|p| p.accounts.get(&key.account));
-    let config_dir = account
-        .and_then(|a| a.config_dir.clone())
-        .unwrap_or_else(|| "<config_dir>".into());
-    let login = def
-        .as_ref()
-        .and_then(|d| d.repair.login_command.as_ref())
-        .map(|l| {
-            l.replace("{account}", &key.account)
-                .replace("{config_dir}", &config_dir)
-        });
+    let login = super::facts::login_command(config, &key.provider, &key.account);
     let owner = def
         .as_ref()
         .map_or(RepairOwner::ManualOnly, |d| d.repair.owner);
@@ -138,6 +178,11 @@ fn report_for(
             owner,
             login_command: login.as_deref(),
             probe_budget,
+            token: (token.state != TokenState::NotInspected).then_some(TokenRepair {
+                expired: token.state == TokenState::Expired,
+                refresh_admitted: token.refresh.admitted,
+                refresh_reason: &token.refresh.reason,
+            }),
         },
     );
     let admission = config.admission(&key.provider);
@@ -160,9 +205,18 @@ fn report_for(
             last_class: record.and_then(|r| r.last_class.clone()),
         },
         writeback: account.map_or_else(
-            || crate::model::repair::writeback(owner, "unsupported"),
-            |a| account_writeback(config, &key.provider, a),
+            || {
+                crate::model::refresh::writeback(&crate::model::refresh::WritebackFacts {
+                    owner,
+                    capability: "unsupported",
+                    provider_refreshes: false,
+                    policy: crate::model::refresh::WritebackPolicy::Auto,
+                    store_owned_by_oauth_mux: false,
+                })
+            },
+            |a| crate::oauth::account_writeback(config, &key.provider, a, &ctx.dirs.data_dir),
         ),
+        token,
         daemon_probe: probe_budget.map(|b| admission.admits(b)),
         daemon_repair: admission.admits(action.budget),
         action,

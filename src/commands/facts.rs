@@ -6,9 +6,7 @@ use serde::Serialize;
 use crate::config::Config;
 use crate::config::schema::AccountConfig;
 use crate::model::RouteKey;
-use crate::model::budget::RepairOwner;
 use crate::model::health::RouteStatus;
-use crate::model::repair::{Writeback, writeback};
 use crate::secrets::SecretSpec;
 
 /// The secret backend name and its write capability, read from the config only
@@ -26,14 +24,29 @@ pub fn secret_facts(account: &AccountConfig) -> (String, String) {
     }
 }
 
-/// The writeback object of an account.
-pub fn account_writeback(config: &Config, provider: &str, account: &AccountConfig) -> Writeback {
-    let owner = config
-        .providers
-        .get(provider)
-        .and_then(|p| config.definition(&p.kind))
-        .map_or(RepairOwner::ManualOnly, |d| d.repair.owner);
-    writeback(owner, &secret_facts(account).1)
+/// The command that logs `provider:account` in again: the provider definition's
+/// `repair.login_command` with `{account}` and `{config_dir}` filled in (`None` when the
+/// definition has none, or it needs a config dir the account does not have).
+pub fn login_command(config: &Config, provider: &str, account: &str) -> Option<String> {
+    let pc = config.providers.get(provider)?;
+    let template = config
+        .definition(&pc.kind)?
+        .repair
+        .login_command
+        .as_deref()?;
+    let config_dir = pc
+        .accounts
+        .get(account)
+        .and_then(|a| a.config_dir.as_deref());
+    if template.contains("{config_dir}") && config_dir.is_none() {
+        return None;
+    }
+    Some(
+        template
+            .replace("{account}", account)
+            .replace("{provider}", provider)
+            .replace("{config_dir}", config_dir.unwrap_or_default()),
+    )
 }
 
 /// The JSON form of a route key, with its parts as fields.
@@ -91,4 +104,27 @@ pub fn human_duration(secs: u64) -> String {
         3600..=86_399 => format!("{}h {}m", secs / 3600, (secs % 3600) / 60),
         _ => format!("{}d {}h", secs / 86_400, (secs % 86_400) / 3600),
     }
+}
+
+/// A token outlook in a few words: `expires in 7h 59m, refresh admitted`.
+pub fn describe_token(t: &crate::model::refresh::TokenOutlook, now: jiff::Timestamp) -> String {
+    use crate::model::refresh::TokenState;
+    let when = match (t.state, t.expires_at) {
+        (TokenState::NotInspected, _) => "not read".to_owned(),
+        (TokenState::NoExpiry, _) => "no expiry".to_owned(),
+        (TokenState::Expired, _) => "expired".to_owned(),
+        (_, Some(at)) => format!(
+            "expires in {}",
+            human_duration(now.duration_until(at).as_secs().unsigned_abs())
+        ),
+        (_, None) => "-".to_owned(),
+    };
+    let refresh = if t.refresh.admitted {
+        "refresh admitted".to_owned()
+    } else if t.long_lived {
+        "long-lived, no refresh".to_owned()
+    } else {
+        format!("no refresh: {}", t.refresh.reason)
+    };
+    format!("{when}, {refresh}")
 }

@@ -7,6 +7,7 @@ use super::facts::describe_status;
 use crate::cli::HealthArgs;
 use crate::exit::{ExitCode, Failure};
 use crate::model::RouteKey;
+use crate::model::event::{Event, EventKind, Outcome};
 use crate::model::health::RouteHealth;
 use crate::output;
 use crate::store::health_file::HealthFile;
@@ -148,7 +149,19 @@ fn reset(ctx: &Context, key: &str, json: bool) -> anyhow::Result<()> {
     };
     crate::evidence::append_event(
         &ctx.dirs,
-        serde_json::json!({"ts": ctx.now, "kind": "health_reset", "key": key, "removed": removed, "outcome": "executed", "ok": true}),
+        &Event::new(
+            ctx.now,
+            EventKind::HealthReset {
+                key: key.to_owned(),
+                removed,
+                outcome: Outcome {
+                    outcome: "executed".into(),
+                    reason: None,
+                    ok: true,
+                    executed: true,
+                },
+            },
+        ),
     );
     let report = ResetReport {
         ok: true,

@@ -11,6 +11,8 @@ use crate::exit::{ExitCode, Failure, Quiet};
 use crate::inject::{InjectError, Shell, Withheld, build_child_env, printable_plan, run_child};
 use crate::model::RouteKey;
 use crate::model::classify::Classification;
+use crate::model::election::{Ballot, Purpose, elect};
+use crate::model::event::{Event, EventKind};
 use crate::model::health::EvidenceSource;
 use crate::model::liveness::DeadReason;
 use crate::output;
@@ -76,24 +78,13 @@ fn repair_commands(routes: &[RouteReport]) -> Vec<String> {
     out
 }
 
-/// Explain on stderr that nothing is selectable and that `what` was not run.
-fn refuse(ctx: &Context, eval: &Evaluation, what: &str) -> anyhow::Error {
-    let mut text = format!("oauth-mux: no selectable route; {what} was not run.\n\n");
+/// Explain on stderr that nothing is selectable and what that meant (`consequence`).
+fn refuse(ctx: &Context, eval: &Evaluation, consequence: &str) -> anyhow::Error {
+    let mut text = format!("oauth-mux: no selectable route; {consequence}.\n\n");
     text.push_str(&super::route::route_table(&eval.routes, ctx));
     text.push_str(&output::next_block(&repair_commands(&eval.routes)));
     output::warn(text.trim_end());
     Quiet(ExitCode::NoneSelectable).into()
-}
-
-/// End the process with the child's exit code (after every guard was dropped).
-fn finish(code: u8) -> anyhow::Result<()> {
-    if code == 0 {
-        return Ok(());
-    }
-    use std::io::Write;
-    let _ = std::io::stdout().flush();
-    let _ = std::io::stderr().flush();
-    std::process::exit(i32::from(code));
 }
 
 /// `exec [selectors] -- CMD ARGS…`: run CMD with the selected route injected and
@@ -105,7 +96,7 @@ pub fn exec(selectors: &Selectors, argv: &[String]) -> anyhow::Result<()> {
     let selectors = detect_provider(&loaded, selectors, argv);
     let eval = evaluate(&ctx, &loaded, &selectors)?;
     let Some(key) = eval.selection.selected.clone() else {
-        return Err(refuse(&ctx, &eval, &format!("`{}`", argv[0])));
+        return Err(refuse(&ctx, &eval, &format!("`{}` was not run", argv[0])));
     };
     let env = build_child_env(
         &loaded.config,
@@ -118,7 +109,7 @@ pub fn exec(selectors: &Selectors, argv: &[String]) -> anyhow::Result<()> {
     let code = run_child(argv, &env.vars, &handlers);
     drop(env);
     drop(handlers);
-    finish(code?)
+    crate::exit::child_outcome(code?)
 }
 
 /// `stay-afloat launch [selectors] -- CMD`: like `stay-afloat next`, then run CMD
@@ -137,19 +128,12 @@ pub fn launch(selectors: &Selectors, argv: &[String]) -> anyhow::Result<()> {
     let mut stale: Vec<(RouteKey, String)> = Vec::new();
     loop {
         let eval = evaluate(&ctx, &loaded, &selectors)?;
-        let is_stale = |k: &RouteKey| stale.iter().any(|(s, _)| s == k);
-        let choice = eval
-            .selection
-            .selected
-            .clone()
-            .filter(|k| !is_stale(k))
-            .or_else(|| {
-                eval.selection
-                    .routes
-                    .iter()
-                    .find(|v| v.selectable && !is_stale(&v.key))
-                    .map(|v| v.key.clone())
-            });
+        let stale_keys: Vec<RouteKey> = stale.iter().map(|(k, _)| k.clone()).collect();
+        let ballot = Ballot {
+            exclude: &stale_keys,
+            ..Ballot::new(Purpose::Inject)
+        };
+        let choice = elect(&eval.selection.routes, &ballot).first().cloned();
         let Some(key) = choice else {
             return Err(mediation(&ctx, &eval, &stale));
         };
@@ -165,7 +149,7 @@ pub fn launch(selectors: &Selectors, argv: &[String]) -> anyhow::Result<()> {
                 let code = run_child(argv, &env.vars, &handlers);
                 drop(env);
                 drop(handlers);
-                return finish(code?);
+                return crate::exit::child_outcome(code?);
             }
             Err(InjectError::SecretUnavailable {
                 key: account,
@@ -184,12 +168,13 @@ pub fn launch(selectors: &Selectors, argv: &[String]) -> anyhow::Result<()> {
                 .map_err(Failure::from)?;
                 crate::evidence::append_event(
                     &ctx.dirs,
-                    serde_json::json!({
-                        "ts": ctx.now.to_string(),
-                        "event": "launch_reselect",
-                        "route": key.to_string(),
-                        "reason": "credential_unavailable",
-                    }),
+                    &Event::new(
+                        ctx.now,
+                        EventKind::LaunchReselect {
+                            route: key.to_string(),
+                            reason: "credential_unavailable".into(),
+                        },
+                    ),
                 );
                 output::warn(&format!(
                     "oauth-mux: {key} is stale at launch: its secret could not be used ({error}); recorded {account} as dead credential_unavailable; trying the next route"
@@ -291,7 +276,14 @@ pub fn env(selectors: &Selectors, shell: Option<&str>, json: bool) -> anyhow::Re
     };
     let eval = evaluate(&ctx, &loaded, selectors)?;
     let Some(key) = eval.selection.selected.clone() else {
-        return Err(refuse(&ctx, &eval, "nothing"));
+        if json {
+            return Err(Failure::new(
+                ExitCode::NoneSelectable,
+                "no selectable route, so there is nothing to export; see why with `oauth-mux route explain`",
+            )
+            .into());
+        }
+        return Err(refuse(&ctx, &eval, "there is nothing to export"));
     };
     let profile = eval.request.profile.clone();
     let plan = printable_plan(&loaded.config, &key, profile.as_deref()).map_err(Failure::from)?;

@@ -3,13 +3,13 @@
 use serde::Serialize;
 
 use super::context::{Context, HealthView};
-use super::facts::{account_writeback, describe_status, secret_facts};
+use super::facts::{describe_status, secret_facts};
 use crate::cli::{AccountsListArgs, ReportArgs};
 use crate::config::builtin;
 use crate::config::{Config, ProviderDefinition};
 use crate::model::RouteKey;
 use crate::model::health::effective_status;
-use crate::model::repair::Writeback;
+use crate::model::refresh::Writeback;
 use crate::model::runtime::RuntimeReadiness;
 use crate::output;
 use crate::routes;
@@ -172,6 +172,8 @@ struct AccountInfo {
     tags: Vec<String>,
     runtime: RuntimeReadiness,
     writeback: Writeback,
+    /// The token's expiry and whether a refresh is admitted, or why not.
+    token: crate::model::refresh::TokenOutlook,
     capabilities: Vec<CapabilityHealth>,
 }
 
@@ -231,7 +233,15 @@ fn account_infos(
                 },
                 secret_backend: backend,
                 tags: account.tags.clone(),
-                writeback: account_writeback(config, pname, account),
+                writeback: crate::oauth::account_writeback(
+                    config,
+                    pname,
+                    account,
+                    &ctx.dirs.data_dir,
+                ),
+                token: crate::oauth::inspect::account_outlook(
+                    config, &ctx.dirs, pname, aname, account, ctx.now,
+                ),
                 runtime,
                 capabilities,
             });
@@ -280,26 +290,30 @@ pub fn accounts_list(args: &AccountsListArgs) -> anyhow::Result<()> {
             return "no config yet".to_owned() + &output::next_block(&r.agent_safe_commands);
         }
         let mut rows = Vec::new();
+        let mut warnings = String::new();
         for a in &r.accounts {
-            for c in &a.capabilities {
+            let token = super::facts::describe_token(&a.token, ctx.now);
+            let caps: Vec<(&str, &str)> = if a.capabilities.is_empty() {
+                vec![("-", "-")]
+            } else {
+                a.capabilities
+                    .iter()
+                    .map(|c| (c.name.as_str(), c.state.as_str()))
+                    .collect()
+            };
+            for (name, state) in caps {
                 rows.push(vec![
                     format!("{}:{}", a.provider, a.account),
                     a.priority.to_string(),
                     a.secret_backend.clone(),
                     a.runtime.label().to_owned(),
-                    c.name.clone(),
-                    c.state.clone(),
+                    token.clone(),
+                    name.to_owned(),
+                    state.to_owned(),
                 ]);
             }
-            if a.capabilities.is_empty() {
-                rows.push(vec![
-                    format!("{}:{}", a.provider, a.account),
-                    a.priority.to_string(),
-                    a.secret_backend.clone(),
-                    a.runtime.label().to_owned(),
-                    "-".into(),
-                    "-".into(),
-                ]);
+            if let Some(w) = &a.token.warning {
+                warnings.push_str(&format!("\n{}:{}: {w}", a.provider, a.account));
             }
         }
         output::table(
@@ -308,11 +322,13 @@ pub fn accounts_list(args: &AccountsListArgs) -> anyhow::Result<()> {
                 "PRIO",
                 "SECRET",
                 "RUNTIME",
+                "TOKEN",
                 "CAPABILITY",
                 "HEALTH",
             ],
             &rows,
-        ) + &output::next_block(&r.agent_safe_commands)
+        ) + &warnings
+            + &output::next_block(&r.agent_safe_commands)
     })
 }
 
@@ -375,8 +391,7 @@ pub fn discover(json: bool) -> anyhow::Result<()> {
     };
     if let Some(l) = &loaded {
         let c = &l.config;
-        report.codex_max_configured =
-            c.profiles.contains_key("codex-max") && c.providers.values().any(|p| p.kind == "codex");
+        report.codex_max_configured = crate::config::edit::codex_max_configured(c);
         report.providers = c
             .providers
             .iter()
@@ -418,6 +433,13 @@ pub fn discover(json: bool) -> anyhow::Result<()> {
             "oauth-mux route explain --json".into(),
             "oauth-mux repair-plan --json".into(),
         ];
+        // A single Codex account: the three-account Codex Max shape is one command away
+        // (it writes a candidate beside the config and changes nothing else).
+        if !report.codex_max_configured && c.providers.values().any(|p| p.kind == "codex") {
+            report
+                .agent_safe_commands
+                .push("oauth-mux codex config-candidate --json".into());
+        }
     }
     output::emit(json, &report, |r| {
         let mut out = format!(
@@ -574,7 +596,101 @@ pub fn report(args: &ReportArgs) -> anyhow::Result<()> {
             "oauth-mux route explain --json".into(),
         ],
     };
-    output::emit(args.json, &report, |r| {
-        serde_json::to_string_pretty(r).unwrap_or_default()
-    })
+    output::emit(args.json, &report, render_report)
+}
+
+/// The support report for a person (to paste into an issue; `--json` for tools).
+fn render_report(r: &SupportReport) -> String {
+    let field = |v: &serde_json::Value, k: &str| match v.get(k) {
+        Some(serde_json::Value::String(s)) => s.clone(),
+        Some(other) => other.to_string(),
+        None => "-".into(),
+    };
+    let mut out = format!(
+        "oauth-mux {} on {}/{} (report redacted: {}; paths {})\n",
+        r.version,
+        field(&r.platform, "os"),
+        field(&r.platform, "arch"),
+        if r.redacted { "yes" } else { "no" },
+        if r.paths_included {
+            "included"
+        } else {
+            "hidden"
+        },
+    );
+    out.push_str(&format!(
+        "config: configured {}, valid {}, warnings {}{}\n\n",
+        field(&r.config, "configured"),
+        field(&r.config, "valid"),
+        field(&r.config, "warnings"),
+        r.config
+            .get("error")
+            .and_then(|e| e.as_str())
+            .map(|e| format!("\n  error: {e}"))
+            .unwrap_or_default()
+    ));
+    let accounts: Vec<Vec<String>> = r
+        .accounts
+        .iter()
+        .map(|a| {
+            vec![
+                format!("{}:{}", a.provider, a.account),
+                a.secret_backend.clone(),
+                a.runtime.clone(),
+            ]
+        })
+        .collect();
+    if accounts.is_empty() {
+        out.push_str("accounts: none configured\n");
+    } else {
+        out.push_str(&output::table(&["ACCOUNT", "SECRET", "RUNTIME"], &accounts));
+    }
+    let health: Vec<Vec<String>> = r
+        .health
+        .iter()
+        .map(|h| {
+            vec![
+                h.key.clone(),
+                h.state.clone(),
+                h.last_class.clone().unwrap_or_else(|| "-".into()),
+                h.observed_at.map_or_else(|| "-".into(), |t| t.to_string()),
+            ]
+        })
+        .collect();
+    out.push('\n');
+    if health.is_empty() {
+        out.push_str("health: nothing recorded\n");
+    } else {
+        out.push_str(&output::table(
+            &["ROUTE", "STATE", "LAST", "OBSERVED"],
+            &health,
+        ));
+    }
+    if r.unreadable_health_records > 0 {
+        out.push_str(&format!(
+            "({} health records could not be read)\n",
+            r.unreadable_health_records
+        ));
+    }
+    let tools: Vec<String> = r
+        .tools
+        .iter()
+        .map(|t| {
+            format!(
+                "{}{}",
+                field(t, "name"),
+                if t.get("on_path").and_then(|v| v.as_bool()) == Some(true) {
+                    " ✓"
+                } else {
+                    " ✗"
+                }
+            )
+        })
+        .collect();
+    out.push_str(&format!(
+        "\ntools on PATH: {}\nrecent events: {}\n",
+        tools.join("  "),
+        r.recent_events
+    ));
+    out + &output::next_block(&r.next_commands)
 }

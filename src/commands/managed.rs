@@ -6,33 +6,25 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use anyhow::Context as _;
 use serde::Serialize;
 
 use super::context::Context;
-use super::evaluate::evaluate;
-use crate::cli::{LaunchArgs, Selectors};
+use super::session_plan;
+use crate::cli::LaunchArgs;
 use crate::config::ProviderDefinition;
 use crate::config::schema::AccountConfig;
 use crate::exit::{ExitCode, Failure, Quiet};
-use crate::harness::credentials::{self, Unusable};
-use crate::harness::session::{self, AuthKind, LaunchPlan};
-use crate::harness::status::{self, HarnessKind, summary};
-use crate::harness::{codex_home, upstream};
-use crate::proxy::durable_pool::{DurablePool, PoolAccount};
-use crate::routes;
-use crate::secrets::{self, SecretSpec};
+use crate::harness::session::{self, LaunchPlan};
+use crate::harness::status::{self, HarnessKind};
+use crate::harness::{codex_home, token_renewal, upstream};
+use crate::model::session_verdict;
+use crate::proxy::durable_pool::DurablePool;
+use crate::secrets;
 
-/// Default usage percentage above which the next request moves to another account.
-const DEFAULT_SWITCH_THRESHOLD_PCT: f64 = 95.0;
-
-/// What the launcher needs about one harness.
+/// What the launcher needs about one harness (its binary and default profile are the
+/// harness's onboarding facts, `config::starter`).
 pub struct HarnessLaunch {
     pub harness: HarnessKind,
-    pub default_profile: &'static str,
-    /// Environment variable naming the harness binary.
-    pub bin_env: &'static str,
-    pub bin_name: &'static str,
     pub args: Vec<OsString>,
     pub isolated_config: bool,
 }
@@ -41,183 +33,62 @@ pub struct HarnessLaunch {
 pub fn launch(spec: HarnessLaunch, opts: &LaunchArgs) -> anyhow::Result<()> {
     let ctx = Context::from_env()?;
     let loaded = ctx.config()?;
-    let config = &loaded.config;
+    let (starter, _) = super::onboard::harness_facts(spec.harness);
     let profile = opts
         .profile
         .clone()
-        .unwrap_or_else(|| spec.default_profile.to_string());
-    let selectors = Selectors {
-        profile: Some(profile.clone()),
-        ..Selectors::default()
+        .unwrap_or_else(|| starter.default_profile.to_string());
+    let mut pool = session_plan::plan_for_launch(&ctx, &loaded, spec.harness, &profile)?;
+    for l in &pool.left_out {
+        eprintln!("oauth-mux: not using account {} ({})", l.account, l.reason);
+    }
+    let (Some(launch_auth), Some(launch_key)) = (
+        pool.launch_auth(),
+        pool.plan.as_ref().map(|p| p.launch.clone()),
+    ) else {
+        return Err(pool.none_can_start(spec.harness).into());
     };
-    let evaluation = evaluate(&ctx, &loaded, &selectors)?;
-    let harness_name = spec.harness.name();
-
-    // Every route of the profile whose provider speaks this harness's wire protocol.
-    let mut members: Vec<Member> = Vec::new();
-    let mut skipped: Vec<String> = Vec::new();
-    for report in &evaluation.routes {
-        let key = crate::model::RouteKey::new(
-            &report.route.provider,
-            &report.route.account,
-            report.route.capability.as_deref(),
-        );
-        let Some(pc) = config.providers.get(&key.provider) else {
-            continue;
-        };
-        let Some(def) = config.definition(&pc.kind) else {
-            continue;
-        };
-        let Some(up) = def.upstream.clone() else {
-            continue;
-        };
-        if up.harness != harness_name {
-            continue;
-        }
-        let Some(account) = pc.accounts.get(&key.account) else {
-            continue;
-        };
-        if !report.status.may_carry_traffic() {
-            skipped.push(format!(
-                "{} ({})",
-                key.account,
-                super::facts::describe_status(&report.status, ctx.now)
-            ));
-            continue;
-        }
-        let field = format!("providers.{}.accounts.{}.secret", key.provider, key.account);
-        let raw = match read_account_secret(account, def, &field) {
-            Ok(raw) => raw,
-            Err(why) => {
-                skipped.push(format!("{} (secret: {why})", key.account));
-                continue;
-            }
-        };
-        match credentials::materialize(spec.harness, def, &raw, ctx.now) {
-            Ok((credential, auth)) => members.push(Member {
-                account: PoolAccount {
-                    label: key.account.clone(),
-                    route_key: key.clone(),
-                    credential,
-                    upstream: None,
-                    priority: report.priority,
-                },
-                auth,
-                account_upstream: account.upstream.clone(),
-                provider_upstream: pc.upstream.clone(),
-                definition: def.clone(),
-                selected: report.selected,
-            }),
-            Err(Unusable::Expired) => {
-                skipped.push(format!("{} (token expired)", key.account));
-            }
-            Err(why) => skipped.push(format!("{} ({why})", key.account)),
-        }
-    }
-    for line in &skipped {
-        eprintln!("oauth-mux: not using account {line}");
-    }
-    let Some(launch_index) = members
+    let session_upstream = pool.resolve_upstreams()?;
+    let launch_member = pool
+        .members
         .iter()
-        .position(|m| m.selected)
-        .or((!members.is_empty()).then_some(0))
-    else {
-        return Err(Failure::new(
-            ExitCode::NoneSelectable,
-            format!(
-                "no account of profile {profile:?} can start a {harness_name} session{}; run `oauth-mux route explain --profile {profile}`",
-                if skipped.is_empty() {
-                    String::new()
-                } else {
-                    format!(" ({})", skipped.join("; "))
-                }
-            ),
-        )
-        .into());
-    };
-    // A session speaks one path family: keep the accounts that authenticate like the launch one.
-    let launch_auth = members[launch_index].auth;
-    let launch_label = members[launch_index].account.label.clone();
-    let (same, other): (Vec<Member>, Vec<Member>) =
-        members.into_iter().partition(|m| m.auth == launch_auth);
-    for m in &other {
-        eprintln!(
-            "oauth-mux: not using account {} in this session (it authenticates differently from {launch_label})",
-            m.account.label
-        );
-    }
-    let mut members = same;
-    let launch_member = members
-        .iter()
-        .position(|m| m.account.label == launch_label)
+        .position(|m| m.account.route_key == launch_key)
         .unwrap_or(0);
-    let definition = members[launch_member].definition.clone();
-    let up = definition
-        .upstream
-        .clone()
-        .context("the provider definition has no upstream")?;
-    let api_key = matches!(
-        launch_auth,
-        AuthKind::Codex(codex_home::CodexAuthKind::ApiKey)
-            | AuthKind::Claude(crate::harness::claude_env::ClaudeAuthKind::ApiKey)
+    let definition = pool.members[launch_member].definition.clone();
+    let pool_labels: Vec<String> = pool
+        .members
+        .iter()
+        .map(|m| m.account.label.clone())
+        .collect();
+    let request = &pool.evaluation.request;
+    let tiers = (
+        request.primary_capability.clone(),
+        request.fallback_chain.clone(),
     );
-    let env_value = up
-        .base_url_env
-        .as_deref()
-        .and_then(|name| std::env::var(name).ok().map(|v| (name, v)));
-    let default = upstream::definition_default(&up, api_key).to_string();
-    let session_upstream = upstream::resolve(
-        upstream::Sources {
-            account: None,
-            env: env_value.as_ref().map(|(n, v)| (*n, v.as_str())),
-            provider: members[launch_member].provider_upstream.as_deref(),
-        },
-        &default,
-    )
-    .map_err(|e| Failure::new(ExitCode::Config, format!("{e:#}")))?;
-    for m in &mut members {
-        let own = upstream::resolve(
-            upstream::Sources {
-                account: m.account_upstream.as_deref(),
-                env: env_value.as_ref().map(|(n, v)| (*n, v.as_str())),
-                provider: m.provider_upstream.as_deref(),
-            },
-            &default,
-        )
-        .map_err(|e| {
-            Failure::new(
-                ExitCode::Config,
-                format!("account {}: {e:#}", m.account.label),
-            )
-        })?;
-        if own != session_upstream {
-            m.account.upstream = Some(own);
+    let mut renewer = token_renewal::SessionRenewer::new(ctx.dirs.clone(), spec.harness);
+    for m in &mut pool.members {
+        if let Some((target, expires_at)) = m.refresh.take() {
+            renewer.add(
+                crate::proxy::pool::AccountId(m.account.label.clone()),
+                target,
+                &m.account.credential,
+                expires_at,
+            );
         }
     }
-    let pool_labels: Vec<String> = members.iter().map(|m| m.account.label.clone()).collect();
-    let threshold = config
-        .policy
-        .usage_switch_threshold_pct
-        .unwrap_or(DEFAULT_SWITCH_THRESHOLD_PCT);
-    let pool = DurablePool::new(
+    let mut durable = DurablePool::new(
         &profile,
         definition,
-        members.into_iter().map(|m| m.account).collect(),
+        pool.members.into_iter().map(|m| m.account).collect(),
         ctx.dirs.clone(),
-        threshold,
-    )?;
+        loaded.config.usage_threshold_pct(),
+    )?
+    .with_tiers(tiers.0, tiers.1);
+    if !renewer.is_empty() {
+        durable = durable.with_renewer(Arc::new(renewer))?;
+    }
 
-    let program = harness_program(spec.bin_env, spec.bin_name)?;
-    let user_harness_home = match spec.harness {
-        HarnessKind::Codex => codex_home::user_codex_home(
-            std::env::var_os("CODEX_HOME").map(PathBuf::from).as_deref(),
-            std::env::var_os("HOME").map(PathBuf::from).as_deref(),
-        ),
-        HarnessKind::Claude => std::env::var_os("CLAUDE_CONFIG_DIR")
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from)
-            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".claude"))),
-    };
+    let program = crate::harness::binary::program(starter)?;
     if spec.harness == HarnessKind::Codex {
         let args: Vec<String> = spec
             .args
@@ -227,6 +98,54 @@ pub fn launch(spec: HarnessLaunch, opts: &LaunchArgs) -> anyhow::Result<()> {
         codex_home::check_forwarded_args(&args)
             .map_err(|e| Failure::new(ExitCode::Usage, format!("{e:#}")))?;
     }
+    let plan = LaunchPlan {
+        auth: launch_auth,
+        profile: profile.clone(),
+        launch_account: launch_key.account.clone(),
+        pool_labels,
+        upstream: session_upstream,
+        extra_ca_file: extra_ca_file(opts)?,
+        program: program.into_os_string(),
+        args: spec.args,
+        no_side_traffic: opts.no_side_traffic,
+        isolated_config: spec.isolated_config,
+        sessions_dir: ctx.dirs.sessions_dir(),
+        runtime_dir: ctx.dirs.runtime_dir.clone(),
+        user_harness_home: user_harness_home(spec.harness),
+        cwd: std::env::current_dir().unwrap_or_default(),
+    };
+    let outcome = session::run(&plan, Arc::new(durable))?;
+    if let Some((reset, repair)) = &outcome.pool_exhausted {
+        eprintln!(
+            "oauth-mux: every account of profile {profile} is spent{}; run `{repair}`",
+            reset
+                .as_deref()
+                .map(|r| format!(" (earliest reset {r})"))
+                .unwrap_or_default()
+        );
+    }
+    let code = outcome.exit.code.clamp(0, 255) as u8;
+    drop(outcome);
+    crate::exit::child_outcome(code)
+}
+
+/// The user's own harness home: Codex's (`$CODEX_HOME`, else `~/.codex`), or Claude's config
+/// dir (`$CLAUDE_CONFIG_DIR`, else `~/.claude`).
+pub fn user_harness_home(harness: HarnessKind) -> Option<PathBuf> {
+    match harness {
+        HarnessKind::Codex => codex_home::user_codex_home(
+            std::env::var_os("CODEX_HOME").map(PathBuf::from).as_deref(),
+            std::env::var_os("HOME").map(PathBuf::from).as_deref(),
+        ),
+        HarnessKind::Claude => std::env::var_os("CLAUDE_CONFIG_DIR")
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".claude"))),
+    }
+}
+
+/// The extra CA bundle of `--extra-ca-file` or `OMUX_EXTRA_CA_FILE`, which must exist.
+pub fn extra_ca_file(opts: &LaunchArgs) -> anyhow::Result<Option<PathBuf>> {
     let extra_ca_file = opts
         .extra_ca_file
         .clone()
@@ -243,90 +162,17 @@ pub fn launch(spec: HarnessLaunch, opts: &LaunchArgs) -> anyhow::Result<()> {
         )
         .into());
     }
-    let plan = LaunchPlan {
-        auth: launch_auth,
-        profile: profile.clone(),
-        launch_account: launch_label,
-        pool_labels,
-        upstream: session_upstream,
-        extra_ca_file,
-        program: program.into_os_string(),
-        args: spec.args,
-        no_side_traffic: opts.no_side_traffic,
-        isolated_config: spec.isolated_config,
-        sessions_dir: ctx.dirs.sessions_dir(),
-        runtime_dir: ctx.dirs.runtime_dir.clone(),
-        user_harness_home,
-        cwd: std::env::current_dir().unwrap_or_default(),
-    };
-    let outcome = session::run(&plan, Arc::new(pool))?;
-    if let Some((reset, repair)) = &outcome.pool_exhausted {
-        eprintln!(
-            "oauth-mux: every account of profile {profile} is spent{}; run `{repair}`",
-            reset
-                .as_deref()
-                .map(|r| format!(" (earliest reset {r})"))
-                .unwrap_or_default()
-        );
-    }
-    let code = outcome.exit.code.clamp(0, 255);
-    drop(outcome);
-    use std::io::Write as _;
-    let _ = std::io::stdout().flush();
-    std::process::exit(code);
-}
-
-struct Member {
-    account: PoolAccount,
-    auth: AuthKind,
-    account_upstream: Option<String>,
-    provider_upstream: Option<String>,
-    definition: ProviderDefinition,
-    selected: bool,
+    Ok(extra_ca_file)
 }
 
 /// Read an account's credential: its `secret` block, or `<config_dir>/<credential file>`.
-fn read_account_secret(
+pub(super) fn read_account_secret(
     account: &AccountConfig,
     def: &ProviderDefinition,
     field: &str,
 ) -> Result<secrets::Secret, String> {
-    let spec: SecretSpec = if account.secret.is_null() {
-        let dir = account
-            .config_dir
-            .as_deref()
-            .ok_or("no `secret` and no `config_dir` configured")?;
-        let file = def.injection.credential_filename.as_str();
-        if file.is_empty() {
-            return Err("no `secret` configured".into());
-        }
-        let mut spec = SecretSpec::new(secrets::SecretBackend::File);
-        spec.path = Some(
-            routes::expand_home(dir)
-                .join(file)
-                .to_string_lossy()
-                .into_owned(),
-        );
-        spec
-    } else {
-        serde_json::from_value(account.secret.clone())
-            .map_err(|_| "the `secret` block is invalid; run `oauth-mux config validate`")?
-    };
+    let spec = account.secret_spec(&def.injection.credential_filename)?;
     secrets::read_secret(&spec, field).map_err(|e| e.to_string())
-}
-
-/// The harness binary: `$<BIN_ENV>` when set, else the first `name` on PATH.
-fn harness_program(bin_env: &str, name: &str) -> anyhow::Result<PathBuf> {
-    if let Some(path) = std::env::var_os(bin_env).filter(|v| !v.is_empty()) {
-        return Ok(PathBuf::from(path));
-    }
-    routes::find_on_path(name).ok_or_else(|| {
-        Failure::new(
-            ExitCode::Error,
-            format!("`{name}` is not on PATH; install it or set {bin_env} to its path"),
-        )
-        .into()
-    })
 }
 
 /// What `status-latest --json` prints when no session was recorded yet.
@@ -349,27 +195,27 @@ pub fn status_latest(harness: HarnessKind, json: bool) -> anyhow::Result<()> {
             next_commands: vec![format!("oauth-mux {}", harness.name())],
         };
         if json {
-            println!("{}", serde_json::to_string_pretty(&none)?);
+            crate::output::print_json(&none)?;
         } else {
-            println!(
+            crate::output::print_text(&format!(
                 "no managed {} session recorded yet; run `oauth-mux {}`",
                 harness.name(),
                 harness.name()
-            );
+            ));
         }
         return Err(Quiet(ExitCode::Error).into());
     };
     let artifact = status::read_artifact(&path)?;
-    let s = summary::summarize(harness, &artifact);
+    let s = session_verdict::summarize(harness, &artifact);
     if json {
-        println!("{}", serde_json::to_string_pretty(&s)?);
+        crate::output::print_json(&s)?;
         return Ok(());
     }
-    println!("{}", render_summary(&s));
+    crate::output::print_text(&render_summary(&s));
     Ok(())
 }
 
-fn render_summary(s: &summary::Summary) -> String {
+fn render_summary(s: &session_verdict::Summary) -> String {
     let verdict = serde_json::to_value(s.verdict)
         .ok()
         .and_then(|v| v.as_str().map(str::to_string))

@@ -12,7 +12,7 @@ use crate::model::classify::{Classification, Decision};
 use crate::model::liveness::Liveness;
 use crate::model::repair::probe_command;
 use crate::model::runtime::RuntimeReadiness;
-use crate::model::selection::{RouteView, unranked_view};
+use crate::model::selection::{RouteView, view_of};
 use crate::output;
 use crate::probe::{self, EvidenceSummary, OutcomeKind, ProbeOutcome, ProbeRoute};
 
@@ -35,14 +35,14 @@ struct ProbeReport {
     next_commands: Vec<String>,
 }
 
-/// One route in the report.
+/// One route in the report (also one route of `live-qa`).
 #[derive(Debug, Serialize)]
-struct RouteReport {
+pub(super) struct RouteReport {
     provider: String,
     account: String,
     capability: Option<String>,
-    health_key: RouteKey,
-    outcome: OutcomeKind,
+    pub(super) health_key: RouteKey,
+    pub(super) outcome: OutcomeKind,
     probe_executed: bool,
     budget: Option<ActionBudget>,
     spends_provider_calls: bool,
@@ -52,12 +52,15 @@ struct RouteReport {
     /// The status before this run, as selection saw it.
     status_before: String,
     status: Option<u16>,
-    classification: Option<Classification>,
+    pub(super) classification: Option<Classification>,
     decision: Option<Decision>,
     liveness: Option<Liveness>,
     evidence: Option<EvidenceSummary>,
     runtime: Option<RuntimeReadiness>,
-    message: Option<String>,
+    pub(super) message: Option<String>,
+    /// The refresh that ran first because the token had expired.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    token_refresh: Option<crate::oauth::RefreshReport>,
 }
 
 /// Run `oauth-mux probe`.
@@ -72,7 +75,7 @@ pub fn run(args: &ProbeArgs) -> anyhow::Result<()> {
         // Routes of capabilities outside the primary tier and its chain.
         for c in &request.candidates {
             if !ordered.iter().any(|v| v.key == c.key) {
-                ordered.push(unranked_view(c, &health, ctx.now, false));
+                ordered.push(view_of(c, &health, config.usage_threshold_pct(), ctx.now));
             }
         }
     }
@@ -136,7 +139,9 @@ pub fn run(args: &ProbeArgs) -> anyhow::Result<()> {
     }
 }
 
-fn probe_one(
+/// Probe one route behind the spend gate (`args.confirm_spend`); `explicit` probes it
+/// whatever its recorded state.
+pub(super) fn probe_one(
     ctx: &Context,
     config: &crate::config::Config,
     view: &RouteView,
@@ -198,17 +203,33 @@ fn probe_one(
             probe::log_probe(&ctx.dirs, key, ActionBudget::SpendProvider, &out, ctx.now);
             out
         }
-        Some(d) => probe::run_probe(
-            &ctx.dirs,
-            ProbeRoute {
-                key,
-                provider: pc,
-                account,
-                definition: d,
-                profile,
-            },
-            ctx.now,
-        )?,
+        Some(d) => {
+            // One progress line per probe that runs (stderr; stdout stays the report).
+            output::warn(&format!(
+                "oauth-mux: probing {key}{}…",
+                if spends { " (spends a model call)" } else { "" }
+            ));
+            let started = std::time::Instant::now();
+            let out = probe::run_probe(
+                &ctx.dirs,
+                ProbeRoute {
+                    key,
+                    provider: pc,
+                    account,
+                    definition: d,
+                    profile,
+                },
+                ctx.now,
+            )?;
+            output::warn(&format!(
+                "oauth-mux: {key}: {} in {:.1} s",
+                out.classification
+                    .as_ref()
+                    .map_or_else(|| out.outcome.as_str().to_owned(), |c| c.label().to_owned()),
+                started.elapsed().as_secs_f64()
+            ));
+            out
+        }
     };
     Ok(RouteReport {
         provider: key.provider.clone(),
@@ -229,6 +250,7 @@ fn probe_one(
         evidence: outcome.evidence,
         runtime: outcome.runtime,
         message: outcome.message,
+        token_refresh: outcome.token_refresh,
     })
 }
 
@@ -256,6 +278,7 @@ fn skipped_for_provider(view: &RouteView) -> RouteReport {
             "{key}: provider {} answered as degraded on an earlier route; trying the next provider",
             key.provider
         )),
+        token_refresh: None,
     }
 }
 

@@ -6,7 +6,7 @@
 use serde::Serialize;
 
 use super::afloat::execute::{ExecutionResult, execute_action, is_runnable_probe};
-use super::afloat::record::{Outcome, route_event};
+use super::afloat::record::{Outcome, RouteEventKind, route_event};
 use super::context::Context;
 use super::evaluate::{RouteReport, evaluate};
 use super::facts::RouteId;
@@ -14,7 +14,8 @@ use crate::cli::RepairRunArgs;
 use crate::evidence::append_event;
 use crate::exit::{ExitCode, Quiet};
 use crate::model::budget::AdmissionVerdict;
-use crate::model::repair::{ActionKind, RouteAction, Writeback};
+use crate::model::refresh::Writeback;
+use crate::model::repair::{ActionKind, RouteAction};
 use crate::output;
 use crate::store::account_lock::AccountLock;
 
@@ -67,8 +68,8 @@ pub fn run(args: &RepairRunArgs) -> anyhow::Result<()> {
                   executed: bool| {
         append_event(
             &ctx.dirs,
-            route_event(
-                "repair_run",
+            &route_event(
+                RouteEventKind::RepairRun,
                 ctx.now,
                 profile.as_deref(),
                 route,
@@ -220,11 +221,26 @@ pub fn run(args: &RepairRunArgs) -> anyhow::Result<()> {
             "oauth-mux: running the login for {}: {command}",
             route.route.key
         ));
-        let status = std::process::Command::new("sh")
-            .arg("-c")
-            .arg(&command)
-            .status();
-        drop(lock);
+        let status = match command.strip_prefix("oauth-mux ") {
+            // A login handoff of this binary: it takes the account's repair lock itself
+            // (and says whether the store then holds usable credentials).
+            Some(args) => {
+                drop(lock);
+                std::env::current_exe().and_then(|exe| {
+                    std::process::Command::new(exe)
+                        .args(args.split_whitespace())
+                        .status()
+                })
+            }
+            None => {
+                let status = std::process::Command::new("sh")
+                    .arg("-c")
+                    .arg(&command)
+                    .status();
+                drop(lock);
+                status
+            }
+        };
         let code = status.as_ref().ok().and_then(|s| s.code()).unwrap_or(1);
         let ok = status.as_ref().is_ok_and(|s| s.success());
         record(
@@ -242,10 +258,7 @@ pub fn run(args: &RepairRunArgs) -> anyhow::Result<()> {
         } else {
             format!("oauth-mux: the login command exited with {code}")
         });
-        if code != 0 {
-            std::process::exit(code);
-        }
-        return Ok(());
+        return crate::exit::child_outcome(code.clamp(0, 255) as u8);
     }
     let result = execute_action(&ctx, &loaded, route, profile.as_deref());
     drop(lock);

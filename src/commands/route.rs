@@ -16,7 +16,13 @@ struct RouteOutput<'a> {
     profile: Option<&'a str>,
     capability: Option<&'a str>,
     requested_capability: Option<&'a str>,
+    /// The route `route select`, `exec`, `env` and `stay-afloat launch` would inject.
     selected: Option<RouteId>,
+    /// The order in which a managed session (`oauth-mux codex|claude`) would try the routes.
+    session_order: Vec<RouteId>,
+    /// Whether any route's provider carries managed sessions (for the human rendering).
+    #[serde(skip)]
+    managed_sessions: bool,
     routes: &'a [RouteReport],
     policy: crate::model::budget::Admission,
     spends_provider_calls: bool,
@@ -41,10 +47,29 @@ pub fn run(selectors: &Selectors, json: bool, explain: bool) -> anyhow::Result<(
         capability: eval.selection.capability.as_deref(),
         requested_capability: eval.request.primary_capability.as_deref(),
         selected: eval.selection.selected.as_ref().map(RouteId::from),
+        session_order: eval
+            .selection
+            .session_order
+            .iter()
+            .filter(|k| has_managed_sessions(&loaded.config, k))
+            .map(RouteId::from)
+            .collect(),
+        managed_sessions: eval
+            .selection
+            .routes
+            .iter()
+            .any(|v| has_managed_sessions(&loaded.config, &v.key)),
         routes: &eval.routes,
         policy: loaded.config.admission(&provider),
         spends_provider_calls: false,
-        next_commands: next_commands(&eval),
+        next_commands: next_commands(
+            &eval,
+            if explain {
+                "oauth-mux route explain"
+            } else {
+                "oauth-mux route select"
+            },
+        ),
     };
     output::emit(json, &out, |o| render(o, &ctx, explain))?;
     if ok {
@@ -54,7 +79,18 @@ pub fn run(selectors: &Selectors, json: bool, explain: bool) -> anyhow::Result<(
     }
 }
 
-fn next_commands(eval: &Evaluation) -> Vec<String> {
+/// Whether the route's provider can carry a managed session (its definition names a harness
+/// upstream: Codex, Claude Code).
+fn has_managed_sessions(config: &crate::config::Config, key: &crate::model::RouteKey) -> bool {
+    config
+        .providers
+        .get(&key.provider)
+        .and_then(|pc| config.definition(&pc.kind))
+        .is_some_and(|def| def.upstream.is_some())
+}
+
+/// The commands to run next, never the command that is running (`this`).
+fn next_commands(eval: &Evaluation, this: &str) -> Vec<String> {
     let mut next = Vec::new();
     if let Some(sel) = eval.selected() {
         let mut exec = format!(
@@ -76,6 +112,7 @@ fn next_commands(eval: &Evaluation) -> Vec<String> {
     if eval.selected().is_none() {
         next.push("oauth-mux repair-plan".into());
     }
+    next.retain(|c| c != this);
     next
 }
 
@@ -92,11 +129,51 @@ fn render(o: &RouteOutput<'_>, ctx: &Context, explain: bool) -> String {
             "(capability {req} had no selectable route; degraded to {cap})\n"
         ));
     }
+    if explain && o.managed_sessions {
+        let order: Vec<&str> = o.session_order.iter().map(|r| r.key.as_str()).collect();
+        out.push_str(&format!(
+            "managed session order: {}\n",
+            if order.is_empty() {
+                "none — no account can start a session".to_owned()
+            } else {
+                order.join(" → ")
+            }
+        ));
+    }
     if explain || o.selected.is_none() {
         out.push('\n');
         out.push_str(&route_table(o.routes, ctx));
     }
+    if explain {
+        out.push_str(&token_lines(o.routes, ctx));
+    }
     out + &output::next_block(&o.next_commands)
+}
+
+/// One line per account of the routes: its token's expiry and whether a refresh is
+/// admitted, or why not (and a warning when it needs attention).
+fn token_lines(routes: &[RouteReport], ctx: &Context) -> String {
+    let mut out = String::new();
+    let mut seen = Vec::new();
+    for r in routes {
+        let account = format!("{}:{}", r.route.provider, r.route.account);
+        if seen.contains(&account) {
+            continue;
+        }
+        out.push_str(&format!(
+            "\n  {account}  token {}",
+            super::facts::describe_token(&r.token, ctx.now)
+        ));
+        if let Some(w) = &r.token.warning {
+            out.push_str(&format!("\n    {w}"));
+        }
+        seen.push(account);
+    }
+    if out.is_empty() {
+        out
+    } else {
+        format!("\ntokens:{out}\n")
+    }
 }
 
 /// The route table shared by `route explain`, `repair-plan` and `demo`.
@@ -122,15 +199,26 @@ pub fn route_table(routes: &[RouteReport], ctx: &Context) -> String {
                         "-".into()
                     }
                 }),
-                r.action
-                    .command
-                    .clone()
-                    .or_else(|| r.action.diagnostic_command.clone())
-                    .unwrap_or_else(|| "-".into()),
+                repair_cell(&r.action),
             ]
         })
         .collect();
     output::table(&["ROUTE", "HEALTH", "RUNTIME", "WHY", "REPAIR"], &rows)
+}
+
+/// What a person does about a route: its repair command, `wait` when time repairs it, `-`
+/// when nothing is needed. Inventory commands (`--json` diagnostics) are not repairs; they
+/// stay in the JSON as `diagnostic_command`.
+pub fn repair_cell(action: &crate::model::repair::RouteAction) -> String {
+    use crate::model::repair::ActionKind;
+    match action.kind {
+        ActionKind::None => "-".into(),
+        ActionKind::WaitForQuota
+        | ActionKind::WaitAndRetry
+        | ActionKind::WaitForCooldown
+        | ActionKind::WaitForRepair => "wait".into(),
+        _ => action.command.clone().unwrap_or_else(|| "-".into()),
+    }
 }
 
 #[derive(Serialize)]
@@ -140,7 +228,7 @@ struct PlanRoute<'a> {
     status: &'a str,
     action: &'a crate::model::repair::RouteAction,
     daemon_repair: &'a crate::model::budget::AdmissionVerdict,
-    writeback: &'a crate::model::repair::Writeback,
+    writeback: &'a crate::model::refresh::Writeback,
 }
 
 #[derive(Serialize)]
@@ -182,7 +270,7 @@ pub fn repair_plan(selectors: &Selectors, json: bool) -> anyhow::Result<()> {
             })
             .collect(),
         summary,
-        next_commands: next_commands(&eval),
+        next_commands: next_commands(&eval, "oauth-mux repair-plan"),
     };
     output::emit(json, &out, |o| {
         let rows: Vec<Vec<String>> = o
@@ -196,11 +284,7 @@ pub fn repair_plan(selectors: &Selectors, json: bool) -> anyhow::Result<()> {
                         .ok()
                         .and_then(|v| v.as_str().map(str::to_owned))
                         .unwrap_or_default(),
-                    r.action
-                        .command
-                        .clone()
-                        .or_else(|| r.action.diagnostic_command.clone())
-                        .unwrap_or_else(|| "-".into()),
+                    repair_cell(r.action),
                     r.action.message.clone(),
                 ]
             })

@@ -2,12 +2,15 @@
 //! and the built-in provider definitions.
 
 pub mod builtin;
+pub mod edit;
 pub mod load;
 pub mod policy;
 pub mod problem;
 pub mod provider_def;
+pub mod refresh_rules;
 pub mod schema;
 pub mod secret_spec;
+pub mod starter;
 pub mod validate;
 
 pub use problem::{Problem, Severity};

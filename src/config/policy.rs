@@ -44,6 +44,16 @@ impl Config {
     }
 }
 
+impl Config {
+    /// The usage percentage at or above which an account is "hot" and elected after cooler
+    /// ones (`policy.usage_switch_threshold_pct`, default 95).
+    pub fn usage_threshold_pct(&self) -> f64 {
+        self.policy
+            .usage_switch_threshold_pct
+            .unwrap_or(crate::model::election::DEFAULT_USAGE_THRESHOLD_PCT)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use crate::config::check_text;

@@ -28,6 +28,8 @@ pub struct ProviderDefinition {
     pub failure_rules: Vec<FailureRule>,
     /// Where a managed session's proxy sends this provider's model traffic.
     pub upstream: Option<Upstream>,
+    /// How oauth-mux refreshes this provider's OAuth tokens (none: it never does).
+    pub refresh: Option<RefreshDefinition>,
 }
 
 impl ProviderDefinition {
@@ -53,6 +55,109 @@ impl ProviderDefinition {
     pub fn title(&self) -> &str {
         self.display_name.as_deref().unwrap_or(&self.name)
     }
+
+    /// The token endpoint of the refresh grant: the `refresh` block's, else `auth`'s.
+    pub fn token_endpoint(&self) -> Option<&str> {
+        let refresh = self.refresh.as_ref()?;
+        refresh
+            .token_endpoint
+            .as_deref()
+            .or(self.auth.token_endpoint.as_deref())
+    }
+
+    /// The OAuth client id of the refresh grant: the `refresh` block's, else `auth`'s.
+    pub fn client_id(&self) -> Option<&str> {
+        let refresh = self.refresh.as_ref()?;
+        refresh
+            .client_id
+            .as_deref()
+            .or(self.auth.client_id.as_deref())
+    }
+}
+
+/// How oauth-mux refreshes a provider's OAuth tokens (docs/refresh.md): the request the
+/// provider's own CLI sends, where the answer's fields go, and the CLI's lock protocol so
+/// that oauth-mux and the CLI never spend the same refresh token twice.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RefreshDefinition {
+    /// The token endpoint; default `auth.token_endpoint`.
+    pub token_endpoint: Option<String>,
+    /// Environment variable that overrides the token endpoint (gateways, tests), e.g.
+    /// `OMUX_CODEX_TOKEN_URL`. Config `token_url` on the account wins over it, the provider's
+    /// `token_url` loses to it.
+    pub token_endpoint_env: Option<String>,
+    /// The OAuth client id; default `auth.client_id`.
+    pub client_id: Option<String>,
+    /// `json` (what Codex and Claude Code send) or `form` (RFC 6749).
+    pub body_format: RefreshBodyFormat,
+    /// The request body's fields in order. Values may hold `{{refresh_token}}`,
+    /// `{{client_id}}` and `{{refresh_reason}}` (`proactive_expiry`,
+    /// `unauthorized_recovery`, `scheduled`).
+    pub body: serde_json::Map<String, serde_json::Value>,
+    /// Extra request headers sent as written (never credentials).
+    pub headers: BTreeMap<String, String>,
+    /// Where the new expiry comes from: `access_token_jwt` (its `exp`) or `expires_in`.
+    /// It is written to `credential.expires_at_path` when the definition has one.
+    pub expiry: crate::model::grant::ExpirySource,
+    /// Dot path (below `credential.wrapper_key`) the answer's `id_token` is written to.
+    pub id_token_path: Option<String>,
+    /// Dot path the answer's `scope` is written to, as a list of strings.
+    pub scopes_path: Option<String>,
+    /// Dot path the refresh time is written to (RFC 3339), e.g. Codex's `last_refresh`.
+    pub refreshed_at_path: Option<String>,
+    /// The lock protocol of the provider's own CLI (`codex`, `claude`), or `none`.
+    pub lock_protocol: LockProtocol,
+    /// Refresh this many seconds before the access token expires.
+    pub margin_seconds: u64,
+    /// Give up on the token endpoint after this long.
+    pub timeout_ms: u64,
+}
+
+impl Default for RefreshDefinition {
+    fn default() -> Self {
+        Self {
+            token_endpoint: None,
+            token_endpoint_env: None,
+            client_id: None,
+            body_format: RefreshBodyFormat::Form,
+            body: serde_json::Map::new(),
+            headers: BTreeMap::new(),
+            expiry: crate::model::grant::ExpirySource::ExpiresIn,
+            id_token_path: None,
+            scopes_path: None,
+            refreshed_at_path: None,
+            lock_protocol: LockProtocol::None,
+            margin_seconds: 3600,
+            timeout_ms: 10_000,
+        }
+    }
+}
+
+/// How the refresh request's body is encoded.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RefreshBodyFormat {
+    Json,
+    /// `application/x-www-form-urlencoded`; an empty `body` sends RFC 6749 §6's
+    /// `grant_type`, `refresh_token` and `client_id`.
+    #[default]
+    Form,
+}
+
+/// The lock protocol of a provider's own CLI, shared while oauth-mux refreshes its store.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LockProtocol {
+    /// Codex CLI: `flock` on `$CODEX_HOME/auth.lock` across the refresh, `auth.json.lock`
+    /// around the write.
+    Codex,
+    /// Claude Code: the lock directories `<dir>/.oauth_refresh.lock` and `<dir>.lock`, kept
+    /// fresh, and `<dir>/.storage-write.lock` around the write.
+    Claude,
+    /// No CLI shares the store: oauth-mux's own lock only.
+    #[default]
+    None,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -142,7 +247,9 @@ pub struct RuntimeRequirements {
 #[serde(default)]
 pub struct Repair {
     pub owner: RepairOwner,
-    /// The command a human runs to log in again; `{account}` and `{config_dir}` are filled in.
+    /// The command a human runs to log in again; `{account}`, `{provider}` and `{config_dir}`
+    /// are filled in. The built-in harnesses name their login handoffs
+    /// (`oauth-mux codex login-device {account}`), which create a missing store.
     pub login_command: Option<String>,
     pub proactive_refresh: Option<String>,
     pub refresh_token_response: Option<String>,

@@ -91,6 +91,10 @@ pub struct ProviderConfig {
     pub config_dir_env: Option<String>,
     /// Overrides the definition's upstream base URL for every account.
     pub upstream: Option<String>,
+    /// Overrides the definition's token endpoint for every account (docs/refresh.md).
+    pub token_url: Option<String>,
+    /// Overrides the definition's `refresh.margin_seconds`: refresh this long before expiry.
+    pub refresh_margin_seconds: Option<u64>,
     pub accounts: BTreeMap<String, AccountConfig>,
 }
 
@@ -106,9 +110,16 @@ pub struct AccountConfig {
     pub config_dir: Option<String>,
     pub quota: Option<Quota>,
     pub tags: Vec<String>,
-    pub allow_proactive_refresh: bool,
+    /// The writeback policy: may oauth-mux refresh this account's tokens and write them back
+    /// to its store? Unset: yes for stores under oauth-mux's data directory (the ones it
+    /// created), no otherwise; `true`/`false` decide (docs/refresh.md).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub allow_proactive_refresh: Option<bool>,
     /// Overrides the upstream base URL for this account.
     pub upstream: Option<String>,
+    /// Overrides the token endpoint for this account (docs/refresh.md).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token_url: Option<String>,
 }
 
 impl Default for AccountConfig {
@@ -119,9 +130,42 @@ impl Default for AccountConfig {
             config_dir: None,
             quota: None,
             tags: Vec::new(),
-            allow_proactive_refresh: false,
+            allow_proactive_refresh: None,
             upstream: None,
+            token_url: None,
         }
+    }
+}
+
+impl AccountConfig {
+    /// Where the account's credential is read from: its `secret` block, or, without one,
+    /// the file `credential_filename` (the provider definition's `injection`) in its
+    /// `config_dir`. `Err` says what is missing, naming the config field.
+    pub fn secret_spec(
+        &self,
+        credential_filename: &str,
+    ) -> Result<crate::secrets::SecretSpec, String> {
+        use crate::secrets::{SecretBackend, SecretSpec};
+        if !self.secret.is_null() {
+            return serde_json::from_value(self.secret.clone()).map_err(|_| {
+                "the `secret` block is invalid; run `oauth-mux config validate`".to_owned()
+            });
+        }
+        let dir = self
+            .config_dir
+            .as_deref()
+            .ok_or("no `secret` and no `config_dir` configured")?;
+        if credential_filename.is_empty() {
+            return Err("no `secret` configured".into());
+        }
+        let mut spec = SecretSpec::new(SecretBackend::File);
+        spec.path = Some(
+            crate::util::home::expand_tilde(dir)
+                .join(credential_filename)
+                .to_string_lossy()
+                .into_owned(),
+        );
+        Ok(spec)
     }
 }
 

@@ -165,6 +165,9 @@ impl Validator<'_> {
             if let Some(url) = &provider.upstream {
                 self.check_url(&join(&ppath, "upstream"), url);
             }
+            if let Some(url) = &provider.token_url {
+                self.check_url(&join(&ppath, "token_url"), url);
+            }
             for (aname, account) in &provider.accounts {
                 let apath = join(&join(&ppath, "accounts"), aname);
                 if let Some(problem) = name_problem(aname) {
@@ -180,6 +183,9 @@ impl Validator<'_> {
                 ));
                 if let Some(url) = &account.upstream {
                     self.check_url(&join(&apath, "upstream"), url);
+                }
+                if let Some(url) = &account.token_url {
+                    self.check_url(&join(&apath, "token_url"), url);
                 }
             }
         }
@@ -329,6 +335,7 @@ pub fn validate_definition(def: &ProviderDefinition, key: &str, path: &str) -> V
             "drop `name` or make it equal to the key",
         );
     }
+    out.extend(super::refresh_rules::validate_refresh(def, path));
     let inj = &def.injection;
     if inj.credential_filename.is_empty()
         || inj.credential_filename.contains('/')

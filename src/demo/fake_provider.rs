@@ -1,21 +1,33 @@
 //! A loopback fake provider speaking the Codex (ChatGPT backend and `/v1/responses`) and
 //! Anthropic (`/v1/messages`) wire shapes recorded in harness-facts.md. Each account's
-//! behaviour is scripted by the credential it receives (bearer token or `x-api-key`), and
-//! every call is counted, so tests and `oauth-mux demo` can see exactly what reached it.
+//! behaviour is scripted by the credential it receives (bearer token or `x-api-key`); a
+//! canned answer can stand in for every other request on any path; a `CONNECT` opens a
+//! tunnel, as a forward proxy would. Every request is logged (method, target, headers,
+//! body), so `oauth-mux demo` and the test suite can see exactly what reached it. Its OAuth
+//! token endpoint (`…/oauth/token`) rotates refresh tokens by the real rules
+//! ([`TokenLineage`]), and the access tokens it issues work on the model paths.
+
+mod answers;
+mod request_log;
+mod token_endpoint;
 
 use std::collections::HashMap;
-use std::io::Write;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
 use serde_json::json;
 
-use crate::proxy::framing::{ClientConn, Limits, RequestHead, body_framing};
+use self::answers::Wire;
+pub use self::request_log::SeenRequest;
+use self::token_endpoint::TokenBook;
+pub use self::token_endpoint::{TokenLineage, TokenStyle, TokenUse};
+use crate::proxy::framing::{ClientConn, FrameError, Limits, body_framing};
 
-/// How the fake provider answers one account's model requests.
+/// How the fake provider answers one account's model requests (or, as the canned answer,
+/// every request no script covers).
 #[derive(Clone, Debug, PartialEq)]
 pub enum Behaviour {
     /// A complete successful SSE stream whose text is `text`.
@@ -55,49 +67,133 @@ pub enum Behaviour {
     },
 }
 
+impl Behaviour {
+    /// A [`Behaviour::Raw`] JSON answer: `status` with `body` as `application/json`.
+    pub fn json(status: u16, body: &str) -> Behaviour {
+        Behaviour::Raw {
+            status,
+            headers: vec![("content-type".into(), "application/json".into())],
+            body: body.as_bytes().to_vec(),
+        }
+    }
+}
+
 #[derive(Default)]
 struct State {
-    model_calls: HashMap<String, u32>,
-    side_calls: u32,
+    requests: Vec<SeenRequest>,
     scripted_calls: HashMap<String, u32>,
-    last_headers: HashMap<String, Vec<(String, String)>>,
-    last_body: HashMap<String, Vec<u8>>,
     released_streams: u32,
     completed_streams: u32,
+    tokens: TokenBook,
 }
 
-/// A running fake provider on 127.0.0.1.
-pub struct FakeProvider {
-    addr: SocketAddr,
-    stop: Arc<AtomicBool>,
-    accept: Option<JoinHandle<()>>,
-    state: Arc<Mutex<State>>,
-}
-
+/// What every connection thread shares.
 struct Shared {
     script: HashMap<String, Behaviour>,
+    canned: Option<Behaviour>,
+    tunnels: bool,
+    /// Scripted credentials that stop working at a Unix time (answered 401 from then on).
+    expiries: HashMap<String, i64>,
+    /// How long the token endpoint takes to answer.
+    token_delay: Duration,
+    /// When set, every token request gets this status (a provider in trouble).
+    token_failure: Option<u16>,
     state: Arc<Mutex<State>>,
 }
 
 impl Shared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     /// Count a call of a fail-then-succeed behaviour; true while the credential's calls are
     /// still within its first `failures`.
-    fn nth_failing_call(&self, cred: String, failures: u32) -> bool {
-        let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        let n = s.scripted_calls.entry(cred).or_default();
+    fn nth_failing_call(&self, cred: &str, failures: u32) -> bool {
+        let mut s = self.lock();
+        let n = s.scripted_calls.entry(cred.to_owned()).or_default();
         *n += 1;
         *n <= failures
     }
 }
 
-impl FakeProvider {
-    /// Start serving `script` (credential → behaviour). Unknown credentials get 401.
-    pub fn start(script: Vec<(String, Behaviour)>) -> std::io::Result<Self> {
+/// What a [`FakeProvider`] will do, before it starts.
+#[derive(Debug, Default)]
+pub struct FakeProviderBuilder {
+    script: Vec<(String, Behaviour)>,
+    canned: Option<Behaviour>,
+    refuse_tunnels: bool,
+    lineages: Vec<TokenLineage>,
+    expiries: Vec<(String, i64)>,
+    token_delay: Duration,
+    token_failure: Option<u16>,
+}
+
+impl FakeProviderBuilder {
+    /// Answer model requests carrying `credential` with `behaviour`.
+    pub fn account(mut self, credential: impl Into<String>, behaviour: Behaviour) -> Self {
+        self.script.push((credential.into(), behaviour));
+        self
+    }
+
+    /// [`FakeProviderBuilder::account`] for each `(credential, behaviour)`.
+    pub fn accounts(mut self, script: Vec<(String, Behaviour)>) -> Self {
+        self.script.extend(script);
+        self
+    }
+
+    /// Answer every request that no account script covers, on any path, with `behaviour`.
+    pub fn every_request(mut self, behaviour: Behaviour) -> Self {
+        self.canned = Some(behaviour);
+        self
+    }
+
+    /// Refuse `CONNECT` (with the canned answer, else a bare 403) instead of tunnelling: a
+    /// proxy that lets nothing off the machine.
+    pub fn refuse_tunnels(mut self) -> Self {
+        self.refuse_tunnels = true;
+        self
+    }
+
+    /// Honour refresh tokens of this lineage at the token endpoint (`POST …/oauth/token`).
+    pub fn lineage(mut self, lineage: TokenLineage) -> Self {
+        self.lineages.push(lineage);
+        self
+    }
+
+    /// Answer model requests carrying `credential` with 401 from `unix_seconds` on (an
+    /// access token that expires).
+    pub fn expiring(mut self, credential: impl Into<String>, unix_seconds: i64) -> Self {
+        self.expiries.push((credential.into(), unix_seconds));
+        self
+    }
+
+    /// Hold every token endpoint answer back for `delay` (so concurrent refreshes overlap).
+    pub fn token_delay(mut self, delay: Duration) -> Self {
+        self.token_delay = delay;
+        self
+    }
+
+    /// Answer every token request with `status` and a server error (a provider in trouble).
+    pub fn token_failure(mut self, status: u16) -> Self {
+        self.token_failure = Some(status);
+        self
+    }
+
+    /// Start serving on 127.0.0.1 and a free port.
+    pub fn start(self) -> std::io::Result<FakeProvider> {
         let listener = TcpListener::bind(("127.0.0.1", 0))?;
         let addr = listener.local_addr()?;
-        let state = Arc::new(Mutex::new(State::default()));
+        let state = Arc::new(Mutex::new(State {
+            tokens: TokenBook::new(self.lineages),
+            ..State::default()
+        }));
         let shared = Arc::new(Shared {
-            script: script.into_iter().collect(),
+            script: self.script.into_iter().collect(),
+            canned: self.canned,
+            tunnels: !self.refuse_tunnels,
+            expiries: self.expiries.into_iter().collect(),
+            token_delay: self.token_delay,
+            token_failure: self.token_failure,
             state: state.clone(),
         });
         let stop = Arc::new(AtomicBool::new(false));
@@ -123,47 +219,111 @@ impl FakeProvider {
             state,
         })
     }
+}
+
+/// A running fake provider on 127.0.0.1.
+pub struct FakeProvider {
+    addr: SocketAddr,
+    stop: Arc<AtomicBool>,
+    accept: Option<JoinHandle<()>>,
+    state: Arc<Mutex<State>>,
+}
+
+impl FakeProvider {
+    /// Start serving `script` (credential → behaviour). Unknown credentials get 401.
+    pub fn start(script: Vec<(String, Behaviour)>) -> std::io::Result<Self> {
+        FakeProvider::builder().accounts(script).start()
+    }
+
+    /// A fake that answers every request, on any path, with `behaviour`.
+    pub fn answering(behaviour: Behaviour) -> std::io::Result<Self> {
+        FakeProvider::builder().every_request(behaviour).start()
+    }
+
+    pub fn builder() -> FakeProviderBuilder {
+        FakeProviderBuilder::default()
+    }
 
     /// `http://127.0.0.1:PORT`.
     pub fn origin(&self) -> String {
         format!("http://{}", self.addr)
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+    /// `http://127.0.0.1:PORT` + `path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.origin())
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Every request received so far, in order (`CONNECT`s and unreadable requests too).
+    pub fn requests(&self) -> Vec<SeenRequest> {
+        self.lock().requests.clone()
     }
 
     /// Model requests received with this credential.
     pub fn calls(&self, credential: &str) -> u32 {
-        self.lock()
-            .model_calls
-            .get(credential)
-            .copied()
-            .unwrap_or(0)
+        self.model_requests(credential).count() as u32
     }
 
-    /// Every request received (model and side calls, any credential).
+    /// Every request received (model and side calls, any credential), tunnels not counted.
     pub fn total_calls(&self) -> u32 {
-        let s = self.lock();
-        s.model_calls.values().sum::<u32>() + s.side_calls
+        self.lock()
+            .requests
+            .iter()
+            .filter(|r| r.method != "CONNECT")
+            .count() as u32
     }
 
     /// Headers (lower-case names) of the last model request with this credential.
     pub fn last_headers(&self, credential: &str) -> Vec<(String, String)> {
-        self.lock()
-            .last_headers
-            .get(credential)
-            .cloned()
+        self.model_requests(credential)
+            .last()
+            .map(|r| r.headers)
             .unwrap_or_default()
     }
 
     /// Body bytes of the last model request with this credential.
     pub fn last_body(&self, credential: &str) -> Vec<u8> {
-        self.lock()
-            .last_body
-            .get(credential)
-            .cloned()
+        self.model_requests(credential)
+            .last()
+            .map(|r| r.body)
             .unwrap_or_default()
+    }
+
+    fn model_requests(&self, credential: &str) -> impl Iterator<Item = SeenRequest> {
+        let credential = credential.to_owned();
+        self.requests().into_iter().filter(move |r| {
+            wire_of(r.path()).is_some() && r.credential().as_deref() == Some(credential.as_str())
+        })
+    }
+
+    /// The token endpoint requests received so far, in order (method, headers, body).
+    pub fn token_requests(&self) -> Vec<SeenRequest> {
+        self.requests()
+            .into_iter()
+            .filter(|r| r.method == "POST" && TokenBook::serves(r.path()))
+            .collect()
+    }
+
+    /// Every token endpoint request so far, in order: what each came to.
+    pub fn token_uses(&self) -> Vec<TokenUse> {
+        self.lock().tokens.uses().to_vec()
+    }
+
+    /// How many token requests were granted new tokens.
+    pub fn grants(&self) -> usize {
+        self.token_uses()
+            .iter()
+            .filter(|u| **u == TokenUse::Granted)
+            .count()
+    }
+
+    /// The one valid refresh token of the lineage that started with `initial`.
+    pub fn current_refresh_token(&self, initial: &str) -> Option<String> {
+        self.lock().tokens.current_refresh_token(initial)
     }
 
     /// Slow streams that ended because the reader went away.
@@ -187,17 +347,13 @@ impl Drop for FakeProvider {
     }
 }
 
-fn credential_of(head: &RequestHead) -> String {
-    for h in &head.headers {
-        let value = String::from_utf8_lossy(&h.value).to_string();
-        if h.name.eq_ignore_ascii_case("authorization") {
-            return value.strip_prefix("Bearer ").unwrap_or(&value).to_string();
-        }
-        if h.name.eq_ignore_ascii_case("x-api-key") {
-            return value;
-        }
+/// The wire of a model path, or `None` for any other path.
+fn wire_of(path: &str) -> Option<Wire> {
+    match path {
+        "/backend-api/codex/responses" | "/v1/responses" => Some(Wire::Codex),
+        "/v1/messages" => Some(Wire::Anthropic),
+        _ => None,
     }
-    String::from("<none>")
 }
 
 fn serve_connection(stream: TcpStream, shared: &Shared) {
@@ -205,19 +361,33 @@ fn serve_connection(stream: TcpStream, shared: &Shared) {
     let limits = Limits::default();
     let mut conn = ClientConn::new(stream);
     loop {
-        let Ok(head) = conn.read_head(&limits) else {
-            return;
+        let (head, body) = match read_request(&mut conn, &limits) {
+            Ok(request) => request,
+            Err(FrameError::Closed | FrameError::Timeout { mid_request: false }) => return,
+            Err(_) => {
+                // Something arrived that is no HTTP request (a TLS hello, garbage): it is
+                // still an attempt to reach the provider.
+                shared.lock().requests.push(SeenRequest::unreadable());
+                return;
+            }
         };
-        let Ok(framing) = body_framing(&head) else {
-            return;
-        };
-        let Ok(body) = conn.read_body(framing, &limits) else {
-            return;
-        };
+        let request = SeenRequest::new(&head, body);
+        shared.lock().requests.push(request.clone());
         let keep = head.keep_alive();
+        if request.method == "CONNECT" {
+            if shared.tunnels {
+                // Like a forward proxy: the tunnelled request follows on this connection.
+                if answers::connection_established(&mut conn.stream) {
+                    continue;
+                }
+                return;
+            }
+            let _ = answer_canned(&mut conn.stream, shared, Wire::Codex);
+            return;
+        }
         if head.is_upgrade() {
             // Like a gateway without WebSocket support: Codex then streams over POST + SSE.
-            let _ = write_json(
+            let _ = answers::write_json(
                 &mut conn.stream,
                 426,
                 &[],
@@ -225,439 +395,71 @@ fn serve_connection(stream: TcpStream, shared: &Shared) {
             );
             return;
         }
-        let path = head.target.split('?').next().unwrap_or("").to_string();
-        let ok = match path.as_str() {
-            "/backend-api/codex/responses" | "/v1/responses" => {
-                model_call(&mut conn.stream, shared, &head, body, Wire::Codex)
-            }
-            "/v1/messages" => model_call(&mut conn.stream, shared, &head, body, Wire::Anthropic),
-            other => {
-                shared
-                    .state
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .side_calls += 1;
-                let body = match other {
-                    "/backend-api/wham/accounts/check" => json!({
-                        "accounts": [{"id": "fake-account", "structure": "personal",
-                            "workspace_backend_origin": "NO_CONSTRAINT",
-                            "account_routing_override": "NO_CONSTRAINT"}],
-                        "account_ordering": ["fake-account"],
-                        "default_account_id": "fake-account"}),
-                    "/backend-api/codex/models" => json!({"models": []}),
-                    "/backend-api/wham/settings/user" => json!({}),
-                    _ => {
-                        let _ = write_json(
-                            &mut conn.stream,
-                            404,
-                            &[],
-                            &json!({"error": {"type": "not_found"}}),
-                        );
-                        continue;
-                    }
-                };
-                write_json(&mut conn.stream, 200, &[], &body)
-            }
-        };
-        if !ok || !keep {
+        if !answer(&mut conn.stream, shared, &request) || !keep {
             return;
         }
     }
 }
 
-#[derive(Clone, Copy, PartialEq)]
-enum Wire {
-    Codex,
-    Anthropic,
+fn read_request(
+    conn: &mut ClientConn,
+    limits: &Limits,
+) -> Result<(crate::proxy::framing::RequestHead, Vec<u8>), FrameError> {
+    let head = conn.read_head(limits)?;
+    let framing = body_framing(&head)?;
+    let body = conn.read_body(framing, limits)?;
+    Ok((head, body))
 }
 
-fn write_json(
-    out: &mut TcpStream,
-    status: u16,
-    headers: &[(&str, String)],
-    body: &serde_json::Value,
-) -> bool {
-    let body = serde_json::to_vec(body).unwrap_or_default();
-    let mut head = format!(
-        "HTTP/1.1 {status} {}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n",
-        crate::proxy::framing::reason_phrase(status),
-        body.len()
-    );
-    for (n, v) in headers {
-        head.push_str(&format!("{n}: {v}\r\n"));
-    }
-    head.push_str("\r\n");
-    let mut bytes = head.into_bytes();
-    bytes.extend_from_slice(&body);
-    out.write_all(&bytes).is_ok()
-}
-
-fn sse_head(out: &mut TcpStream, headers: &[(&str, String)]) -> bool {
-    let mut head = String::from(
-        "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncache-control: no-cache\r\ntransfer-encoding: chunked\r\n",
-    );
-    for (n, v) in headers {
-        head.push_str(&format!("{n}: {v}\r\n"));
-    }
-    head.push_str("\r\n");
-    out.write_all(head.as_bytes()).is_ok()
-}
-
-fn sse_event(out: &mut TcpStream, name: &str, data: &serde_json::Value) -> bool {
-    let event = format!("event: {name}\ndata: {data}\n\n");
-    let chunk = format!("{:x}\r\n{event}\r\n", event.len());
-    out.write_all(chunk.as_bytes()).is_ok() && out.flush().is_ok()
-}
-
-fn sse_end(out: &mut TcpStream) -> bool {
-    out.write_all(b"0\r\n\r\n").is_ok()
-}
-
-fn now_epoch() -> i64 {
-    jiff::Timestamp::now().as_second()
-}
-
-fn model_call(
-    out: &mut TcpStream,
-    shared: &Shared,
-    head: &RequestHead,
-    body: Vec<u8>,
-    wire: Wire,
-) -> bool {
-    let cred = credential_of(head);
-    let behaviour = {
-        let mut s = shared.state.lock().unwrap_or_else(|e| e.into_inner());
-        *s.model_calls.entry(cred.clone()).or_default() += 1;
-        s.last_headers.insert(
-            cred.clone(),
-            head.headers
-                .iter()
-                .map(|h| {
-                    (
-                        h.name.to_ascii_lowercase(),
-                        String::from_utf8_lossy(&h.value).into_owned(),
-                    )
-                })
-                .collect(),
-        );
-        s.last_body.insert(cred.clone(), body);
-        shared.script.get(&cred).cloned()
-    };
-    let Some(behaviour) = behaviour else {
-        return match wire {
-            Wire::Codex => write_json(
-                out,
-                401,
-                &[],
-                &json!({"error": {"type": "invalid_request_error", "code": "token_invalidated", "message": "unknown token"}}),
-            ),
-            Wire::Anthropic => write_json(
-                out,
-                401,
-                &[],
-                &json!({"type": "error", "error": {"type": "authentication_error", "message": "invalid x-api-key"}}),
-            ),
+/// Answer one request: the account's script on a model path, a Codex side call, the canned
+/// answer, or what a provider says to an unknown token or path.
+fn answer(out: &mut TcpStream, shared: &Shared, request: &SeenRequest) -> bool {
+    let path = request.path();
+    let wire = wire_of(path);
+    let now = jiff::Timestamp::now().as_second();
+    if request.method == "POST" && TokenBook::serves(path) {
+        std::thread::sleep(shared.token_delay);
+        let (status, body) = match shared.token_failure {
+            Some(status) => (status, json!({"error": "server_error"})),
+            None => shared.lock().tokens.answer(&request.body_text(), now),
         };
-    };
-    match behaviour {
-        Behaviour::Succeed { text } => succeed(out, wire, &text, &[]),
-        Behaviour::Stall { millis } => {
-            std::thread::sleep(Duration::from_millis(millis));
-            succeed(out, wire, "late", &[])
+        return answers::write_json(out, status, &[], &body);
+    }
+    let credential = request.credential().unwrap_or_default();
+    if let Some(wire) = wire {
+        let expired = shared
+            .expiries
+            .get(&credential)
+            .is_some_and(|at| now >= *at);
+        let issued = shared.lock().tokens.access(&credential, now);
+        let behaviour = match (shared.script.get(&credential), issued) {
+            _ if expired => return answers::unknown_credential(out, wire),
+            (Some(behaviour), _) => Some(behaviour.clone()),
+            (None, Some(Ok(behaviour))) => Some(behaviour),
+            (None, Some(Err(()))) => return answers::unknown_credential(out, wire),
+            (None, None) => None,
+        };
+        if let Some(behaviour) = behaviour {
+            return answers::behave(out, wire, behaviour, &credential, shared);
         }
-        Behaviour::StallBody { millis } => {
-            let body = br#"{"error":{"type":"rate_limit_exceeded","message":"slow"}}"#;
-            let head = format!(
-                "HTTP/1.1 429 Too Many Requests\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
-                body.len()
-            );
-            if out.write_all(head.as_bytes()).is_err() {
-                return false;
-            }
-            std::thread::sleep(Duration::from_millis(millis));
-            out.write_all(body).is_ok()
-        }
-        Behaviour::SucceedWithUsage { text, used_percent } => {
-            let headers = match wire {
-                Wire::Codex => vec![
-                    ("x-codex-primary-used-percent", format!("{used_percent}")),
-                    ("x-codex-primary-window-minutes", "300".to_string()),
-                    ("x-codex-primary-reset-after-seconds", "3600".to_string()),
-                ],
-                Wire::Anthropic => vec![
-                    (
-                        "anthropic-ratelimit-unified-status",
-                        "allowed_warning".to_string(),
-                    ),
-                    (
-                        "anthropic-ratelimit-unified-5h-utilization",
-                        format!("{}", used_percent / 100.0),
-                    ),
-                    (
-                        "anthropic-ratelimit-unified-5h-reset",
-                        format!("{}", now_epoch() + 3600),
-                    ),
-                ],
-            };
-            succeed(out, wire, &text, &headers)
-        }
-        Behaviour::SmallJson => write_json(
-            out,
-            200,
-            &[],
-            &json!({"id": "resp_small", "status": "completed", "output_text": "ok"}),
-        ),
-        Behaviour::QuotaExhausted { resets_in_seconds } => quota(out, wire, resets_in_seconds),
-        Behaviour::WindowlessRateLimit => match wire {
-            Wire::Codex => write_json(
-                out,
-                429,
-                &[],
-                &json!({"error": {"type": "rate_limit_exceeded", "message": "Rate limit reached"}}),
-            ),
-            Wire::Anthropic => write_json(
-                out,
-                429,
-                &[("x-should-retry", "true".into())],
-                &json!({"type": "error", "error": {"type": "rate_limit_error", "message": "Server is temporarily limiting requests"}}),
-            ),
-        },
-        Behaviour::ErrorFirstEvent { resets_in_seconds } => match wire {
-            Wire::Codex => {
-                sse_head(out, &[])
-                    && sse_event(
-                        out,
-                        "response.created",
-                        &json!({"type": "response.created", "response": {"id": "resp_e", "status": "in_progress"}, "sequence_number": 0}),
-                    )
-                    && sse_event(
-                        out,
-                        "response.failed",
-                        &json!({"type": "response.failed", "sequence_number": 1, "response": {"id": "resp_e", "status": "failed",
-                        "error": {"code": "usage_limit_reached", "message": "The usage limit has been reached", "resets_in_seconds": resets_in_seconds}}}),
-                    )
-                    && sse_end(out)
-            }
-            Wire::Anthropic => {
-                let reset = (now_epoch() + resets_in_seconds as i64).to_string();
-                sse_head(
-                    out,
-                    &[
-                        ("anthropic-ratelimit-unified-status", "rejected".into()),
-                        ("anthropic-ratelimit-unified-reset", reset),
-                    ],
-                ) && sse_event(
-                    out,
-                    "error",
-                    &json!({"type": "error", "error": {"type": "rate_limit_error", "message": "This request would exceed your account's rate limit. Please try again later."}}),
-                ) && sse_end(out)
-            }
-        },
-        Behaviour::Transient { status, failures } => {
-            if shared.nth_failing_call(cred, failures) {
-                match wire {
-                    Wire::Codex => write_json(
-                        out,
-                        status,
-                        &[],
-                        &json!({"error": {"type": "server_error", "message": "try again"}}),
-                    ),
-                    Wire::Anthropic => write_json(
-                        out,
-                        status,
-                        &[],
-                        &json!({"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}),
-                    ),
-                }
-            } else {
-                succeed(out, wire, "recovered", &[])
-            }
-        }
-        Behaviour::ShortRateLimit {
-            retry_after_seconds,
-            failures,
-        } => {
-            if shared.nth_failing_call(cred, failures) {
-                let retry_after = [("retry-after", retry_after_seconds.to_string())];
-                match wire {
-                    Wire::Codex => write_json(
-                        out,
-                        429,
-                        &retry_after,
-                        &json!({"error": {"type": "rate_limit_exceeded", "message": "Rate limit reached; try again shortly"}}),
-                    ),
-                    Wire::Anthropic => write_json(
-                        out,
-                        429,
-                        &retry_after,
-                        &json!({"type": "error", "error": {"type": "rate_limit_error", "message": "Server is temporarily limiting requests"}}),
-                    ),
-                }
-            } else {
-                succeed(out, wire, "after the wait", &[])
-            }
-        }
-        Behaviour::Unauthorized => match wire {
-            Wire::Codex => write_json(
-                out,
-                401,
-                &[],
-                &json!({"error": {"type": "invalid_request_error", "code": "token_invalidated", "message": "token revoked"}}),
-            ),
-            Wire::Anthropic => write_json(
-                out,
-                401,
-                &[],
-                &json!({"type": "error", "error": {"type": "authentication_error", "message": "OAuth token has expired."}}),
-            ),
-        },
-        Behaviour::ContentThenError => {
-            sse_head(out, &[])
-                && sse_event(
-                    out,
-                    "response.output_text.delta",
-                    &json!({"type": "response.output_text.delta", "delta": "partial answer", "sequence_number": 0}),
-                )
-                && sse_event(
-                    out,
-                    "error",
-                    &json!({"type": "error", "error": {"type": "usage_limit_reached", "message": "The usage limit has been reached", "resets_in_seconds": 60}}),
-                )
-                && sse_end(out)
-        }
-        Behaviour::Raw {
-            status,
-            headers,
-            body,
-        } => {
-            let mut head = format!(
-                "HTTP/1.1 {status} {}\r\ncontent-length: {}\r\n",
-                crate::proxy::framing::reason_phrase(status),
-                body.len()
-            );
-            for (n, v) in &headers {
-                head.push_str(&format!("{n}: {v}\r\n"));
-            }
-            head.push_str("\r\n");
-            let mut bytes = head.into_bytes();
-            bytes.extend_from_slice(&body);
-            out.write_all(&bytes).is_ok()
-        }
-        Behaviour::SlowStream {
-            events,
-            interval_ms,
-        } => {
-            let mut ok = sse_head(out, &[]);
-            for i in 0..events {
-                if !ok {
-                    break;
-                }
-                ok = sse_event(
-                    out,
-                    "response.output_text.delta",
-                    &json!({"type": "response.output_text.delta", "delta": format!("part {i} "), "sequence_number": i}),
-                );
-                std::thread::sleep(Duration::from_millis(interval_ms));
-            }
-            ok = ok && sse_end(out);
-            let mut s = shared.state.lock().unwrap_or_else(|e| e.into_inner());
-            if ok {
-                s.completed_streams += 1;
-            } else {
-                s.released_streams += 1;
-            }
-            ok
-        }
+    }
+    if shared.canned.is_some() {
+        return answer_canned(out, shared, wire.unwrap_or(Wire::Codex));
+    }
+    if let Some(wire) = wire {
+        return answers::unknown_credential(out, wire);
+    }
+    let accounts = shared.lock().tokens.account_ids();
+    match answers::side_call(path, &accounts) {
+        Some(body) => answers::write_json(out, 200, &[], &body),
+        None => answers::write_json(out, 404, &[], &json!({"error": {"type": "not_found"}})),
     }
 }
 
-fn quota(out: &mut TcpStream, wire: Wire, resets_in_seconds: u64) -> bool {
-    match wire {
-        Wire::Codex => write_json(
-            out,
-            429,
-            &[("x-codex-primary-used-percent", "100".into())],
-            &json!({"error": {"type": "usage_limit_reached", "message": "The usage limit has been reached", "plan_type": "plus", "resets_in_seconds": resets_in_seconds}}),
-        ),
-        Wire::Anthropic => {
-            let reset = (now_epoch() + resets_in_seconds as i64).to_string();
-            write_json(
-                out,
-                429,
-                &[
-                    ("retry-after", resets_in_seconds.to_string()),
-                    ("anthropic-ratelimit-unified-status", "rejected".into()),
-                    ("anthropic-ratelimit-unified-reset", reset.clone()),
-                    ("anthropic-ratelimit-unified-5h-status", "rejected".into()),
-                    ("anthropic-ratelimit-unified-5h-reset", reset),
-                    (
-                        "anthropic-ratelimit-unified-representative-claim",
-                        "five_hour".into(),
-                    ),
-                ],
-                &json!({"type": "error", "error": {"type": "rate_limit_error", "message": "This request would exceed your account's rate limit. Please try again later."}}),
-            )
-        }
+/// The canned answer (a bare 403 when there is none).
+fn answer_canned(out: &mut TcpStream, shared: &Shared, wire: Wire) -> bool {
+    match &shared.canned {
+        Some(behaviour) => answers::behave(out, wire, behaviour.clone(), "<canned>", shared),
+        None => answers::raw(out, 403, &[], b""),
     }
-}
-
-fn succeed(out: &mut TcpStream, wire: Wire, text: &str, headers: &[(&str, String)]) -> bool {
-    if !sse_head(out, headers) {
-        return false;
-    }
-    let events: Vec<(&str, serde_json::Value)> = match wire {
-        Wire::Codex => {
-            let item = |status: &str, content: serde_json::Value| json!({"id": "msg_1", "type": "message", "status": status, "role": "assistant", "content": content});
-            let part = json!({"type": "output_text", "text": text, "annotations": []});
-            vec![
-                ("response.created", json!({"type": "response.created", "response": {"id": "resp_1", "status": "in_progress"}})),
-                ("response.in_progress", json!({"type": "response.in_progress", "response": {"id": "resp_1", "status": "in_progress"}})),
-                ("response.output_item.added", json!({"type": "response.output_item.added", "output_index": 0, "item": item("in_progress", json!([]))})),
-                ("response.content_part.added", json!({"type": "response.content_part.added", "item_id": "msg_1", "output_index": 0, "content_index": 0, "part": {"type": "output_text", "text": "", "annotations": []}})),
-                ("response.output_text.delta", json!({"type": "response.output_text.delta", "item_id": "msg_1", "output_index": 0, "content_index": 0, "delta": text})),
-                ("response.output_text.done", json!({"type": "response.output_text.done", "item_id": "msg_1", "output_index": 0, "content_index": 0, "text": text})),
-                ("response.content_part.done", json!({"type": "response.content_part.done", "item_id": "msg_1", "output_index": 0, "content_index": 0, "part": part.clone()})),
-                ("response.output_item.done", json!({"type": "response.output_item.done", "output_index": 0, "item": item("completed", json!([part]))})),
-                ("response.completed", json!({"type": "response.completed", "response": {"id": "resp_1", "status": "completed",
-                    "usage": {"input_tokens": 10, "input_tokens_details": {"cached_tokens": 0}, "output_tokens": 5, "output_tokens_details": {"reasoning_tokens": 0}, "total_tokens": 15}}})),
-            ]
-            .into_iter()
-            .enumerate()
-            .map(|(i, (n, mut v))| {
-                v["sequence_number"] = json!(i);
-                (n, v)
-            })
-            .collect()
-        }
-        Wire::Anthropic => vec![
-            (
-                "message_start",
-                json!({"type": "message_start", "message": {"id": "msg_1", "type": "message", "role": "assistant", "model": "claude-sonnet-5", "content": [], "stop_reason": null, "stop_sequence": null, "usage": {"input_tokens": 10, "output_tokens": 1}}}),
-            ),
-            (
-                "content_block_start",
-                json!({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}),
-            ),
-            ("ping", json!({"type": "ping"})),
-            (
-                "content_block_delta",
-                json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": text}}),
-            ),
-            (
-                "content_block_stop",
-                json!({"type": "content_block_stop", "index": 0}),
-            ),
-            (
-                "message_delta",
-                json!({"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": null}, "usage": {"output_tokens": 5}}),
-            ),
-            ("message_stop", json!({"type": "message_stop"})),
-        ],
-    };
-    for (name, data) in &events {
-        if !sse_event(out, name, data) {
-            return false;
-        }
-    }
-    sse_end(out)
 }

@@ -5,6 +5,13 @@
 //! behind (everything lives in a private temporary directory removed at exit).
 
 use std::io::{Read, Write};
+
+/// A demo line on stdout (through the one output path: redacted, quiet on a closed pipe).
+macro_rules! say {
+    ($($arg:tt)*) => {
+        crate::output::print_text(&format!($($arg)*))
+    };
+}
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
@@ -16,7 +23,7 @@ use super::fake_provider::{Behaviour, FakeProvider};
 use crate::config::builtin;
 use crate::model::RouteKey;
 use crate::proxy::durable_pool::{DurablePool, PoolAccount};
-use crate::proxy::frames::ProxyFrame;
+use crate::proxy::frames::Frame;
 use crate::proxy::pool::Credential;
 use crate::proxy::{self, Harness, ProxyConfig};
 use crate::store::paths::Dirs;
@@ -32,12 +39,8 @@ struct ScratchDir(PathBuf);
 impl ScratchDir {
     fn new() -> Result<Self> {
         let path = std::env::temp_dir().join(format!("oauth-mux-demo-{}", proxy::new_secret()?));
-        std::fs::create_dir(&path).with_context(|| format!("creating {}", path.display()))?;
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o700))?;
-        }
+        crate::util::private_fs::create_private_dir(&path)
+            .with_context(|| format!("creating {}", path.display()))?;
         Ok(ScratchDir(path))
     }
 }
@@ -86,21 +89,17 @@ fn demo_config(definition: Value, origin: &str) -> Value {
 }
 
 fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600);
-    }
-    opts.open(path)
+    crate::util::private_fs::private_file_options()
+        .write(true)
+        .create_new(true)
+        .open(path)
         .and_then(|mut f| f.write_all(bytes))
         .with_context(|| format!("writing {}", path.display()))
 }
 
-fn narrate(frame: &ProxyFrame) {
+fn narrate(frame: &Frame) {
     match frame {
-        ProxyFrame::ProxyTurn {
+        Frame::ProxyTurn {
             account,
             status,
             classification,
@@ -112,14 +111,14 @@ fn narrate(frame: &ProxyFrame) {
             } else {
                 "held back: the client never sees it"
             };
-            println!("    {account:<9} {status} {classification:<16} {fate}");
+            say!("    {account:<9} {status} {classification:<16} {fate}");
         }
-        ProxyFrame::Handoff { from, to, reason } => {
+        Frame::Handoff { from, to, reason } => {
             let from = from.as_deref().unwrap_or("-");
-            println!("    handoff   {from} -> {to} ({reason}); same request replayed");
+            say!("    handoff   {from} -> {to} ({reason}); same request replayed");
         }
-        ProxyFrame::PoolExhausted { repair_command, .. } => {
-            println!("    every account is spent; repair: {repair_command}");
+        Frame::PoolExhausted { repair_command, .. } => {
+            say!("    every account is spent; repair: {repair_command}");
         }
         _ => {}
     }
@@ -223,40 +222,38 @@ pub fn run() -> Result<()> {
         95.0,
     )?;
 
-    println!(
+    say!(
         "oauth-mux demo: a managed session against a local fake provider (no accounts, no network)\n"
     );
-    println!("  fake provider  {origin}  (speaks the Codex wire protocol)");
-    println!(
+    say!("  fake provider  {origin}  (speaks the Codex wire protocol)");
+    say!(
         "  profile {PROFILE}   {PROVIDER}:work#{CAPABILITY}      answers 429 usage_limit_reached (quota spent)"
     );
-    println!("                 {PROVIDER}:personal#{CAPABILITY}  healthy");
+    say!("                 {PROVIDER}:personal#{CAPABILITY}  healthy");
     let handle = proxy::start(
         ProxyConfig::new(Harness::Codex, origin.clone()),
         Arc::new(pool),
         Arc::new(|f| narrate(&f)),
     )?;
-    println!(
+    say!(
         "  session proxy  http://{}/<session secret>\n",
         handle.addr()
     );
 
-    println!("  request 1: the client (standing in for `codex exec \"say hi\"`) sends one turn");
+    say!("  request 1: the client (standing in for `codex exec \"say hi\"`) sends one turn");
     let (status, text, events) = client_turn(&handle.base_url(), "say hi")?;
-    println!("  client got     {status} with {events} SSE events: \"{text}\"\n");
-    println!("  request 2: the session stays on the account that works (sticky)");
+    say!("  client got     {status} with {events} SSE events: \"{text}\"\n");
+    say!("  request 2: the session stays on the account that works (sticky)");
     let (status2, _, _) = client_turn(&handle.base_url(), "and again")?;
-    println!("  client got     {status2}\n");
+    say!("  client got     {status2}\n");
     handle.shutdown(); // makes every recorded fact durable
     let spent_calls = fake.calls("demo-token-work");
     let healthy_calls = fake.calls("demo-token-personal");
-    println!(
-        "  the fake provider saw {spent_calls} request on work and {healthy_calls} on personal;"
-    );
-    println!("  the health store now says why, and what happens next:\n");
+    say!("  the fake provider saw {spent_calls} request on work and {healthy_calls} on personal;");
+    say!("  the health store now says why, and what happens next:\n");
 
     let exe = std::env::current_exe().context("locating the oauth-mux binary")?;
-    println!("$ oauth-mux route explain --profile {PROFILE}");
+    say!("$ oauth-mux route explain --profile {PROFILE}");
     std::io::stdout().flush()?;
     let explain = Command::new(exe)
         .args(["route", "explain", "--profile", PROFILE])
@@ -268,7 +265,7 @@ pub fn run() -> Result<()> {
         .context("running `oauth-mux route explain`")?;
     std::io::stdout().write_all(&explain.stdout)?;
     std::io::stderr().write_all(&explain.stderr)?;
-    println!(
+    say!(
         "\nNext: `oauth-mux init` to describe your own accounts, then `oauth-mux codex` or `oauth-mux claude`."
     );
     anyhow::ensure!(

@@ -25,6 +25,7 @@ use anyhow::{Context, bail};
 use toml_edit::{DocumentMut, Item, value};
 
 use super::private_fs;
+use crate::util::base64url;
 
 /// Codex's built-in provider, which the child keeps (threads are tied to a provider id).
 pub const BUILTIN_PROVIDER_ID: &str = "openai";
@@ -133,9 +134,16 @@ pub fn render_config(
     Ok(format!("{header}{doc}"))
 }
 
+/// How far ahead the placeholder's `exp` lies: Codex refreshes a token within 5 minutes of
+/// its `exp`, and would send the placeholder refresh token straight to the real token
+/// endpoint, around the proxy (reference: token-refresh.md). Ten years: never, in practice;
+/// oauth-mux refreshes the real accounts itself.
+pub const PLACEHOLDER_LIFETIME_S: i64 = 10 * 365 * 86_400;
+
 /// The placeholder auth.json the child reads. Nothing in it is a real credential: the proxy
 /// replaces `Authorization` and `chatgpt-account-id` on every request. The access token's
-/// `exp` is 30 days after `now_s` so Codex never tries to refresh it.
+/// `exp` is [`PLACEHOLDER_LIFETIME_S`] after `now_s` and `last_refresh` is `now_s`, so Codex
+/// never tries to refresh it.
 pub fn placeholder_auth(auth: CodexAuthKind, now_s: i64) -> String {
     let json = match auth {
         CodexAuthKind::ApiKey => serde_json::json!({
@@ -147,7 +155,7 @@ pub fn placeholder_auth(auth: CodexAuthKind, now_s: i64) -> String {
                 "iss": "oauth-mux-placeholder",
                 "email": "placeholder@oauth-mux.invalid",
                 "iat": now_s,
-                "exp": now_s + 30 * 86_400,
+                "exp": now_s + PLACEHOLDER_LIFETIME_S,
                 "https://api.openai.com/auth": {
                     "chatgpt_plan_type": "pro",
                     "chatgpt_account_id": crate::proxy::session::PLACEHOLDER_ACCOUNT_ID,
@@ -179,24 +187,9 @@ pub(crate) fn unsigned_jwt(claims: &serde_json::Value) -> String {
     let header = serde_json::json!({"alg": "none", "typ": "JWT"});
     format!(
         "{}.{}.placeholder",
-        base64url(header.to_string().as_bytes()),
-        base64url(claims.to_string().as_bytes())
+        base64url::encode(header.to_string().as_bytes()),
+        base64url::encode(claims.to_string().as_bytes())
     )
-}
-
-fn base64url(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let n = (u32::from(chunk[0]) << 16)
-            | (u32::from(*chunk.get(1).unwrap_or(&0)) << 8)
-            | u32::from(*chunk.get(2).unwrap_or(&0));
-        let chars = chunk.len() + 1;
-        for i in 0..chars {
-            out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
-        }
-    }
-    out
 }
 
 /// The user's real Codex home: `$CODEX_HOME` unless it is an oauth-mux overlay, else
@@ -463,21 +456,15 @@ args = ["--stdio"]
         let jwt = json["tokens"]["access_token"].as_str().unwrap();
         let payload = jwt.split('.').nth(1).unwrap();
         assert!(!payload.contains('='));
+        let exp = crate::util::jwt::exp(jwt).unwrap().as_second();
+        assert!(exp >= 1_800_000_000 + 9 * 365 * 86_400, "far future: {exp}");
+        assert_eq!(json["last_refresh"], "2027-01-15T08:00:00Z");
         assert_eq!(
             json["tokens"]["account_id"],
             crate::proxy::session::PLACEHOLDER_ACCOUNT_ID
         );
         let api = placeholder_auth(CodexAuthKind::ApiKey, 0);
         assert!(api.contains("omux-placeholder-api-key"));
-    }
-
-    #[test]
-    fn base64url_matches_known_vectors() {
-        assert_eq!(base64url(b""), "");
-        assert_eq!(base64url(b"f"), "Zg");
-        assert_eq!(base64url(b"fo"), "Zm8");
-        assert_eq!(base64url(b"foo"), "Zm9v");
-        assert_eq!(base64url(b"\xfb\xff"), "-_8");
     }
 
     #[test]

@@ -79,6 +79,140 @@ pub fn materialize(
     }
 }
 
+/// What an account's store holds, as setup, canary and the login handoffs report it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CredentialState {
+    /// A credential a managed session can use now.
+    Usable,
+    /// A credential whose access token has expired.
+    Expired,
+    /// A credential the harness cannot use (it does not parse, or misses a field).
+    Unusable,
+    /// Nothing where the credential belongs (the account is not logged in).
+    Missing,
+    /// The secret could not be read (permissions, a failing command, a missing variable).
+    Unreadable,
+    /// Not read, because reading would consume it (a `stdin` secret).
+    NotChecked,
+}
+
+impl CredentialState {
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Usable => "usable",
+            Self::Expired => "expired",
+            Self::Unusable => "unusable",
+            Self::Missing => "missing",
+            Self::Unreadable => "unreadable",
+            Self::NotChecked => "not_checked",
+        }
+    }
+}
+
+/// Facts about one stored credential: no token, no account id, no path.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct CredentialFacts {
+    pub state: CredentialState,
+    /// `chatgpt` or `api_key` (Codex), `oauth` or `api_key` (Claude).
+    pub auth: Option<&'static str>,
+    pub expires_at: Option<Timestamp>,
+    /// The subscription the token carries: ChatGPT `chatgpt_plan_type`, Claude
+    /// `subscriptionType`.
+    pub plan: Option<String>,
+    /// Claude's `rateLimitTier`, when the credential carries it.
+    pub rate_limit_tier: Option<String>,
+    /// Why the credential cannot be used, when it cannot.
+    pub problem: Option<String>,
+}
+
+impl CredentialFacts {
+    /// Facts for a credential that was not parsed (missing, unreadable, not checked).
+    pub fn without_credential(state: CredentialState, problem: Option<String>) -> Self {
+        CredentialFacts {
+            state,
+            auth: None,
+            expires_at: None,
+            plan: None,
+            rate_limit_tier: None,
+            problem,
+        }
+    }
+}
+
+/// Inspect a credential read from an account's store for `harness`: whether a session can
+/// use it, its expiry, and the plan and entitlement claims it carries.
+pub fn inspect(
+    harness: HarnessKind,
+    definition: &ProviderDefinition,
+    raw: &Secret,
+    now: Timestamp,
+) -> CredentialFacts {
+    let parsed = secrets::parse_credential(raw, &definition.credential, now);
+    let expires_at = parsed.as_ref().ok().and_then(|c| c.expires_at);
+    let (plan, rate_limit_tier) = entitlements(harness, raw);
+    let (state, auth, problem) = match materialize(harness, definition, raw, now) {
+        Ok((_, kind)) => (CredentialState::Usable, Some(kind.label()), None),
+        Err(Unusable::Expired) => (
+            CredentialState::Expired,
+            None,
+            Some(Unusable::Expired.to_string()),
+        ),
+        Err(why) => (CredentialState::Unusable, None, Some(why.to_string())),
+    };
+    CredentialFacts {
+        state,
+        auth,
+        expires_at,
+        plan,
+        rate_limit_tier,
+        problem,
+    }
+}
+
+/// The plan and rate-limit tier a stored credential names, if any: Codex's id token claim
+/// `https://api.openai.com/auth` → `chatgpt_plan_type` (read from the id token, else the
+/// access token; signatures are not checked), Claude's `claudeAiOauth.subscriptionType` and
+/// `rateLimitTier`. Values are short labels; anything else is dropped.
+pub fn entitlements(harness: HarnessKind, raw: &Secret) -> (Option<String>, Option<String>) {
+    let Ok(doc) = serde_json::from_str::<serde_json::Value>(raw.expose().trim()) else {
+        return (None, None);
+    };
+    let label = |v: Option<&serde_json::Value>| {
+        v.and_then(serde_json::Value::as_str)
+            .filter(|s| {
+                !s.is_empty()
+                    && s.len() <= 48
+                    && s.chars()
+                        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+            })
+            .map(str::to_owned)
+    };
+    match harness {
+        HarnessKind::Codex => {
+            let plan = ["id_token", "access_token"].iter().find_map(|field| {
+                let token = doc.get("tokens")?.get(*field)?.as_str()?;
+                let payload = token.split('.').nth(1)?;
+                let claims: serde_json::Value =
+                    serde_json::from_slice(&crate::util::base64url::decode(payload)?).ok()?;
+                label(
+                    claims
+                        .get("https://api.openai.com/auth")?
+                        .get("chatgpt_plan_type"),
+                )
+            });
+            (plan, None)
+        }
+        HarnessKind::Claude => {
+            let oauth = doc.get("claudeAiOauth");
+            (
+                label(oauth.and_then(|o| o.get("subscriptionType"))),
+                label(oauth.and_then(|o| o.get("rateLimitTier"))),
+            )
+        }
+    }
+}
+
 /// The raw ChatGPT account id at the definition's `identity_claim_path` (never printed).
 fn account_id(definition: &ProviderDefinition, raw: &Secret) -> Option<String> {
     let path = definition.credential.identity_claim_path.as_deref()?;
@@ -150,6 +284,44 @@ mod tests {
     }
 
     #[test]
+    fn inspection_reports_state_expiry_and_plan_without_secrets() {
+        let codex = builtin::definition("codex").unwrap();
+        let id = crate::harness::codex_home::unsigned_jwt(&serde_json::json!({
+            "https://api.openai.com/auth": {"chatgpt_plan_type": "pro"}}));
+        let raw = secret(&format!(
+            r#"{{"auth_mode":"chatgpt","tokens":{{"id_token":"{id}","access_token":"{}","account_id":"acc-1"}}}}"#,
+            jwt()
+        ));
+        let facts = inspect(HarnessKind::Codex, &codex, &raw, Timestamp::UNIX_EPOCH);
+        assert_eq!(facts.state, CredentialState::Usable);
+        assert_eq!(
+            (facts.auth, facts.plan.as_deref()),
+            (Some("chatgpt"), Some("pro"))
+        );
+        assert_eq!(facts.expires_at.unwrap().as_second(), 4_102_444_800);
+        let claude = builtin::definition("claude").unwrap();
+        let raw = secret(
+            r#"{"claudeAiOauth":{"accessToken":"sk-ant-oat01-x","expiresAt":1000,"subscriptionType":"max","rateLimitTier":"default_claude_max_20x"}}"#,
+        );
+        let now = Timestamp::from_second(1_800_000_000).unwrap();
+        let facts = inspect(HarnessKind::Claude, &claude, &raw, now);
+        assert_eq!(facts.state, CredentialState::Expired);
+        assert_eq!(facts.plan.as_deref(), Some("max"));
+        assert_eq!(
+            facts.rate_limit_tier.as_deref(),
+            Some("default_claude_max_20x")
+        );
+        let facts = inspect(
+            HarnessKind::Codex,
+            &codex,
+            &secret(&format!(r#"{{"tokens":{{"access_token":"{}"}}}}"#, jwt())),
+            now,
+        );
+        assert_eq!(facts.state, CredentialState::Unusable);
+        assert!(facts.problem.unwrap().contains("account id"));
+    }
+
+    #[test]
     fn claude_oauth_expired_is_unusable() {
         let def = builtin::definition("claude").unwrap();
         let raw = secret(
@@ -168,5 +340,15 @@ mod tests {
         let (_, kind) =
             materialize(HarnessKind::Claude, &def, &secret("sk-ant-api03-k"), now).unwrap();
         assert_eq!(kind, AuthKind::Claude(ClaudeAuthKind::ApiKey));
+        // A `claude setup-token` token stored as is: an OAuth bearer, not an API key.
+        let (cred, kind) = materialize(
+            HarnessKind::Claude,
+            &def,
+            &secret("sk-ant-oat01-setup"),
+            now,
+        )
+        .unwrap();
+        assert_eq!(kind, AuthKind::Claude(ClaudeAuthKind::Oauth));
+        assert!(matches!(cred, Credential::ClaudeOauth { .. }));
     }
 }

@@ -2,63 +2,35 @@
 //! files created exclusively, symlinks, random names. Unix permissions; on Windows the
 //! per-user profile directories already restrict access.
 
-use std::fs::{self, OpenOptions};
+use std::fs;
 use std::io::Write;
 use std::path::Path;
 
 use anyhow::Context;
 
-/// Create `dir` and its parents (mode 0700 on Unix) when absent; tighten an existing one.
+use crate::util::private_fs as private;
+
+/// Create `dir` and its parents (0700) when absent; tighten an existing one (the directories
+/// a managed session uses are oauth-mux's own).
 pub fn ensure_private_dir(dir: &Path) -> anyhow::Result<()> {
-    if !dir.exists() {
-        let mut builder = fs::DirBuilder::new();
-        builder.recursive(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::DirBuilderExt;
-            builder.mode(0o700);
-        }
-        builder
-            .create(dir)
-            .with_context(|| format!("could not create directory {}", dir_label(dir)))?;
-    }
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let meta = fs::metadata(dir)
-            .with_context(|| format!("could not read directory {}", dir_label(dir)))?;
-        if meta.permissions().mode() & 0o077 != 0 {
-            fs::set_permissions(dir, fs::Permissions::from_mode(0o700))
-                .with_context(|| format!("could not make {} private (0700)", dir_label(dir)))?;
-        }
-    }
-    Ok(())
+    private::ensure_private_dir(dir)
+        .with_context(|| format!("could not create directory {}", dir_label(dir)))?;
+    private::tighten_dir(dir)
+        .with_context(|| format!("could not make {} private (0700)", dir_label(dir)))
 }
 
-/// Create a new directory (mode 0700 on Unix); fails if it exists.
+/// Create a new directory (0700); fails if it exists.
 pub fn create_private_dir(dir: &Path) -> anyhow::Result<()> {
-    #[cfg_attr(not(unix), allow(unused_mut))]
-    let mut builder = fs::DirBuilder::new();
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::DirBuilderExt;
-        builder.mode(0o700);
-    }
-    builder
-        .create(dir)
+    private::create_private_dir(dir)
         .with_context(|| format!("could not create directory {}", dir_label(dir)))
 }
 
-/// Open a new file for appending (mode 0600 on Unix); fails if it exists.
+/// Open a new file for appending (0600); fails if it exists.
 pub fn create_private_file(path: &Path) -> std::io::Result<fs::File> {
-    let mut options = OpenOptions::new();
-    options.create_new(true).append(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    options.open(path)
+    private::private_file_options()
+        .create_new(true)
+        .append(true)
+        .open(path)
 }
 
 /// Write `bytes` to a new 0600 file and sync it.

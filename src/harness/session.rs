@@ -13,7 +13,7 @@ use super::claude_env::{self, ClaudeAuthKind, ClaudeOptions};
 use super::codex_home::{self, CodexAuthKind, CodexOverlay};
 use super::private_fs::{self, OwnedDir};
 use super::status::{Frame, HarnessKind, StatusWriter};
-use crate::proxy::frames::{FrameSink, ProxyFrame};
+use crate::proxy::frames::FrameSink;
 use crate::proxy::{self, Harness, ProxyConfig, pool::Pool};
 
 /// How the launch account authenticates, per harness.
@@ -31,7 +31,7 @@ impl AuthKind {
         }
     }
 
-    fn label(self) -> &'static str {
+    pub fn label(self) -> &'static str {
         match self {
             AuthKind::Codex(k) => k.label(),
             AuthKind::Claude(k) => k.label(),
@@ -90,7 +90,7 @@ pub fn run(plan: &LaunchPlan, pool: Arc<dyn Pool>) -> anyhow::Result<SessionOutc
     let sink = {
         let exhausted = exhausted.clone();
         artifact_sink(writer.clone(), move |frame| {
-            if let ProxyFrame::PoolExhausted {
+            if let Frame::PoolExhausted {
                 earliest_reset,
                 repair_command,
             } = frame
@@ -200,6 +200,15 @@ fn prepare_child(
             }
             // The thread index must be the overlay's own (see codex_home).
             spec.env_remove.push("CODEX_SQLITE_HOME".into());
+            // The session proxy carries HTTP streaming only and answers Codex's WebSocket
+            // upgrade with 426; Codex falls back to POST + SSE at once but logs the refused
+            // handshake as an ERROR on every start (codex-cli 0.169 logs any failed connect,
+            // whatever the status). Only that log target is silenced, for this child only;
+            // the user's own RUST_LOG directives are kept.
+            spec.env_set.push((
+                "RUST_LOG".into(),
+                codex_log_filter(std::env::var("RUST_LOG").ok()).into(),
+            ));
             // Codex 0.169's TUI otherwise starts a shared background server that outlives
             // the session (and its proxy); a managed session must be self-contained.
             spec.args.push("--no-daemon".into());
@@ -297,15 +306,25 @@ pub fn codex_side_traffic_args() -> [&'static str; 6] {
 
 /// The proxy's frame sink for a session: `observe` sees each frame, then it is appended to
 /// the artifact as one line, serialized straight from the proxy's frame (the artifact's
-/// [`Frame`] reads every kind back; a test holds the two to the same JSON).
+/// [`Frame`] is one type for both).
 pub fn artifact_sink(
     writer: Arc<StatusWriter>,
-    observe: impl Fn(&ProxyFrame) + Send + Sync + 'static,
+    observe: impl Fn(&Frame) + Send + Sync + 'static,
 ) -> FrameSink {
-    Arc::new(move |frame: ProxyFrame| {
+    Arc::new(move |frame: Frame| {
         observe(&frame);
         let _ = writer.append(&frame);
     })
+}
+
+/// Codex's log filter for a managed session: the user's directives (or Codex's default,
+/// `error`) with the refused WebSocket handshake's target turned off.
+fn codex_log_filter(user: Option<String>) -> String {
+    const QUIET: &str = "codex_api::endpoint::responses_websocket=off";
+    match user.filter(|u| !u.trim().is_empty()) {
+        Some(user) => format!("{user},{QUIET}"),
+        None => format!("error,{QUIET}"),
+    }
 }
 
 /// Keep `codex_home` reachable for callers that refuse overrides before starting.
@@ -325,77 +344,15 @@ mod tests {
     }
 
     #[test]
-    fn every_proxy_frame_is_written_as_the_artifact_reads_it() {
-        let frames = [
-            ProxyFrame::ProxyTurn {
-                account: "a".into(),
-                method: "POST".into(),
-                path_kind: "responses",
-                status: 200,
-                classification: "success".into(),
-                delivered_to_harness: true,
-            },
-            ProxyFrame::Handoff {
-                from: Some("a".into()),
-                to: "b".into(),
-                reason: "quota_exhausted".into(),
-            },
-            ProxyFrame::QuotaObserved {
-                account: "a".into(),
-                windows: vec![crate::proxy::pool::UsageObservation {
-                    window: "primary".into(),
-                    used_percent: 42.5,
-                    resets_in_seconds: Some(60),
-                    window_minutes: Some(300),
-                }],
-            },
-            ProxyFrame::UnsupportedTransport {
-                path_kind: "responses",
-            },
-            ProxyFrame::Refused {
-                reason: "missing_session_secret",
-            },
-            ProxyFrame::RateLimitWait {
-                account: "a".into(),
-                wait_ms: 900,
-            },
-            ProxyFrame::StreamErrorAfterContent {
-                account: "a".into(),
-                status: 429,
-                classification: "quota_exhausted".into(),
-            },
-            ProxyFrame::HeldResponseDelivered {
-                account: "a".into(),
-                status: 429,
-                classification: "windowless_rate_limit".into(),
-            },
-            ProxyFrame::PoolExhausted {
-                earliest_reset: None,
-                repair_command: "oauth-mux route explain --profile p".into(),
-            },
-        ];
-        for frame in &frames {
-            // A new kind must be added above (this match stops compiling until it is).
-            match frame {
-                ProxyFrame::ProxyTurn { .. }
-                | ProxyFrame::Handoff { .. }
-                | ProxyFrame::QuotaObserved { .. }
-                | ProxyFrame::RateLimitWait { .. }
-                | ProxyFrame::HeldResponseDelivered { .. }
-                | ProxyFrame::PoolExhausted { .. }
-                | ProxyFrame::StreamErrorAfterContent { .. }
-                | ProxyFrame::UnsupportedTransport { .. }
-                | ProxyFrame::Refused { .. } => {}
-            }
-            let written = serde_json::to_value(frame).unwrap();
-            let read: Frame = serde_json::from_value(written.clone())
-                .unwrap_or_else(|e| panic!("{frame:?} is not readable: {e}"));
-            assert_eq!(
-                serde_json::to_value(&read).unwrap(),
-                written,
-                "{frame:?} reads back differently"
-            );
-        }
+    fn codex_log_filter_keeps_the_users_directives() {
+        assert_eq!(
+            codex_log_filter(None),
+            "error,codex_api::endpoint::responses_websocket=off"
+        );
+        assert_eq!(
+            codex_log_filter(Some("info,codex_core=debug".into())),
+            "info,codex_core=debug,codex_api::endpoint::responses_websocket=off"
+        );
     }
 
     #[test]

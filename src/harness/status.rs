@@ -3,138 +3,19 @@
 //! no token, raw account id, session id or path is ever written (SPEC §8).
 //!
 //! The writer appends whole lines to a 0600 file in a 0700 directory; the reader skips a
-//! torn last line, so a crash leaves a readable artifact. [`summary`] turns the frames of
-//! one artifact into a verdict and the next action, without I/O.
-
-pub mod summary;
+//! torn last line, so a crash leaves a readable artifact. The frame types live in the core
+//! ([`crate::model::session`]), and so does the verdict on them
+//! ([`crate::model::session_verdict`]).
 
 use std::fs::{self, File};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use super::private_fs;
-
-/// Format version of the artifact's lines.
-pub const FRAME_VERSION: u32 = 1;
-
-/// Which harness a session ran.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum HarnessKind {
-    Codex,
-    Claude,
-}
-
-impl HarnessKind {
-    /// The command name (`codex` / `claude`), also the artifact file-name prefix.
-    pub fn name(self) -> &'static str {
-        match self {
-            HarnessKind::Codex => "codex",
-            HarnessKind::Claude => "claude",
-        }
-    }
-}
-
-/// One usage window the provider reported in its headers.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct UsageWindow {
-    /// `primary`, `secondary`, `five_hour`, `seven_day`, …
-    pub window: String,
-    pub used_percent: f64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub resets_in_seconds: Option<u64>,
-    /// The window's length, when the provider states it (Codex does).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub window_minutes: Option<u64>,
-}
-
-/// One event of a managed session. Field names are the stable artifact format; the
-/// proxy's own frames deserialize into the matching variants.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum Frame {
-    /// The launcher elected `account` and started the harness through the proxy.
-    SessionStarted {
-        harness: HarnessKind,
-        oauth_mux_version: String,
-        profile: String,
-        account: String,
-        /// Accounts of the profile the pool may use, in preference order (labels).
-        pool: Vec<String>,
-        /// `chatgpt` or `api_key` (Codex), `oauth` or `api_key` (Claude).
-        auth_kind: String,
-        /// `overlay` (oauth-mux-owned CODEX_HOME) or `environment` (Claude env only).
-        child_config: String,
-        side_traffic_disabled: bool,
-        isolated_config: bool,
-    },
-    /// One upstream exchange on behalf of the harness.
-    ProxyTurn {
-        account: String,
-        #[serde(default)]
-        method: String,
-        #[serde(default)]
-        path_kind: String,
-        status: u16,
-        classification: String,
-        delivered_to_harness: bool,
-    },
-    /// Usage windows read from a response's headers.
-    QuotaObserved {
-        account: String,
-        windows: Vec<UsageWindow>,
-    },
-    /// The session moved from one account to another (`from` is None for the first election
-    /// inside the proxy).
-    Handoff {
-        from: Option<String>,
-        to: String,
-        reason: String,
-    },
-    /// Every account refused the request, one only briefly (a stated retry within a minute):
-    /// the proxy waited `wait_ms` and asked that account again.
-    RateLimitWait { account: String, wait_ms: u64 },
-    /// An error event arrived after content had reached the harness: recorded, not replayed.
-    StreamErrorAfterContent {
-        account: String,
-        status: u16,
-        classification: String,
-    },
-    /// A response first held back went to the harness after all (no other account answered).
-    HeldResponseDelivered {
-        account: String,
-        status: u16,
-        classification: String,
-    },
-    /// Every account of the profile was spent; the harness got one clear error.
-    PoolExhausted {
-        earliest_reset: Option<String>,
-        repair_command: String,
-    },
-    /// A WebSocket upgrade was answered 426 so the harness fell back to HTTP streaming.
-    UnsupportedTransport { path_kind: String },
-    /// A request was refused before touching any account (e.g. no session secret).
-    Refused { reason: String },
-    /// The harness exited. `signal` is set when it was killed by one.
-    SessionEnded {
-        exit_code: i32,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        signal: Option<i32>,
-    },
-}
-
-/// One line of the artifact: a frame with its version and time.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Record {
-    pub v: u32,
-    /// RFC 3339 UTC time the frame was written.
-    pub ts: String,
-    #[serde(flatten)]
-    pub frame: Frame,
-}
+pub use crate::model::session::{Artifact, FRAME_VERSION, Frame, HarnessKind, Record};
 
 /// Appends frames to one session's artifact. Shared between the proxy threads and the
 /// launcher without a lock (none on the proxy's request path): the file is opened for
@@ -205,16 +86,6 @@ impl StatusWriter {
             .sync_all()
             .context("could not sync the session status artifact")
     }
-}
-
-/// The parsed content of one artifact.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct Artifact {
-    /// File name only.
-    pub name: String,
-    pub records: Vec<Record>,
-    /// Lines that did not parse (a torn last line after a crash, or a newer format).
-    pub skipped_lines: usize,
 }
 
 /// Read an artifact, skipping lines that do not parse.

@@ -57,6 +57,22 @@ pub fn resolve(sources: Sources<'_>, default: &str) -> anyhow::Result<String> {
     validate_origin(raw).map_err(|why| anyhow::anyhow!("{source}: {why}"))
 }
 
+/// A probe URL sent where the route's model traffic goes: when `url` starts with the
+/// definition's default origin (`base_url` or `api_key_base_url`) and an account, environment
+/// or provider override names another upstream, that origin is replaced by it. So a probe
+/// (and `live-qa`) checks the gateway, mirror or test server a managed session would use.
+pub fn probe_url(url: &str, upstream: &Upstream, sources: Sources<'_>) -> anyhow::Result<String> {
+    for base in std::iter::once(&upstream.base_url).chain(&upstream.api_key_base_url) {
+        let base = base.trim_end_matches('/');
+        if let Some(rest) = url.strip_prefix(base)
+            && (rest.is_empty() || rest.starts_with('/'))
+        {
+            return Ok(format!("{}{rest}", resolve(sources, base)?));
+        }
+    }
+    Ok(url.to_owned())
+}
+
 /// Accept `http://` or `https://` URLs without credentials, query or fragment.
 pub fn validate_origin(raw: &str) -> anyhow::Result<String> {
     let value = raw.trim().trim_end_matches('/');
@@ -124,6 +140,35 @@ mod tests {
         };
         assert_eq!(definition_default(&up, true), "https://api.openai.com");
         assert_eq!(definition_default(&up, false), "https://chatgpt.com");
+    }
+
+    #[test]
+    fn probe_urls_follow_the_upstream_override() {
+        let up = Upstream {
+            harness: "claude".into(),
+            base_url: "https://api.anthropic.com".into(),
+            api_key_base_url: None,
+            base_url_env: Some("OMUX_CLAUDE_UPSTREAM".into()),
+        };
+        let url = "https://api.anthropic.com/v1/messages";
+        assert_eq!(probe_url(url, &up, Sources::default()).unwrap(), url);
+        let env = Sources {
+            env: Some(("OMUX_CLAUDE_UPSTREAM", "http://127.0.0.1:9/")),
+            ..Sources::default()
+        };
+        assert_eq!(
+            probe_url(url, &up, env).unwrap(),
+            "http://127.0.0.1:9/v1/messages"
+        );
+        assert_eq!(
+            probe_url("https://api.anthropic.company/x", &up, env).unwrap(),
+            "https://api.anthropic.company/x",
+            "only the origin itself is replaced"
+        );
+        assert_eq!(
+            probe_url("https://other.example/v1", &up, env).unwrap(),
+            "https://other.example/v1"
+        );
     }
 
     #[test]

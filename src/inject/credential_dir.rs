@@ -5,6 +5,8 @@ use std::fs;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
+use crate::util::private_fs;
+
 /// A 0700 directory with a random name holding one 0600 credential file. The
 /// directory and everything in it is removed when the guard is dropped: after the
 /// child exits, on a forwarded signal, and on every error path.
@@ -16,18 +18,11 @@ pub struct PrivateCredentialDir {
 impl PrivateCredentialDir {
     /// Create a fresh private directory under `base` (created 0700 when missing).
     pub fn create(base: &Path) -> io::Result<PrivateCredentialDir> {
-        crate::store::atomic::ensure_private_dir(base)?;
+        private_fs::ensure_private_dir(base)?;
         let mut last = io::Error::other("no attempt");
         for _ in 0..8 {
             let dir = base.join(format!("cred-{}", random_hex()?));
-            #[cfg_attr(not(unix), allow(unused_mut))]
-            let mut builder = fs::DirBuilder::new();
-            #[cfg(unix)]
-            {
-                use std::os::unix::fs::DirBuilderExt;
-                builder.mode(0o700);
-            }
-            match builder.create(&dir) {
+            match private_fs::create_private_dir(&dir) {
                 Ok(()) => return Ok(PrivateCredentialDir { dir }),
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => last = e,
                 Err(e) => return Err(e),
@@ -56,14 +51,10 @@ impl PrivateCredentialDir {
             ));
         }
         let path = self.dir.join(filename);
-        let mut options = fs::OpenOptions::new();
-        options.write(true).create_new(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            options.mode(0o600);
-        }
-        let mut file = options.open(&path)?;
+        let mut file = private_fs::private_file_options()
+            .write(true)
+            .create_new(true)
+            .open(&path)?;
         file.write_all(contents)?;
         file.sync_all()?;
         Ok(path)

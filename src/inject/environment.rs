@@ -46,7 +46,7 @@ pub enum InjectError {
         key: RouteKey,
         error: Box<SecretError>,
     },
-    /// The token is expired, counting 30 s early (exit 203). Refresh is not done here.
+    /// The token is expired, counting 30 s early, and could not be refreshed (exit 203).
     Expired {
         key: RouteKey,
         expired_at: Timestamp,
@@ -64,8 +64,10 @@ impl fmt::Display for InjectError {
             ),
             Self::Expired { key, expired_at } => write!(
                 f,
-                "cannot inject {key}: its token expired at {} (tokens count as expired 30 s early) and exec does not refresh tokens; log in again for this account (`oauth-mux route explain --provider {} --account {}` shows the repair command), then retry",
+                "cannot inject {key}: its token expired at {} (tokens count as expired 30 s early) and oauth-mux could not refresh it (`oauth-mux keepalive --once --provider {} --account {}` says why); otherwise log in again for this account (`oauth-mux route explain --provider {} --account {}` shows the repair command), then retry",
                 expired_at.strftime("%Y-%m-%d %H:%M:%SZ"),
+                key.provider,
+                key.account,
                 key.provider,
                 key.account
             ),
@@ -187,7 +189,7 @@ pub fn printable_plan(
         if let Some(dir) = &target.account.config_dir {
             exports.push((
                 env.clone(),
-                crate::routes::expand_home(dir).display().to_string(),
+                crate::util::home::expand_tilde(dir).display().to_string(),
             ));
         } else if target.needs_temp_credential() {
             withheld.push(Withheld {
@@ -206,9 +208,28 @@ pub fn printable_plan(
     Ok(PrintablePlan { exports, withheld })
 }
 
+/// Refresh `key`'s account when its writeback admits it; true when it has a usable token
+/// afterwards.
+fn refresh_first(config: &Config, key: &RouteKey, dirs: &Dirs) -> bool {
+    let env = |name: &str| std::env::var(name).ok();
+    crate::oauth::target_for(config, &dirs.data_dir, &key.provider, &key.account, &env).is_ok_and(
+        |target| {
+            crate::oauth::refresh(
+                dirs,
+                &target,
+                crate::model::refresh::RefreshTrigger::Inject,
+                None,
+            )
+            .outcome
+            .ok()
+        },
+    )
+}
+
 /// Build the child's environment for `key`, reading the secret when a temp
-/// credential file or a `direct_env` variable needs it. Fails closed on an
-/// unreadable secret or an expired token.
+/// credential file or a `direct_env` variable needs it. An expired token is refreshed
+/// first when the account's writeback admits it; otherwise it fails closed, as on an
+/// unreadable secret.
 pub fn build_child_env(
     config: &Config,
     key: &RouteKey,
@@ -220,7 +241,13 @@ pub fn build_child_env(
     let injection = &target.def.injection;
     let needs_secret = target.needs_temp_credential() || !injection.direct_env.is_empty();
     let credential = if needs_secret {
-        Some(target.read_credential(now)?)
+        Some(match target.read_credential(now) {
+            // An expired token the account lets oauth-mux refresh is refreshed first.
+            Err(InjectError::Expired { .. }) if refresh_first(config, key, dirs) => {
+                target.read_credential(Timestamp::now())?
+            }
+            other => other?,
+        })
     } else {
         None
     };
@@ -230,7 +257,7 @@ pub fn build_child_env(
         if let Some(dir) = &target.account.config_dir {
             vars.push((
                 env.clone(),
-                crate::routes::expand_home(dir).into_os_string(),
+                crate::util::home::expand_tilde(dir).into_os_string(),
             ));
         } else if let (Some(template), Some(cred)) =
             (&injection.credential_template, credential.as_ref())

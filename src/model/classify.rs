@@ -103,24 +103,6 @@ impl Classification {
         }
     }
 
-    /// Short rate limits (a minute or less) are waited out; longer or windowless
-    /// ones send the caller to the next account.
-    pub fn decision(&self) -> Decision {
-        match self {
-            Self::Success => Decision::UseThis,
-            Self::RateLimited {
-                retry_after_s: Some(s),
-                ..
-            } if *s <= SHORT_RATE_LIMIT_SECONDS => Decision::WaitAndRetry,
-            Self::RateLimited { .. } => Decision::TryNextAccount,
-            Self::QuotaExhausted { .. } | Self::Dead { .. } => Decision::TryNextAccount,
-            Self::Degraded { reason } if reason.is_transient() => Decision::TryNextProvider,
-            Self::Degraded { .. } => Decision::TryNextAccount,
-            Self::ProviderDegraded => Decision::TryNextProvider,
-            Self::Failure => Decision::GiveUp,
-        }
-    }
-
     /// A windowless 429: the provider gave no reset information at all.
     pub fn is_windowless_rate_limit(&self) -> bool {
         matches!(
@@ -501,7 +483,8 @@ fn body_reset(limits: &RateLimitRules, body: &str, now: Timestamp) -> Option<u64
     }
     let json: serde_json::Value = serde_json::from_str(body.trim()).ok()?;
     let number = |path: &str| {
-        json_path(&json, path).and_then(|v| v.as_f64().or_else(|| v.as_str()?.parse().ok()))
+        crate::util::json_path::get(&json, path)
+            .and_then(|v| v.as_f64().or_else(|| v.as_str()?.parse().ok()))
     };
     limits
         .reset_in_body
@@ -516,11 +499,6 @@ fn body_reset(limits: &RateLimitRules, body: &str, now: Timestamp) -> Option<u64
                 .find_map(|p| number(p))
                 .map(|epoch| (epoch as i64 - now.as_second()).max(0) as u64)
         })
-}
-
-/// Follow a dot path (`error.resets_in_seconds`) into a JSON value.
-pub fn json_path<'v>(value: &'v serde_json::Value, path: &str) -> Option<&'v serde_json::Value> {
-    path.split('.').try_fold(value, |v, key| v.get(key))
 }
 
 /// `Retry-After`: delta seconds or an HTTP date.

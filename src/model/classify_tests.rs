@@ -72,7 +72,7 @@ fn long_429_is_a_spent_quota_with_its_reset() {
             resets_at: Some(add_seconds(now(), 7200))
         }
     );
-    assert_eq!(c.decision(), Decision::TryNextAccount);
+    assert_eq!(probe_decision(&c), Decision::TryNextAccount);
 }
 
 #[test]
@@ -102,7 +102,7 @@ fn windowless_429_has_no_horizon() {
         }
     );
     assert!(c.is_windowless_rate_limit());
-    assert_eq!(c.decision(), Decision::TryNextAccount);
+    assert_eq!(probe_decision(&c), Decision::TryNextAccount);
 }
 
 #[test]
@@ -115,7 +115,7 @@ fn retry_after_as_http_date() {
             window: RateLimitWindow::PerMinute
         }
     );
-    assert_eq!(c.decision(), Decision::WaitAndRetry);
+    assert_eq!(probe_decision(&c), Decision::WaitAndRetry);
 }
 
 #[test]
@@ -288,7 +288,7 @@ fn server_errors_are_provider_degraded_and_switch_provider() {
     for s in [500, 502, 503, 529] {
         let c = classify(s, &[], "");
         assert_eq!(c, Classification::ProviderDegraded);
-        assert_eq!(c.decision(), Decision::TryNextProvider);
+        assert_eq!(probe_decision(&c), Decision::TryNextProvider);
     }
 }
 
@@ -307,7 +307,7 @@ fn other_4xx_is_unknown_4xx_and_other_statuses_fail() {
         }
     );
     assert_eq!(classify(302, &[], ""), Classification::Failure);
-    assert_eq!(classify(302, &[], "").decision(), Decision::GiveUp);
+    assert_eq!(probe_decision(&classify(302, &[], "")), Decision::GiveUp);
 }
 
 #[test]
@@ -488,4 +488,9 @@ fn labels_name_the_reason() {
 fn add_seconds_saturates() {
     let far = add_seconds(now(), u64::MAX);
     assert_eq!(far.as_second(), Timestamp::MAX.as_second());
+}
+
+/// What a probe that got this answer does next (the judgement table).
+fn probe_decision(c: &Classification) -> Decision {
+    crate::model::judgement::judge(c, crate::model::judgement::Origin::Probe).decision()
 }

@@ -25,18 +25,66 @@ pub enum EvidenceSource {
     CommandProbe,
     Proxy,
     CredentialValidation,
+    /// The token endpoint's answer to a refresh (a rejected refresh token).
+    TokenRefresh,
     Manual,
     #[serde(other)]
     Unknown,
 }
 
-/// A usage gauge observed on a response (for proactive switching).
+/// A usage gauge observed on a response (for proactive switching): the fullest window's
+/// share, and every window the provider reported.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct UsageGauge {
     pub used_pct: f64,
     #[serde(default)]
     pub resets_at: Option<Timestamp>,
     pub observed_at: Timestamp,
+    /// Each window as reported (Codex primary/secondary, Anthropic five_hour/seven_day).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub windows: Vec<WindowReading>,
+}
+
+/// One usage window as last reported.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WindowReading {
+    /// `primary`, `secondary`, `five_hour`, `seven_day`, …
+    pub window: String,
+    pub used_pct: f64,
+    #[serde(default)]
+    pub resets_at: Option<Timestamp>,
+    #[serde(default)]
+    pub window_minutes: Option<u64>,
+}
+
+impl UsageGauge {
+    /// The gauge of the windows one response reported at `now` (`None` when it reported
+    /// none): the fullest window steers elections, all of them are kept for `status`.
+    pub fn from_windows(
+        windows: &[crate::model::session::UsageWindow],
+        now: Timestamp,
+    ) -> Option<UsageGauge> {
+        let resets = |w: &crate::model::session::UsageWindow| {
+            w.resets_in_seconds.map(|s| add_seconds(now, s))
+        };
+        let fullest = windows
+            .iter()
+            .max_by(|a, b| a.used_percent.total_cmp(&b.used_percent))?;
+        Some(UsageGauge {
+            used_pct: fullest.used_percent,
+            resets_at: resets(fullest),
+            observed_at: now,
+            windows: windows
+                .iter()
+                .map(|w| WindowReading {
+                    window: w.window.clone(),
+                    used_pct: w.used_percent,
+                    resets_at: resets(w),
+                    window_minutes: w.window_minutes,
+                })
+                .collect(),
+        })
+    }
 }
 
 /// What the health store keeps for one route key. Every field but `liveness` is

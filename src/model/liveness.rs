@@ -120,6 +120,9 @@ pub enum DeadReason {
     TokenRevoked,
     AccountDeleted,
     CredentialUnavailable,
+    /// The token endpoint rejected the account's refresh token (spent, expired, revoked):
+    /// a new login is the repair.
+    RefreshRejected,
     #[serde(other)]
     AuthPermanentlyFailed,
 }
@@ -131,6 +134,7 @@ impl DeadReason {
             Self::AccountDeleted => "account_deleted",
             Self::AuthPermanentlyFailed => "auth_permanently_failed",
             Self::CredentialUnavailable => "credential_unavailable",
+            Self::RefreshRejected => "refresh_rejected",
         }
     }
 }

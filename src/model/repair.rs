@@ -30,6 +30,8 @@ pub enum ActionKind {
     Reauth,
     /// The credential could not be read: fix the secret configuration.
     FixCredential,
+    /// The access token has expired and oauth-mux may refresh it: run the refresh.
+    RefreshToken,
     /// A provider-side condition (plan, terms, verification) a human must settle.
     ManualFix,
 }
@@ -61,6 +63,27 @@ pub struct RepairContext<'a> {
     pub login_command: Option<&'a str>,
     /// The budget of the route's probe, if it has one.
     pub probe_budget: Option<ActionBudget>,
+    /// The account's token, when it was read (`None`: not inspected).
+    pub token: Option<TokenRepair<'a>>,
+}
+
+/// What the planner knows about an account's token (no value, only its state).
+#[derive(Debug, Clone, Copy)]
+pub struct TokenRepair<'a> {
+    /// The access token has expired (counting the 30 s skew).
+    pub expired: bool,
+    /// oauth-mux may refresh it (`model::refresh::refresh_admission`).
+    pub refresh_admitted: bool,
+    /// Why it may not, when it may not.
+    pub refresh_reason: &'a str,
+}
+
+/// The command that refreshes one account's token now.
+pub fn refresh_command(key: &RouteKey) -> String {
+    format!(
+        "oauth-mux keepalive --once --provider {} --account {}",
+        key.provider, key.account
+    )
 }
 
 /// The command that probes one route (with `--confirm-spend` when it costs).
@@ -78,15 +101,13 @@ pub fn probe_command(key: &RouteKey, budget: Option<ActionBudget>) -> String {
     cmd
 }
 
+/// The account's local runtime check (runtime readiness is an account fact: one command
+/// for all its routes).
 fn runtime_command(key: &RouteKey) -> String {
-    let mut cmd = format!(
+    format!(
         "oauth-mux doctor runtime --provider {} --account {}",
         key.provider, key.account
-    );
-    if let Some(c) = &key.capability {
-        cmd.push_str(&format!(" --capability {c}"));
-    }
-    cmd + " --json"
+    )
 }
 
 /// Plan the repair of one route.
@@ -113,7 +134,7 @@ pub fn plan_action(
         kind,
         command: ctx.probe_budget.map(|b| probe_command(key, Some(b))),
         diagnostic_command: Some(format!(
-            "oauth-mux route explain --provider {} --json",
+            "oauth-mux route explain --provider {}",
             key.provider
         )),
         budget: probe_budget,
@@ -123,10 +144,7 @@ pub fn plan_action(
     let wait = |kind, until: Timestamp, message: String| RouteAction {
         kind,
         wake_at: Some(until),
-        diagnostic_command: Some(format!(
-            "oauth-mux health --provider {} --json",
-            key.provider
-        )),
+        diagnostic_command: Some(format!("oauth-mux health --provider {}", key.provider)),
         message,
         ..base.clone()
     };
@@ -158,6 +176,15 @@ pub fn plan_action(
         RuntimeReadiness::NeedsReauth => {
             return reauth("the local session needs a new login".into());
         }
+        // The account's store, or the credential the harness keeps in it, is missing: the
+        // provider's login handoff creates the store and logs the account in.
+        RuntimeReadiness::SessionUnavailable { what } if ctx.login_command.is_some() => {
+            return reauth(if what == "config_dir" {
+                "the account's store does not exist; the login creates it".into()
+            } else {
+                format!("no {what} in the account's store: the account is not logged in")
+            });
+        }
         other => {
             return RouteAction {
                 kind: ActionKind::FixRuntime,
@@ -166,6 +193,29 @@ pub fn plan_action(
                 ..base
             };
         }
+    }
+    // An expired token comes before any recorded health: nothing works until it is renewed
+    // (a dead account keeps its own repair, a login).
+    if let Some(token) = ctx.token
+        && token.expired
+        && !matches!(status, RouteStatus::Dead { .. })
+    {
+        if token.refresh_admitted {
+            return RouteAction {
+                kind: ActionKind::RefreshToken,
+                command: Some(refresh_command(key)),
+                diagnostic_command: Some(runtime_command(key)),
+                budget: ActionBudget::CheapProvider,
+                mutating: true,
+                message: "the access token has expired; oauth-mux refreshes it and writes it back"
+                    .into(),
+                ..base
+            };
+        }
+        return reauth(format!(
+            "the access token has expired and oauth-mux may not refresh it ({}); log in again",
+            token.refresh_reason
+        ));
     }
     match status {
         RouteStatus::Available => RouteAction {
@@ -238,10 +288,16 @@ pub fn plan_action(
         },
         RouteStatus::Dead {
             reason: DeadReason::CredentialUnavailable,
+        } if ctx.login_command.is_some() => reauth(
+            "the credential could not be read or used; log in again (or fix the account's secret configuration)"
+                .into(),
+        ),
+        RouteStatus::Dead {
+            reason: DeadReason::CredentialUnavailable,
         } => RouteAction {
             kind: ActionKind::FixCredential,
             diagnostic_command: Some(format!(
-                "oauth-mux accounts list --provider {} --json",
+                "oauth-mux accounts list --provider {}",
                 key.provider
             )),
             budget: ActionBudget::Mutating,
@@ -252,37 +308,6 @@ pub fn plan_action(
             ..base
         },
         RouteStatus::Dead { reason } => reauth(format!("{}: log in again", reason.as_str())),
-    }
-}
-
-/// Whether oauth-mux may refresh and persist this account's tokens (SPEC §2 "Writeback").
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Writeback {
-    pub capability: String,
-    pub automatic_refresh_admitted: bool,
-    pub reason: &'static str,
-}
-
-/// Writeback for a provider owner and the secret backend's write capability
-/// (`readonly`, `replace_file`, `command_write`, `keychain_write`, `sops_write`, `unsupported`).
-pub fn writeback(owner: RepairOwner, capability: &str) -> Writeback {
-    let (admitted, reason) = match owner {
-        RepairOwner::UpstreamCliLogin => (false, "provider_repair_owned_by_upstream_cli"),
-        RepairOwner::ExternalSecretOwner => (false, "provider_repair_owned_by_external_secret"),
-        RepairOwner::ManualOnly => (false, "provider_repair_is_manual_only"),
-        RepairOwner::OauthMuxRefresh => match capability {
-            "replace_file" => (true, "replace_file_writeback_available"),
-            "readonly" => (false, "secret_backend_is_readonly"),
-            "command_write" => (false, "command_write_contract_missing"),
-            "keychain_write" => (false, "keychain_write_not_implemented"),
-            "sops_write" => (false, "sops_write_not_implemented"),
-            _ => (false, "secret_backend_writeback_unsupported"),
-        },
-    };
-    Writeback {
-        capability: capability.to_owned(),
-        automatic_refresh_admitted: admitted,
-        reason,
     }
 }
 
@@ -300,6 +325,7 @@ mod tests {
             owner: RepairOwner::UpstreamCliLogin,
             login_command: Some("CODEX_HOME=~/x codex login"),
             probe_budget: Some(budget),
+            token: None,
         }
     }
 
@@ -368,6 +394,50 @@ mod tests {
     }
 
     #[test]
+    fn a_missing_store_or_credential_and_an_unreadable_one_are_repaired_by_the_login() {
+        let login = RepairContext {
+            owner: RepairOwner::UpstreamCliLogin,
+            login_command: Some("oauth-mux codex login-device max-1"),
+            probe_budget: Some(ActionBudget::SpendProvider),
+            token: None,
+        };
+        for what in ["config_dir", "auth.json"] {
+            let a = plan_action(
+                &key(),
+                &RouteStatus::ProbeNeeded,
+                &RuntimeReadiness::SessionUnavailable { what: what.into() },
+                &login,
+            );
+            assert_eq!(a.kind, ActionKind::Reauth, "{what}");
+            assert_eq!(
+                a.command.as_deref(),
+                Some("oauth-mux codex login-device max-1")
+            );
+            assert!(a.interactive);
+        }
+        let unreadable = RouteStatus::Dead {
+            reason: DeadReason::CredentialUnavailable,
+        };
+        let a = plan_action(&key(), &unreadable, &RuntimeReadiness::Ready, &login);
+        assert_eq!(a.kind, ActionKind::Reauth);
+        let no_login = RepairContext {
+            login_command: None,
+            ..login
+        };
+        let a = plan_action(
+            &key(),
+            &RouteStatus::ProbeNeeded,
+            &RuntimeReadiness::SessionUnavailable {
+                what: "auth.json".into(),
+            },
+            &no_login,
+        );
+        assert_eq!(a.kind, ActionKind::FixRuntime);
+        let a = plan_action(&key(), &unreadable, &RuntimeReadiness::Ready, &no_login);
+        assert_eq!(a.kind, ActionKind::FixCredential);
+    }
+
+    #[test]
     fn waits_carry_their_wake_time() {
         let a = plan_action(
             &key(),
@@ -396,15 +466,54 @@ mod tests {
     }
 
     #[test]
-    fn writeback_reasons() {
-        assert_eq!(
-            writeback(RepairOwner::UpstreamCliLogin, "replace_file").reason,
-            "provider_repair_owned_by_upstream_cli"
+    fn an_expired_token_is_refreshed_when_admitted_and_a_login_otherwise() {
+        let token = |admitted| TokenRepair {
+            expired: true,
+            refresh_admitted: admitted,
+            refresh_reason: "store_not_created_by_oauth_mux",
+        };
+        let with = |t| RepairContext {
+            token: Some(t),
+            ..ctx(ActionBudget::SpendProvider)
+        };
+        let a = plan_action(
+            &key(),
+            &RouteStatus::Available,
+            &RuntimeReadiness::Ready,
+            &with(token(true)),
         );
-        assert!(writeback(RepairOwner::OauthMuxRefresh, "replace_file").automatic_refresh_admitted);
+        assert_eq!(a.kind, ActionKind::RefreshToken);
         assert_eq!(
-            writeback(RepairOwner::OauthMuxRefresh, "readonly").reason,
-            "secret_backend_is_readonly"
+            a.command.as_deref(),
+            Some("oauth-mux keepalive --once --provider codex --account max-1")
         );
+        assert_eq!(
+            (a.budget, a.interactive),
+            (ActionBudget::CheapProvider, false)
+        );
+        let a = plan_action(
+            &key(),
+            &RouteStatus::ProbeNeeded,
+            &RuntimeReadiness::Ready,
+            &with(token(false)),
+        );
+        assert_eq!(a.kind, ActionKind::Reauth);
+        assert_eq!(a.command.as_deref(), Some("CODEX_HOME=~/x codex login"));
+        assert!(
+            a.message.contains("store_not_created_by_oauth_mux"),
+            "{}",
+            a.message
+        );
+        // A rejected refresh is a dead account: its repair is the login command.
+        let a = plan_action(
+            &key(),
+            &RouteStatus::Dead {
+                reason: DeadReason::RefreshRejected,
+            },
+            &RuntimeReadiness::Ready,
+            &with(token(true)),
+        );
+        assert_eq!(a.kind, ActionKind::Reauth);
+        assert_eq!(a.command.as_deref(), Some("CODEX_HOME=~/x codex login"));
     }
 }

@@ -2,11 +2,11 @@
 //! earliest wake-up of a tick, and which repair handoffs are still pending in
 //! the event log. Pure: `now` is a parameter, events are values.
 
+pub use super::event::HandoffScope;
+use super::event::{Event, EventKind};
+use super::repair::{ActionKind, RouteAction};
 use jiff::Timestamp;
 use serde::Serialize;
-use serde_json::Value;
-
-use super::repair::{ActionKind, RouteAction};
 
 /// Why a route wants (or does not want) the next tick.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -77,7 +77,7 @@ pub fn route_schedule(
                 None => at(None, ScheduleReason::NoAction),
             }
         }
-        ActionKind::ProbeNeeded | ActionKind::RevalidationNeeded => {
+        ActionKind::ProbeNeeded | ActionKind::RevalidationNeeded | ActionKind::RefreshToken => {
             if action.command.is_none() {
                 at(None, ScheduleReason::NoAction)
             } else if admitted {
@@ -105,57 +105,71 @@ pub fn earliest_wake(schedules: &[RouteSchedule]) -> (Option<Timestamp>, &'stati
         .map_or((None, "no_scheduled_wake"), |(t, r)| (Some(t), r.as_str()))
 }
 
+/// What a stay-afloat tick does when no route is selectable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TickStep {
+    /// Run the admitted probe of this route (index into the routes given).
+    Execute(usize),
+    /// Queue a handoff to a human for this route.
+    Handoff(usize),
+    /// Every route needing a human already has a pending handoff.
+    HandoffPending,
+    /// Nothing the tick may do.
+    Nothing,
+}
+
+/// One route, in rank order, as the step choice sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StepRoute {
+    /// Its repair is a non-interactive action (a probe, a token refresh) background work may run.
+    pub admitted_probe: bool,
+    /// Its repair needs a person (a login, a manual fix).
+    pub needs_human: bool,
+    pub scope: HandoffScope,
+}
+
+/// The first admitted probe wins; else the first route needing a human whose handoff is
+/// not pending yet.
+pub fn choose_step(routes: &[StepRoute], pending: &[HandoffScope]) -> TickStep {
+    if let Some(i) = routes.iter().position(|r| r.admitted_probe) {
+        return TickStep::Execute(i);
+    }
+    let mut any_human = false;
+    for (i, r) in routes.iter().enumerate().filter(|(_, r)| r.needs_human) {
+        any_human = true;
+        if !pending.contains(&r.scope) {
+            return TickStep::Handoff(i);
+        }
+    }
+    if any_human {
+        TickStep::HandoffPending
+    } else {
+        TickStep::Nothing
+    }
+}
+
 /// The event kind of a queued or settled repair handoff.
 pub const HANDOFF_KIND: &str = "daemon_handoff";
 
-/// The scope a handoff belongs to: profile, provider, account, capability.
-/// Missing fields are `None`, and `None` equals only `None`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct HandoffScope {
-    pub profile: Option<String>,
-    pub provider: Option<String>,
-    pub account: Option<String>,
-    pub capability: Option<String>,
+fn outcome(event: &Event) -> Option<&str> {
+    event.outcome().map(|o| o.outcome.as_str())
 }
 
-impl HandoffScope {
-    /// The scope fields of an event.
-    pub fn of(event: &Value) -> HandoffScope {
-        let field = |name: &str| event.get(name).and_then(Value::as_str).map(str::to_owned);
-        HandoffScope {
-            profile: field("profile"),
-            provider: field("provider"),
-            account: field("account"),
-            capability: field("capability"),
-        }
-    }
-
-    /// Whether this scope matches a filter: every field the filter sets must be equal.
-    pub fn matches(&self, filter: &HandoffScope) -> bool {
-        let eq = |want: &Option<String>, have: &Option<String>| want.is_none() || want == have;
-        eq(&filter.profile, &self.profile)
-            && eq(&filter.provider, &self.provider)
-            && eq(&filter.account, &self.account)
-            && eq(&filter.capability, &self.capability)
-    }
+fn is_handoff(event: &Event) -> bool {
+    matches!(event.kind, EventKind::DaemonHandoff(_))
 }
 
-fn outcome(event: &Value) -> Option<&str> {
-    event.get("outcome").and_then(Value::as_str)
-}
-
-fn is_queued_handoff(event: &Value) -> bool {
-    event.get("kind").and_then(Value::as_str) == Some(HANDOFF_KIND)
-        && outcome(event) == Some("handoff_queued")
+fn is_queued_handoff(event: &Event) -> bool {
+    is_handoff(event) && outcome(event) == Some("handoff_queued")
 }
 
 /// Whether an event settles a pending handoff of its own scope: the route became
 /// selectable, the handoff was resolved, or a repair for it ran successfully.
 /// `handoff_acknowledged` does not settle it.
-fn settles(event: &Value) -> bool {
+fn settles(event: &Event) -> bool {
     match outcome(event) {
         Some("route_selectable" | "handoff_resolved") => true,
-        Some("executed" | "noop") => event.get("ok").and_then(Value::as_bool) == Some(true),
+        Some("executed" | "noop") => event.outcome().is_some_and(|o| o.ok),
         _ => false,
     }
 }
@@ -163,10 +177,10 @@ fn settles(event: &Value) -> bool {
 /// The handoffs still pending after `events` (oldest first): for each scope, the
 /// latest `daemon_handoff`/`handoff_queued` event not followed by a settling event
 /// of the same scope. Returned in the order they were queued.
-pub fn pending_handoffs(events: &[Value]) -> Vec<&Value> {
-    let mut pending: Vec<(HandoffScope, &Value)> = Vec::new();
+pub fn pending_handoffs(events: &[Event]) -> Vec<&Event> {
+    let mut pending: Vec<(HandoffScope, &Event)> = Vec::new();
     for event in events {
-        let scope = HandoffScope::of(event);
+        let scope = event.scope();
         if is_queued_handoff(event) {
             pending.retain(|(s, _)| *s != scope);
             pending.push((scope, event));
@@ -178,18 +192,15 @@ pub fn pending_handoffs(events: &[Value]) -> Vec<&Value> {
 }
 
 /// Every handoff event (queued, acknowledged, resolved) in order, for `--all`.
-pub fn handoff_history(events: &[Value]) -> Vec<&Value> {
-    events
-        .iter()
-        .filter(|e| e.get("kind").and_then(Value::as_str) == Some(HANDOFF_KIND))
-        .collect()
+pub fn handoff_history(events: &[Event]) -> Vec<&Event> {
+    events.iter().filter(|e| is_handoff(e)).collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::model::budget::{ActionBudget, RepairOwner};
-    use serde_json::json;
+    use serde_json::{Value, json};
 
     fn t(s: &str) -> Timestamp {
         s.parse().unwrap()
@@ -317,9 +328,47 @@ mod tests {
         assert_eq!(earliest_wake(&[]), (None, "no_scheduled_wake"));
     }
 
-    fn ev(kind: &str, outcome: &str, account: &str, ok: bool) -> Value {
-        json!({"kind": kind, "outcome": outcome, "profile": "p", "provider": "toy",
-               "account": account, "capability": "cheap", "ok": ok})
+    fn step_route(account: &str, admitted_probe: bool, needs_human: bool) -> StepRoute {
+        StepRoute {
+            admitted_probe,
+            needs_human,
+            scope: HandoffScope {
+                account: Some(account.into()),
+                ..HandoffScope::default()
+            },
+        }
+    }
+
+    #[test]
+    fn a_tick_runs_the_first_admitted_probe_else_hands_the_first_unhandled_human_repair_off() {
+        let routes = [
+            step_route("a1", false, true),
+            step_route("a2", true, false),
+            step_route("a3", false, true),
+        ];
+        assert_eq!(choose_step(&routes, &[]), TickStep::Execute(1));
+        let humans = [routes[0].clone(), routes[2].clone()];
+        assert_eq!(choose_step(&humans, &[]), TickStep::Handoff(0));
+        assert_eq!(
+            choose_step(&humans, &[humans[0].scope.clone()]),
+            TickStep::Handoff(1)
+        );
+        let all_pending = [humans[0].scope.clone(), humans[1].scope.clone()];
+        assert_eq!(choose_step(&humans, &all_pending), TickStep::HandoffPending);
+        assert_eq!(
+            choose_step(&[step_route("a1", false, false)], &[]),
+            TickStep::Nothing
+        );
+    }
+
+    fn ev_json(kind: &str, outcome: &str, account: &str, ok: bool) -> Value {
+        json!({"ts": "2026-11-22T10:00:00Z", "kind": kind, "outcome": outcome,
+               "profile": "p", "provider": "toy", "account": account,
+               "capability": "cheap", "ok": ok})
+    }
+
+    fn ev(kind: &str, outcome: &str, account: &str, ok: bool) -> Event {
+        serde_json::from_value(ev_json(kind, outcome, account, ok)).unwrap()
     }
 
     #[test]
@@ -330,7 +379,7 @@ mod tests {
         ];
         let pending = pending_handoffs(&events);
         assert_eq!(pending.len(), 1);
-        assert_eq!(pending[0]["outcome"], "handoff_queued");
+        assert_eq!(pending[0].outcome().unwrap().outcome, "handoff_queued");
     }
 
     #[test]
@@ -358,8 +407,9 @@ mod tests {
 
     #[test]
     fn scopes_compare_null_aware_and_requeue_after_clear() {
-        let mut no_profile = ev(HANDOFF_KIND, "handoff_resolved", "a1", true);
+        let mut no_profile = ev_json(HANDOFF_KIND, "handoff_resolved", "a1", true);
         no_profile["profile"] = Value::Null;
+        let no_profile: Event = serde_json::from_value(no_profile).unwrap();
         let events = vec![ev(HANDOFF_KIND, "handoff_queued", "a1", false), no_profile];
         assert_eq!(pending_handoffs(&events).len(), 1, "null != \"p\"");
 
@@ -370,17 +420,14 @@ mod tests {
             ev(HANDOFF_KIND, "handoff_queued", "a1", false),
         ];
         let pending = pending_handoffs(&events);
-        let accounts: Vec<&str> = pending
-            .iter()
-            .map(|e| e["account"].as_str().unwrap())
-            .collect();
+        let accounts: Vec<String> = pending.iter().map(|e| e.scope().account.unwrap()).collect();
         assert_eq!(accounts, ["a2", "a1"]);
         assert_eq!(handoff_history(&events).len(), 4);
     }
 
     #[test]
     fn filters_match_on_the_fields_they_set() {
-        let scope = HandoffScope::of(&ev(HANDOFF_KIND, "handoff_queued", "a1", false));
+        let scope = ev(HANDOFF_KIND, "handoff_queued", "a1", false).scope();
         let filter = HandoffScope {
             profile: None,
             provider: Some("toy".into()),

@@ -1,12 +1,13 @@
-//! Route selection: the one function that decides which route to use and why
-//! every other route was skipped. `route select`, `route explain`, `repair-plan`,
-//! `stay-afloat`, `env`/`exec` and the proxy all ask it.
+//! Route ranking: every candidate's status from recorded evidence, in rank order (capability
+//! tier, account priority, profile order). The one election ([`super::election`]) decides
+//! over the ranked views; `route select`, `route explain`, `repair-plan`, `stay-afloat`,
+//! `env`/`exec` and the proxy all go through both.
 
 use jiff::Timestamp;
 use serde::Serialize;
 
 use super::classify::Decision;
-use super::health::{RouteHealth, RouteStatus, effective_status};
+use super::health::{RouteHealth, RouteStatus, UsageGauge, effective_status};
 use super::route_key::RouteKey;
 use super::runtime::RuntimeReadiness;
 
@@ -19,35 +20,45 @@ pub struct Candidate {
     pub runtime: RuntimeReadiness,
 }
 
-/// A candidate with its evaluated state.
+/// A candidate with its evaluated state, in rank order.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RouteView {
     pub key: RouteKey,
     pub priority: i32,
     pub status: RouteStatus,
     pub runtime: RuntimeReadiness,
+    /// Runtime ready and evidence says available.
     pub selectable: bool,
-    /// Why the route was not selected (`None` for the selected route and for
-    /// selectable routes ranked after it).
+    /// Why the one account to inject (`route select`, `exec`) is not this route; `None`
+    /// for the selected route and usable routes ranked after it.
     pub skip_reason: Option<String>,
     pub decision: Decision,
     /// Whether this route belongs to a fallback capability of the degradation chain.
     pub fallback_capability: bool,
+    /// The capability tier: 0 for the requested capability, then the chain's order.
+    #[serde(skip)]
+    pub tier: usize,
+    /// An earlier route of the same provider (in this tier) says the provider is degraded.
+    #[serde(skip)]
+    pub provider_skipped: bool,
+    /// The newest usage reading of the route, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub usage: Option<UsageGauge>,
+    /// At or above the usage threshold, in a window that has not reset.
+    pub hot: bool,
 }
 
-/// The result of selection.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Selection {
-    pub selected: Option<RouteKey>,
-    /// The capability that was served (differs from the requested one when the
-    /// degradation chain was used).
-    pub capability: Option<String>,
-    pub routes: Vec<RouteView>,
-}
+/// Usage percentage at or above which an account is "hot" (config
+/// `policy.usage_switch_threshold_pct`).
+pub const DEFAULT_USAGE_THRESHOLD_PCT: f64 = 95.0;
 
 /// Health lookup by route key (account-level keys included).
 pub trait HealthLookup {
     fn health(&self, key: &RouteKey) -> Option<RouteHealth>;
+    /// The newest usage reading of a route (by default the recorded one).
+    fn usage(&self, key: &RouteKey) -> Option<UsageGauge> {
+        self.health(key).and_then(|h| h.usage)
+    }
 }
 
 impl<F: Fn(&RouteKey) -> Option<RouteHealth>> HealthLookup for F {
@@ -56,17 +67,49 @@ impl<F: Fn(&RouteKey) -> Option<RouteHealth>> HealthLookup for F {
     }
 }
 
-/// A route's view outside the ranking (no skip reason): for routes listed after
-/// the selection, or probed explicitly.
-pub fn unranked_view(
+/// What ranking needs besides candidates and health.
+#[derive(Debug, Clone, Copy)]
+pub struct RankPolicy<'a> {
+    pub primary_capability: Option<&'a str>,
+    pub fallback_chain: &'a [String],
+    pub usage_threshold_pct: f64,
+}
+
+impl Default for RankPolicy<'_> {
+    fn default() -> Self {
+        RankPolicy {
+            primary_capability: None,
+            fallback_chain: &[],
+            usage_threshold_pct: DEFAULT_USAGE_THRESHOLD_PCT,
+        }
+    }
+}
+
+/// One route's view, outside any ranking (tier 0, no skip reason): for a route probed
+/// explicitly.
+pub fn view_of(
     c: &Candidate,
     health: &dyn HealthLookup,
+    usage_threshold_pct: f64,
     now: Timestamp,
-    fallback_capability: bool,
 ) -> RouteView {
     let account = health.health(&c.key.account_key());
-    let route = health.health(&c.key);
-    let status = effective_status(account.as_ref(), route.as_ref(), now);
+    let route = if c.key.is_account_level() {
+        None
+    } else {
+        health.health(&c.key)
+    };
+    let status = if c.key.is_account_level() {
+        account
+            .as_ref()
+            .map_or(RouteStatus::ProbeNeeded, |a| a.status_at(now))
+    } else {
+        effective_status(account.as_ref(), route.as_ref(), now)
+    };
+    let usage = health.usage(&c.key);
+    let hot = usage.as_ref().is_some_and(|u| {
+        u.used_pct >= usage_threshold_pct && u.resets_at.is_none_or(|reset| reset > now)
+    });
     RouteView {
         key: c.key.clone(),
         priority: c.priority,
@@ -75,7 +118,11 @@ pub fn unranked_view(
         status,
         runtime: c.runtime.clone(),
         skip_reason: None,
-        fallback_capability,
+        fallback_capability: false,
+        tier: 0,
+        provider_skipped: false,
+        usage,
+        hot,
     }
 }
 
@@ -86,20 +133,20 @@ pub fn order_candidates(mut candidates: Vec<Candidate>) -> Vec<Candidate> {
     candidates
 }
 
-/// Evaluate every candidate and pick the first selectable one. Candidates of the
-/// primary capability come first; `fallback_chain` capabilities are tried, in
-/// order, only when no primary route is selectable.
-pub fn select(
+/// Evaluate every candidate, in rank order: the requested capability's routes first, then
+/// each fallback capability of the chain; within a capability by account priority, then
+/// profile order.
+pub fn rank(
     candidates: &[Candidate],
-    primary_capability: Option<&str>,
-    fallback_chain: &[String],
+    policy: &RankPolicy<'_>,
     health: &dyn HealthLookup,
     now: Timestamp,
-) -> Selection {
-    let tiers: Vec<Option<&str>> = match primary_capability {
+) -> Vec<RouteView> {
+    let tiers: Vec<Option<&str>> = match policy.primary_capability {
         Some(primary) => std::iter::once(Some(primary))
             .chain(
-                fallback_chain
+                policy
+                    .fallback_chain
                     .iter()
                     .filter(|c| c.as_str() != primary)
                     .map(|c| Some(c.as_str())),
@@ -108,7 +155,6 @@ pub fn select(
         None => vec![None],
     };
     let mut routes = Vec::new();
-    let mut selected: Option<(RouteKey, Option<String>)> = None;
     for (tier_index, tier) in tiers.iter().enumerate() {
         let in_tier: Vec<Candidate> = candidates
             .iter()
@@ -119,75 +165,19 @@ pub fn select(
             })
             .cloned()
             .collect();
-        let mut provider_skipped: Vec<String> = Vec::new();
+        let mut degraded_providers: Vec<String> = Vec::new();
         for candidate in order_candidates(in_tier) {
-            let account = health.health(&candidate.key.account_key());
-            let route = if candidate.key.is_account_level() {
-                None
-            } else {
-                health.health(&candidate.key)
-            };
-            let status = if candidate.key.is_account_level() {
-                account
-                    .as_ref()
-                    .map_or(RouteStatus::ProbeNeeded, |a| a.status_at(now))
-            } else {
-                effective_status(account.as_ref(), route.as_ref(), now)
-            };
-            let selectable = candidate.runtime.is_ready() && status.is_available();
-            let decision = status.decision();
-            let skip_reason = if selected.is_some() {
-                None
-            } else if provider_skipped.contains(&candidate.key.provider) {
-                Some("provider_degraded".to_owned())
-            } else if !candidate.runtime.is_ready() {
-                Some(candidate.runtime.label().to_owned())
-            } else if !status.is_available() {
-                Some(status.label().to_owned())
-            } else {
-                None
-            };
-            if decision == Decision::TryNextProvider
-                && !provider_skipped.contains(&candidate.key.provider)
-            {
-                provider_skipped.push(candidate.key.provider.clone());
+            let mut view = view_of(&candidate, health, policy.usage_threshold_pct, now);
+            view.tier = tier_index;
+            view.fallback_capability = tier_index > 0;
+            view.provider_skipped = degraded_providers.contains(&candidate.key.provider);
+            if view.decision == Decision::TryNextProvider && !view.provider_skipped {
+                degraded_providers.push(candidate.key.provider.clone());
             }
-            if selected.is_none() && skip_reason.is_none() && selectable {
-                selected = Some((candidate.key.clone(), tier.map(str::to_owned)));
-            }
-            routes.push(RouteView {
-                key: candidate.key,
-                priority: candidate.priority,
-                status,
-                runtime: candidate.runtime,
-                selectable,
-                skip_reason,
-                decision,
-                fallback_capability: tier_index > 0,
-            });
-        }
-        if selected.is_some() {
-            // Still show the remaining fallback routes, unranked, for explain.
-            for later in &tiers[tier_index + 1..] {
-                for c in candidates
-                    .iter()
-                    .filter(|c| c.key.capability.as_deref() == *later)
-                {
-                    routes.push(unranked_view(c, health, now, true));
-                }
-            }
-            break;
+            routes.push(view);
         }
     }
-    let (selected, capability) = match selected {
-        Some((key, cap)) => (Some(key), cap),
-        None => (None, primary_capability.map(str::to_owned)),
-    };
-    Selection {
-        selected,
-        capability,
-        routes,
-    }
+    routes
 }
 
 #[cfg(test)]

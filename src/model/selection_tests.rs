@@ -2,11 +2,28 @@ use std::collections::HashMap;
 
 use super::*;
 use crate::model::classify::Classification;
+use crate::model::election::{Selection, select};
 use crate::model::health::EvidenceSource;
 use crate::model::liveness::{DeadReason, RateLimitWindow};
 
 fn now() -> Timestamp {
     "2026-11-22T10:00:00Z".parse().unwrap()
+}
+
+/// `select` with a capability and chain and the default usage threshold.
+fn sel(
+    candidates: &[Candidate],
+    primary_capability: Option<&str>,
+    fallback_chain: &[String],
+    health: &dyn HealthLookup,
+    now: Timestamp,
+) -> Selection {
+    let policy = RankPolicy {
+        primary_capability,
+        fallback_chain,
+        ..RankPolicy::default()
+    };
+    select(candidates, &policy, health, now)
 }
 
 fn cand(key: &str, priority: i32) -> Candidate {
@@ -44,7 +61,7 @@ fn quota() -> Classification {
 
 #[test]
 fn no_evidence_means_probe_needed_and_nothing_selected() {
-    let s = select(
+    let s = sel(
         &[cand("toy:a1#cheap", 20), cand("toy:a2#cheap", 10)],
         Some("cheap"),
         &[],
@@ -64,7 +81,7 @@ fn falls_back_on_quota_to_the_next_account() {
     let store = Store::new()
         .with("toy:a1#expensive", quota())
         .with("toy:a2#expensive", Classification::Success);
-    let s = select(
+    let s = sel(
         &[cand("toy:a1#expensive", 20), cand("toy:a2#expensive", 10)],
         Some("expensive"),
         &[],
@@ -81,7 +98,7 @@ fn capability_isolation() {
         .with("toy:a1#expensive", quota())
         .with("toy:a1#cheap", Classification::Success)
         .with("toy:a2#cheap", Classification::Success);
-    let s = select(
+    let s = sel(
         &[cand("toy:a1#cheap", 20), cand("toy:a2#cheap", 10)],
         Some("cheap"),
         &[],
@@ -98,7 +115,7 @@ fn priority_orders_and_profile_order_breaks_ties() {
         .with("p:high#c", Classification::Success)
         .with("p:tie2#c", Classification::Success)
         .with("p:tie1#c", Classification::Success);
-    let s = select(
+    let s = sel(
         &[cand("p:low#c", 1), cand("p:high#c", 9)],
         Some("c"),
         &[],
@@ -106,7 +123,7 @@ fn priority_orders_and_profile_order_breaks_ties() {
         now(),
     );
     assert_eq!(s.selected.unwrap().account, "high");
-    let s = select(
+    let s = sel(
         &[cand("p:tie2#c", 5), cand("p:tie1#c", 5)],
         Some("c"),
         &[],
@@ -127,7 +144,7 @@ fn account_level_dead_dominates() {
         )
         .with("p:a#c", Classification::Success)
         .with("p:b#c", Classification::Success);
-    let s = select(
+    let s = sel(
         &[cand("p:a#c", 2), cand("p:b#c", 1)],
         Some("c"),
         &[],
@@ -144,7 +161,7 @@ fn provider_degraded_skips_the_rest_of_that_provider() {
         .with("x:a#c", Classification::ProviderDegraded)
         .with("x:b#c", Classification::Success)
         .with("y:a#c", Classification::Success);
-    let s = select(
+    let s = sel(
         &[cand("x:a#c", 3), cand("x:b#c", 2), cand("y:a#c", 1)],
         Some("c"),
         &[],
@@ -165,7 +182,7 @@ fn runtime_not_ready_is_skipped_without_touching_health() {
         .with("p:b#c", Classification::Success);
     let mut a = cand("p:a#c", 2);
     a.runtime = RuntimeReadiness::RepairInProgress { started_at: None };
-    let s = select(&[a, cand("p:b#c", 1)], Some("c"), &[], &store, now());
+    let s = sel(&[a, cand("p:b#c", 1)], Some("c"), &[], &store, now());
     assert_eq!(s.selected.unwrap().account, "b");
     assert_eq!(
         s.routes[0].skip_reason.as_deref(),
@@ -185,7 +202,7 @@ fn degradation_chain_is_tried_in_order() {
         cand("codex:m1#codex-mini", 30),
         cand("codex:m2#codex-max", 20),
     ];
-    let s = select(
+    let s = sel(
         &cands,
         Some("codex-max"),
         &["codex-mini".to_owned()],
@@ -206,7 +223,7 @@ fn short_rate_limit_waits() {
             window: RateLimitWindow::PerMinute,
         },
     );
-    let s = select(&[cand("p:a#c", 1)], Some("c"), &[], &store, now());
+    let s = sel(&[cand("p:a#c", 1)], Some("c"), &[], &store, now());
     assert_eq!(s.routes[0].decision, Decision::WaitAndRetry);
     assert_eq!(s.selected, None);
 }
@@ -215,7 +232,7 @@ fn short_rate_limit_waits() {
 fn revalidation_needed_after_reset() {
     let store = Store::new().with("p:a#c", quota());
     let later = now() + jiff::SignedDuration::from_hours(2);
-    let s = select(&[cand("p:a#c", 1)], Some("c"), &[], &store, later);
+    let s = sel(&[cand("p:a#c", 1)], Some("c"), &[], &store, later);
     assert_eq!(
         s.routes[0].skip_reason.as_deref(),
         Some("revalidation_needed")

@@ -15,25 +15,64 @@ pub enum CodexVerdict {
     Completed,
     /// A usage-limit error; `resets_in_s` when the output said.
     UsageLimit { resets_in_s: Option<u64> },
+    /// The CLI could not reach the provider (DNS, connect, TLS, a dropped stream): says
+    /// nothing about the account.
+    Unreachable { message: String },
     /// Another error, with its message.
     Error { message: String },
 }
 
-/// Interpret the JSON lines in `output`; `None` when no line is a Codex event.
+/// Words the Codex CLI uses when it cannot reach the provider at all (observed with 0.169:
+/// `Reconnecting... n/5 (…)` retries ending in `workspace routing discovery failed`,
+/// `stream disconnected before completion: error sending request for url …`).
+const UNREACHABLE_MARKERS: [&str; 9] = [
+    "error sending request",
+    "stream disconnected",
+    "connection failed",
+    "connection refused",
+    "dns error",
+    "failed to lookup address",
+    "tls handshake",
+    "operation timed out",
+    "workspace routing discovery failed",
+];
+
+fn is_unreachable(message: &str) -> bool {
+    let lower = message.to_ascii_lowercase();
+    UNREACHABLE_MARKERS.iter().any(|m| lower.contains(m))
+}
+
+/// Interpret the JSON lines in `output`; `None` when no line is a Codex event. A final
+/// error whose words (or whose reconnect attempts) say the provider was never reached is
+/// [`CodexVerdict::Unreachable`].
 pub fn interpret(output: &str) -> Option<CodexVerdict> {
     let mut verdict = None;
+    let mut retried_unreachable = false;
     for line in output.lines() {
         let Ok(value) = serde_json::from_str::<Value>(line.trim()) else {
             continue;
         };
         if let Some(v) = event_verdict(&value) {
+            if let CodexVerdict::Error { message } = &v
+                && message.starts_with("Reconnecting")
+                && is_unreachable(message)
+            {
+                retried_unreachable = true;
+            }
             verdict = Some(v);
             if matches!(verdict, Some(CodexVerdict::Completed)) {
                 continue;
             }
         }
     }
-    verdict
+    match verdict {
+        Some(CodexVerdict::Error { message })
+            if retried_unreachable || is_unreachable(&message) =>
+        {
+            Some(CodexVerdict::Unreachable { message })
+        }
+        other => other,
+    }
 }
 
 fn event_verdict(value: &Value) -> Option<CodexVerdict> {
@@ -117,7 +156,7 @@ pub fn evidence(verdict: &CodexVerdict) -> CodexEvidence {
             }),
             hint_marker: Some("usage_limit_reached"),
         },
-        CodexVerdict::Error { .. } => CodexEvidence::default(),
+        CodexVerdict::Error { .. } | CodexVerdict::Unreachable { .. } => CodexEvidence::default(),
     }
 }
 
@@ -153,6 +192,27 @@ mod tests {
             resets_in_s: Some(60),
         });
         assert!(ev.body.unwrap().contains("\"resets_in_seconds\":60"));
+    }
+
+    #[test]
+    fn a_provider_never_reached_is_unreachable_not_an_account_verdict() {
+        // What Codex 0.169 printed here with no route to chatgpt.com.
+        let out = r#"{"type":"thread.started","thread_id":"t"}
+{"type":"turn.started"}
+{"type":"error","message":"Reconnecting... 2/5 (workspace routing discovery failed)"}
+{"type":"item.completed","item":{"id":"item_0","type":"error","message":"Falling back from WebSockets to HTTPS transport. workspace routing discovery failed"}}
+{"type":"error","message":"Reconnecting... 5/5 (workspace routing discovery failed)"}
+{"type":"error","message":"workspace routing discovery failed"}
+{"type":"turn.failed","error":{"message":"workspace routing discovery failed"}}"#;
+        assert!(matches!(
+            interpret(out),
+            Some(CodexVerdict::Unreachable { .. })
+        ));
+        let out = r#"{"type":"turn.failed","error":{"message":"stream disconnected before completion: error sending request for url (https://chatgpt.com/backend-api/codex/responses)"}}"#;
+        assert!(matches!(
+            interpret(out),
+            Some(CodexVerdict::Unreachable { .. })
+        ));
     }
 
     #[test]

@@ -1,8 +1,7 @@
-//! HTTP probes through one shared `ureq` agent (rustls, pooled, proxy from the
-//! environment, HTTP statuses returned rather than raised).
+//! HTTP probes through the one shared `ureq` agent (`crate::http_agent`: rustls, pooled,
+//! proxy from the environment, HTTP statuses returned rather than raised, no redirects).
 
 use std::io::Read;
-use std::sync::OnceLock;
 use std::time::Duration;
 
 use crate::config::provider_def::{BodyValidation, ProbeAuth, ProbeDefinition};
@@ -40,25 +39,6 @@ impl std::fmt::Display for HttpProbeError {
             Self::BadRequest(m) | Self::Network(m) => f.write_str(m),
         }
     }
-}
-
-/// The one agent every HTTP probe uses. Per-request timeouts come from the probe
-/// definition; the agent itself only fixes behaviour: statuses are data, not
-/// errors, the proxy comes from `ALL_PROXY`/`HTTPS_PROXY`/`HTTP_PROXY` with
-/// `NO_PROXY`, and redirects are not followed (a probe must see what the
-/// provider answered, and a redirect must not carry the token elsewhere).
-pub fn agent() -> &'static ureq::Agent {
-    static AGENT: OnceLock<ureq::Agent> = OnceLock::new();
-    AGENT.get_or_init(|| {
-        ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .proxy(ureq::Proxy::try_from_env())
-            .max_redirects(0)
-            .user_agent(concat!("oauth-mux/", env!("CARGO_PKG_VERSION")))
-            .timeout_connect(Some(Duration::from_secs(10)))
-            .build()
-            .into()
-    })
 }
 
 /// The request a probe will send, fully expanded and validated.
@@ -171,13 +151,7 @@ fn run<S: ureq::AsSendBody>(
             "the probe request could not be built (check the url, method and auth_header)".into(),
         )
     })?;
-    let configured = agent()
-        .configure_request(request)
-        .timeout_connect(Some(timeout.min(Duration::from_secs(10))))
-        .timeout_global(Some(timeout))
-        .build();
-    agent()
-        .run(configured)
+    crate::http_agent::run(request, timeout)
         .map_err(|e| HttpProbeError::Network(describe_error(&e)))
 }
 

@@ -9,6 +9,7 @@ pub mod codex_jsonl;
 pub mod command;
 pub mod http;
 pub mod placeholder;
+pub mod reach;
 
 use std::time::Duration;
 
@@ -23,9 +24,13 @@ use crate::exit::ExitCode;
 use crate::model::RouteKey;
 use crate::model::budget::ActionBudget;
 use crate::model::classify::{Classification, Decision, ResponseEvidence, classify_response};
+use crate::model::event::{Event, EventKind, ProbeEvent, label_of};
 use crate::model::health::EvidenceSource;
+use crate::model::judgement::{Origin, judge};
 use crate::model::liveness::{DeadReason, DegradedReason, Liveness};
+use crate::model::refresh::{RefreshOutcome, RefreshTrigger};
 use crate::model::runtime::RuntimeReadiness;
+use crate::oauth::FailureKind;
 use crate::secrets::{self, Credential, SecretSpec};
 use crate::store::paths::Dirs;
 
@@ -61,6 +66,9 @@ pub enum OutcomeKind {
     SecretUnavailable,
     /// The token is expired and no refresh is admitted (exit 203; not recorded).
     TokenExpired,
+    /// The token was expired and the token endpoint rejected its refresh (exit 203; the
+    /// account is recorded dead `refresh_rejected`).
+    RefreshRejected,
     /// A local runtime problem (missing binary, no permission); not recorded.
     RuntimeProblem,
     /// The request could not be built (e.g. a placeholder's variable is unset); nothing sent.
@@ -79,6 +87,7 @@ impl OutcomeKind {
             Self::NoProbe => "no_probe",
             Self::SecretUnavailable => "secret_unavailable",
             Self::TokenExpired => "token_expired",
+            Self::RefreshRejected => "refresh_rejected",
             Self::RuntimeProblem => "runtime_problem",
             Self::RequestInvalid => "request_invalid",
             Self::NetworkError => "network_error",
@@ -89,7 +98,7 @@ impl OutcomeKind {
     pub fn exit_code(self) -> ExitCode {
         match self {
             Self::SecretUnavailable => ExitCode::SecretRead,
-            Self::TokenExpired => ExitCode::TokenRefresh,
+            Self::TokenExpired | Self::RefreshRejected => ExitCode::TokenRefresh,
             Self::NetworkError => ExitCode::Network,
             Self::RequestInvalid => ExitCode::Config,
             _ => ExitCode::NoneSelectable,
@@ -120,6 +129,9 @@ pub struct ProbeOutcome {
     /// Set for runtime problems.
     pub runtime: Option<RuntimeReadiness>,
     pub message: Option<String>,
+    /// The refresh that ran first because the token had expired.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token_refresh: Option<crate::oauth::RefreshReport>,
 }
 
 impl ProbeOutcome {
@@ -135,6 +147,7 @@ impl ProbeOutcome {
             evidence: None,
             runtime: None,
             message: Some(message.into()),
+            token_refresh: None,
         }
     }
 
@@ -212,33 +225,61 @@ pub fn run_probe(
                 )?;
                 let mut out = ProbeOutcome::bare(OutcomeKind::SecretUnavailable, message);
                 out.classification = Some(class.clone());
-                out.decision = Some(class.decision());
+                out.decision = Some(judge(&class, Origin::Probe).decision());
                 out.liveness = Some(recorded.liveness);
                 log_probe(dirs, key, budget, &out, now);
                 return Ok(out);
             }
         }
     };
-    if sends_token
-        && let Some(cred) = &credential
+    // An expired token is refreshed first when the account admits it; otherwise an HTTP
+    // probe fails closed (a command probe leaves the token to the CLI it runs).
+    let mut token_refresh = None;
+    let mut credential = credential;
+    if let Some(cred) = &credential
+        && cred.kind == secrets::TokenKind::Bearer
         && cred.is_expired(now)
     {
-        evidence::append_event(
-            dirs,
-            serde_json::json!({
-                "ts": now, "kind": "token_refresh", "route": key,
-                "outcome": "not_admitted", "ok": false,
-                "reason": "token_expired_refresh_not_admitted",
-            }),
-        );
-        let out = ProbeOutcome::bare(
-            OutcomeKind::TokenExpired,
-            format!(
-                "{key}: the access token is expired and oauth-mux may not refresh it; log in again (`oauth-mux repair-plan`)"
-            ),
-        );
-        log_probe(dirs, key, budget, &out, now);
-        return Ok(out);
+        match refresh_first(dirs, route) {
+            Err(not) if sends_token => {
+                crate::oauth::log_not_admitted(
+                    dirs,
+                    &key.account_key().to_string(),
+                    RefreshTrigger::Probe,
+                    &not.reason,
+                );
+                let out = ProbeOutcome::bare(
+                    OutcomeKind::TokenExpired,
+                    format!(
+                        "{key}: the access token is expired and oauth-mux may not refresh it \
+                         ({}); log in again (`oauth-mux repair-plan`)",
+                        not.reason
+                    ),
+                );
+                log_probe(dirs, key, budget, &out, now);
+                return Ok(out);
+            }
+            Err(_) => {}
+            Ok(report) => {
+                let failed = match (report.outcome, report.failure) {
+                    (o, _) if o.ok() => None,
+                    (RefreshOutcome::Rejected, _) => Some(OutcomeKind::RefreshRejected),
+                    (_, Some(FailureKind::Network | FailureKind::Provider)) => {
+                        Some(OutcomeKind::NetworkError)
+                    }
+                    (_, Some(FailureKind::Store)) => Some(OutcomeKind::SecretUnavailable),
+                    _ => Some(OutcomeKind::TokenExpired),
+                };
+                if let Some(kind) = failed {
+                    let mut out = ProbeOutcome::bare(kind, report.message.clone());
+                    out.token_refresh = Some(report);
+                    log_probe(dirs, key, budget, &out, now);
+                    return Ok(out);
+                }
+                credential = read_credential(route, now).ok();
+                token_refresh = Some(report);
+            }
+        }
     }
     let observed = match probe.transport {
         ProbeTransport::Http => {
@@ -262,7 +303,7 @@ pub fn run_probe(
         observed.source,
         now,
     )?;
-    let decision = class.decision();
+    let decision = judge(&class, Origin::Probe).decision();
     let out = ProbeOutcome {
         outcome: if decision == Decision::UseThis {
             OutcomeKind::Usable
@@ -281,9 +322,31 @@ pub fn run_probe(
         }),
         runtime: None,
         message: None,
+        token_refresh,
     };
     log_probe(dirs, key, budget, &out, now);
     Ok(out)
+}
+
+/// Refresh the route's account before probing, when its writeback admits it.
+fn refresh_first(
+    dirs: &Dirs,
+    route: ProbeRoute<'_>,
+) -> Result<crate::oauth::RefreshReport, crate::oauth::NotRefreshable> {
+    let parts = crate::oauth::AccountParts {
+        provider: &route.key.provider,
+        provider_config: route.provider,
+        account: &route.key.account,
+        account_config: route.account,
+        definition: route.definition,
+    };
+    let target = crate::oauth::target_of(&parts, &dirs.data_dir, &|n| std::env::var(n).ok())?;
+    Ok(crate::oauth::refresh(
+        dirs,
+        &target,
+        RefreshTrigger::Probe,
+        None,
+    ))
 }
 
 fn read_credential(route: ProbeRoute<'_>, now: Timestamp) -> Result<Credential, String> {
@@ -315,12 +378,31 @@ fn http_observation(
 ) -> Result<Observation, Box<ProbeOutcome>> {
     let key = route.key;
     let env = |name: &str| std::env::var(name).ok();
-    let request = http::prepare(probe, &env).map_err(|e| {
+    let mut request = http::prepare(probe, &env).map_err(|e| {
         Box::new(ProbeOutcome::bare(
             OutcomeKind::RequestInvalid,
             format!("{key}: probe not sent: {e}"),
         ))
     })?;
+    // A harness provider's probe goes where its managed sessions go (a gateway, a mirror).
+    if let Some(up) = &route.definition.upstream {
+        let env_value = up
+            .base_url_env
+            .as_deref()
+            .and_then(|name| env(name).map(|v| (name, v)));
+        let sources = crate::harness::upstream::Sources {
+            account: route.account.upstream.as_deref(),
+            env: env_value.as_ref().map(|(n, v)| (*n, v.as_str())),
+            provider: route.provider.upstream.as_deref(),
+        };
+        request.url =
+            crate::harness::upstream::probe_url(&request.url, up, sources).map_err(|e| {
+                Box::new(ProbeOutcome::bare(
+                    OutcomeKind::RequestInvalid,
+                    format!("{key}: probe not sent: {e:#}"),
+                ))
+            })?;
+    }
     let token = if probe.auth == ProbeAuth::None {
         None
     } else {
@@ -370,7 +452,7 @@ fn command_observation(
     if let (Some(name), Some(dir)) = (dir_env, route.account.config_dir.as_deref()) {
         env.push((
             name.to_owned(),
-            crate::routes::expand_home(dir)
+            crate::util::home::expand_tilde(dir)
                 .to_string_lossy()
                 .into_owned(),
         ));
@@ -402,14 +484,30 @@ fn command_observation(
         out.runtime = Some(runtime);
         Box::new(out)
     })?;
+    // A probe that never reached the provider (offline, a proxy refusing, a hung CLI) is no
+    // evidence about the account: exit 204, nothing recorded.
+    let unreachable = |why: String| {
+        Box::new(ProbeOutcome::bare(
+            OutcomeKind::NetworkError,
+            format!(
+                "{key}: {why}; nothing was recorded. Check the network (and HTTPS_PROXY), then run the probe again"
+            ),
+        ))
+    };
+    if result.timed_out {
+        return Err(unreachable(format!(
+            "the probe command did not finish within {} s",
+            probe.timeout_ms / 1000
+        )));
+    }
     let mut status = result.status;
     let mut body = result.hint.clone();
     let mut hint = result.hint;
     let is_codex = route.definition.name == "codex" || route.provider.kind == "codex";
-    if is_codex
-        && !result.timed_out
-        && let Some(verdict) = codex_jsonl::interpret(&result.stdout)
-    {
+    if is_codex && let Some(verdict) = codex_jsonl::interpret(&result.stdout) {
+        if let codex_jsonl::CodexVerdict::Unreachable { .. } = verdict {
+            return Err(unreachable("codex could not reach the provider".to_owned()));
+        }
         let ev = codex_jsonl::evidence(&verdict);
         status = ev.status.unwrap_or(status);
         if let Some(b) = ev.body {
@@ -468,18 +566,19 @@ pub fn log_probe(
 ) {
     evidence::append_event(
         dirs,
-        serde_json::json!({
-            "ts": now,
-            "kind": "probe",
-            "route": key,
-            "status": out.status,
-            "class": out.classification.as_ref().map(Classification::label),
-            "budget": budget,
-            "spends_provider_calls": budget == ActionBudget::SpendProvider,
-            "contacts_provider": budget.contacts_provider() && out.probe_executed,
-            "outcome": out.outcome,
-            "ok": out.usable(),
-            "message": out.message,
-        }),
+        &Event::new(
+            now,
+            EventKind::Probe(ProbeEvent {
+                route: key.to_string(),
+                status: out.status,
+                class: out.classification.as_ref().map(|c| c.label().to_owned()),
+                budget: label_of(&budget),
+                spends_provider_calls: budget == ActionBudget::SpendProvider,
+                contacts_provider: budget.contacts_provider() && out.probe_executed,
+                outcome: out.outcome.as_str().to_owned(),
+                ok: out.usable(),
+                message: out.message.clone(),
+            }),
+        ),
     );
 }

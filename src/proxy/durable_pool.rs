@@ -1,7 +1,9 @@
-//! The pool behind a managed session: the model's one classifier judges every response,
-//! the model's selection orders the accounts, and what a response teaches is written to the
-//! health store by a background thread (durable before the session ends, never on the
-//! harness's critical path). An in-memory mirror of the store answers `elect` at once.
+//! The pool behind a managed session: the model's one classifier and judgement table judge
+//! every response, the model's one election orders the accounts, and what a response teaches
+//! is written to the health store by a background thread (durable before the session ends,
+//! never on the harness's critical path). An in-memory mirror of the store answers `elect`
+//! at once. With a [`Renewer`], each account's OAuth token is refreshed ahead of expiry by a
+//! background thread (`proxy::renewal`) and once more when it meets a 401.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -12,17 +14,19 @@ use std::thread::JoinHandle;
 use jiff::Timestamp;
 
 use super::pool::{
-    AccountId, Credential, Elected, Judgement, Pool, ResponseEvidence, UsageObservation, UsageView,
-    is_short_wait,
+    AccountId, Credential, Elected, Pool, Renewal, Renewer, ResponseEvidence, ResponseReader,
+    UsageView, UsageWindow,
 };
-use super::verdict::ResponseReader;
+use super::renewal::{CredentialSlot, RenewalThread};
 use crate::config::ProviderDefinition;
 use crate::model::RouteKey;
-use crate::model::classify::{Classification, add_seconds};
+use crate::model::classify::Classification;
+use crate::model::election::{self, Ballot, Purpose};
 use crate::model::health::{EvidenceSource, RouteHealth, RouteStatus, UsageGauge};
+use crate::model::judgement::{Judgement, Record};
 use crate::model::liveness::Liveness;
 use crate::model::runtime::RuntimeReadiness;
-use crate::model::selection::{Candidate, select};
+use crate::model::selection::{Candidate, HealthLookup, RankPolicy, RouteView, rank};
 use crate::store::health_file::HealthFile;
 use crate::store::paths::Dirs;
 
@@ -43,7 +47,6 @@ pub struct PoolAccount {
 struct Member {
     id: AccountId,
     key: RouteKey,
-    credential: Arc<Credential>,
     upstream: Option<String>,
     priority: i32,
 }
@@ -59,12 +62,44 @@ enum WriteOp {
     Flush(Sender<()>),
 }
 
+/// The session's view of health: the store's records, and usage read from responses that
+/// recorded nothing (it steers this session's elections and is never written).
+struct SessionHealth<'a> {
+    mirror: &'a HashMap<String, RouteHealth>,
+    unrecorded: Option<&'a HashMap<String, UsageGauge>>,
+}
+
+impl HealthLookup for SessionHealth<'_> {
+    fn health(&self, key: &RouteKey) -> Option<RouteHealth> {
+        self.mirror.get(&key.to_string()).cloned()
+    }
+
+    fn usage(&self, key: &RouteKey) -> Option<UsageGauge> {
+        let key = key.to_string();
+        let recorded = self.mirror.get(&key).and_then(|h| h.usage.clone());
+        let unrecorded = self.unrecorded.and_then(|u| u.get(&key).cloned());
+        recorded
+            .into_iter()
+            .chain(unrecorded)
+            .max_by_key(|g| g.observed_at)
+    }
+}
+
 /// A [`Pool`] over the model's classifier and selection and the durable health store.
 pub struct DurablePool {
     profile: String,
     reader: ResponseReader,
     threshold_percent: f64,
+    /// The capability tiers the launcher ranked with (requested capability, then the
+    /// profile's degradation chain), so the pool orders routes as `route explain` does.
+    primary_capability: Option<String>,
+    fallback_chain: Vec<String>,
     members: Vec<Member>,
+    /// Each member's current credential (same order as `members`).
+    slots: Arc<Vec<CredentialSlot>>,
+    renewer: Option<Arc<dyn Renewer>>,
+    /// Declared after `slots`: dropped (stopped and joined) with the pool.
+    renewal: Option<RenewalThread>,
     /// The store as this session knows it (loaded once, updated on every record).
     mirror: Mutex<HashMap<String, RouteHealth>>,
     /// Usage read from responses that record nothing (a windowless 429), by route key:
@@ -93,12 +128,17 @@ impl DurablePool {
             .iter()
             .filter_map(|(k, v)| RouteHealth::from_json(v).ok().map(|h| (k.clone(), h)))
             .collect();
+        let slots = Arc::new(
+            accounts
+                .iter()
+                .map(|a| CredentialSlot::new(AccountId(a.label.clone()), a.credential.clone()))
+                .collect(),
+        );
         let members = accounts
             .into_iter()
             .map(|a| Member {
                 id: AccountId(a.label),
                 key: a.route_key,
-                credential: Arc::new(a.credential),
                 upstream: a.upstream,
                 priority: a.priority,
             })
@@ -113,13 +153,34 @@ impl DurablePool {
             profile: profile.to_string(),
             reader: ResponseReader::new(definition),
             threshold_percent,
+            primary_capability: None,
+            fallback_chain: Vec::new(),
             members,
+            slots,
+            renewer: None,
+            renewal: None,
             mirror: Mutex::new(mirror),
             unrecorded_usage: Mutex::new(HashMap::new()),
             any_unrecorded_usage: AtomicBool::new(false),
             writer: Mutex::new(Some((tx, handle))),
             write_errors,
         })
+    }
+
+    /// Rank with the launcher's capability tiers (the requested capability, then the
+    /// profile's degradation chain), as `route explain` does.
+    pub fn with_tiers(mut self, primary: Option<String>, chain: Vec<String>) -> Self {
+        self.primary_capability = primary;
+        self.fallback_chain = chain;
+        self
+    }
+
+    /// Keep the accounts' tokens fresh with `renewer`: a background thread refreshes each
+    /// ahead of expiry, and a 401 gets one refresh before the account is failed over.
+    pub fn with_renewer(mut self, renewer: Arc<dyn Renewer>) -> anyhow::Result<Self> {
+        self.renewal = Some(RenewalThread::start(self.slots.clone(), renewer.clone())?);
+        self.renewer = Some(renewer);
+        Ok(self)
     }
 
     /// Errors the background writer met (empty when every fact reached the store).
@@ -138,36 +199,9 @@ impl DurablePool {
         self.mirror.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// The newest usage reading of a route, wherever it was kept.
-    fn gauge(&self, key: &RouteKey) -> Option<UsageGauge> {
-        let key = key.to_string();
-        let recorded = self.mirror().get(&key).and_then(|h| h.usage.clone());
-        let unrecorded = if self.any_unrecorded_usage.load(Ordering::Acquire) {
-            self.unrecorded_usage
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .get(&key)
-                .cloned()
-        } else {
-            None
-        };
-        recorded
-            .into_iter()
-            .chain(unrecorded)
-            .max_by_key(|g| g.observed_at)
-    }
-
-    fn used_percent(&self, key: &RouteKey, now: Timestamp) -> Option<f64> {
-        let gauge = self.gauge(key)?;
-        // A gauge whose window has reset says nothing any more.
-        match gauge.resets_at {
-            Some(reset) if reset <= now => None,
-            _ => Some(gauge.used_pct),
-        }
-    }
-
-    /// Statuses in selection order: the model's `select` over this session's routes.
-    fn ranked(&self, now: Timestamp) -> Vec<(usize, RouteStatus)> {
+    /// The session's routes in rank order, as the model sees them now: the mirror's health
+    /// with each route's newest usage reading.
+    fn views(&self, now: Timestamp) -> Vec<RouteView> {
         let candidates: Vec<Candidate> = self
             .members
             .iter()
@@ -177,26 +211,40 @@ impl DurablePool {
                 runtime: RuntimeReadiness::Ready,
             })
             .collect();
-        let selection = {
-            let mirror = self.mirror();
-            let lookup = |k: &RouteKey| mirror.get(&k.to_string()).cloned();
-            select(&candidates, None, &[], &lookup, now)
+        let mirror = self.mirror();
+        // Elections skip this lock until the first unrecorded reading.
+        let unrecorded = self.any_unrecorded_usage.load(Ordering::Acquire).then(|| {
+            self.unrecorded_usage
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+        });
+        let lookup = SessionHealth {
+            mirror: &mirror,
+            unrecorded: unrecorded.as_deref(),
         };
-        selection
-            .routes
-            .into_iter()
-            .filter_map(|view| {
-                let i = self.members.iter().position(|m| m.key == view.key)?;
-                Some((i, view.status))
-            })
+        let policy = RankPolicy {
+            primary_capability: self.primary_capability.as_deref(),
+            fallback_chain: &self.fallback_chain,
+            usage_threshold_pct: self.threshold_percent,
+        };
+        rank(&candidates, &policy, &lookup, now)
+    }
+
+    fn member_index(&self, key: &RouteKey) -> Option<usize> {
+        self.members.iter().position(|m| &m.key == key)
+    }
+
+    fn keys_of(&self, ids: &[AccountId]) -> Vec<RouteKey> {
+        ids.iter()
+            .filter_map(|id| self.member(id).map(|m| m.key.clone()))
             .collect()
     }
 
-    fn elected(&self, i: usize, passed_over: Option<&'static str>) -> Elected {
+    fn elected(&self, i: usize, passed_over: Option<String>) -> Elected {
         let m = &self.members[i];
         Elected {
             account: m.id.clone(),
-            credential: m.credential.clone(),
+            credential: self.slots[i].get(),
             upstream: m.upstream.clone(),
             passed_over,
         }
@@ -214,18 +262,6 @@ impl DurablePool {
     }
 }
 
-/// The tier a proxied request may still try a route in: 0 when available, 1 when it
-/// awaits evidence (the request itself is the probe, and its outcome is recorded).
-fn triable(status: &RouteStatus) -> Option<u8> {
-    if status.is_available() {
-        Some(0)
-    } else if status.awaits_evidence() {
-        Some(1)
-    } else {
-        None
-    }
-}
-
 impl Pool for DurablePool {
     fn profile(&self) -> &str {
         &self.profile
@@ -237,31 +273,25 @@ impl Pool for DurablePool {
         exclude: &[AccountId],
         now: Timestamp,
     ) -> Option<Elected> {
-        let ranked = self.ranked(now);
-        let mut options: Vec<(u8, bool, usize)> = ranked
-            .iter()
-            .filter(|(i, _)| !exclude.contains(&self.members[*i].id))
-            .filter_map(|(i, status)| {
-                let tier = triable(status)?;
-                let hot = self
-                    .used_percent(&self.members[*i].key, now)
-                    .is_some_and(|u| u >= self.threshold_percent);
-                Some((tier, hot, *i))
-            })
-            .collect();
-        let mut passed_over = None;
-        if let Some(p) = prefer {
-            match options.iter().find(|(_, _, i)| &self.members[*i].id == p) {
-                Some((_, false, i)) => return Some(self.elected(*i, None)),
-                Some(_) => passed_over = Some("usage_threshold"),
-                None => passed_over = Some("not_selectable"),
-            }
-        }
-        // Cool before hot, available before evidence-less, then selection order.
-        options.sort_by_key(|(tier, hot, _)| (*hot, *tier));
-        options
-            .first()
-            .map(|(_, _, i)| self.elected(*i, passed_over))
+        let views = self.views(now);
+        let prefer = prefer.and_then(|p| self.member(p)).map(|m| m.key.clone());
+        let exclude = self.keys_of(exclude);
+        let election = election::elect(
+            &views,
+            &Ballot {
+                purpose: Purpose::Session,
+                prefer: prefer.as_ref(),
+                exclude: &exclude,
+            },
+        );
+        let first = election.first()?;
+        let passed_over = prefer.filter(|p| p != first).map(|p| {
+            election
+                .reason_for(&p)
+                .unwrap_or("not_selectable")
+                .to_owned()
+        });
+        Some(self.elected(self.member_index(first)?, passed_over))
     }
 
     fn reader(&self) -> &ResponseReader {
@@ -273,7 +303,7 @@ impl Pool for DurablePool {
         account: &AccountId,
         evidence: &ResponseEvidence,
         judgement: &Judgement,
-        usage: &[UsageObservation],
+        usage: &[UsageWindow],
         now: Timestamp,
     ) {
         let Some(member) = self.member(account) else {
@@ -282,17 +312,9 @@ impl Pool for DurablePool {
         let class = &judgement.class;
         // Transient overload, the request's own errors and a windowless 429 (request-scoped:
         // the next request may well pass) say nothing lasting about the account.
-        let gauge = usage
-            .iter()
-            .max_by(|a, b| a.used_percent.total_cmp(&b.used_percent))
-            .map(|u| UsageGauge {
-                used_pct: u.used_percent,
-                resets_at: u.resets_in_seconds.map(|s| add_seconds(now, s)),
-                observed_at: now,
-            });
+        let gauge = UsageGauge::from_windows(usage, now);
         let key = member.key.clone();
-        let worth = judgement.benches_account || matches!(class, Classification::Success);
-        if !worth {
+        if judgement.record == Record::Nothing {
             // Nothing lasting to write, but the usage it reports still steers this
             // session's next election.
             if let Some(gauge) = gauge {
@@ -330,7 +352,7 @@ impl Pool for DurablePool {
                 next.usage = gauge.clone();
             }
             mirror.insert(key.to_string(), next);
-            if matches!(class, Classification::Dead { .. }) {
+            if judgement.record == Record::RouteAndAccount {
                 let ak = key.account_key();
                 let prev = mirror.get(&ak.to_string()).cloned();
                 let next = RouteHealth::observe(
@@ -353,44 +375,29 @@ impl Pool for DurablePool {
     }
 
     fn earliest_reset(&self, now: Timestamp) -> Option<Timestamp> {
-        self.ranked(now)
-            .iter()
-            .filter_map(|(_, s)| match s {
-                RouteStatus::QuotaExhausted { resets_at, .. } => Some(*resets_at),
-                RouteStatus::RateLimited { until } => Some(*until),
-                _ => None,
-            })
-            .min()
+        election::earliest_return(&self.views(now))
     }
 
     fn short_limit(&self, exclude: &[AccountId], now: Timestamp) -> Option<(Timestamp, AccountId)> {
-        self.ranked(now)
-            .into_iter()
-            .filter(|(i, _)| !exclude.contains(&self.members[*i].id))
-            .filter_map(|(i, s)| {
-                let at = match s {
-                    s if s.may_carry_traffic() => now,
-                    RouteStatus::RateLimited { until } if is_short_wait(until, now) => until,
-                    _ => return None,
-                };
-                Some((at, self.members[i].id.clone()))
-            })
-            .min_by_key(|(at, _)| *at)
+        let (at, key) = election::first_to_lift(&self.views(now), &self.keys_of(exclude), now)?;
+        Some((at, self.members[self.member_index(&key)?].id.clone()))
     }
 
     fn usage_view(&self, now: Timestamp) -> UsageView {
-        match self.elect(None, &[], now) {
-            Some(e) => {
-                let gauge = self.member(&e.account).and_then(|m| self.gauge(&m.key));
-                UsageView {
-                    primary_used_percent: gauge.as_ref().map(|g| g.used_pct),
-                    primary_resets_at: gauge.and_then(|g| g.resets_at),
-                    any_selectable: true,
-                    ..UsageView::default()
-                }
-            }
+        let views = self.views(now);
+        let election = election::elect(&views, &Ballot::new(Purpose::Session));
+        match election
+            .first()
+            .and_then(|k| views.iter().find(|v| &v.key == k))
+        {
+            Some(view) => UsageView {
+                primary_used_percent: view.usage.as_ref().map(|g| g.used_pct),
+                primary_resets_at: view.usage.as_ref().and_then(|g| g.resets_at),
+                any_selectable: true,
+                ..UsageView::default()
+            },
             None => UsageView {
-                earliest_reset: self.earliest_reset(now),
+                earliest_reset: election::earliest_return(&views),
                 ..UsageView::default()
             },
         }
@@ -400,6 +407,30 @@ impl Pool for DurablePool {
         let (ack_tx, ack_rx) = mpsc::channel();
         self.send(WriteOp::Flush(ack_tx));
         let _ = ack_rx.recv();
+    }
+
+    fn renew_unauthorized(
+        &self,
+        account: &AccountId,
+        used: &Credential,
+    ) -> Option<Arc<Credential>> {
+        let renewer = self.renewer.as_ref()?;
+        let slot = self.slots.iter().find(|s| &s.id == account)?;
+        // Another request renewed it already: use that.
+        let current = slot.get();
+        if current.secret() != used.secret() {
+            return Some(current);
+        }
+        match renewer.renew(
+            account,
+            crate::model::refresh::RefreshTrigger::Unauthorized,
+            Some(used),
+        ) {
+            Renewal::Renewed(credential) if credential.secret() != used.secret() => {
+                Some(slot.set(credential))
+            }
+            _ => None,
+        }
     }
 }
 

@@ -461,20 +461,13 @@ impl<S: ConnStream> ClientConn<S> {
     ) -> Result<Vec<u8>, FrameError> {
         let mut body = Vec::new();
         loop {
-            let line = self.take_line(1024, deadline, limits.body_timeout)?;
-            let size_part = line
-                .split(|b| *b == b';')
-                .next()
-                .unwrap_or_default()
-                .trim_ascii();
-            if size_part.is_empty()
-                || size_part.len() > 16
-                || !size_part.iter().all(u8::is_ascii_hexdigit)
-            {
-                return Err(FrameError::BadRequest("invalid chunk size"));
-            }
-            let size = u64::from_str_radix(std::str::from_utf8(size_part).unwrap_or("x"), 16)
-                .map_err(|_| FrameError::BadRequest("invalid chunk size"))?;
+            let mut line = self.take_line(1024, deadline, limits.body_timeout)?;
+            // httparse reads the size line with its CRLF (extensions ignored, overflow refused).
+            line.extend_from_slice(b"\r\n");
+            let size = match httparse::parse_chunk_size(&line) {
+                Ok(httparse::Status::Complete((_, size))) => size,
+                _ => return Err(FrameError::BadRequest("invalid chunk size")),
+            };
             if size == 0 {
                 // Trailer fields, then the final empty line.
                 let mut trailer_bytes = 0;
@@ -502,31 +495,12 @@ impl<S: ConnStream> ClientConn<S> {
     }
 }
 
-/// The reason phrase for the statuses the proxy writes itself or forwards.
+/// The canonical reason phrase of a status (empty for a status without one, such as 529).
 pub fn reason_phrase(status: u16) -> &'static str {
-    match status {
-        100 => "Continue",
-        200 => "OK",
-        201 => "Created",
-        204 => "No Content",
-        304 => "Not Modified",
-        400 => "Bad Request",
-        401 => "Unauthorized",
-        403 => "Forbidden",
-        404 => "Not Found",
-        408 => "Request Timeout",
-        413 => "Content Too Large",
-        426 => "Upgrade Required",
-        429 => "Too Many Requests",
-        431 => "Request Header Fields Too Large",
-        500 => "Internal Server Error",
-        501 => "Not Implemented",
-        502 => "Bad Gateway",
-        503 => "Service Unavailable",
-        504 => "Gateway Timeout",
-        529 => "Overloaded",
-        _ => "",
-    }
+    ureq::http::StatusCode::from_u16(status)
+        .ok()
+        .and_then(|s| s.canonical_reason())
+        .unwrap_or("")
 }
 
 /// How a response body is delimited towards the harness.

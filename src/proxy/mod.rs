@@ -5,8 +5,8 @@
 //!
 //! ```no_run
 //! use std::sync::Arc;
-//! use oauth_mux::proxy::{self, Harness, ProxyConfig, frames, memory_pool::MemoryPool};
-//! # fn pool() -> MemoryPool { unimplemented!() }
+//! use oauth_mux::proxy::{self, Harness, ProxyConfig, frames, durable_pool::DurablePool};
+//! # fn pool() -> DurablePool { unimplemented!() }
 //! let handle = proxy::start(
 //!     ProxyConfig::new(Harness::Claude, "https://api.anthropic.com"),
 //!     Arc::new(pool()),
@@ -22,8 +22,9 @@ pub mod durable_pool;
 pub mod frames;
 pub mod framing;
 pub mod headers;
-pub mod memory_pool;
 pub mod pool;
+pub mod reader;
+pub mod renewal;
 pub mod replies;
 pub mod response;
 pub mod server;
@@ -32,7 +33,6 @@ pub mod sse;
 pub mod tls;
 pub mod upstream;
 pub mod usage;
-pub mod verdict;
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;

@@ -1,13 +1,14 @@
 //! What the proxy asks of an account pool: elect an account, judge a response, record
-//! what it learned. The proxy owns the wire; the pool owns every decision about accounts.
+//! what it learned. The proxy owns the wire; the pool asks the model for every decision
+//! about accounts (the one election, the one judgement table).
 
 use std::fmt;
 use std::sync::Arc;
 
 use jiff::Timestamp;
 
-use super::verdict::ResponseReader;
-use crate::model::classify::{Classification, Decision, SHORT_RATE_LIMIT_SECONDS};
+pub use super::reader::{ResponseEvidence, ResponseReader, UsageWindow};
+use crate::model::judgement::Judgement;
 
 /// An account inside a pool, named by the config's account label (never a raw upstream id).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -35,6 +36,17 @@ pub enum Credential {
     ClaudeApiKey { api_key: String },
 }
 
+impl Credential {
+    /// The secret the provider sees (the access token or the API key).
+    pub fn secret(&self) -> &str {
+        match self {
+            Credential::CodexChatgpt { access_token, .. }
+            | Credential::ClaudeOauth { access_token } => access_token,
+            Credential::CodexApiKey { api_key } | Credential::ClaudeApiKey { api_key } => api_key,
+        }
+    }
+}
+
 impl fmt::Debug for Credential {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let kind = match self {
@@ -54,82 +66,9 @@ pub struct Elected {
     pub credential: Arc<Credential>,
     /// Upstream origin for this account (e.g. `https://chatgpt.com`); None = the session's.
     pub upstream: Option<String>,
-    /// Why the preferred account was passed over (`usage_threshold`, `not_selectable`), if it was.
-    pub passed_over: Option<&'static str>,
-}
-
-/// What the proxy saw from the provider: status, headers and (a bounded prefix of) the body.
-/// For an error carried as the first event of a 200 SSE stream, `status` is the HTTP status
-/// that error stands for and `body` is the event's JSON.
-#[derive(Clone, Debug, Default)]
-pub struct ResponseEvidence {
-    pub status: u16,
-    /// Header names lower-cased; values lossily decoded.
-    pub headers: Vec<(String, String)>,
-    pub body: Vec<u8>,
-    /// True when this evidence came from an SSE error event inside a 2xx stream.
-    pub from_stream_event: bool,
-}
-
-impl ResponseEvidence {
-    /// First value of a header (name lower-case).
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
-    }
-}
-
-/// What the proxy does with a response.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Action {
-    /// Show it to the harness.
-    Deliver,
-    /// Transient overload: send the same request to the same account again after a pause.
-    RetryInPlace,
-    /// Hold it back and replay the request on the next selectable account.
-    TryNextAccount,
-}
-
-/// True when a limit lifting at `until` is short enough to wait for at `now`.
-pub fn is_short_wait(until: Timestamp, now: Timestamp) -> bool {
-    until > now && until.as_second() - now.as_second() <= SHORT_RATE_LIMIT_SECONDS as i64
-}
-
-/// The pool's judgement of one response.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Judgement {
-    pub action: Action,
-    /// Classification label for frames, e.g. `success`, `quota_exhausted`, `rate_limited`.
-    pub classification: String,
-    /// When the account's limit resets, if the provider said.
-    pub resets_at: Option<Timestamp>,
-    /// The model's classification behind this judgement (what health records).
-    pub class: Classification,
-    /// True when the account is benched by this response (false for a windowless 429).
-    pub benches_account: bool,
-}
-
-impl Judgement {
-    /// A short rate limit (the classifier's `WaitAndRetry`: a stated retry within a
-    /// minute): worth waiting for when no other account is left.
-    pub fn is_short_limit(&self) -> bool {
-        matches!(self.class, Classification::RateLimited { .. })
-            && self.class.decision() == Decision::WaitAndRetry
-    }
-}
-
-/// One usage window read from response headers (e.g. Codex primary = 5 h).
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
-pub struct UsageObservation {
-    /// `primary`, `secondary`, `five_hour`, `seven_day`, …
-    pub window: String,
-    pub used_percent: f64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub resets_in_seconds: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub window_minutes: Option<u64>,
+    /// Why the preferred account was passed over (`usage_threshold`, `quota_exhausted`, …),
+    /// if it was.
+    pub passed_over: Option<String>,
 }
 
 /// The pool's view of one usage window, for answering the harness's own usage check.
@@ -174,7 +113,7 @@ pub trait Pool: Send + Sync {
         self.reader().judge(evidence, now)
     }
     /// Read the provider's usage headers from a response.
-    fn observe_usage(&self, evidence: &ResponseEvidence, now: Timestamp) -> Vec<UsageObservation> {
+    fn observe_usage(&self, evidence: &ResponseEvidence, now: Timestamp) -> Vec<UsageWindow> {
         self.reader().usage(evidence, now)
     }
     /// Record what a response taught about `account` (health, usage). Must not block on disk.
@@ -183,7 +122,7 @@ pub trait Pool: Send + Sync {
         account: &AccountId,
         evidence: &ResponseEvidence,
         judgement: &Judgement,
-        usage: &[UsageObservation],
+        usage: &[UsageWindow],
         now: Timestamp,
     );
     /// Earliest known reset among the pool's spent accounts.
@@ -191,7 +130,7 @@ pub trait Pool: Send + Sync {
     /// What a request that found no account left may wait for: the account, not in
     /// `exclude`, that may be asked first and when — `now` for one that may be asked at
     /// once (a rate limit met by this request that has lifted already), else the one
-    /// whose rate limit lifts first if that is at most [`SHORT_RATE_LIMIT_SECONDS`] away,
+    /// whose rate limit lifts first if that is at most [`crate::model::classify::SHORT_RATE_LIMIT_SECONDS`] away,
     /// whichever request met it. The pool's current view decides (another request may have
     /// met a longer limit, or a quota, on the same account since). Ties go in preference
     /// order.
@@ -200,4 +139,43 @@ pub trait Pool: Send + Sync {
     fn usage_view(&self, now: Timestamp) -> UsageView;
     /// Block until every recorded fact is durable.
     fn flush(&self);
+    /// `account` answered 401: refresh its token now (or adopt one another process
+    /// refreshed) and return the credential to retry with; `None` when the account cannot
+    /// be refreshed (or the refresh failed), so the 401 stands.
+    fn renew_unauthorized(
+        &self,
+        _account: &AccountId,
+        _used: &Credential,
+    ) -> Option<Arc<Credential>> {
+        None
+    }
+}
+
+/// Renews the OAuth tokens of a pool's accounts (the launcher builds it over `oauth::`,
+/// sharing the real CLIs' locks).
+pub trait Renewer: Send + Sync {
+    /// When `account`'s token is next due for a refresh ahead of expiry (`None`: never,
+    /// e.g. an API key, or an account whose refresh was rejected).
+    fn due_at(&self, account: &AccountId) -> Option<Timestamp>;
+    /// Refresh `account` now: ahead of expiry, or forced after a 401 that `used` got (a
+    /// store that holds another token by then is adopted, not refreshed again).
+    fn renew(
+        &self,
+        account: &AccountId,
+        trigger: crate::model::refresh::RefreshTrigger,
+        used: Option<&Credential>,
+    ) -> Renewal;
+}
+
+/// What a renewal came to.
+#[derive(Debug)]
+pub enum Renewal {
+    /// A new (or another process's newer) credential: use it from now on.
+    Renewed(Credential),
+    /// Nothing changed (not due after all).
+    Unchanged,
+    /// Network trouble or a provider error: try again later.
+    Failed,
+    /// The account cannot be refreshed any more (refresh token rejected, none stored).
+    GaveUp,
 }

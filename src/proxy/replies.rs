@@ -118,9 +118,24 @@ pub fn pool_exhausted(
                 t.as_second().to_string().into_bytes(),
             ));
         }
+        // The window that ran out, which Claude Code needs to say "You've hit your session
+        // limit · resets …" (without it: "Server is temporarily limiting requests"). A
+        // five-hour window cannot reset more than five hours ahead; a later reset is the
+        // weekly one.
+        let claim = match resets_in {
+            Some(secs) if secs > FIVE_HOURS_S => "seven_day",
+            _ => "five_hour",
+        };
+        reply.headers.push((
+            "anthropic-ratelimit-unified-representative-claim".into(),
+            claim.as_bytes().to_vec(),
+        ));
     }
     reply
 }
+
+/// The length of Anthropic's session window.
+const FIVE_HOURS_S: i64 = 5 * 3600;
 
 #[cfg(test)]
 mod tests {
@@ -144,11 +159,26 @@ mod tests {
         let claude = pool_exhausted(Harness::Claude, "claude", Some(reset), now);
         let v: serde_json::Value = serde_json::from_slice(&claude.body).unwrap();
         assert_eq!(v["error"]["type"], "rate_limit_error");
-        assert!(
-            claude
+        let header = |reply: &LocalReply, name: &str| {
+            reply
                 .headers
                 .iter()
-                .any(|(n, v)| n == "anthropic-ratelimit-unified-reset" && v == b"1800003600")
+                .find(|(n, _)| n == name)
+                .map(|(_, v)| String::from_utf8_lossy(v).into_owned())
+        };
+        assert_eq!(
+            header(&claude, "anthropic-ratelimit-unified-reset").as_deref(),
+            Some("1800003600")
+        );
+        assert_eq!(
+            header(&claude, "anthropic-ratelimit-unified-representative-claim").as_deref(),
+            Some("five_hour")
+        );
+        let weekly = Timestamp::from_second(1_800_000_000 + 3 * 86_400).unwrap();
+        let claude = pool_exhausted(Harness::Claude, "claude", Some(weekly), now);
+        assert_eq!(
+            header(&claude, "anthropic-ratelimit-unified-representative-claim").as_deref(),
+            Some("seven_day")
         );
     }
 }

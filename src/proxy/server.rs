@@ -5,7 +5,7 @@ use std::net::TcpListener;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
-use super::frames::ProxyFrame;
+use super::frames::Frame;
 use super::framing::{BodyFraming, ClientConn, ConnStream, body_framing};
 use super::replies;
 use super::response::write_local;
@@ -115,8 +115,8 @@ fn handle_connection<S: ConnStream>(stream: S, session: &Session, secret: &str) 
             }
         };
         let Some(path) = strip_secret(&head.target, secret).map(str::to_string) else {
-            (session.frames)(ProxyFrame::Refused {
-                reason: "missing_session_secret",
+            (session.frames)(Frame::Refused {
+                reason: "missing_session_secret".into(),
             });
             let _ = write_local(&mut conn.stream, &replies::forbidden(), false);
             return;

@@ -7,21 +7,25 @@ use std::time::Duration;
 
 use jiff::Timestamp;
 
-use super::frames::{FrameSink, ProxyFrame};
+use super::frames::{Frame, FrameSink};
 use super::framing::RequestHead;
 use super::headers::upstream_request_headers;
-use super::pool::{AccountId, Action, Credential, Elected, Pool, ResponseEvidence};
+use super::pool::{AccountId, Credential, Elected, Pool, ResponseEvidence};
 use super::replies::{self, LocalReply};
 use super::response::{self, Framing, Held};
 use super::sse::LateErrorSniffer;
 use super::upstream::Upstream;
 use super::usage::wham_usage_body;
 use super::{Harness, ProxyConfig};
+use crate::model::judgement::{Action, Record};
 
 /// The ChatGPT account id a managed Codex is given in its placeholder credentials; the
 /// proxy's local answer to `wham/accounts/check` names it so the harness's workspace
 /// routing discovery succeeds whichever real account serves the session.
 pub const PLACEHOLDER_ACCOUNT_ID: &str = "omux-placeholder-account";
+
+/// The headers a request goes upstream with (`headers::upstream_request_headers`).
+type UpstreamHeaders = Vec<(String, Vec<u8>)>;
 
 /// A request read from the harness, the session secret already stripped from its path.
 pub struct ClientRequest {
@@ -112,7 +116,7 @@ impl Session {
         })
     }
 
-    fn emit(&self, frame: ProxyFrame) {
+    fn emit(&self, frame: Frame) {
         (self.frames)(frame);
     }
 
@@ -125,7 +129,9 @@ impl Session {
                 Route::Usage => "usage",
                 Route::AccountsCheck => "accounts_check",
             };
-            self.emit(ProxyFrame::UnsupportedTransport { path_kind });
+            self.emit(Frame::UnsupportedTransport {
+                path_kind: path_kind.into(),
+            });
             return response::write_local(out, &replies::websocket_refused(), keep_alive);
         }
         let how = Framing {
@@ -185,11 +191,11 @@ impl Session {
         let elected = self.pool.elect(current.as_ref(), exclude, now)?;
         if current.as_ref() != Some(&elected.account) {
             if current.is_some() {
-                self.emit(ProxyFrame::Handoff {
+                self.emit(Frame::Handoff {
                     from: current.as_ref().map(|a| a.0.clone()),
                     to: elected.account.0.clone(),
                     reason: reason
-                        .or(elected.passed_over)
+                        .or(elected.passed_over.as_deref())
                         .unwrap_or("not_selectable")
                         .to_string(),
                 });
@@ -217,10 +223,10 @@ impl Session {
         classification: &str,
         delivered: bool,
     ) {
-        self.emit(ProxyFrame::ProxyTurn {
+        self.emit(Frame::ProxyTurn {
             account: account.0.clone(),
             method: req.head.method.clone(),
-            path_kind: kind,
+            path_kind: kind.into(),
             status,
             classification: classification.to_string(),
             delivered_to_harness: delivered,
@@ -234,7 +240,7 @@ impl Session {
             (a, b) => a.or(b),
         };
         let profile = self.pool.profile().to_string();
-        self.emit(ProxyFrame::PoolExhausted {
+        self.emit(Frame::PoolExhausted {
             earliest_reset: earliest.map(|t| t.to_string()),
             repair_command: replies::repair_command(&profile),
         });
@@ -283,13 +289,44 @@ impl Session {
             self.drop_turn_state(&elected.account),
         );
         let url = self.upstream_url(&elected, &req.path);
-        match self.send(req, &url, &headers, false) {
+        let mut sent = self.send(req, &url, &headers, false);
+        // A 401 on a side call with a refreshable account: refresh once and ask again, so the
+        // harness never meets an expired token here either.
+        if let Ok(held) = &sent
+            && held.status == 401
+            && let Some((_, headers)) = self.renewed(req, &elected)
+        {
+            sent = self.send(req, &url, &headers, false);
+        }
+        match sent {
             Ok(held) => {
                 self.turn(&elected.account, req, kind, held.status, "side_call", true);
                 response::deliver(out, held, how)
             }
             Err(e) => self.transport_failure(out, &e, how.keep_alive),
         }
+    }
+
+    /// After a 401 from `elected`: its credential refreshed by the pool (or one another
+    /// process refreshed), and the request's headers with it; `None` when it cannot be.
+    fn renewed(
+        &self,
+        req: &ClientRequest,
+        elected: &Elected,
+    ) -> Option<(Arc<Credential>, UpstreamHeaders)> {
+        let fresh = self
+            .pool
+            .renew_unauthorized(&elected.account, &elected.credential)?;
+        self.emit(Frame::TokenRefresh {
+            account: elected.account.0.clone(),
+            trigger: "unauthorized".into(),
+        });
+        let headers = upstream_request_headers(
+            &req.head.headers,
+            &fresh,
+            self.drop_turn_state(&elected.account),
+        );
+        Some((fresh, headers))
     }
 
     /// Model traffic: SPEC §8 failover.
@@ -305,15 +342,16 @@ impl Session {
         // A request-scoped (windowless) refusal, kept in case no other account answers.
         let mut windowless: Option<(Held, AccountId, String)> = None;
         let mut earliest: Option<Timestamp> = None;
-        while let Some(elected) = self.elect_waiting_once(&mut attempts, reason.as_deref()) {
+        while let Some(mut elected) = self.elect_waiting_once(&mut attempts, reason.as_deref()) {
             attempts.tried.push(elected.account.clone());
-            let headers = upstream_request_headers(
+            let mut headers = upstream_request_headers(
                 &req.head.headers,
                 &elected.credential,
                 self.drop_turn_state(&elected.account),
             );
             let url = self.upstream_url(&elected, &req.path);
             let mut attempt = 0u32;
+            let mut renewed = false;
             loop {
                 let held = match self.send(req, &url, &headers, true) {
                     Ok(held) => held,
@@ -336,9 +374,23 @@ impl Session {
                 };
                 let now = Timestamp::now();
                 let judgement = self.pool.judge(&elected.account, &held.evidence, now);
+                // A 401 from an account whose token can be refreshed: refresh it (or adopt a
+                // token another process refreshed) and ask the same account again, once,
+                // before the 401 counts as a dead account.
+                if held.evidence.status == 401
+                    && judgement.record == Record::RouteAndAccount
+                    && !renewed
+                {
+                    renewed = true;
+                    if let Some((fresh, fresh_headers)) = self.renewed(req, &elected) {
+                        drop(held);
+                        (elected.credential, headers) = (fresh, fresh_headers);
+                        continue;
+                    }
+                }
                 let usage = self.pool.observe_usage(&held.evidence, now);
                 if !usage.is_empty() {
-                    self.emit(ProxyFrame::QuotaObserved {
+                    self.emit(Frame::QuotaObserved {
                         account: elected.account.0.clone(),
                         windows: usage.clone(),
                     });
@@ -356,7 +408,7 @@ impl Session {
                     req,
                     kind,
                     held.evidence.status,
-                    &judgement.classification,
+                    judgement.label,
                     action == Action::Deliver,
                 );
                 match action {
@@ -369,22 +421,21 @@ impl Session {
                         std::thread::sleep(self.backoff(attempt));
                         attempt += 1;
                     }
-                    Action::TryNextAccount => {
-                        reason = Some(judgement.classification.clone());
+                    // A session speaks to one provider: "next provider" (never the table's
+                    // answer to a harness request) would mean the next account too.
+                    Action::NextAccount | Action::NextAccountOrWait | Action::NextProvider => {
+                        reason = Some(judgement.label.to_owned());
                         if judgement.is_short_limit() {
                             attempts.short.push(elected.account.clone());
                         }
-                        if judgement.benches_account {
-                            earliest = match (earliest, judgement.resets_at) {
+                        if judgement.is_request_scoped_refusal() {
+                            windowless =
+                                Some((held, elected.account.clone(), judgement.label.to_owned()));
+                        } else {
+                            earliest = match (earliest, judgement.resets_at()) {
                                 (Some(a), Some(b)) => Some(a.min(b)),
                                 (a, b) => a.or(b),
                             };
-                        } else {
-                            windowless = Some((
-                                held,
-                                elected.account.clone(),
-                                judgement.classification.clone(),
-                            ));
                         }
                         break;
                     }
@@ -394,7 +445,7 @@ impl Session {
         // Nothing left to try. A request-scoped (windowless) refusal is passed on as the
         // provider sent it; a spent pool gets one clear error.
         if let Some((held, account, classification)) = windowless {
-            self.emit(ProxyFrame::HeldResponseDelivered {
+            self.emit(Frame::HeldResponseDelivered {
                 account: account.0,
                 status: held.evidence.status,
                 classification,
@@ -425,7 +476,7 @@ impl Session {
             .duration_until(until)
             .try_into()
             .unwrap_or(Duration::ZERO);
-        self.emit(ProxyFrame::RateLimitWait {
+        self.emit(Frame::RateLimitWait {
             account: account.0.clone(),
             wait_ms: u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
         });
@@ -483,13 +534,13 @@ impl Session {
             from_stream_event: true,
         };
         let judgement = self.pool.judge(account, &evidence, now);
-        if judgement.action == Action::TryNextAccount {
+        if judgement.record != Record::Nothing {
             self.pool.record(account, &evidence, &judgement, &[], now);
         }
-        self.emit(ProxyFrame::StreamErrorAfterContent {
+        self.emit(Frame::StreamErrorAfterContent {
             account: account.0.clone(),
             status,
-            classification: judgement.classification,
+            classification: judgement.label.to_owned(),
         });
     }
 

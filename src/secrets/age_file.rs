@@ -5,9 +5,10 @@ use std::str::FromStr;
 
 use zeroize::Zeroize;
 
+use super::backend::{Ctx, MAX_SECRET_BYTES, file_error, read_file_limited, utf8};
 use super::error::SecretErrorKind as Kind;
-use super::read::{Ctx, MAX_SECRET_BYTES, expand_tilde, file_error, read_file_limited, utf8};
 use super::{Secret, SecretBackend, SecretError};
+use crate::util::home::expand_tilde;
 
 /// The prefix every age X25519 identity starts with.
 const IDENTITY_PREFIX: &str = "AGE-SECRET-KEY-";

@@ -4,7 +4,8 @@
 use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use sha2::{Digest, Sha256};
+
+use crate::util::json_path;
 
 use super::error::SecretErrorKind as Kind;
 use super::{Secret, SecretError, redact};
@@ -63,6 +64,10 @@ pub struct CredentialFormat {
     /// Unit of `expires_at`; when absent, values ≥ 1e12 are milliseconds.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub expires_at_unit: Option<ExpiresAtUnit>,
+    /// Prefixes of a raw (non-JSON) token that make it an OAuth bearer token rather than an
+    /// API key, e.g. Claude's `sk-ant-oat` (a `claude setup-token` token stored as is).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub bearer_prefixes: Vec<String>,
 }
 
 impl Default for CredentialFormat {
@@ -78,12 +83,12 @@ impl Default for CredentialFormat {
             wrapper_key: None,
             token_type: None,
             expires_at_unit: None,
+            bearer_prefixes: Vec::new(),
         }
     }
 }
 
-/// How long before `expires_at` a token already counts as expired (SPEC §2 timing).
-pub const EXPIRY_SKEW: SignedDuration = SignedDuration::from_secs(30);
+pub use crate::model::refresh::EXPIRY_SKEW;
 
 /// A parsed credential. Token fields are [`Secret`]s (registered for redaction);
 /// `identity` is a hash, never the raw account id.
@@ -101,27 +106,8 @@ impl Credential {
     /// Whether the token is expired at `now`, counting [`EXPIRY_SKEW`] early.
     /// A credential without an expiry never expires by the clock.
     pub fn is_expired(&self, now: Timestamp) -> bool {
-        self.expires_at
-            .is_some_and(|at| now >= at.checked_sub(EXPIRY_SKEW).unwrap_or(at))
+        crate::model::refresh::is_expired(self.expires_at, now)
     }
-}
-
-/// The value at a dot path (`a.b.0.c`; a numeric segment indexes an array).
-/// An empty path or segment finds nothing.
-pub fn json_path_get<'a>(value: &'a Value, path: &str) -> Option<&'a Value> {
-    if path.is_empty() {
-        return None;
-    }
-    path.split('.').try_fold(value, |node, segment| {
-        if segment.is_empty() {
-            return None;
-        }
-        match node {
-            Value::Object(map) => map.get(segment),
-            Value::Array(items) => segment.parse::<usize>().ok().and_then(|i| items.get(i)),
-            _ => None,
-        }
-    })
 }
 
 fn parse_error(field: &str, problem: &str, fix: &str) -> SecretError {
@@ -150,11 +136,19 @@ pub fn parse_credential(
     }
     let forced_kind = format.token_type;
     if !trimmed.starts_with('{') {
+        let bearer = format
+            .bearer_prefixes
+            .iter()
+            .any(|p| !p.is_empty() && trimmed.starts_with(p.as_str()));
         return Ok(Credential {
             access_token: Secret::new(trimmed.to_string()),
             refresh_token: None,
             expires_at: None,
-            kind: forced_kind.unwrap_or(TokenKind::ApiKey),
+            kind: forced_kind.unwrap_or(if bearer {
+                TokenKind::Bearer
+            } else {
+                TokenKind::ApiKey
+            }),
             identity: None,
         });
     }
@@ -173,7 +167,7 @@ pub fn parse_credential(
     let doc = match format.wrapper_key.as_deref() {
         Some(key) => root
             .get(key)
-            .or_else(|| json_path_get(&root, key))
+            .or_else(|| json_path::get(&root, key))
             .filter(|v| v.is_object())
             .unwrap_or(&root),
         None => &root,
@@ -183,7 +177,7 @@ pub fn parse_credential(
     if let Some(Value::String(key)) = format
         .api_key_path
         .as_deref()
-        .and_then(|p| json_path_get(doc, p))
+        .and_then(|p| json_path::get(doc, p))
         && !key.trim().is_empty()
     {
         return Ok(Credential {
@@ -195,7 +189,7 @@ pub fn parse_credential(
         });
     }
 
-    let access = match json_path_get(doc, &format.access_token_path) {
+    let access = match json_path::get(doc, &format.access_token_path) {
         None => {
             return Ok(Credential {
                 access_token: Secret::new(trimmed.to_string()),
@@ -214,7 +208,7 @@ pub fn parse_credential(
             ));
         }
     };
-    let refresh_token = match json_path_get(doc, &format.refresh_token_path) {
+    let refresh_token = match json_path::get(doc, &format.refresh_token_path) {
         Some(Value::String(s)) if !s.trim().is_empty() => Some(Secret::new(s.trim().to_string())),
         _ => None,
     };
@@ -230,20 +224,14 @@ pub fn parse_credential(
 /// sha256 of the identity claim, first 12 hex digits; the raw id is registered so
 /// it is scrubbed if it ever reaches output.
 fn identity_hash(doc: &Value, format: &CredentialFormat) -> Option<String> {
-    let value = json_path_get(doc, format.identity_claim_path.as_deref()?)?;
+    let value = json_path::get(doc, format.identity_claim_path.as_deref()?)?;
     let raw = match value {
         Value::String(s) if !s.is_empty() => s.clone(),
         Value::Number(n) => n.to_string(),
         _ => return None,
     };
     redact::register(&raw);
-    let digest = Sha256::digest(raw.as_bytes());
-    Some(
-        digest[..6]
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect::<String>(),
-    )
+    Some(crate::util::fingerprint::short_hash(&raw))
 }
 
 /// A number, or a string holding one.
@@ -263,7 +251,7 @@ fn expiry(
     if let Some(value) = format
         .expires_at_path
         .as_deref()
-        .and_then(|p| json_path_get(doc, p))
+        .and_then(|p| json_path::get(doc, p))
         && !value.is_null()
     {
         return expires_at(value, format.expires_at_unit).map(Some);
@@ -271,7 +259,7 @@ fn expiry(
     if let Some(value) = format
         .expires_in_path
         .as_deref()
-        .and_then(|p| json_path_get(doc, p))
+        .and_then(|p| json_path::get(doc, p))
         && !value.is_null()
     {
         let bad = || {
@@ -289,7 +277,7 @@ fn expiry(
         return Ok(Some(at));
     }
     if let Some(path) = format.expires_from_jwt_path.as_deref()
-        && let Some(value) = json_path_get(doc, path)
+        && let Some(value) = json_path::get(doc, path)
     {
         let exp = value.as_str().and_then(jwt_exp).ok_or_else(|| {
             parse_error(
@@ -335,71 +323,12 @@ fn expires_at(value: &Value, unit: Option<ExpiresAtUnit>) -> Result<Timestamp, S
 /// The `exp` claim of a JWT, without checking its signature (we only schedule
 /// refreshes with it; the provider is the judge of validity).
 pub fn jwt_exp(token: &str) -> Option<Timestamp> {
-    let mut parts = token.trim().split('.');
-    let (_header, payload) = (parts.next()?, parts.next()?);
-    parts.next()?;
-    let bytes = base64url_decode(payload)?;
-    let claims: Value = serde_json::from_slice(&bytes).ok()?;
-    let exp = claims.get("exp").and_then(Value::as_f64)?;
-    if !exp.is_finite() || exp.abs() > 9e12 {
-        return None;
-    }
-    Timestamp::from_millisecond((exp * 1000.0).round() as i64).ok()
-}
-
-/// Decode base64url (RFC 4648 §5), padding optional. `None` on any invalid byte.
-fn base64url_decode(text: &str) -> Option<Vec<u8>> {
-    fn sextet(c: u8) -> Option<u32> {
-        Some(match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'-' | b'+' => 62,
-            b'_' | b'/' => 63,
-            _ => return None,
-        } as u32)
-    }
-    let data = text.trim_end_matches('=').as_bytes();
-    if data.len() % 4 == 1 {
-        return None;
-    }
-    let mut out = Vec::with_capacity(data.len() * 3 / 4);
-    for chunk in data.chunks(4) {
-        let mut acc = 0u32;
-        for (i, c) in chunk.iter().enumerate() {
-            acc |= sextet(*c)? << (18 - 6 * i);
-        }
-        let bytes = acc.to_be_bytes();
-        out.extend_from_slice(&bytes[1..chunk.len()]);
-    }
-    Some(out)
+    crate::util::jwt::exp(token)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn base64url_decodes_all_lengths() {
-        assert_eq!(base64url_decode("").unwrap(), b"");
-        assert_eq!(base64url_decode("Zg").unwrap(), b"f");
-        assert_eq!(base64url_decode("Zm8").unwrap(), b"fo");
-        assert_eq!(base64url_decode("Zm9v").unwrap(), b"foo");
-        assert_eq!(base64url_decode("Zm9vYg==").unwrap(), b"foob");
-        assert_eq!(base64url_decode("-_8").unwrap(), [0xfb, 0xff]);
-        assert!(base64url_decode("Z").is_none());
-        assert!(base64url_decode("Zm9v!").is_none());
-    }
-
-    #[test]
-    fn json_path_get_walks_objects_and_arrays() {
-        let v = serde_json::json!({"a": {"b": [10, {"c": "x"}]}});
-        assert_eq!(json_path_get(&v, "a.b.1.c"), Some(&Value::from("x")));
-        assert_eq!(json_path_get(&v, "a.b.0"), Some(&Value::from(10)));
-        assert_eq!(json_path_get(&v, "a.x"), None);
-        assert_eq!(json_path_get(&v, ""), None);
-        assert_eq!(json_path_get(&v, "a..b"), None);
-    }
 
     #[test]
     fn expiry_skew_is_thirty_seconds() {

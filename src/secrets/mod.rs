@@ -10,6 +10,7 @@
 //!   token parsed from one is registered there.
 
 mod age_file;
+mod backend;
 mod credential;
 mod error;
 mod process;
@@ -20,13 +21,15 @@ mod spec;
 mod tools;
 
 pub use credential::{
-    Credential, CredentialFormat, EXPIRY_SKEW, ExpiresAtUnit, TokenKind, TokenType, json_path_get,
-    jwt_exp, parse_credential,
+    Credential, CredentialFormat, EXPIRY_SKEW, ExpiresAtUnit, TokenKind, TokenType, jwt_exp,
+    parse_credential,
 };
 pub use error::{SecretError, SecretErrorKind};
 pub use read::{
-    DEFAULT_COMMAND_TIMEOUT, MAX_SECRET_BYTES, ReadOptions, expand_tilde, read_secret,
-    read_secret_with,
+    DEFAULT_COMMAND_TIMEOUT, MAX_SECRET_BYTES, ReadOptions, read_secret, read_secret_with,
 };
 pub use secret::Secret;
 pub use spec::{SecretBackend, SecretSpec, UnknownBackend, WriteCapability};
+
+/// Dot paths into a credential document (the one helper, re-exported for callers of this module).
+pub use crate::util::json_path::get as json_path_get;

@@ -3,10 +3,12 @@
 
 use std::path::Path;
 
+use super::backend::{Ctx, MAX_SECRET_BYTES, strip_trailing_newlines, utf8};
 use super::error::SecretErrorKind as Kind;
 use super::process::{RunError, ToolOutput, describe_status, run_bounded};
-use super::read::{Ctx, MAX_SECRET_BYTES, expand_tilde, strip_trailing_newlines, utf8};
-use super::{Secret, SecretBackend, SecretError, json_path_get};
+use super::{Secret, SecretBackend, SecretError};
+use crate::util::home::expand_tilde;
+use crate::util::json_path;
 
 /// How the user installs a tool, for `ToolMissing` errors.
 fn install_hint(program: &str) -> &'static str {
@@ -264,7 +266,7 @@ pub(crate) fn read_sops(ctx: &Ctx<'_>) -> Result<Secret, SecretError> {
         .map_err(|_| missing_key("decrypted to something that is not JSON"))?;
     let found = value
         .get(key_path)
-        .or_else(|| json_path_get(&value, key_path));
+        .or_else(|| json_path::get(&value, key_path));
     match found {
         Some(serde_json::Value::String(s)) if !s.is_empty() => Ok(Secret::new(s.clone())),
         Some(_) => Err(missing_key("names a value that is not a non-empty string")),

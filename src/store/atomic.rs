@@ -5,51 +5,48 @@
 //! the directory is fsynced so the rename itself survives a power cut. A crash at any
 //! point leaves either the old file or the new one.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
-/// Create `path` and any missing parents with mode 0700.
-///
-/// Directories that already exist are left as they are: we never loosen or tighten
-/// permissions on a directory we did not create (it may be `/tmp` or the user's home).
-pub fn ensure_private_dir(path: &Path) -> io::Result<()> {
-    if path.as_os_str().is_empty() || path.is_dir() {
-        return Ok(());
-    }
-    let mut builder = fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::DirBuilderExt;
-        builder.mode(0o700);
-    }
-    builder.create(path)
-}
+use crate::util::private_fs::private_file_options;
+
+pub use crate::util::private_fs::ensure_private_dir;
 
 /// Open `path` for writing, creating it exclusively with mode 0600.
-pub(crate) fn create_private_file(path: &Path) -> io::Result<File> {
-    let mut options = OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    options.open(path)
+fn create_private_file(path: &Path) -> io::Result<File> {
+    private_file_options()
+        .write(true)
+        .create_new(true)
+        .open(path)
 }
 
 /// Replace `path` with `bytes` atomically: temp file (0600) in the same directory,
 /// fsync, rename over the target, fsync the directory. Missing parents are created 0700.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    write_atomic_with_mode(path, bytes, 0o600, &mut || {})
+}
+
+/// [`write_atomic`] giving the new file `mode` (a file that is not oauth-mux's keeps the mode
+/// its owner chose). The temp file is created 0600 and gets `mode` once written, so its
+/// content is never readable by others while it is written. `before_rename` runs between
+/// the fsync and the rename.
+pub fn write_atomic_with_mode(
+    path: &Path,
+    bytes: &[u8],
+    mode: u32,
+    before_rename: &mut dyn FnMut(),
+) -> io::Result<()> {
     let dir = parent_dir(path);
     ensure_private_dir(&dir)?;
     let (tmp_path, mut file) = create_temp_beside(path, &dir)?;
     let written = file
         .write_all(bytes)
+        .and_then(|()| set_mode(&file, mode))
         .and_then(|()| file.sync_all())
         .and_then(|()| {
             drop(file);
+            before_rename();
             fs::rename(&tmp_path, path)
         });
     if let Err(err) = written {
@@ -115,6 +112,19 @@ fn create_temp_beside(path: &Path, dir: &Path) -> io::Result<(PathBuf, File)> {
         }
     }
     Err(last_err.unwrap_or_else(|| io::Error::other("could not create a temp file")))
+}
+
+fn set_mode(file: &File, mode: u32) -> io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if mode != 0o600 {
+            file.set_permissions(fs::Permissions::from_mode(mode & 0o777))?;
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = (file, mode);
+    Ok(())
 }
 
 /// Flush a directory entry change (a rename or a new file) to disk.

@@ -5,15 +5,17 @@
 //! cap, the file is renamed to `<log>.1` (replacing an older one) and a fresh file is
 //! started, so a line is never split across files or torn by rotation.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
 use super::StoreError;
-use super::atomic::{ensure_private_dir, parent_dir, sync_dir};
+use super::atomic::{parent_dir, sync_dir};
 use super::lock::{DEFAULT_LOCK_TIMEOUT, lock_path_for, with_exclusive};
+use crate::model::event::Event;
+use crate::util::private_fs::{ensure_private_dir, private_file_options};
 
 /// Default size at which the log is rotated.
 pub const DEFAULT_MAX_LOG_BYTES: u64 = 1024 * 1024;
@@ -37,6 +39,15 @@ pub struct EventTail {
     /// Parsed events, oldest first.
     pub events: Vec<Value>,
     /// Lines in the scanned range that were not JSON objects (torn or foreign lines).
+    pub skipped_lines: usize,
+}
+
+/// The last typed events of the log.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct RecentEvents {
+    /// Oldest first.
+    pub events: Vec<Event>,
+    /// Rows that were not JSON objects or not events oauth-mux knows.
     pub skipped_lines: usize,
 }
 
@@ -92,6 +103,30 @@ impl EventLog {
     /// holds fewer. A missing log is empty.
     pub fn read_last(&self, n: usize) -> Result<Vec<Value>, StoreError> {
         Ok(self.read_tail(n)?.events)
+    }
+
+    /// Append a typed event (redacted like every row).
+    pub fn record(&self, event: &Event) -> Result<(), StoreError> {
+        let value = serde_json::to_value(event)
+            .map_err(|e| self.invalid(format!("an event did not serialize: {e}")))?;
+        self.append(&value)
+    }
+
+    /// The last `n` rows that are events oauth-mux knows (oldest first), and how many rows
+    /// of the scanned range were not (a torn line, a kind from a newer version).
+    pub fn read_recent(&self, n: usize) -> Result<RecentEvents, StoreError> {
+        let tail = self.read_tail(n)?;
+        let mut recent = RecentEvents {
+            skipped_lines: tail.skipped_lines,
+            ..RecentEvents::default()
+        };
+        for value in tail.events {
+            match serde_json::from_value::<Event>(value) {
+                Ok(event) => recent.events.push(event),
+                Err(_) => recent.skipped_lines += 1,
+            }
+        }
+        Ok(recent)
     }
 
     /// Like [`EventLog::read_last`], also counting lines that could not be parsed.
@@ -174,14 +209,11 @@ fn redact(value: &mut Value) {
 }
 
 fn open_append(path: &Path) -> io::Result<File> {
-    let mut options = OpenOptions::new();
-    options.read(true).append(true).create(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    options.open(path)
+    private_file_options()
+        .read(true)
+        .append(true)
+        .create(true)
+        .open(path)
 }
 
 fn ends_without_newline(file: &mut File) -> io::Result<bool> {
@@ -264,7 +296,10 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let log = EventLog::new(tmp.path().join("repair-events.jsonl"));
         log.append(&json!({"i": 1})).unwrap();
-        let mut file = OpenOptions::new().append(true).open(log.path()).unwrap();
+        let mut file = fs::OpenOptions::new()
+            .append(true)
+            .open(log.path())
+            .unwrap();
         file.write_all(b"{\"i\": 2, \"trunc").unwrap();
         log.append(&json!({"i": 3})).unwrap();
         let tail = log.read_tail(10).unwrap();

@@ -5,16 +5,20 @@
 //! live holder. Lock files are never unlinked: removing one while another process
 //! waits on it would let two processes "hold" different files with the same name.
 
-use std::fs::{File, OpenOptions, TryLockError};
+use std::fs::{File, TryLockError};
 use std::path::{Path, PathBuf};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use super::StoreError;
-use super::atomic::{ensure_private_dir, parent_dir};
+use super::atomic::parent_dir;
+use crate::util::private_fs::{ensure_private_dir, private_file_options};
 
 /// How long state writers wait for each other before giving up with a clear error.
 pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A wait longer than this is announced on stderr, once, with what is being waited for.
+const SAY_WAITING_AFTER: Duration = Duration::from_secs(1);
 
 const FIRST_BACKOFF: Duration = Duration::from_millis(1);
 const MAX_BACKOFF: Duration = Duration::from_millis(10);
@@ -33,6 +37,7 @@ impl ExclusiveLock {
         let file = open_lock_file(lock_path)?;
         let started = Instant::now();
         let mut backoff = FIRST_BACKOFF;
+        let mut said = false;
         loop {
             match file.try_lock() {
                 Ok(()) => {
@@ -47,6 +52,14 @@ impl ExclusiveLock {
                 }
             }
             let waited = started.elapsed();
+            if !said && waited >= SAY_WAITING_AFTER {
+                said = true;
+                crate::output::warn(&format!(
+                    "oauth-mux: waiting for another oauth-mux process to release {} (up to {} s)",
+                    describe(lock_path),
+                    timeout.as_secs()
+                ));
+            }
             if waited >= timeout {
                 return Err(StoreError::LockTimeout {
                     path: lock_path.to_path_buf(),
@@ -87,16 +100,28 @@ pub fn with_exclusive<R>(
 pub(crate) fn open_lock_file(lock_path: &Path) -> Result<File, StoreError> {
     let dir = parent_dir(lock_path);
     ensure_private_dir(&dir).map_err(|err| StoreError::io("create directory", &dir, err))?;
-    let mut options = OpenOptions::new();
-    options.read(true).write(true).create(true).truncate(false);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    options
+    private_file_options()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
         .open(lock_path)
         .map_err(|err| StoreError::io("open lock file", lock_path, err))
+}
+
+/// What a lock file guards, in words (file names only, never a directory).
+pub fn describe(lock_path: &Path) -> String {
+    let name = lock_path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let guarded = name.strip_suffix(".lock").unwrap_or(&name);
+    match guarded {
+        "health.json" => "the health store".to_owned(),
+        "repair-events.jsonl" => "the event log".to_owned(),
+        "daemon-snapshot.json" => "the stay-afloat tick (another tick is running)".to_owned(),
+        other => format!("the lock on {other}"),
+    }
 }
 
 /// The lock file guarding `path`: `<path>.lock`.

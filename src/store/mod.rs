@@ -6,6 +6,7 @@
 
 pub mod account_lock;
 pub mod atomic;
+pub mod config_file;
 pub mod error;
 pub mod events;
 pub mod health_file;

@@ -175,10 +175,19 @@ impl Lane<'_> {
                 "update lane: {label}: {j}"
             );
         } else {
+            // Not a refusal but an error: with --json, the JSON error on stdout.
+            let j: serde_json::Value = serde_json::from_str(&r.stdout).with_context(|| {
+                format!(
+                    "update lane: {label}: no JSON error: {}{}",
+                    r.stdout, r.stderr
+                )
+            })?;
             ensure!(
-                r.stderr.contains("cannot reach"),
-                "update lane: {label}: {}",
-                r.stderr
+                j["error"]["code"] == "network_error"
+                    && j["error"]["message"]
+                        .as_str()
+                        .is_some_and(|m| m.contains("cannot reach")),
+                "update lane: {label}: {j}"
             );
         }
         ensure!(

@@ -1,6 +1,7 @@
 //! Running the one non-interactive action stay-afloat and `repair run` may run:
 //! an admitted probe (or revalidation), through the one probe implementation
-//! (`probe::run_probe`), which classifies, records the evidence and logs it.
+//! (`probe::run_probe`), which classifies, records the evidence and logs it; or the
+//! refresh of an expired token (`oauth::refresh`, which writes it back and logs it).
 
 use serde::Serialize;
 use serde_json::Value;
@@ -15,7 +16,7 @@ use crate::probe::{ProbeRoute, run_probe};
 /// What running one action did.
 #[derive(Debug, Clone, Serialize)]
 pub struct ExecutionResult {
-    /// `probe` (revalidation is a probe too).
+    /// `probe` (revalidation is a probe too) or `refresh`.
     pub phase: &'static str,
     pub provider: String,
     pub account: String,
@@ -30,6 +31,9 @@ pub struct ExecutionResult {
     pub exit_code: Option<i32>,
     /// The probe's own report (selected fields).
     pub probe: Option<Value>,
+    /// The refresh's own report, when the action was a token refresh.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token_refresh: Option<Value>,
     pub error: Option<String>,
 }
 
@@ -37,7 +41,11 @@ impl ExecutionResult {
     /// The planned (not run) execution of a route's action, for plan-mode ticks.
     pub fn planned(route: &RouteReport) -> ExecutionResult {
         ExecutionResult {
-            phase: "probe",
+            phase: if route.action.kind == ActionKind::RefreshToken {
+                "refresh"
+            } else {
+                "probe"
+            },
             provider: route.route.provider.clone(),
             account: route.route.account.clone(),
             capability: route.route.capability.clone(),
@@ -49,19 +57,23 @@ impl ExecutionResult {
             ok: false,
             exit_code: None,
             probe: None,
+            token_refresh: None,
             error: None,
         }
     }
 }
 
-/// Whether a route's action is one an executor may run without a human.
+/// Whether a route's action is one an executor may run without a human: a probe (or
+/// revalidation) of a capability, or the refresh of an expired token.
 pub fn is_runnable_probe(route: &RouteReport) -> bool {
-    matches!(
-        route.action.kind,
-        ActionKind::ProbeNeeded | ActionKind::RevalidationNeeded
-    ) && route.action.command.is_some()
-        && !route.action.interactive
-        && route.route.capability.is_some()
+    let runnable = match route.action.kind {
+        ActionKind::ProbeNeeded | ActionKind::RevalidationNeeded => {
+            route.route.capability.is_some()
+        }
+        ActionKind::RefreshToken => true,
+        _ => false,
+    };
+    runnable && route.action.command.is_some() && !route.action.interactive
 }
 
 /// Run the route's probe and report what happened. The caller has checked
@@ -91,6 +103,9 @@ pub fn execute_action(
         ));
         return result;
     };
+    if route.action.kind == ActionKind::RefreshToken {
+        return execute_refresh(ctx, loaded, &key, result);
+    }
     let outcome = run_probe(
         &ctx.dirs,
         ProbeRoute {
@@ -115,6 +130,41 @@ pub fn execute_action(
             result.error = Some(format!(
                 "{key}: the probe could not record its evidence: {e:#}"
             ));
+        }
+    }
+    result
+}
+
+/// Refresh the route's account (the action of an expired token whose writeback is admitted).
+fn execute_refresh(
+    ctx: &Context,
+    loaded: &Loaded,
+    key: &RouteKey,
+    mut result: ExecutionResult,
+) -> ExecutionResult {
+    let target = crate::oauth::target_for(
+        &loaded.config,
+        &ctx.dirs.data_dir,
+        &key.provider,
+        &key.account,
+        &|n| std::env::var(n).ok(),
+    );
+    match target {
+        Err(not) => result.error = Some(format!("{key}: {}", not.message)),
+        Ok(target) => {
+            let report = crate::oauth::refresh(
+                &ctx.dirs,
+                &target,
+                crate::model::refresh::RefreshTrigger::Keepalive,
+                None,
+            );
+            result.executed = report.http_status.is_some() || report.outcome.ok();
+            result.ok = report.outcome.ok();
+            result.exit_code = Some(i32::from(report.exit_code().code()));
+            if !result.ok {
+                result.error = Some(report.message.clone());
+            }
+            result.token_refresh = serde_json::to_value(&report).ok();
         }
     }
     result

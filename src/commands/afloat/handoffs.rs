@@ -2,14 +2,14 @@
 //! `stay-afloat handoff ack|clear`.
 
 use serde::Serialize;
-use serde_json::Value;
 
 use super::record::{Outcome, scope_event};
 use super::tick::HANDOFF_SCAN_EVENTS;
 use crate::cli::{EventsArgs, HandoffTarget, HandoffsArgs};
 use crate::commands::context::Context;
 use crate::exit::Failure;
-use crate::model::schedule::{HANDOFF_KIND, HandoffScope, handoff_history, pending_handoffs};
+use crate::model::event::{Event, EventKind};
+use crate::model::schedule::{HandoffScope, handoff_history, pending_handoffs};
 use crate::output;
 use crate::store::events::EventLog;
 
@@ -17,49 +17,126 @@ fn log(ctx: &Context) -> EventLog {
     EventLog::new(ctx.dirs.events_file())
 }
 
-fn lines(events: &[&Value], empty: &str) -> String {
+fn lines(events: &[Event], empty: &str) -> String {
     if events.is_empty() {
         return empty.to_owned();
     }
-    events
-        .iter()
-        .map(|e| serde_json::to_string(e).unwrap_or_default())
-        .collect::<Vec<_>>()
-        .join("\n")
+    events.iter().map(event_line).collect::<Vec<_>>().join("\n")
+}
+
+/// One event as a line for a person: time, kind, what it was about, how it ended.
+fn event_line(e: &Event) -> String {
+    let ts = e.ts.strftime("%Y-%m-%d %H:%M:%S");
+    let (kind, about, outcome) = match &e.kind {
+        EventKind::Probe(p) => (
+            "probe",
+            p.route.clone(),
+            format!(
+                "{}{}",
+                p.outcome,
+                p.class
+                    .as_deref()
+                    .map(|c| format!(" ({c})"))
+                    .unwrap_or_default()
+            ),
+        ),
+        EventKind::TokenRefresh(t) => (
+            "token_refresh",
+            t.route.clone(),
+            format!(
+                "{}{}",
+                t.outcome.as_str(),
+                t.reason
+                    .as_deref()
+                    .map(|r| format!(" ({r})"))
+                    .unwrap_or_default()
+            ),
+        ),
+        EventKind::HealthReset {
+            key,
+            removed,
+            outcome,
+        } => (
+            "health_reset",
+            key.clone(),
+            format!("{} ({removed} removed)", outcome.outcome),
+        ),
+        EventKind::LaunchReselect { route, reason } => {
+            ("launch_reselect", route.clone(), reason.clone())
+        }
+        EventKind::Login(l) => (
+            "login",
+            format!("{}:{}", l.provider, l.account),
+            format!("{} (credentials {})", l.outcome.outcome, l.credentials),
+        ),
+        EventKind::ConfigEdited(c) => (
+            "config_edited",
+            c.action.clone(),
+            if c.changed.is_empty() {
+                "nothing changed".to_owned()
+            } else {
+                c.changed.join(", ")
+            },
+        ),
+        EventKind::RepairRun(r) | EventKind::DaemonExecution(r) | EventKind::DaemonHandoff(r) => {
+            let kind = match &e.kind {
+                EventKind::RepairRun(_) => "repair_run",
+                EventKind::DaemonExecution(_) => "daemon_execution",
+                _ => "handoff",
+            };
+            let about = r.route.as_ref().map_or_else(
+                || {
+                    [&r.scope.provider, &r.scope.account]
+                        .iter()
+                        .filter_map(|f| f.as_deref())
+                        .collect::<Vec<_>>()
+                        .join(":")
+                },
+                |f| f.route.clone(),
+            );
+            let reason = r
+                .outcome
+                .reason
+                .as_deref()
+                .map(|why| format!(" ({why})"))
+                .unwrap_or_default();
+            (kind, about, format!("{}{reason}", r.outcome.outcome))
+        }
+    };
+    format!("{ts}  {kind:<16} {about:<28} {outcome}")
 }
 
 #[derive(Serialize)]
 struct EventsOutput {
-    events: Vec<Value>,
+    events: Vec<Event>,
     skipped_lines: usize,
 }
 
 /// `daemon events [--limit N]`: the last N events, oldest first.
 pub fn events(args: &EventsArgs) -> anyhow::Result<()> {
     let ctx = Context::from_env()?;
-    let tail = log(&ctx).read_tail(args.limit).map_err(Failure::from)?;
+    let recent = log(&ctx).read_recent(args.limit).map_err(Failure::from)?;
     let out = EventsOutput {
-        events: tail.events,
-        skipped_lines: tail.skipped_lines,
+        events: recent.events,
+        skipped_lines: recent.skipped_lines,
     };
-    output::emit(args.json, &out, |o| {
-        lines(&o.events.iter().collect::<Vec<_>>(), "no events recorded")
-    })
+    output::emit(args.json, &out, |o| lines(&o.events, "no events recorded"))
 }
 
 #[derive(Serialize)]
 struct HandoffsOutput {
     all: bool,
     pending: usize,
-    handoffs: Vec<Value>,
+    handoffs: Vec<Event>,
 }
 
 /// `stay-afloat handoffs [--all] [--limit N]` (and `daemon handoffs`).
 pub fn handoffs(args: &HandoffsArgs) -> anyhow::Result<()> {
     let ctx = Context::from_env()?;
     let events = log(&ctx)
-        .read_last(HANDOFF_SCAN_EVENTS)
-        .map_err(Failure::from)?;
+        .read_recent(HANDOFF_SCAN_EVENTS)
+        .map_err(Failure::from)?
+        .events;
     let pending = pending_handoffs(&events);
     let chosen = if args.all {
         handoff_history(&events)
@@ -74,7 +151,7 @@ pub fn handoffs(args: &HandoffsArgs) -> anyhow::Result<()> {
     };
     output::emit(args.json, &out, |o| {
         lines(
-            &o.handoffs.iter().collect::<Vec<_>>(),
+            &o.handoffs,
             if o.all {
                 "no handoffs recorded"
             } else {
@@ -116,10 +193,13 @@ pub fn settle(target: &HandoffTarget, clear: bool) -> anyhow::Result<()> {
     } else {
         "handoff_acknowledged"
     };
-    let events = log.read_last(HANDOFF_SCAN_EVENTS).map_err(Failure::from)?;
+    let events = log
+        .read_recent(HANDOFF_SCAN_EVENTS)
+        .map_err(Failure::from)?
+        .events;
     let matched: Vec<HandoffScope> = pending_handoffs(&events)
         .into_iter()
-        .map(HandoffScope::of)
+        .map(Event::scope)
         .filter(|s| s.matches(&filter))
         .collect();
     let scopes = if matched.is_empty() {
@@ -130,7 +210,6 @@ pub fn settle(target: &HandoffTarget, clear: bool) -> anyhow::Result<()> {
     let mut recorded = true;
     for scope in &scopes {
         let event = scope_event(
-            HANDOFF_KIND,
             ctx.now,
             scope,
             &Outcome {
@@ -144,12 +223,15 @@ pub fn settle(target: &HandoffTarget, clear: bool) -> anyhow::Result<()> {
                 executed: false,
             },
         );
-        recorded &= log.append(&event).is_ok();
+        recorded &= log.record(&event).is_ok();
     }
-    let after = log.read_last(HANDOFF_SCAN_EVENTS).map_err(Failure::from)?;
+    let after = log
+        .read_recent(HANDOFF_SCAN_EVENTS)
+        .map_err(Failure::from)?
+        .events;
     let still_pending = pending_handoffs(&after)
         .into_iter()
-        .any(|e| HandoffScope::of(e).matches(&filter));
+        .any(|e| e.scope().matches(&filter));
     let out = HandoffSettleOutput {
         ok: recorded,
         action: if clear { "clear" } else { "ack" },

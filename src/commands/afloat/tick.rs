@@ -7,17 +7,20 @@ use serde_json::Value;
 
 use super::execute::{ExecutionResult, execute_action, is_runnable_probe};
 use super::next::{Claim, claim_for};
-use super::record::{Outcome, route_event, scope_of};
+use super::record::{Outcome, RouteEventKind, route_event, scope_of};
 use crate::cli::Selectors;
 use crate::commands::context::Context;
 use crate::commands::evaluate::{Evaluation, RouteReport, evaluate};
 use crate::commands::facts::{RouteId, describe_status};
 use crate::evidence::append_event;
 use crate::model::budget::{Admission, AdmissionVerdict};
+use crate::model::event::Event;
 use crate::model::health::RouteStatus;
-use crate::model::repair::{RouteAction, Writeback};
+use crate::model::refresh::Writeback;
+use crate::model::repair::RouteAction;
 use crate::model::schedule::{
-    HANDOFF_KIND, HandoffScope, ScheduleReason, earliest_wake, pending_handoffs, route_schedule,
+    HandoffScope, ScheduleReason, StepRoute, TickStep, choose_step, earliest_wake,
+    pending_handoffs, route_schedule,
 };
 use crate::output;
 use crate::store::account_lock::AccountLock;
@@ -93,7 +96,7 @@ pub struct TickMode {
     pub tick_index: u32,
 }
 
-/// What the tick will do (or would do, in plan mode).
+/// What the tick will do (or would do, in plan mode): the core's choice, over the routes.
 enum Step<'a> {
     Execute(&'a RouteReport),
     Handoff(&'a RouteReport),
@@ -101,38 +104,34 @@ enum Step<'a> {
     Nothing,
 }
 
-fn needs_human(route: &RouteReport) -> bool {
-    route.action.mediation == Some("user_handoff")
-}
-
-fn choose_step<'a>(eval: &'a Evaluation, pending: &[HandoffScope]) -> Step<'a> {
+fn choose<'a>(eval: &'a Evaluation, pending: &[HandoffScope]) -> Step<'a> {
     let profile = eval.request.profile.as_deref();
-    if let Some(r) = eval
+    let routes: Vec<StepRoute> = eval
         .routes
         .iter()
-        .find(|r| is_runnable_probe(r) && r.daemon_repair.admitted)
-    {
-        return Step::Execute(r);
-    }
-    let human: Vec<&RouteReport> = eval.routes.iter().filter(|r| needs_human(r)).collect();
-    match human
-        .iter()
-        .find(|r| !pending.contains(&scope_of(profile, r)))
-    {
-        Some(r) => Step::Handoff(r),
-        None if !human.is_empty() => Step::HandoffPending,
-        None => Step::Nothing,
+        .map(|r| StepRoute {
+            admitted_probe: is_runnable_probe(r) && r.daemon_repair.admitted,
+            needs_human: r.action.mediation == Some("user_handoff"),
+            scope: scope_of(profile, r),
+        })
+        .collect();
+    match choose_step(&routes, pending) {
+        TickStep::Execute(i) => Step::Execute(&eval.routes[i]),
+        TickStep::Handoff(i) => Step::Handoff(&eval.routes[i]),
+        TickStep::HandoffPending => Step::HandoffPending,
+        TickStep::Nothing => Step::Nothing,
     }
 }
 
 /// Pending handoffs in the event log, as scopes.
 pub fn pending_scopes(ctx: &Context) -> Vec<HandoffScope> {
     let events = EventLog::new(ctx.dirs.events_file())
-        .read_last(HANDOFF_SCAN_EVENTS)
-        .unwrap_or_default();
+        .read_recent(HANDOFF_SCAN_EVENTS)
+        .unwrap_or_default()
+        .events;
     pending_handoffs(&events)
         .into_iter()
-        .map(HandoffScope::of)
+        .map(Event::scope)
         .collect()
 }
 
@@ -167,7 +166,7 @@ pub fn run_tick(ctx: &Context, selectors: &Selectors, mode: TickMode) -> anyhow:
             "a route is selectable; nothing to do".to_owned(),
         )
     } else {
-        match (choose_step(&eval, &pending), mode.execute) {
+        match (choose(&eval, &pending), mode.execute) {
             (Step::Execute(r), false) => {
                 executions.push(ExecutionResult::planned(r));
                 (
@@ -184,8 +183,8 @@ pub fn run_tick(ctx: &Context, selectors: &Selectors, mode: TickMode) -> anyhow:
                 };
                 append_event(
                     &ctx.dirs,
-                    route_event(
-                        "daemon_execution",
+                    &route_event(
+                        RouteEventKind::DaemonExecution,
                         ctx.now,
                         profile.as_deref(),
                         Some(r),
@@ -217,8 +216,8 @@ pub fn run_tick(ctx: &Context, selectors: &Selectors, mode: TickMode) -> anyhow:
             (Step::Handoff(r), true) => {
                 append_event(
                     &ctx.dirs,
-                    route_event(
-                        HANDOFF_KIND,
+                    &route_event(
+                        RouteEventKind::DaemonHandoff,
                         ctx.now,
                         profile.as_deref(),
                         Some(r),
@@ -363,8 +362,8 @@ fn settle_selectable_handoffs(ctx: &Context, eval: &Evaluation, pending: &mut Ve
         if pending.contains(&scope) {
             append_event(
                 &ctx.dirs,
-                route_event(
-                    HANDOFF_KIND,
+                &route_event(
+                    RouteEventKind::DaemonHandoff,
                     ctx.now,
                     profile,
                     Some(r),

@@ -1,0 +1,671 @@
+//! Pure summary of one session artifact: counts, the accounts involved, a verdict and the
+//! next action. No I/O and no clock: the frames are the only input.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use super::session::{Artifact, Frame, HarnessKind};
+
+/// What the session proves, from the strongest claim down.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// A failover-class response was held back and the same request succeeded on another
+    /// account: the harness never saw the failure.
+    SuccessfulLiveQuotaHandoff,
+    /// Usage crossed the threshold and the next request went to another account before any
+    /// failure.
+    ProactiveHandoff,
+    /// A failover-class response happened and no other account carried the request, or the
+    /// harness saw the failure.
+    QuotaHandoffFailed,
+    /// Every account of the profile was spent; the harness got one clear error.
+    PoolExhausted,
+    /// Traffic went through the proxy and no account needed replacing.
+    NoHandoffNeeded,
+    /// The harness ran but sent nothing through the proxy.
+    NoProxyTraffic,
+    /// The artifact has no `session_ended`: the session is running or oauth-mux was killed.
+    SessionIncomplete,
+    /// The artifact holds no `session_started` frame.
+    NotAManagedSession,
+}
+
+/// One account switch, as recorded.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct HandoffView {
+    pub from: Option<String>,
+    pub to: String,
+    pub reason: String,
+}
+
+/// The summary `codex status-latest --json` / `claude status-latest --json` prints.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Summary {
+    pub harness: HarnessKind,
+    /// Artifact file name (no directory).
+    pub artifact: String,
+    pub frames: usize,
+    pub skipped_lines: usize,
+    pub started_at: Option<String>,
+    pub ended_at: Option<String>,
+    pub profile: Option<String>,
+    /// The account elected at launch.
+    pub launch_account: Option<String>,
+    /// Accounts that carried at least one turn, in first-use order.
+    pub accounts_used: Vec<String>,
+    pub proxy_turns: usize,
+    pub turns_by_account: BTreeMap<String, usize>,
+    pub turns_by_status: BTreeMap<u16, usize>,
+    pub turns_by_classification: BTreeMap<String, usize>,
+    /// Responses held back from the harness (replayed elsewhere or replaced by one error).
+    pub withheld_turns: usize,
+    /// Failover-class responses (quota, long rate limit, dead auth, tier) seen.
+    pub failover_class_turns: usize,
+    /// Failover-class responses that reached the harness anyway.
+    pub failover_class_delivered: usize,
+    pub quota_observations: usize,
+    pub handoffs: Vec<HandoffView>,
+    pub pool_exhausted: bool,
+    pub earliest_reset: Option<String>,
+    pub refused_requests: usize,
+    pub unsupported_transport_answers: usize,
+    /// Requests that waited out a short rate limit (every account refused, one briefly).
+    pub rate_limit_waits: usize,
+    /// Error events that arrived after content had reached the harness (not replayable).
+    pub stream_errors_after_content: usize,
+    /// Tokens refreshed because an account met a 401 mid-session (the harness never saw it).
+    pub token_refreshes: usize,
+    pub exit_code: Option<i32>,
+    pub signal: Option<i32>,
+    /// True when the harness probably showed the user a provider failure.
+    pub user_visible_failure_likely: bool,
+    pub verdict: Verdict,
+    /// Machine-readable next step.
+    pub next_action: &'static str,
+    /// The same, for a human.
+    pub next_action_hint: String,
+    /// Commands to run next (may be empty).
+    pub next_commands: Vec<String>,
+}
+
+/// How a `proxy_turn`'s classification label is treated by the summary.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum TurnClass {
+    Success,
+    /// Quota, long rate limit, dead auth, tier: the account is replaced.
+    Failover,
+    /// Overload / 5xx: retried in place.
+    Transient,
+    Other,
+}
+
+/// Classification labels (the model's `Classification::label` plus the proxy's own) whose
+/// response makes the proxy replace the account: quota, rate limits, dead credentials and
+/// the account-scoped degradations.
+const FAILOVER_LABELS: [&str; 15] = [
+    "quota_exhausted",
+    "rate_limited",
+    "short_rate_limit",
+    "windowless_rate_limit",
+    "token_revoked",
+    "account_deleted",
+    "auth_permanently_failed",
+    "credential_unavailable",
+    "tier_insufficient",
+    "subscription_paused",
+    "scope_insufficient",
+    "audience_mismatch",
+    "terms_required",
+    "step_up_required",
+    "pending_verification",
+];
+
+fn turn_class(classification: &str, status: u16) -> TurnClass {
+    match classification {
+        "success" => TurnClass::Success,
+        "provider_degraded" => TurnClass::Transient,
+        c if FAILOVER_LABELS.contains(&c) => TurnClass::Failover,
+        "" if (200..300).contains(&status) => TurnClass::Success,
+        _ => TurnClass::Other,
+    }
+}
+
+/// Summarize one artifact.
+pub fn summarize(harness: HarnessKind, artifact: &Artifact) -> Summary {
+    let mut s = Summary {
+        harness,
+        artifact: artifact.name.clone(),
+        frames: artifact.records.len(),
+        skipped_lines: artifact.skipped_lines,
+        started_at: None,
+        ended_at: None,
+        profile: None,
+        launch_account: None,
+        accounts_used: Vec::new(),
+        proxy_turns: 0,
+        turns_by_account: BTreeMap::new(),
+        turns_by_status: BTreeMap::new(),
+        turns_by_classification: BTreeMap::new(),
+        withheld_turns: 0,
+        failover_class_turns: 0,
+        failover_class_delivered: 0,
+        quota_observations: 0,
+        handoffs: Vec::new(),
+        pool_exhausted: false,
+        earliest_reset: None,
+        refused_requests: 0,
+        unsupported_transport_answers: 0,
+        rate_limit_waits: 0,
+        stream_errors_after_content: 0,
+        token_refreshes: 0,
+        exit_code: None,
+        signal: None,
+        user_visible_failure_likely: false,
+        verdict: Verdict::NotAManagedSession,
+        next_action: "",
+        next_action_hint: String::new(),
+        next_commands: Vec::new(),
+    };
+    // Failover-class turns "recovered" when a later delivered success came from another
+    // account than the first that failed: the session moved. A success on that same
+    // account (after an in-place retry, or a short rate limit waited out while every
+    // account was briefly limited) is no handoff.
+    let mut pending_failures: Vec<String> = Vec::new();
+    let mut recovered_after_failure = false;
+    let mut started = false;
+    let mut ended = false;
+    for record in &artifact.records {
+        match &record.frame {
+            Frame::SessionStarted {
+                profile, account, ..
+            } => {
+                started = true;
+                s.started_at = Some(record.ts.clone());
+                s.profile = Some(profile.clone());
+                s.launch_account = Some(account.clone());
+            }
+            Frame::ProxyTurn {
+                account,
+                status,
+                classification,
+                delivered_to_harness,
+                ..
+            } => {
+                s.proxy_turns += 1;
+                *s.turns_by_account.entry(account.clone()).or_default() += 1;
+                *s.turns_by_status.entry(*status).or_default() += 1;
+                *s.turns_by_classification
+                    .entry(classification.clone())
+                    .or_default() += 1;
+                if !s.accounts_used.contains(account) {
+                    s.accounts_used.push(account.clone());
+                }
+                if !delivered_to_harness {
+                    s.withheld_turns += 1;
+                }
+                match turn_class(classification, *status) {
+                    TurnClass::Failover => {
+                        s.failover_class_turns += 1;
+                        if *delivered_to_harness {
+                            s.failover_class_delivered += 1;
+                        }
+                        pending_failures.push(account.clone());
+                    }
+                    TurnClass::Success if *delivered_to_harness => {
+                        if pending_failures
+                            .first()
+                            .is_some_and(|first| first != account)
+                        {
+                            recovered_after_failure = true;
+                        }
+                        pending_failures.clear();
+                    }
+                    // Any other answer the harness saw ended its request (a 400, a 529
+                    // after the retries): its earlier failures are no one else's.
+                    _ if *delivered_to_harness => pending_failures.clear(),
+                    _ => {}
+                }
+            }
+            Frame::QuotaObserved { .. } => s.quota_observations += 1,
+            Frame::Handoff { from, to, reason } => s.handoffs.push(HandoffView {
+                from: from.clone(),
+                to: to.clone(),
+                reason: reason.clone(),
+            }),
+            Frame::PoolExhausted { earliest_reset, .. } => {
+                s.pool_exhausted = true;
+                if earliest_reset.is_some() {
+                    s.earliest_reset = earliest_reset.clone();
+                }
+            }
+            Frame::UnsupportedTransport { .. } => s.unsupported_transport_answers += 1,
+            Frame::RateLimitWait { .. } => s.rate_limit_waits += 1,
+            Frame::HeldResponseDelivered {
+                status,
+                classification,
+                ..
+            } => {
+                s.withheld_turns = s.withheld_turns.saturating_sub(1);
+                if turn_class(classification, *status) == TurnClass::Failover {
+                    s.failover_class_delivered += 1;
+                }
+            }
+            Frame::StreamErrorAfterContent { .. } => s.stream_errors_after_content += 1,
+            Frame::Refused { .. } => s.refused_requests += 1,
+            Frame::TokenRefresh { .. } => s.token_refreshes += 1,
+            Frame::SessionEnded { exit_code, signal } => {
+                ended = true;
+                s.ended_at = Some(record.ts.clone());
+                s.exit_code = Some(*exit_code);
+                s.signal = *signal;
+            }
+        }
+    }
+    let unrecovered_failure = !pending_failures.is_empty();
+    s.user_visible_failure_likely = s.failover_class_delivered > 0
+        || s.pool_exhausted
+        || s.stream_errors_after_content > 0
+        || (ended && unrecovered_failure);
+    let proactive = s
+        .handoffs
+        .iter()
+        .any(|h| h.from.is_some() && h.reason == "usage_threshold");
+    s.verdict = if !started {
+        Verdict::NotAManagedSession
+    } else if s.pool_exhausted {
+        Verdict::PoolExhausted
+    } else if s.failover_class_delivered > 0 || (s.failover_class_turns > 0 && unrecovered_failure)
+    {
+        if ended {
+            Verdict::QuotaHandoffFailed
+        } else {
+            Verdict::SessionIncomplete
+        }
+    } else if s.failover_class_turns > 0 && recovered_after_failure {
+        Verdict::SuccessfulLiveQuotaHandoff
+    } else if proactive {
+        Verdict::ProactiveHandoff
+    } else if !ended {
+        Verdict::SessionIncomplete
+    } else if s.proxy_turns == 0 {
+        Verdict::NoProxyTraffic
+    } else {
+        Verdict::NoHandoffNeeded
+    };
+    let (action, hint, commands) = next_action(harness, &s);
+    s.next_action = action;
+    s.next_action_hint = hint;
+    s.next_commands = commands;
+    s
+}
+
+fn next_action(harness: HarnessKind, s: &Summary) -> (&'static str, String, Vec<String>) {
+    let profile = s.profile.as_deref().unwrap_or(match harness {
+        HarnessKind::Codex => "codex-max",
+        HarnessKind::Claude => "claude",
+    });
+    let explain = format!("oauth-mux route explain --profile {profile}");
+    let health = "oauth-mux health".to_string();
+    match s.verdict {
+        Verdict::SuccessfulLiveQuotaHandoff => (
+            "none",
+            "the handoff worked; the spent account stays benched until its window resets".into(),
+            vec![explain],
+        ),
+        Verdict::ProactiveHandoff => (
+            "none",
+            "usage crossed the threshold and the session moved before any failure".into(),
+            vec![explain],
+        ),
+        Verdict::NoHandoffNeeded => ("none", "nothing to do".into(), Vec::new()),
+        Verdict::QuotaHandoffFailed => (
+            "repair_route_health_or_add_fallback_account",
+            "an account failed and no other account of the profile carried the request; repair the failing route or add a fallback account".into(),
+            vec![explain, format!("oauth-mux repair-plan --profile {profile}")],
+        ),
+        Verdict::PoolExhausted => (
+            "wait_for_reset_or_add_account",
+            match &s.earliest_reset {
+                Some(at) => format!("every account of the profile is spent; the earliest resets at {at}"),
+                None => "every account of the profile is spent; no reset time was reported".into(),
+            },
+            vec![explain, health],
+        ),
+        Verdict::NoProxyTraffic => (
+            "check_harness_configuration",
+            format!(
+                "{} sent nothing through the proxy; a setting of its own may point it elsewhere",
+                harness.name()
+            ),
+            vec![format!("oauth-mux doctor runtime --provider {}", harness.name())],
+        ),
+        Verdict::SessionIncomplete => (
+            "wait_or_inspect",
+            "the session has not ended (still running, or oauth-mux was killed)".into(),
+            vec![health],
+        ),
+        Verdict::NotAManagedSession => (
+            "run_a_managed_session",
+            "the artifact holds no session_started frame".into(),
+            vec![format!("oauth-mux {}", harness.name())],
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::session::{Record, UsageWindow};
+
+    fn rec(frame: Frame) -> Record {
+        Record {
+            v: 1,
+            ts: "2026-11-22T05:00:00Z".into(),
+            frame,
+        }
+    }
+
+    fn started(account: &str) -> Frame {
+        Frame::SessionStarted {
+            harness: HarnessKind::Codex,
+            oauth_mux_version: "0.3.0".into(),
+            profile: "codex-max".into(),
+            account: account.into(),
+            pool: vec!["max-1".into(), "max-2".into()],
+            auth_kind: "chatgpt".into(),
+            child_config: "overlay".into(),
+            side_traffic_disabled: false,
+            isolated_config: false,
+        }
+    }
+
+    fn turn(account: &str, status: u16, class: &str, delivered: bool) -> Frame {
+        Frame::ProxyTurn {
+            account: account.into(),
+            method: "POST".into(),
+            path_kind: "responses".into(),
+            status,
+            classification: class.into(),
+            delivered_to_harness: delivered,
+        }
+    }
+
+    fn handoff(from: &str, to: &str, reason: &str) -> Frame {
+        Frame::Handoff {
+            from: Some(from.into()),
+            to: to.into(),
+            reason: reason.into(),
+        }
+    }
+
+    fn ended(code: i32) -> Frame {
+        Frame::SessionEnded {
+            exit_code: code,
+            signal: None,
+        }
+    }
+
+    fn run(frames: Vec<Frame>) -> Summary {
+        let artifact = Artifact {
+            name: "codex-1-1.ndjson".into(),
+            records: frames.into_iter().map(rec).collect(),
+            skipped_lines: 0,
+        };
+        summarize(HarnessKind::Codex, &artifact)
+    }
+
+    #[test]
+    fn withheld_quota_then_success_elsewhere_is_a_live_handoff() {
+        let s = run(vec![
+            started("max-1"),
+            turn("max-1", 429, "quota_exhausted", false),
+            handoff("max-1", "max-2", "quota_exhausted"),
+            turn("max-2", 200, "success", true),
+            ended(0),
+        ]);
+        assert_eq!(s.verdict, Verdict::SuccessfulLiveQuotaHandoff);
+        assert_eq!(s.next_action, "none");
+        assert_eq!(s.accounts_used, vec!["max-1", "max-2"]);
+        assert_eq!(s.withheld_turns, 1);
+        assert!(!s.user_visible_failure_likely);
+        assert_eq!(s.turns_by_status.get(&429), Some(&1));
+    }
+
+    #[test]
+    fn quota_delivered_to_harness_is_a_failed_handoff() {
+        let s = run(vec![
+            started("max-1"),
+            turn("max-1", 429, "quota_exhausted", true),
+            ended(1),
+        ]);
+        assert_eq!(s.verdict, Verdict::QuotaHandoffFailed);
+        assert_eq!(s.next_action, "repair_route_health_or_add_fallback_account");
+        assert!(s.user_visible_failure_likely);
+    }
+
+    #[test]
+    fn withheld_failure_without_later_success_is_a_failed_handoff() {
+        let s = run(vec![
+            started("max-1"),
+            turn("max-1", 401, "token_revoked", false),
+            ended(1),
+        ]);
+        assert_eq!(s.verdict, Verdict::QuotaHandoffFailed);
+    }
+
+    #[test]
+    fn success_on_the_same_account_is_not_a_handoff() {
+        let s = run(vec![
+            started("max-1"),
+            turn("max-1", 429, "rate_limited", false),
+            turn("max-1", 200, "success", true),
+            ended(0),
+        ]);
+        assert_eq!(s.verdict, Verdict::NoHandoffNeeded);
+        assert!(!s.user_visible_failure_likely);
+    }
+
+    #[test]
+    fn a_waited_out_rate_limit_is_counted_and_needs_nothing() {
+        let s = run(vec![
+            started("max-1"),
+            turn("max-1", 429, "short_rate_limit", false),
+            Frame::RateLimitWait {
+                account: "max-1".into(),
+                wait_ms: 1000,
+            },
+            turn("max-1", 200, "success", true),
+            ended(0),
+        ]);
+        assert_eq!(s.rate_limit_waits, 1);
+        assert_eq!(s.verdict, Verdict::NoHandoffNeeded);
+        assert!(!s.user_visible_failure_likely);
+    }
+
+    #[test]
+    fn a_wait_is_a_handoff_only_when_another_account_than_the_first_to_fail_answers() {
+        // (max-1's refusal, the account waited for, the account that answered, verdict)
+        let cases = [
+            // Both briefly limited; max-1's limit lifts first and it answers: no move.
+            (
+                "short_rate_limit",
+                "max-1",
+                "max-1",
+                Verdict::NoHandoffNeeded,
+            ),
+            // max-1 limited for longer: the request waits for max-2, which answers.
+            (
+                "short_rate_limit",
+                "max-2",
+                "max-2",
+                Verdict::SuccessfulLiveQuotaHandoff,
+            ),
+            // max-1 spent, max-2 briefly limited: waited for, it answers.
+            (
+                "quota_exhausted",
+                "max-2",
+                "max-2",
+                Verdict::SuccessfulLiveQuotaHandoff,
+            ),
+        ];
+        for (first, waited_for, answered, verdict) in cases {
+            let s = run(vec![
+                started("max-1"),
+                turn("max-1", 429, first, false),
+                handoff("max-1", "max-2", first),
+                turn("max-2", 429, "short_rate_limit", false),
+                Frame::RateLimitWait {
+                    account: waited_for.into(),
+                    wait_ms: 1000,
+                },
+                turn(answered, 200, "success", true),
+                ended(0),
+            ]);
+            assert_eq!(s.rate_limit_waits, 1);
+            assert_eq!(s.verdict, verdict, "{first}, waited for {waited_for}");
+            assert!(!s.user_visible_failure_likely);
+        }
+    }
+
+    #[test]
+    fn a_request_that_ended_otherwise_leaves_no_failure_behind() {
+        // R1: max-1 windowless, max-2 answers 400 (the harness sees it). R2: max-2 spent,
+        // max-1 answers: a live handoff, judged by R2's own first failure.
+        let s = run(vec![
+            started("max-1"),
+            turn("max-1", 429, "windowless_rate_limit", false),
+            handoff("max-1", "max-2", "windowless_rate_limit"),
+            turn("max-2", 400, "unknown_4xx", true),
+            turn("max-2", 429, "quota_exhausted", false),
+            handoff("max-2", "max-1", "quota_exhausted"),
+            turn("max-1", 200, "success", true),
+            ended(0),
+        ]);
+        assert_eq!(s.verdict, Verdict::SuccessfulLiveQuotaHandoff);
+    }
+
+    #[test]
+    fn a_held_refusal_delivered_after_all_is_a_visible_failure() {
+        let s = run(vec![
+            started("max-1"),
+            turn("max-1", 429, "windowless_rate_limit", false),
+            handoff("max-1", "max-2", "windowless_rate_limit"),
+            turn("max-2", 429, "quota_exhausted", false),
+            Frame::HeldResponseDelivered {
+                account: "max-1".into(),
+                status: 429,
+                classification: "windowless_rate_limit".into(),
+            },
+            ended(1),
+        ]);
+        assert_eq!(s.withheld_turns, 1);
+        assert_eq!(s.failover_class_delivered, 1);
+        assert_eq!(s.verdict, Verdict::QuotaHandoffFailed);
+        assert!(s.user_visible_failure_likely);
+    }
+
+    #[test]
+    fn an_error_after_content_is_likely_visible() {
+        let s = run(vec![
+            started("max-1"),
+            turn("max-1", 200, "success", true),
+            Frame::StreamErrorAfterContent {
+                account: "max-1".into(),
+                status: 429,
+                classification: "quota_exhausted".into(),
+            },
+            ended(1),
+        ]);
+        assert_eq!(s.stream_errors_after_content, 1);
+        assert!(s.user_visible_failure_likely);
+    }
+
+    #[test]
+    fn pool_exhausted_reports_the_reset() {
+        let s = run(vec![
+            started("max-1"),
+            turn("max-1", 429, "quota_exhausted", false),
+            handoff("max-1", "max-2", "quota_exhausted"),
+            turn("max-2", 429, "quota_exhausted", false),
+            Frame::PoolExhausted {
+                earliest_reset: Some("2026-11-22T06:00:00Z".into()),
+                repair_command: "oauth-mux route explain --profile codex-max".into(),
+            },
+            ended(1),
+        ]);
+        assert_eq!(s.verdict, Verdict::PoolExhausted);
+        assert_eq!(s.next_action, "wait_for_reset_or_add_account");
+        assert!(s.next_action_hint.contains("2026-11-22T06:00:00Z"));
+        assert!(s.user_visible_failure_likely);
+    }
+
+    #[test]
+    fn usage_threshold_switch_is_proactive() {
+        let s = run(vec![
+            started("max-1"),
+            turn("max-1", 200, "success", true),
+            Frame::QuotaObserved {
+                account: "max-1".into(),
+                windows: vec![UsageWindow {
+                    window: "primary".into(),
+                    used_percent: 97.0,
+                    resets_in_seconds: Some(600),
+                    window_minutes: None,
+                }],
+            },
+            handoff("max-1", "max-2", "usage_threshold"),
+            turn("max-2", 200, "success", true),
+            ended(0),
+        ]);
+        assert_eq!(s.verdict, Verdict::ProactiveHandoff);
+        assert_eq!(s.quota_observations, 1);
+    }
+
+    #[test]
+    fn labels_are_sorted_into_failover_transient_and_other() {
+        for label in FAILOVER_LABELS {
+            assert_eq!(turn_class(label, 429), TurnClass::Failover, "{label}");
+        }
+        assert_eq!(turn_class("success", 200), TurnClass::Success);
+        assert_eq!(turn_class("provider_degraded", 529), TurnClass::Transient);
+        for other in ["side_call", "unknown_4xx", "schema_invalid", "failure"] {
+            assert_eq!(turn_class(other, 400), TurnClass::Other, "{other}");
+        }
+    }
+
+    #[test]
+    fn transient_retries_are_no_handoff() {
+        let s = run(vec![
+            started("max-1"),
+            turn("max-1", 529, "provider_degraded", false),
+            turn("max-1", 200, "success", true),
+            ended(0),
+        ]);
+        assert_eq!(s.verdict, Verdict::NoHandoffNeeded);
+        assert_eq!(s.exit_code, Some(0));
+    }
+
+    #[test]
+    fn no_traffic_incomplete_and_empty() {
+        assert_eq!(
+            run(vec![started("max-1"), ended(0)]).verdict,
+            Verdict::NoProxyTraffic
+        );
+        assert_eq!(
+            run(vec![started("max-1"), turn("max-1", 200, "success", true)]).verdict,
+            Verdict::SessionIncomplete
+        );
+        assert_eq!(run(vec![]).verdict, Verdict::NotAManagedSession);
+    }
+
+    #[test]
+    fn summary_json_has_stable_names() {
+        let s = run(vec![started("max-1"), ended(0)]);
+        let json = serde_json::to_value(&s).unwrap();
+        assert_eq!(json["verdict"], "no_proxy_traffic");
+        assert_eq!(json["harness"], "codex");
+        assert_eq!(json["next_action"], "check_harness_configuration");
+    }
+}

@@ -1,0 +1,10 @@
+//! Small helpers every layer may use: each one fact in one place (dot paths into JSON,
+//! base64url, JWT expiry, short fingerprints, `~` expansion, private files and
+//! directories). No policy lives here.
+
+pub mod base64url;
+pub mod fingerprint;
+pub mod home;
+pub mod json_path;
+pub mod jwt;
+pub mod private_fs;
