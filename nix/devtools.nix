@@ -25,6 +25,8 @@ with pkgs;
   shellcheck
 ]
 ++ lib.optionals stdenv.hostPlatform.isLinux [
+  # The dashboard test renders the page in headless chromium (tests/dashboard.rs).
+  chromium
   # The release proof installs the .deb and .rpm, reads binaries with binutils and runs
   # the aarch64 musl binary under qemu-aarch64.
   rpm

