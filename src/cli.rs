@@ -654,7 +654,7 @@ pub struct KeepaliveArgs {
     pub within: Option<u64>,
     /// Print a unit that runs `keepalive --once` every --interval seconds, and exit. Installs
     /// nothing.
-    #[arg(long, value_enum, conflicts_with_all = ["once", "loop_"])]
+    #[arg(long, value_enum, conflicts_with_all = ["once", "loop_", "json"])]
     pub print_unit: Option<UnitKind>,
     /// Print JSON (with --loop: one line per pass).
     #[arg(long)]

@@ -4,7 +4,7 @@
 //! The crate is a pure core (`model`) with a thin shell around it (`commands`,
 //! `config`, `secrets`, `store`, `probe`, `proxy`, `harness`).
 
-pub mod child_signals;
+pub mod child;
 pub mod cli;
 pub mod commands;
 pub mod config;

@@ -348,6 +348,59 @@ both_harnesses!(
     b_claude_every_account_spent_gives_one_error_with_the_reset
 );
 
+/// The provider cannot be reached at all: the harness gets the proxy's 502s and
+/// `status-latest` says so, with the check to run.
+fn assert_unreachable_upstream_is_a_failure(kind: Kind) {
+    let mut s = Scenario::new(kind, ok("never"), ok("never"));
+    // A loopback port nothing listens on; Claude Code is told to retry once, not ten times.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let origin = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    s.sb.set_env("OMUX_CODEX_UPSTREAM", &origin);
+    s.sb.set_env("OMUX_CLAUDE_UPSTREAM", &origin);
+    s.sb.set_env("CLAUDE_CODE_MAX_RETRIES", "1");
+    let out = s.turn();
+    assert_ne!(out.code, 0, "{out}");
+    let st = s.status_latest();
+    assert_eq!(st["verdict"], "upstream_unreachable", "{st:#}");
+    assert_eq!(st["user_visible_failure_likely"], true);
+    assert_eq!(st["next_action"], "check_network");
+    assert!(st["upstream_unreachable_turns"].as_u64().unwrap() >= 1);
+    s.assert_hygiene(&[&out]);
+}
+
+both_harnesses!(
+    assert_unreachable_upstream_is_a_failure:
+    h_codex_an_unreachable_provider_is_a_failure_verdict,
+    h_claude_an_unreachable_provider_is_a_failure_verdict
+);
+
+/// An error event after content reached the harness cannot be replayed: the harness shows
+/// it, and `status-latest` says the turn must be run again.
+fn assert_error_after_content_is_a_failure(kind: Kind) {
+    let s = Scenario::new(kind, Behaviour::ContentThenError, ok("unused"));
+    let out = s.turn();
+    let st = s.status_latest();
+    assert_eq!(st["verdict"], "error_after_content", "{st:#}\n{out}");
+    assert_eq!(st["user_visible_failure_likely"], true);
+    assert_eq!(st["next_action"], "run_the_turn_again");
+    // The proxy never replays once content reached the harness. Claude Code then shows the
+    // error; Codex retries the turn itself as a new request, which the election sends to
+    // the account that still works (the late quota error recorded acct-1 as spent).
+    let expected_calls = match kind {
+        Kind::Claude => 0,
+        Kind::Codex => s.fake.calls(&s.tokens[1]).min(1),
+    };
+    assert_eq!(s.fake.calls(&s.tokens[1]), expected_calls);
+    s.assert_hygiene(&[&out]);
+}
+
+both_harnesses!(
+    assert_error_after_content_is_a_failure:
+    i_codex_an_error_after_content_is_a_failure_verdict,
+    i_claude_an_error_after_content_is_a_failure_verdict
+);
+
 fn assert_error_first_event_fails_over(kind: Kind) {
     let s = Scenario::new(
         kind,

@@ -39,6 +39,8 @@ fn plan(sb: &Sandbox, auth: AuthKind, program: std::path::PathBuf, args: &[&str]
         runtime_dir: sb.runtime_dir(),
         user_harness_home: Some(harness_home),
         cwd: sb.work_dir(),
+        env_remove: Vec::new(),
+        requests: None,
     }
 }
 

@@ -77,8 +77,7 @@ fn canary_checks_every_account_without_a_provider_call() {
     assert_eq!(max3["session"]["position"], 2, "{v:#}");
     assert_eq!(max3["login_command"], "oauth-mux codex login-device max-3");
     // Not admitted to refresh it, the session leaves it out.
-    let mut config: Value =
-        serde_json::from_str(&std::fs::read_to_string(sb.config_file()).unwrap()).unwrap();
+    let mut config = sb.config();
     config["providers"]["codex"]["accounts"]["max-3"]["allow_proactive_refresh"] = json!(false);
     sb.write_config(&config);
     let v = sb.run(&["codex", "canary", "--json"]).json();

@@ -13,12 +13,6 @@ use oauth_mux::proxy::Harness;
 
 const T: Duration = Duration::from_secs(5);
 
-fn secret_path(rig: &Rig, path: &str) -> String {
-    let base = rig.base();
-    let secret = base.rsplit('/').next().unwrap().to_string();
-    format!("/{secret}{path}")
-}
-
 fn ok() -> Behaviour {
     Behaviour::SmallJson
 }
@@ -28,7 +22,7 @@ fn chunked_request_body_is_decoded_and_forwarded_with_its_bytes() {
     let rig = Rig::new(Harness::Claude, &[("one", ok())]);
     let req = format!(
         "POST {} HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n5;ext=1\r\n{{\"a\":\r\nA\r\n1234567890\r\n1\r\n}}\r\n0\r\nx-trailer: t\r\n\r\n",
-        secret_path(&rig, "/v1/messages?beta=true")
+        rig.target("/v1/messages?beta=true")
     );
     let out = raw(rig.addr(), req.as_bytes(), T);
     assert!(out.starts_with("HTTP/1.1 200 OK\r\n"), "{out}");
@@ -48,9 +42,9 @@ fn chunked_request_body_is_decoded_and_forwarded_with_its_bytes() {
 #[test]
 fn pipelined_requests_are_answered_in_order() {
     let rig = Rig::new(Harness::Codex, &[("one", ok())]);
-    let models = secret_path(&rig, "/backend-api/codex/models");
-    let settings = secret_path(&rig, "/backend-api/wham/settings/user");
-    let usage = secret_path(&rig, "/backend-api/wham/usage");
+    let models = rig.target("/backend-api/codex/models");
+    let settings = rig.target("/backend-api/wham/settings/user");
+    let usage = rig.target("/backend-api/wham/usage");
     let req = format!(
         "GET {models} HTTP/1.1\r\nHost: x\r\n\r\nGET {settings} HTTP/1.1\r\nHost: x\r\n\r\nGET {usage} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
     );
@@ -65,7 +59,7 @@ fn pipelined_requests_are_answered_in_order() {
 #[test]
 fn keep_alive_serves_several_model_requests_on_one_connection() {
     let rig = Rig::new(Harness::Claude, &[("one", ok())]);
-    let path = secret_path(&rig, "/v1/messages");
+    let path = rig.target("/v1/messages");
     let mut s = TcpStream::connect(rig.addr()).unwrap();
     s.set_read_timeout(Some(T)).unwrap();
     for _ in 0..3 {
@@ -89,7 +83,7 @@ fn oversized_bodies_get_413_without_touching_an_account() {
     let rig = Rig::with(Harness::Claude, &[("one", ok())], |c| {
         c.limits.max_body_bytes = 1024
     });
-    let path = secret_path(&rig, "/v1/messages");
+    let path = rig.target("/v1/messages");
     let out = raw(
         rig.addr(),
         format!("POST {path} HTTP/1.1\r\nHost: x\r\nContent-Length: 1025\r\n\r\n").as_bytes(),
@@ -116,7 +110,7 @@ fn oversized_bodies_get_413_without_touching_an_account() {
     }
     // The default bound is 32 MiB.
     let rig32 = Rig::new(Harness::Claude, &[("one", ok())]);
-    let path = secret_path(&rig32, "/v1/messages");
+    let path = rig32.target("/v1/messages");
     let out = raw(
         rig32.addr(),
         format!(
@@ -133,7 +127,7 @@ fn oversized_bodies_get_413_without_touching_an_account() {
 #[test]
 fn ambiguous_framing_is_refused_with_400() {
     let rig = Rig::new(Harness::Codex, &[("one", ok())]);
-    let path = secret_path(&rig, "/backend-api/codex/responses");
+    let path = rig.target("/backend-api/codex/responses");
     for heads in [
         "Content-Length: 2\r\nTransfer-Encoding: chunked\r\n",
         "Content-Length: 2\r\nContent-Length: 3\r\n",
@@ -173,7 +167,7 @@ fn ambiguous_framing_is_refused_with_400() {
 #[test]
 fn oversized_heads_get_431() {
     let rig = Rig::new(Harness::Codex, &[("one", ok())]);
-    let path = secret_path(&rig, "/backend-api/codex/models");
+    let path = rig.target("/backend-api/codex/models");
     let big = "a".repeat(70 * 1024);
     let out = raw(
         rig.addr(),
@@ -199,7 +193,7 @@ fn slowloris_partial_head_times_out() {
     let rig = Rig::with(Harness::Codex, &[("one", ok())], |c| {
         c.limits.head_timeout = Duration::from_millis(300)
     });
-    let path = secret_path(&rig, "/backend-api/codex/models");
+    let path = rig.target("/backend-api/codex/models");
     let mut s = TcpStream::connect(rig.addr()).unwrap();
     s.set_read_timeout(Some(T)).unwrap();
     let started = Instant::now();
@@ -230,7 +224,7 @@ fn client_disconnect_mid_stream_releases_the_upstream() {
             },
         )],
     );
-    let path = secret_path(&rig, "/backend-api/codex/responses");
+    let path = rig.target("/backend-api/codex/responses");
     let mut s = TcpStream::connect(rig.addr()).unwrap();
     s.set_read_timeout(Some(T)).unwrap();
     s.write_all(
@@ -260,7 +254,7 @@ fn client_disconnect_mid_stream_releases_the_upstream() {
 #[test]
 fn expect_100_continue_is_honoured() {
     let rig = Rig::new(Harness::Claude, &[("one", ok())]);
-    let path = secret_path(&rig, "/v1/messages");
+    let path = rig.target("/v1/messages");
     let mut s = TcpStream::connect(rig.addr()).unwrap();
     s.set_read_timeout(Some(T)).unwrap();
     s.write_all(format!("POST {path} HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n").as_bytes()).unwrap();
@@ -286,7 +280,7 @@ fn http10_client_gets_a_close_delimited_stream() {
             },
         )],
     );
-    let path = secret_path(&rig, "/backend-api/codex/responses");
+    let path = rig.target("/backend-api/codex/responses");
     let out = raw(
         rig.addr(),
         format!("POST {path} HTTP/1.0\r\nContent-Length: 2\r\n\r\n{{}}").as_bytes(),
@@ -300,7 +294,7 @@ fn http10_client_gets_a_close_delimited_stream() {
 #[test]
 fn chunked_body_split_inside_its_crlfs_is_reassembled() {
     let rig = Rig::new(Harness::Claude, &[("one", ok())]);
-    let path = secret_path(&rig, "/v1/messages");
+    let path = rig.target("/v1/messages");
     let mut s = TcpStream::connect(rig.addr()).unwrap();
     s.set_read_timeout(Some(T)).unwrap();
     s.set_nodelay(true).unwrap();

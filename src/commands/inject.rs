@@ -6,9 +6,12 @@ use serde::Serialize;
 
 use super::context::{Context, Loaded};
 use super::evaluate::{Evaluation, RouteReport, evaluate};
+use crate::child::{self, ChildSpec, SignalForwarder};
 use crate::cli::Selectors;
 use crate::exit::{ExitCode, Failure, Quiet};
-use crate::inject::{InjectError, Shell, Withheld, build_child_env, printable_plan, run_child};
+use crate::inject::{
+    ChildEnvironment, InjectError, Shell, Withheld, build_child_env, printable_plan,
+};
 use crate::model::RouteKey;
 use crate::model::classify::Classification;
 use crate::model::election::{Ballot, Purpose, elect};
@@ -87,10 +90,41 @@ fn refuse(ctx: &Context, eval: &Evaluation, consequence: &str) -> anyhow::Error 
     Quiet(ExitCode::NoneSelectable).into()
 }
 
+/// Run `argv` with `env` injected and return its exit code the way a shell would: the
+/// child's code, 128 + N for signal N, 127 for a command that does not exist, 126 for one
+/// that cannot be executed.
+fn run_target(
+    argv: &[String],
+    env: &ChildEnvironment,
+    forwarder: &SignalForwarder,
+) -> anyhow::Result<u8> {
+    let (program, args) = argv
+        .split_first()
+        .ok_or_else(|| Failure::new(ExitCode::Usage, "no command given after `--`"))?;
+    let spec = ChildSpec {
+        program: program.into(),
+        args: args.iter().map(Into::into).collect(),
+        env_remove: env.remove.clone(),
+        env_set: env.vars.clone(),
+    };
+    match child::spawn(&spec, forwarder) {
+        Ok(running) => Ok(running.wait()?.shell_code()),
+        Err(err) => {
+            let advice = if err.not_found() {
+                " (check the name and PATH)"
+            } else {
+                ""
+            };
+            output::warn(&format!("oauth-mux: {err}{advice}"));
+            Ok(err.shell_code())
+        }
+    }
+}
+
 /// `exec [selectors] -- CMD ARGS…`: run CMD with the selected route injected and
 /// exit with its exit code.
 pub fn exec(selectors: &Selectors, argv: &[String]) -> anyhow::Result<()> {
-    let handlers = crate::child_signals::SignalForwarder::install()?;
+    let handlers = SignalForwarder::install()?;
     let ctx = Context::from_env()?;
     let loaded = ctx.config()?;
     let selectors = detect_provider(&loaded, selectors, argv);
@@ -106,7 +140,7 @@ pub fn exec(selectors: &Selectors, argv: &[String]) -> anyhow::Result<()> {
         ctx.now,
     )
     .map_err(Failure::from)?;
-    let code = run_child(argv, &env.vars, &handlers);
+    let code = run_target(argv, &env, &handlers);
     drop(env);
     drop(handlers);
     crate::exit::child_outcome(code?)
@@ -121,7 +155,7 @@ pub fn launch(selectors: &Selectors, argv: &[String]) -> anyhow::Result<()> {
     if argv.is_empty() {
         return Err(Failure::new(ExitCode::Usage, "no command given after `--`").into());
     }
-    let handlers = crate::child_signals::SignalForwarder::install()?;
+    let handlers = SignalForwarder::install()?;
     let ctx = Context::from_env()?;
     let loaded = ctx.config()?;
     let selectors = detect_provider(&loaded, selectors, argv);
@@ -146,7 +180,7 @@ pub fn launch(selectors: &Selectors, argv: &[String]) -> anyhow::Result<()> {
         ) {
             Ok(env) => {
                 output::warn(&format!("oauth-mux: launching with {key}"));
-                let code = run_child(argv, &env.vars, &handlers);
+                let code = run_target(argv, &env, &handlers);
                 drop(env);
                 drop(handlers);
                 return crate::exit::child_outcome(code?);

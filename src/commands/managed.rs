@@ -55,6 +55,10 @@ pub fn launch(spec: HarnessLaunch, opts: &LaunchArgs) -> anyhow::Result<()> {
         .position(|m| m.account.route_key == launch_key)
         .unwrap_or(0);
     let definition = pool.members[launch_member].definition.clone();
+    let requests = definition
+        .upstream
+        .as_ref()
+        .and_then(|up| up.requests.clone());
     let pool_labels: Vec<String> = pool
         .members
         .iter()
@@ -113,6 +117,9 @@ pub fn launch(spec: HarnessLaunch, opts: &LaunchArgs) -> anyhow::Result<()> {
         runtime_dir: ctx.dirs.runtime_dir.clone(),
         user_harness_home: user_harness_home(spec.harness),
         cwd: std::env::current_dir().unwrap_or_default(),
+        // The child gets no variable a configured secret backend reads (issue 17).
+        env_remove: loaded.config.secret_environment().into_iter().collect(),
+        requests,
     };
     let outcome = session::run(&plan, Arc::new(durable))?;
     if let Some((reset, repair)) = &outcome.pool_exhausted {
@@ -205,8 +212,7 @@ pub fn status_latest(harness: HarnessKind, json: bool) -> anyhow::Result<()> {
         }
         return Err(Quiet(ExitCode::Error).into());
     };
-    let artifact = status::read_artifact(&path)?;
-    let s = session_verdict::summarize(harness, &artifact);
+    let s = status::summarize_file(&path, harness)?;
     if json {
         crate::output::print_json(&s)?;
         return Ok(());

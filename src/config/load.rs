@@ -127,9 +127,10 @@ pub fn typed_with_recovery<T: DeserializeOwned>(
             Err(err) => {
                 let path = err.path().to_string();
                 let message = err.inner().to_string();
+                let found = value_at(&value, err.path());
                 problems.push(Problem::error(
                     display_path(&path),
-                    message.clone(),
+                    without_value(&message, found),
                     hint_for(&message),
                 ));
                 if !set_aside_value(&mut value, err.path()) {
@@ -147,6 +148,95 @@ fn display_path(path: &str) -> String {
         "$".into()
     } else {
         path.to_owned()
+    }
+}
+
+/// The value a serde path points at, if it is there.
+fn value_at<'v>(root: &'v Value, path: &serde_path_to_error::Path) -> Option<&'v Value> {
+    use serde_path_to_error::Segment;
+    path.iter().try_fold(root, |cursor, seg| match seg {
+        Segment::Map { key } => cursor.get(key.as_str()),
+        Segment::Seq { index } => cursor.get(*index),
+        _ => None,
+    })
+}
+
+/// What kind of JSON value this is, for messages that must not show the value itself.
+pub fn kind_of(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(n) if n.is_i64() || n.is_u64() => "an integer",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// A deserialization error in words that never quote the value: serde's messages do
+/// (`invalid type: string "…", expected i32`), and the value may be a token typed into the
+/// wrong field. Keeps what the schema expected and says what kind of value was found.
+pub fn without_value(message: &str, found: Option<&Value>) -> String {
+    let kind = found.map_or("a value", kind_of);
+    // Field names come from the schema, not from the config's values.
+    if message.starts_with("missing field") || message.starts_with("duplicate field") {
+        return message.to_string();
+    }
+    // The schema's part is the last `, expected …` (a quoted value may hold the words too).
+    let expected = message
+        .rsplit_once(", expected ")
+        .map(|(_, expected)| expected.trim());
+    if message.starts_with("unknown field") {
+        // The field's name is the last part of the path already.
+        return match expected {
+            Some(expected) => format!("unknown field; expected {expected}"),
+            None => "unknown field".into(),
+        };
+    }
+    if message.starts_with("unknown variant") {
+        return match expected {
+            Some(expected) => format!("unknown value ({kind}); expected {expected}"),
+            None => format!("unknown value ({kind})"),
+        };
+    }
+    let standard = ["invalid type", "invalid value", "invalid length"];
+    if standard.iter().any(|p| message.starts_with(p)) {
+        return match expected {
+            Some(expected) => format!("expected {expected}, found {kind}"),
+            None => format!("invalid value ({kind})"),
+        };
+    }
+    // A message of the schema's own (a custom deserializer): its help stays, any quoted
+    // piece of the value goes; if the value still shows, only its kind is said.
+    let mut texts = Vec::new();
+    if let Some(found) = found {
+        value_texts(found, &mut texts);
+    }
+    let mut clean = message.to_string();
+    for text in &texts {
+        for quoted in [format!("{text:?}"), format!("`{text}`")] {
+            clean = clean.replace(&quoted, "(the value)");
+        }
+    }
+    if texts
+        .iter()
+        .any(|t| t.len() >= 4 && clean.contains(t.as_str()))
+    {
+        return format!("invalid value ({kind})");
+    }
+    clean
+}
+
+/// Every string and number inside a JSON value, as text (object keys are the config's
+/// names, shown in paths anyway).
+fn value_texts(value: &Value, out: &mut Vec<String>) {
+    match value {
+        Value::String(s) => out.push(s.clone()),
+        Value::Number(n) => out.push(n.to_string()),
+        Value::Array(items) => items.iter().for_each(|v| value_texts(v, out)),
+        Value::Object(map) => map.values().for_each(|v| value_texts(v, out)),
+        Value::Null | Value::Bool(_) => {}
     }
 }
 

@@ -2,6 +2,7 @@
 //! and the built-in provider definitions.
 
 pub mod builtin;
+pub mod definition_checks;
 pub mod edit;
 pub mod load;
 pub mod policy;
@@ -39,6 +40,19 @@ impl Config {
         self.provider_definitions
             .get(kind)
             .or_else(|| builtin::all().iter().find(|d| d.name == kind))
+    }
+
+    /// Every environment variable a configured secret backend reads, over all accounts
+    /// of all providers (a child oauth-mux starts gets none of them).
+    pub fn secret_environment(&self) -> std::collections::BTreeSet<String> {
+        self.providers
+            .values()
+            .flat_map(|provider| provider.accounts.values())
+            .filter_map(|account| {
+                serde_json::from_value::<crate::secrets::SecretSpec>(account.secret.clone()).ok()
+            })
+            .flat_map(|spec| spec.environment_reads())
+            .collect()
     }
 }
 

@@ -414,6 +414,20 @@ pub struct Upstream {
     /// Env var that overrides `base_url` (for gateways, mirrors and tests).
     #[serde(default)]
     pub base_url_env: Option<String>,
+    /// What the harness sends through the session proxy; anything else is answered there
+    /// and never reaches the provider with a credential. Absent: the built-in definition of
+    /// the same harness decides.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requests: Option<RequestRules>,
+}
+
+/// The methods and path prefixes a harness sends through the session proxy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RequestRules {
+    /// Methods forwarded, exactly as spelled on the wire (`GET`, `POST`, …).
+    pub methods: Vec<String>,
+    /// Paths forwarded start with one of these (each starts and ends with `/`).
+    pub path_prefixes: Vec<String>,
 }
 
 #[cfg(test)]

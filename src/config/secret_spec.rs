@@ -57,26 +57,39 @@ pub fn validate_secret(secret: &Value, path: &str) -> Vec<Problem> {
     if SecretBackend::from_str(backend).is_err() {
         out.push(Problem::error(
             join(path, "backend"),
-            format!("unknown secret backend {backend:?}"),
+            "unknown secret backend",
             format!("use one of {}", backends.join(", ")),
         ));
         return out;
     }
-    let spec: SecretSpec = match serde_json::from_value(secret.clone()) {
+    let spec: SecretSpec = match serde_path_to_error::deserialize(secret) {
         Ok(spec) => spec,
         Err(e) => {
+            let field = e.path().to_string();
+            let found = obj.get(field.as_str());
             out.push(Problem::error(
-                path,
-                e.to_string(),
+                join(path, &field),
+                super::load::without_value(&e.inner().to_string(), found),
                 "string fields take strings; `command` takes an array of strings",
             ));
             return out;
         }
     };
+    if spec.backend == SecretBackend::Env
+        && let Some(variable) = spec.variable.as_deref()
+        && !variable.trim().is_empty()
+        && !super::validate::is_env_name(variable.trim())
+    {
+        out.push(Problem::error(
+            join(path, "variable"),
+            "not an environment variable name (the credential itself belongs in that variable, not here)",
+            "name the variable that holds the credential, e.g. \"CODEX_MAX_1_AUTH\" ([A-Za-z_][A-Za-z0-9_]*)",
+        ));
+    }
     for field in spec.missing_fields() {
         out.push(Problem::error(
             join(path, field),
-            format!("backend {backend:?} needs `{field}`"),
+            format!("backend \"{}\" needs `{field}`", spec.backend),
             match field {
                 "command" => "give the argv as an array of strings, e.g. [\"pass\", \"show\", \"codex/max-1\"]",
                 "variable" => "name the environment variable holding the credential",

@@ -39,7 +39,7 @@ fn reports_every_type_error_at_once_with_paths() {
     assert!(
         e.iter()
             .any(|l| l.starts_with("providers.codex.accounts.a.priority |")
-                && l.contains("invalid type")),
+                && l.contains("expected i32, found a string")),
         "{e:#?}"
     );
     assert!(
@@ -84,17 +84,17 @@ fn semantic_errors_name_the_field_and_the_fix() {
     }"#;
     let e = errors(text);
     let want = [
-        "defaults.profile | unknown profile \"nope\"",
-        "defaults.shell | unknown shell \"tcsh\"",
-        "providers.codex.kind | unknown provider kind \"codexx\"",
-        "providers.codex.accounts.a.secret.backend | unknown secret backend \"vault\"",
+        "defaults.profile | names no configured profile",
+        "defaults.shell | names no shell",
+        "providers.codex.kind | names no built-in provider",
+        "providers.codex.accounts.a.secret.backend | unknown secret backend",
         "providers.gh.accounts.w.secret.path | backend \"file\" needs `path`",
-        "providers.gh.accounts.x:y | account name \"x:y\" contains ':' or '#'",
-        "profiles.p.providers[1] | provider \"gh\" has no account \"missing\"",
-        "profiles.p.providers[2] | unknown provider \"nope\"",
-        "profiles.p.providers[3] | invalid route \"gh\": missing ':'",
-        "profiles.p.providers[4] | provider kind \"codex\" has no capability \"no-such-cap\"",
-        "profiles.p.capability_degradation_chain[0] | capability \"codex-mini\" is not used",
+        "providers.gh.accounts.x:y | account name contains ':' or '#'",
+        "profiles.p.providers[1] | provider \"gh\" has no such account",
+        "profiles.p.providers[2] | names no configured provider",
+        "profiles.p.providers[3] | invalid route: missing ':'",
+        "profiles.p.providers[4] | provider kind \"codex\" has no such capability",
+        "profiles.p.capability_degradation_chain[0] | names a capability no route of this profile uses",
     ];
     for w in want {
         assert!(
@@ -167,16 +167,16 @@ fn provider_definition_checks() {
     }}}"#;
     let e = errors(text);
     for w in [
-        "provider_definitions.toy.injection.direct_env[0] | field \"password\" cannot be injected",
-        "provider_definitions.toy.injection.direct_env[1] | \"1BAD\" is not a valid environment variable name",
+        "provider_definitions.toy.injection.direct_env[0] | this field cannot be injected",
+        "provider_definitions.toy.injection.direct_env[1] | not a valid environment variable name",
         "provider_definitions.toy.capabilities[0].probe.url | an HTTP probe needs a url",
         "provider_definitions.toy.capabilities[0].probe.body | a body needs method POST",
         "provider_definitions.toy.capabilities[0].probe.auth_header | auth \"token_header\" needs auth_header",
-        "provider_definitions.toy.capabilities[1] | capability name or alias \"a\" is used twice",
+        "provider_definitions.toy.capabilities[1] | a name or alias of this capability is used twice",
         "provider_definitions.toy.capabilities[1].probe.command | a command probe needs an argv",
         "provider_definitions.toy.capabilities[1].probe.budget | a probe cannot be interactive",
         "provider_definitions.toy.failure_rules[0] | a failure rule needs at least one matcher",
-        "provider_definitions.toy.failure_rules[1] | status_min 500 is above status_max 400",
+        "provider_definitions.toy.failure_rules[1] | status_min is above status_max",
         "provider_definitions.toy.failure_rules[2].class | a failure rule needs a class",
     ] {
         assert!(

@@ -296,6 +296,11 @@ impl CodexOverlay {
         self.dir.path()
     }
 
+    /// The session-owned directory behind the overlay.
+    pub fn owned_dir(&self) -> &private_fs::OwnedDir {
+        &self.dir
+    }
+
     /// Remove the overlay now (also done on drop).
     pub fn remove(self) -> anyhow::Result<()> {
         self.dir.remove()

@@ -3,7 +3,6 @@
 //! harness as a child process, and the session's status artifact.
 
 pub mod binary;
-pub mod child;
 pub mod claude_env;
 pub mod codex_home;
 pub mod credentials;

@@ -90,8 +90,13 @@ fn dir_label(path: &Path) -> String {
 /// Marker file inside every directory a session owns (so a sweep never removes anything else).
 pub const OWNED_MARKER: &str = ".oauth-mux-overlay";
 
+/// File inside an owned directory naming the child process that uses it (its process id,
+/// which is also its process group id).
+pub const CHILD_MARKER: &str = ".oauth-mux-child";
+
 /// A 0700 directory `<parent>/<prefix>-<pid>-<random>` owned by this process; removed when
-/// dropped. Directories of the same prefix left behind by dead processes are swept first.
+/// dropped. Directories of the same prefix left behind by dead processes are swept first,
+/// unless the child that used one (or anything of its process group) still runs.
 #[derive(Debug)]
 pub struct OwnedDir {
     path: std::path::PathBuf,
@@ -116,6 +121,13 @@ impl OwnedDir {
     /// The directory. Never printed.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Record the child process that uses this directory, so that a sweep by another
+    /// oauth-mux keeps it while that child's process group lives, even if this process
+    /// died.
+    pub fn note_child(&self, pid: u32) -> anyhow::Result<()> {
+        write_private_new(&self.path.join(CHILD_MARKER), pid.to_string().as_bytes())
     }
 
     /// Remove the directory now (symlinks inside are removed, never followed).
@@ -151,9 +163,22 @@ fn sweep_stale(parent: &Path, prefix: &str) {
         if pid != std::process::id()
             && !process_alive(pid)
             && entry.path().join(OWNED_MARKER).exists()
+            && !child_still_running(&entry.path())
         {
             let _ = fs::remove_dir_all(entry.path());
         }
+    }
+}
+
+/// Whether the child recorded in an owned directory (or its process group) still runs.
+fn child_still_running(dir: &Path) -> bool {
+    let Ok(text) = fs::read_to_string(dir.join(CHILD_MARKER)) else {
+        return false;
+    };
+    match text.trim().parse::<u32>() {
+        Ok(pid) => crate::child::group_alive(pid),
+        // Unreadable: keep the directory rather than pull it from under a live child.
+        Err(_) => true,
     }
 }
 
@@ -181,5 +206,26 @@ mod tests {
         );
         drop(dir);
         assert!(!path.exists());
+    }
+
+    #[test]
+    fn a_stale_dir_whose_child_still_runs_is_kept_until_the_child_ends() {
+        let tmp = tempfile::tempdir().unwrap();
+        // Left behind by a dead oauth-mux (pid 0x7fff_fff0 does not exist) whose child runs.
+        let stale = tmp.path().join("t-2147483632-00");
+        fs::create_dir(&stale).unwrap();
+        fs::write(stale.join(OWNED_MARKER), "").unwrap();
+        let mut child = std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .unwrap();
+        fs::write(stale.join(CHILD_MARKER), child.id().to_string()).unwrap();
+        let first = OwnedDir::create(tmp.path(), "t").unwrap();
+        assert!(stale.exists(), "swept while its child still runs");
+        child.kill().unwrap();
+        child.wait().unwrap();
+        let second = OwnedDir::create(tmp.path(), "t").unwrap();
+        assert!(!stale.exists(), "kept after its child ended");
+        drop((first, second));
     }
 }

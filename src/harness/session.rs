@@ -8,12 +8,13 @@ use std::sync::{Arc, Mutex};
 
 use anyhow::Context;
 
-use super::child::{self, ChildExit, ChildSpec};
 use super::claude_env::{self, ClaudeAuthKind, ClaudeOptions};
 use super::codex_home::{self, CodexAuthKind, CodexOverlay};
 use super::private_fs::{self, OwnedDir};
 use super::status::{Frame, HarnessKind, StatusWriter};
+use crate::child::{self, ChildExit, ChildSpec, SignalForwarder};
 use crate::proxy::frames::FrameSink;
+use crate::proxy::target::RequestRules;
 use crate::proxy::{self, Harness, ProxyConfig, pool::Pool};
 
 /// How the launch account authenticates, per harness.
@@ -67,6 +68,13 @@ pub struct LaunchPlan {
     pub user_harness_home: Option<PathBuf>,
     /// Working directory (Claude project settings are read from it).
     pub cwd: PathBuf,
+    /// Variables removed from the child's environment: those the configured secret
+    /// backends read (the harness runs commands a model chooses; they must find no
+    /// credential there).
+    pub env_remove: Vec<String>,
+    /// What the proxy forwards (the provider definition's `upstream.requests`); `None`:
+    /// the built-in definition of the harness decides.
+    pub requests: Option<RequestRules>,
 }
 
 /// "Every account is spent", as the proxy reported it: (earliest reset, repair command).
@@ -108,6 +116,9 @@ pub fn run(plan: &LaunchPlan, pool: Arc<dyn Pool>) -> anyhow::Result<SessionOutc
         plan.upstream.clone(),
     );
     config.upstream_options.extra_ca_file = plan.extra_ca_file.clone();
+    if let Some(rules) = &plan.requests {
+        config.requests = rules.clone();
+    }
     // Codex's TUI with ChatGPT auth wants an https chatgpt_base_url: serve a TLS side too.
     config.tls_side_listener = matches!(harness, HarnessKind::Codex);
     let proxy = proxy::start(config, pool, sink).context("could not start the session proxy")?;
@@ -129,7 +140,7 @@ pub fn run(plan: &LaunchPlan, pool: Arc<dyn Pool>) -> anyhow::Result<SessionOutc
         side_traffic_disabled: plan.no_side_traffic,
         isolated_config: plan.isolated_config,
     })?;
-    let exit = child::run(&prepared.spec);
+    let exit = run_child(&prepared);
     let exit = match exit {
         Ok(exit) => exit,
         Err(err) => {
@@ -156,11 +167,34 @@ pub fn run(plan: &LaunchPlan, pool: Arc<dyn Pool>) -> anyhow::Result<SessionOutc
     })
 }
 
+/// Run the harness; its directories record its pid, so that no later launch's sweep
+/// removes them while it (or anything of its process group) still runs.
+fn run_child(prepared: &PreparedChild) -> anyhow::Result<ChildExit> {
+    let forwarder = SignalForwarder::install().context("could not install signal forwarding")?;
+    let running = child::spawn(&prepared.spec, &forwarder).map_err(|err| {
+        anyhow::anyhow!(
+            "could not start `{}` ({}); install it or point oauth-mux at it (OMUX_CODEX_BIN / OMUX_CLAUDE_BIN)",
+            err.program,
+            err.source.kind()
+        )
+    })?;
+    for dir in [
+        prepared.overlay.as_ref().map(CodexOverlay::owned_dir),
+        prepared.session_dir.as_ref(),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        dir.note_child(running.pid())?;
+    }
+    running.wait().context("waiting for the harness failed")
+}
+
 /// The child's invocation plus the directories that must live as long as it does.
 struct PreparedChild {
     spec: ChildSpec,
-    _overlay: Option<CodexOverlay>,
-    _session_dir: Option<OwnedDir>,
+    overlay: Option<CodexOverlay>,
+    session_dir: Option<OwnedDir>,
 }
 
 fn prepare_child(
@@ -172,6 +206,7 @@ fn prepare_child(
         program: plan.program.clone(),
         ..ChildSpec::default()
     };
+    spec.env_remove.extend(plan.env_remove.iter().cloned());
     spec.env_set
         .push(("OMUX_MANAGED_SESSION".into(), "1".into()));
     // The child must reach the loopback proxy directly even behind a corporate HTTPS_PROXY.
@@ -220,8 +255,8 @@ fn prepare_child(
             spec.args.extend(plan.args.iter().cloned());
             Ok(PreparedChild {
                 spec,
-                _overlay: Some(overlay),
-                _session_dir: None,
+                overlay: Some(overlay),
+                session_dir: None,
             })
         }
         AuthKind::Claude(kind) => {
@@ -241,7 +276,7 @@ fn prepare_child(
                     no_side_traffic: plan.no_side_traffic,
                 },
             );
-            spec.env_remove = env.remove;
+            spec.env_remove.extend(env.remove);
             spec.env_set
                 .extend(env.set.into_iter().map(|(k, v)| (k, OsString::from(v))));
             let config_dir = isolated.or_else(|| plan.user_harness_home.clone());
@@ -268,8 +303,8 @@ fn prepare_child(
             spec.args.extend(plan.args.iter().cloned());
             Ok(PreparedChild {
                 spec,
-                _overlay: None,
-                _session_dir: Some(session_dir),
+                overlay: None,
+                session_dir: Some(session_dir),
             })
         }
     }

@@ -88,29 +88,87 @@ impl StatusWriter {
     }
 }
 
-/// Read an artifact, skipping lines that do not parse.
+/// The longest artifact line read; a longer one (no frame comes near it) is skipped
+/// without ever being held whole.
+pub const MAX_LINE_BYTES: usize = 64 * 1024;
+
+/// Read an artifact, skipping lines that do not parse. Holds every frame: for a summary of
+/// an artifact of any size, use [`summarize_file`].
 pub fn read_artifact(path: &Path) -> anyhow::Result<Artifact> {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let file =
-        File::open(path).with_context(|| format!("could not open session artifact {name}"))?;
     let mut artifact = Artifact {
-        name,
+        name: file_label(path),
         ..Artifact::default()
     };
-    for line in BufReader::new(file).split(b'\n') {
-        let line = line.context("could not read a session artifact")?;
-        if line.iter().all(u8::is_ascii_whitespace) {
-            continue;
+    for_each_record(path, |record| match record {
+        Some(record) => artifact.records.push(record),
+        None => artifact.skipped_lines += 1,
+    })?;
+    Ok(artifact)
+}
+
+/// Summarize an artifact while reading it, in bounded memory (one line at a time, each
+/// at most [`MAX_LINE_BYTES`]), however large the file has grown.
+pub fn summarize_file(
+    path: &Path,
+    harness: HarnessKind,
+) -> anyhow::Result<crate::model::session_verdict::Summary> {
+    let mut summarizer = crate::model::session_verdict::Summarizer::new(harness, &file_label(path));
+    for_each_record(path, |record| match record {
+        Some(record) => summarizer.feed(&record),
+        None => summarizer.skipped(1),
+    })?;
+    Ok(summarizer.finish())
+}
+
+fn file_label(path: &Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+/// Each line of an artifact, parsed (`None` for a line that does not parse or is longer
+/// than [`MAX_LINE_BYTES`]); blank lines are passed over.
+fn for_each_record(path: &Path, mut each: impl FnMut(Option<Record>)) -> anyhow::Result<()> {
+    let name = file_label(path);
+    let file =
+        File::open(path).with_context(|| format!("could not open session artifact {name}"))?;
+    let mut reader = BufReader::with_capacity(64 * 1024, file);
+    let mut line: Vec<u8> = Vec::new();
+    let mut oversized = false;
+    let mut finish_line = |line: &mut Vec<u8>, oversized: &mut bool| {
+        if *oversized {
+            each(None);
+        } else if !line.iter().all(u8::is_ascii_whitespace) {
+            each(serde_json::from_slice::<Record>(line).ok());
         }
-        match serde_json::from_slice::<Record>(&line) {
-            Ok(record) => artifact.records.push(record),
-            Err(_) => artifact.skipped_lines += 1,
+        line.clear();
+        *oversized = false;
+    };
+    loop {
+        let buf = reader
+            .fill_buf()
+            .context("could not read a session artifact")?;
+        if buf.is_empty() {
+            if !line.is_empty() || oversized {
+                finish_line(&mut line, &mut oversized);
+            }
+            return Ok(());
+        }
+        let (part, used, ends) = match buf.iter().position(|b| *b == b'\n') {
+            Some(i) => (&buf[..i], i + 1, true),
+            None => (buf, buf.len(), false),
+        };
+        if !oversized && line.len() + part.len() <= MAX_LINE_BYTES {
+            line.extend_from_slice(part);
+        } else {
+            oversized = true;
+            line.clear();
+        }
+        reader.consume(used);
+        if ends {
+            finish_line(&mut line, &mut oversized);
         }
     }
-    Ok(artifact)
 }
 
 /// The newest artifact of `harness` in `dir` (by the time in its name), if any.
@@ -218,6 +276,36 @@ mod tests {
         let artifact = read_artifact(&path).unwrap();
         assert_eq!(artifact.records.len(), 1);
         assert_eq!(artifact.skipped_lines, 1);
+    }
+
+    #[test]
+    fn a_summary_streams_the_file_and_skips_an_oversized_line_without_holding_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("claude-0000000000001-1.ndjson");
+        let mut text = String::from(
+            "{\"v\":1,\"ts\":\"2026-11-22T05:00:00Z\",\"kind\":\"refused\",\"reason\":\"missing_session_secret\"}\n",
+        );
+        text.push_str(&"x".repeat(3 * MAX_LINE_BYTES));
+        text.push('\n');
+        text.push_str(
+            "{\"v\":1,\"ts\":\"2026-11-22T05:00:01Z\",\"kind\":\"requests_refused\",\"counts\":{\"missing_session_secret\":41}}\n",
+        );
+        text.push_str(
+            "{\"v\":1,\"ts\":\"2026-11-22T05:00:02Z\",\"kind\":\"session_ended\",\"exit_code\":0}",
+        );
+        fs::write(&path, text).unwrap();
+        let summary = summarize_file(&path, HarnessKind::Claude).unwrap();
+        assert_eq!(summary.refused_requests, 42);
+        assert_eq!(summary.skipped_lines, 1);
+        assert_eq!(summary.frames, 3);
+        assert_eq!(summary.exit_code, Some(0));
+        assert_eq!(
+            summary,
+            crate::model::session_verdict::summarize(
+                HarnessKind::Claude,
+                &read_artifact(&path).unwrap()
+            )
+        );
     }
 
     #[test]

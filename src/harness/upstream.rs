@@ -137,6 +137,7 @@ mod tests {
             base_url: "https://chatgpt.com".into(),
             api_key_base_url: Some("https://api.openai.com".into()),
             base_url_env: Some("OMUX_CODEX_UPSTREAM".into()),
+            requests: None,
         };
         assert_eq!(definition_default(&up, true), "https://api.openai.com");
         assert_eq!(definition_default(&up, false), "https://chatgpt.com");
@@ -149,6 +150,7 @@ mod tests {
             base_url: "https://api.anthropic.com".into(),
             api_key_base_url: None,
             base_url_env: Some("OMUX_CLAUDE_UPSTREAM".into()),
+            requests: None,
         };
         let url = "https://api.anthropic.com/v1/messages";
         assert_eq!(probe_url(url, &up, Sources::default()).unwrap(), url);

@@ -34,6 +34,9 @@ pub struct PrintablePlan {
 /// The full child environment for `exec`. Holds the private credential dir (if
 /// any): dropping it removes the dir.
 pub struct ChildEnvironment {
+    /// Inherited variables the child must not see: every one a configured secret backend
+    /// reads (a route's own injected variables are set again by `vars`).
+    pub remove: Vec<String>,
     pub vars: Vec<(String, OsString)>,
     pub credential_dir: Option<PrivateCredentialDir>,
 }
@@ -300,6 +303,7 @@ pub fn build_child_env(
             .map(|(k, v)| (k, OsString::from(v))),
     );
     Ok(ChildEnvironment {
+        remove: config.secret_environment().into_iter().collect(),
         vars,
         credential_dir,
     })

@@ -1,13 +1,11 @@
 //! Credential injection (SPEC §7 "injection"): the child environment for a
 //! selected route, the private credential dir and its cleanup, running the
-//! child with signal forwarding, and shell export rendering for `env`.
+//! child through `crate::child`, and shell export rendering for `env`.
 
-pub mod child;
 pub mod credential_dir;
 pub mod environment;
 pub mod shell;
 
-pub use child::{run_child, shell_code};
 pub use credential_dir::PrivateCredentialDir;
 pub use environment::{
     ChildEnvironment, InjectError, PrintablePlan, Withheld, build_child_env, printable_plan,

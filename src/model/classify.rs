@@ -176,9 +176,10 @@ impl<'de> Deserialize<'de> for RuleClass {
                 })?;
                 Self::Dead(parse_known(&r, DEAD_REASONS).map_err(D::Error::custom)?)
             }
-            other => {
+            _ => {
+                // The class is config text: never quoted back (it may be misplaced secret).
                 return Err(D::Error::custom(format!(
-                    "unknown class {other:?}; {RULE_CLASS_HELP}"
+                    "unknown class; {RULE_CLASS_HELP}"
                 )));
             }
         })
@@ -211,7 +212,7 @@ const DEAD_REASONS: &[&str] = &[
 fn parse_known<T: serde::de::DeserializeOwned>(name: &str, known: &[&str]) -> Result<T, String> {
     if !known.contains(&name) {
         return Err(format!(
-            "unknown reason {name:?}; expected one of {}",
+            "unknown reason; expected one of {}",
             known.join(", ")
         ));
     }

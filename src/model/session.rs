@@ -112,8 +112,14 @@ pub enum Frame {
         /// `unauthorized`.
         trigger: Cow<'static, str>,
     },
-    /// A request was refused before touching any account (e.g. no session secret).
+    /// One request refused before touching any account (artifacts written before refusals
+    /// were summarized).
     Refused { reason: Cow<'static, str> },
+    /// Requests refused before touching any account since the previous such frame, by
+    /// reason (at most one frame per interval; see `proxy::refusals`).
+    RequestsRefused {
+        counts: std::collections::BTreeMap<Cow<'static, str>, u64>,
+    },
     /// The harness exited. `signal` is set when it was killed by one.
     SessionEnded {
         exit_code: i32,
@@ -192,6 +198,13 @@ mod tests {
             Frame::Refused {
                 reason: "missing_session_secret".into(),
             },
+            Frame::RequestsRefused {
+                counts: [
+                    ("missing_session_secret".into(), 3),
+                    ("path_not_allowed".into(), 1),
+                ]
+                .into(),
+            },
             Frame::RateLimitWait {
                 account: "a".into(),
                 wait_ms: 900,
@@ -229,6 +242,7 @@ mod tests {
                 | Frame::StreamErrorAfterContent { .. }
                 | Frame::UnsupportedTransport { .. }
                 | Frame::Refused { .. }
+                | Frame::RequestsRefused { .. }
                 | Frame::TokenRefresh { .. } => {}
             }
             let written = serde_json::to_value(frame).unwrap();

@@ -5,31 +5,58 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::session::{Artifact, Frame, HarnessKind};
+use super::session::{Artifact, Frame, HarnessKind, Record};
 
-/// What the session proves, from the strongest claim down.
+/// What the session proves. Failure verdicts (the harness likely showed its user a
+/// failure) come first: a session that also handed a quota over, but then failed, is a
+/// failure.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Verdict {
+    /// The artifact holds no `session_started` frame.
+    NotAManagedSession,
+    /// The artifact has no `session_ended`: the session is running, or oauth-mux was killed.
+    SessionIncomplete,
+    /// Every account of the profile was spent; the harness got one clear error.
+    PoolExhausted,
+    /// The provider could not be reached (connect, DNS, TLS, timeout); the harness got 502s.
+    UpstreamUnreachable,
+    /// An error arrived after content had reached the harness; it could not be replayed.
+    ErrorAfterContent,
+    /// A failover-class response happened and no other account carried the request, or the
+    /// harness saw the failure.
+    QuotaHandoffFailed,
+    /// The provider answered model requests with errors that went to the harness (a 4xx
+    /// that was the request's own, a 5xx after the retries in place).
+    ErrorsShownToHarness,
+    /// The harness exited with a failure of its own (non-zero, not an interrupt).
+    HarnessFailed,
     /// A failover-class response was held back and the same request succeeded on another
     /// account: the harness never saw the failure.
     SuccessfulLiveQuotaHandoff,
     /// Usage crossed the threshold and the next request went to another account before any
     /// failure.
     ProactiveHandoff,
-    /// A failover-class response happened and no other account carried the request, or the
-    /// harness saw the failure.
-    QuotaHandoffFailed,
-    /// Every account of the profile was spent; the harness got one clear error.
-    PoolExhausted,
-    /// Traffic went through the proxy and no account needed replacing.
-    NoHandoffNeeded,
     /// The harness ran but sent nothing through the proxy.
     NoProxyTraffic,
-    /// The artifact has no `session_ended`: the session is running or oauth-mux was killed.
-    SessionIncomplete,
-    /// The artifact holds no `session_started` frame.
-    NotAManagedSession,
+    /// Traffic went through the proxy and no account needed replacing.
+    NoHandoffNeeded,
+}
+
+impl Verdict {
+    /// True when the harness likely showed its user a failure.
+    pub fn is_failure(self) -> bool {
+        matches!(
+            self,
+            Self::SessionIncomplete
+                | Self::PoolExhausted
+                | Self::UpstreamUnreachable
+                | Self::ErrorAfterContent
+                | Self::QuotaHandoffFailed
+                | Self::ErrorsShownToHarness
+                | Self::HarnessFailed
+        )
+    }
 }
 
 /// One account switch, as recorded.
@@ -66,7 +93,10 @@ pub struct Summary {
     /// Failover-class responses that reached the harness anyway.
     pub failover_class_delivered: usize,
     pub quota_observations: usize,
+    /// The latest handoffs (at most [`MAX_LISTED_HANDOFFS`]).
     pub handoffs: Vec<HandoffView>,
+    /// Every handoff of the session.
+    pub handoff_count: usize,
     pub pool_exhausted: bool,
     pub earliest_reset: Option<String>,
     pub refused_requests: usize,
@@ -77,6 +107,10 @@ pub struct Summary {
     pub stream_errors_after_content: usize,
     /// Tokens refreshed because an account met a 401 mid-session (the harness never saw it).
     pub token_refreshes: usize,
+    /// Model requests answered `502 upstream unreachable` by the proxy itself.
+    pub upstream_unreachable_turns: usize,
+    /// Other error answers to model requests that reached the harness (not failover-class).
+    pub errors_delivered: usize,
     pub exit_code: Option<i32>,
     pub signal: Option<i32>,
     /// True when the harness probably showed the user a provider failure.
@@ -122,6 +156,12 @@ const FAILOVER_LABELS: [&str; 15] = [
     "pending_verification",
 ];
 
+/// The label of a model request the proxy answered itself because the provider could not
+/// be reached.
+const UNREACHABLE_LABEL: &str = "upstream_unreachable";
+/// The label of a side call (passed through as it came, never failed over).
+const SIDE_CALL_LABEL: &str = "side_call";
+
 fn turn_class(classification: &str, status: u16) -> TurnClass {
     match classification {
         "success" => TurnClass::Success,
@@ -132,56 +172,101 @@ fn turn_class(classification: &str, status: u16) -> TurnClass {
     }
 }
 
+/// SIGINT's number (Ctrl-C), the same on every Unix.
+const SIGINT: i32 = 2;
+
+/// The most handoffs a summary lists (the latest ones); `handoff_count` has them all.
+pub const MAX_LISTED_HANDOFFS: usize = 100;
+
 /// Summarize one artifact.
 pub fn summarize(harness: HarnessKind, artifact: &Artifact) -> Summary {
-    let mut s = Summary {
-        harness,
-        artifact: artifact.name.clone(),
-        frames: artifact.records.len(),
-        skipped_lines: artifact.skipped_lines,
-        started_at: None,
-        ended_at: None,
-        profile: None,
-        launch_account: None,
-        accounts_used: Vec::new(),
-        proxy_turns: 0,
-        turns_by_account: BTreeMap::new(),
-        turns_by_status: BTreeMap::new(),
-        turns_by_classification: BTreeMap::new(),
-        withheld_turns: 0,
-        failover_class_turns: 0,
-        failover_class_delivered: 0,
-        quota_observations: 0,
-        handoffs: Vec::new(),
-        pool_exhausted: false,
-        earliest_reset: None,
-        refused_requests: 0,
-        unsupported_transport_answers: 0,
-        rate_limit_waits: 0,
-        stream_errors_after_content: 0,
-        token_refreshes: 0,
-        exit_code: None,
-        signal: None,
-        user_visible_failure_likely: false,
-        verdict: Verdict::NotAManagedSession,
-        next_action: "",
-        next_action_hint: String::new(),
-        next_commands: Vec::new(),
-    };
-    // Failover-class turns "recovered" when a later delivered success came from another
-    // account than the first that failed: the session moved. A success on that same
-    // account (after an in-place retry, or a short rate limit waited out while every
-    // account was briefly limited) is no handoff.
-    let mut pending_failures: Vec<String> = Vec::new();
-    let mut recovered_after_failure = false;
-    let mut started = false;
-    let mut ended = false;
+    let mut summarizer = Summarizer::new(harness, &artifact.name);
     for record in &artifact.records {
+        summarizer.feed(record);
+    }
+    summarizer.skipped(artifact.skipped_lines);
+    summarizer.finish()
+}
+
+/// A summary built one frame at a time, in bounded memory whatever the artifact's size
+/// (the reader streams the file through it).
+pub struct Summarizer {
+    s: Summary,
+    /// Failover-class turns "recovered" when a later delivered success came from another
+    /// account than the first that failed: the session moved. A success on that same
+    /// account (after an in-place retry, or a short rate limit waited out while every
+    /// account was briefly limited) is no handoff.
+    /// The account of the first failover-class turn not yet followed by a delivered answer.
+    first_pending_failure: Option<String>,
+    recovered_after_failure: bool,
+    /// A handoff moved the session because usage crossed the threshold.
+    proactive: bool,
+    started: bool,
+    ended: bool,
+}
+
+impl Summarizer {
+    pub fn new(harness: HarnessKind, artifact: &str) -> Summarizer {
+        Summarizer {
+            s: Summary {
+                harness,
+                artifact: artifact.to_string(),
+                frames: 0,
+                skipped_lines: 0,
+                started_at: None,
+                ended_at: None,
+                profile: None,
+                launch_account: None,
+                accounts_used: Vec::new(),
+                proxy_turns: 0,
+                turns_by_account: BTreeMap::new(),
+                turns_by_status: BTreeMap::new(),
+                turns_by_classification: BTreeMap::new(),
+                withheld_turns: 0,
+                failover_class_turns: 0,
+                failover_class_delivered: 0,
+                quota_observations: 0,
+                handoffs: Vec::new(),
+                handoff_count: 0,
+                pool_exhausted: false,
+                earliest_reset: None,
+                refused_requests: 0,
+                unsupported_transport_answers: 0,
+                rate_limit_waits: 0,
+                stream_errors_after_content: 0,
+                token_refreshes: 0,
+                upstream_unreachable_turns: 0,
+                errors_delivered: 0,
+                exit_code: None,
+                signal: None,
+                user_visible_failure_likely: false,
+                verdict: Verdict::NotAManagedSession,
+                next_action: "",
+                next_action_hint: String::new(),
+                next_commands: Vec::new(),
+            },
+            first_pending_failure: None,
+            recovered_after_failure: false,
+            proactive: false,
+            started: false,
+            ended: false,
+        }
+    }
+
+    /// Lines of the artifact that did not parse.
+    pub fn skipped(&mut self, lines: usize) {
+        self.s.skipped_lines += lines;
+    }
+
+    /// Take one frame into account.
+    pub fn feed(&mut self, record: &Record) {
+        let s = &mut self.s;
+        s.frames += 1;
         match &record.frame {
             Frame::SessionStarted {
                 profile, account, ..
             } => {
-                started = true;
+                self.started = true;
                 s.started_at = Some(record.ts.clone());
                 s.profile = Some(profile.clone());
                 s.launch_account = Some(account.clone());
@@ -205,35 +290,52 @@ pub fn summarize(harness: HarnessKind, artifact: &Artifact) -> Summary {
                 if !delivered_to_harness {
                     s.withheld_turns += 1;
                 }
+                if classification == UNREACHABLE_LABEL {
+                    s.upstream_unreachable_turns += 1;
+                }
                 match turn_class(classification, *status) {
+                    TurnClass::Other | TurnClass::Transient
+                        if *delivered_to_harness
+                            && *status >= 400
+                            && classification != UNREACHABLE_LABEL
+                            && classification != SIDE_CALL_LABEL =>
+                    {
+                        s.errors_delivered += 1;
+                        self.first_pending_failure = None;
+                    }
                     TurnClass::Failover => {
                         s.failover_class_turns += 1;
                         if *delivered_to_harness {
                             s.failover_class_delivered += 1;
                         }
-                        pending_failures.push(account.clone());
+                        self.first_pending_failure
+                            .get_or_insert_with(|| account.clone());
                     }
                     TurnClass::Success if *delivered_to_harness => {
-                        if pending_failures
-                            .first()
-                            .is_some_and(|first| first != account)
-                        {
-                            recovered_after_failure = true;
-                        }
-                        pending_failures.clear();
+                        let first = self.first_pending_failure.take();
+                        self.recovered_after_failure |= first.is_some_and(|f| f != *account);
                     }
                     // Any other answer the harness saw ended its request (a 400, a 529
                     // after the retries): its earlier failures are no one else's.
-                    _ if *delivered_to_harness => pending_failures.clear(),
+                    _ if *delivered_to_harness => self.first_pending_failure = None,
                     _ => {}
                 }
             }
             Frame::QuotaObserved { .. } => s.quota_observations += 1,
-            Frame::Handoff { from, to, reason } => s.handoffs.push(HandoffView {
-                from: from.clone(),
-                to: to.clone(),
-                reason: reason.clone(),
-            }),
+            Frame::Handoff { from, to, reason } => {
+                s.handoff_count += 1;
+                if from.is_some() && reason == "usage_threshold" {
+                    self.proactive = true;
+                }
+                if s.handoffs.len() == MAX_LISTED_HANDOFFS {
+                    s.handoffs.remove(0);
+                }
+                s.handoffs.push(HandoffView {
+                    from: from.clone(),
+                    to: to.clone(),
+                    reason: reason.clone(),
+                });
+            }
             Frame::PoolExhausted { earliest_reset, .. } => {
                 s.pool_exhausted = true;
                 if earliest_reset.is_some() {
@@ -255,50 +357,70 @@ pub fn summarize(harness: HarnessKind, artifact: &Artifact) -> Summary {
             Frame::StreamErrorAfterContent { .. } => s.stream_errors_after_content += 1,
             Frame::Refused { .. } => s.refused_requests += 1,
             Frame::TokenRefresh { .. } => s.token_refreshes += 1,
+            Frame::RequestsRefused { counts } => {
+                let n: u64 = counts.values().sum();
+                s.refused_requests += usize::try_from(n).unwrap_or(usize::MAX);
+            }
             Frame::SessionEnded { exit_code, signal } => {
-                ended = true;
+                self.ended = true;
                 s.ended_at = Some(record.ts.clone());
                 s.exit_code = Some(*exit_code);
                 s.signal = *signal;
             }
         }
     }
-    let unrecovered_failure = !pending_failures.is_empty();
-    s.user_visible_failure_likely = s.failover_class_delivered > 0
-        || s.pool_exhausted
-        || s.stream_errors_after_content > 0
-        || (ended && unrecovered_failure);
-    let proactive = s
-        .handoffs
-        .iter()
-        .any(|h| h.from.is_some() && h.reason == "usage_threshold");
-    s.verdict = if !started {
-        Verdict::NotAManagedSession
-    } else if s.pool_exhausted {
-        Verdict::PoolExhausted
-    } else if s.failover_class_delivered > 0 || (s.failover_class_turns > 0 && unrecovered_failure)
-    {
-        if ended {
-            Verdict::QuotaHandoffFailed
-        } else {
+
+    /// The summary of every frame fed.
+    pub fn finish(self) -> Summary {
+        let Summarizer {
+            mut s,
+            first_pending_failure,
+            recovered_after_failure,
+            proactive,
+            started,
+            ended,
+        } = self;
+        let unrecovered_failure = first_pending_failure.is_some();
+        // An interrupt (Ctrl-C: 130 or SIGINT) is the user leaving, not a failure.
+        let harness_failed = match (s.exit_code, s.signal) {
+            (_, Some(sig)) => sig != SIGINT,
+            (Some(code), None) => code != 0 && code != 128 + SIGINT,
+            (None, None) => false,
+        };
+        s.verdict = if !started {
+            Verdict::NotAManagedSession
+        } else if !ended {
             Verdict::SessionIncomplete
-        }
-    } else if s.failover_class_turns > 0 && recovered_after_failure {
-        Verdict::SuccessfulLiveQuotaHandoff
-    } else if proactive {
-        Verdict::ProactiveHandoff
-    } else if !ended {
-        Verdict::SessionIncomplete
-    } else if s.proxy_turns == 0 {
-        Verdict::NoProxyTraffic
-    } else {
-        Verdict::NoHandoffNeeded
-    };
-    let (action, hint, commands) = next_action(harness, &s);
-    s.next_action = action;
-    s.next_action_hint = hint;
-    s.next_commands = commands;
-    s
+        } else if s.pool_exhausted {
+            Verdict::PoolExhausted
+        } else if s.upstream_unreachable_turns > 0 {
+            Verdict::UpstreamUnreachable
+        } else if s.stream_errors_after_content > 0 {
+            Verdict::ErrorAfterContent
+        } else if s.failover_class_delivered > 0
+            || (s.failover_class_turns > 0 && unrecovered_failure)
+        {
+            Verdict::QuotaHandoffFailed
+        } else if s.errors_delivered > 0 {
+            Verdict::ErrorsShownToHarness
+        } else if harness_failed {
+            Verdict::HarnessFailed
+        } else if s.failover_class_turns > 0 && recovered_after_failure {
+            Verdict::SuccessfulLiveQuotaHandoff
+        } else if proactive {
+            Verdict::ProactiveHandoff
+        } else if s.proxy_turns == 0 {
+            Verdict::NoProxyTraffic
+        } else {
+            Verdict::NoHandoffNeeded
+        };
+        s.user_visible_failure_likely = s.verdict.is_failure();
+        let (action, hint, commands) = next_action(s.harness, &s);
+        s.next_action = action;
+        s.next_action_hint = hint;
+        s.next_commands = commands;
+        s
+    }
 }
 
 fn next_action(harness: HarnessKind, s: &Summary) -> (&'static str, String, Vec<String>) {
@@ -343,8 +465,42 @@ fn next_action(harness: HarnessKind, s: &Summary) -> (&'static str, String, Vec<
         ),
         Verdict::SessionIncomplete => (
             "wait_or_inspect",
-            "the session has not ended (still running, or oauth-mux was killed)".into(),
+            "the session has not ended (still running, or oauth-mux was killed before it could record the end)".into(),
             vec![health],
+        ),
+        Verdict::UpstreamUnreachable => (
+            "check_network",
+            format!(
+                "the provider could not be reached from this machine ({} request(s) got 502); check the network, HTTPS_PROXY and any upstream override, then start the session again",
+                s.upstream_unreachable_turns
+            ),
+            vec![format!("oauth-mux {} preflight", harness.name())],
+        ),
+        Verdict::ErrorAfterContent => (
+            "run_the_turn_again",
+            "an error arrived after the answer had started to reach the harness, so it could not be replayed on another account; the account's state is recorded, and the next turn goes to an account that works".into(),
+            vec![explain],
+        ),
+        Verdict::ErrorsShownToHarness => (
+            "inspect_provider_errors",
+            format!(
+                "{} model request(s) got an error from the provider that the proxy passed on (see turns_by_status); they are not an account's fault",
+                s.errors_delivered
+            ),
+            vec![explain],
+        ),
+        Verdict::HarnessFailed => (
+            "check_the_harness_output",
+            format!(
+                "{} exited with {}; its own output says why (the proxy saw no provider failure)",
+                harness.name(),
+                match (s.exit_code, s.signal) {
+                    (_, Some(sig)) => format!("signal {sig}"),
+                    (Some(code), None) => format!("code {code}"),
+                    (None, None) => "an unknown status".into(),
+                }
+            ),
+            vec![format!("oauth-mux {} preflight", harness.name())],
         ),
         Verdict::NotAManagedSession => (
             "run_a_managed_session",
@@ -532,7 +688,8 @@ mod tests {
     #[test]
     fn a_request_that_ended_otherwise_leaves_no_failure_behind() {
         // R1: max-1 windowless, max-2 answers 400 (the harness sees it). R2: max-2 spent,
-        // max-1 answers: a live handoff, judged by R2's own first failure.
+        // max-1 answers: R2 alone would be a live handoff (judged by its own first
+        // failure), but the 400 R1 showed the harness makes the session a failure.
         let s = run(vec![
             started("max-1"),
             turn("max-1", 429, "windowless_rate_limit", false),
@@ -543,7 +700,16 @@ mod tests {
             turn("max-1", 200, "success", true),
             ended(0),
         ]);
-        assert_eq!(s.verdict, Verdict::SuccessfulLiveQuotaHandoff);
+        assert_eq!(s.verdict, Verdict::ErrorsShownToHarness);
+        assert_eq!((s.errors_delivered, s.handoff_count), (1, 2));
+        let without_r1 = run(vec![
+            started("max-2"),
+            turn("max-2", 429, "quota_exhausted", false),
+            handoff("max-2", "max-1", "quota_exhausted"),
+            turn("max-1", 200, "success", true),
+            ended(0),
+        ]);
+        assert_eq!(without_r1.verdict, Verdict::SuccessfulLiveQuotaHandoff);
     }
 
     #[test]
@@ -667,5 +833,174 @@ mod tests {
         assert_eq!(json["verdict"], "no_proxy_traffic");
         assert_eq!(json["harness"], "codex");
         assert_eq!(json["next_action"], "check_harness_configuration");
+    }
+
+    /// Every verdict, the session that earns it, and whether it counts as a failure the
+    /// harness's user likely saw.
+    #[test]
+    fn a_case_per_verdict() {
+        let quota = |a: &str| turn(a, 429, "quota_exhausted", false);
+        let ok = |a: &str| turn(a, 200, "success", true);
+        let signal = |sig: i32| Frame::SessionEnded {
+            exit_code: 128 + sig,
+            signal: Some(sig),
+        };
+        let after_content = Frame::StreamErrorAfterContent {
+            account: "max-1".into(),
+            status: 429,
+            classification: "quota_exhausted".into(),
+        };
+        let exhausted = Frame::PoolExhausted {
+            earliest_reset: None,
+            repair_command: "oauth-mux route explain --profile codex-max".into(),
+        };
+        let cases: Vec<(&str, Vec<Frame>, Verdict, bool)> = vec![
+            ("no frames", vec![], Verdict::NotAManagedSession, false),
+            (
+                "no end",
+                vec![started("max-1"), ok("max-1")],
+                Verdict::SessionIncomplete,
+                true,
+            ),
+            (
+                "every account spent",
+                vec![
+                    started("max-1"),
+                    quota("max-1"),
+                    quota("max-2"),
+                    exhausted,
+                    ended(1),
+                ],
+                Verdict::PoolExhausted,
+                true,
+            ),
+            (
+                "30 turns of 502 and exit 1",
+                std::iter::once(started("max-1"))
+                    .chain((0..30).map(|_| turn("max-1", 502, "upstream_unreachable", true)))
+                    .chain(std::iter::once(ended(1)))
+                    .collect(),
+                Verdict::UpstreamUnreachable,
+                true,
+            ),
+            (
+                "a quota error after content",
+                vec![started("max-1"), ok("max-1"), after_content, ended(0)],
+                Verdict::ErrorAfterContent,
+                true,
+            ),
+            (
+                "the failover-class answer reached the harness",
+                vec![
+                    started("max-1"),
+                    turn("max-1", 429, "quota_exhausted", true),
+                    ended(1),
+                ],
+                Verdict::QuotaHandoffFailed,
+                true,
+            ),
+            (
+                "a 400 the request earned, passed on",
+                vec![
+                    started("max-1"),
+                    turn("max-1", 400, "unknown_4xx", true),
+                    ended(1),
+                ],
+                Verdict::ErrorsShownToHarness,
+                true,
+            ),
+            (
+                "a 529 after the retries in place",
+                vec![
+                    started("max-1"),
+                    turn("max-1", 529, "provider_degraded", false),
+                    turn("max-1", 529, "provider_degraded", true),
+                    ended(1),
+                ],
+                Verdict::ErrorsShownToHarness,
+                true,
+            ),
+            (
+                "the harness failed on its own",
+                vec![started("max-1"), ok("max-1"), ended(3)],
+                Verdict::HarnessFailed,
+                true,
+            ),
+            (
+                "killed by a signal",
+                vec![started("max-1"), ok("max-1"), signal(9)],
+                Verdict::HarnessFailed,
+                true,
+            ),
+            (
+                "a handoff carried the turn, then the harness failed",
+                vec![
+                    started("max-1"),
+                    quota("max-1"),
+                    handoff("max-1", "max-2", "quota_exhausted"),
+                    ok("max-2"),
+                    ended(2),
+                ],
+                Verdict::HarnessFailed,
+                true,
+            ),
+            (
+                "a handoff carried the turn",
+                vec![
+                    started("max-1"),
+                    quota("max-1"),
+                    handoff("max-1", "max-2", "quota_exhausted"),
+                    ok("max-2"),
+                    ended(0),
+                ],
+                Verdict::SuccessfulLiveQuotaHandoff,
+                false,
+            ),
+            (
+                "Ctrl-C is the user leaving",
+                vec![started("max-1"), ok("max-1"), signal(2)],
+                Verdict::NoHandoffNeeded,
+                false,
+            ),
+            (
+                "usage crossed the threshold",
+                vec![
+                    started("max-1"),
+                    ok("max-1"),
+                    handoff("max-1", "max-2", "usage_threshold"),
+                    ok("max-2"),
+                    ended(0),
+                ],
+                Verdict::ProactiveHandoff,
+                false,
+            ),
+            (
+                "nothing went through the proxy",
+                vec![started("max-1"), ended(0)],
+                Verdict::NoProxyTraffic,
+                false,
+            ),
+            (
+                "all well",
+                vec![started("max-1"), ok("max-1"), ended(0)],
+                Verdict::NoHandoffNeeded,
+                false,
+            ),
+        ];
+        for (what, frames, verdict, failure) in cases {
+            let s = run(frames);
+            assert_eq!(s.verdict, verdict, "{what}");
+            assert_eq!(s.user_visible_failure_likely, failure, "{what}");
+            if failure {
+                assert_ne!(
+                    s.next_action, "none",
+                    "{what}: a failure needs a next action"
+                );
+                assert!(
+                    !s.next_action_hint.is_empty() && !s.next_commands.is_empty(),
+                    "{what}: {s:?}"
+                );
+            }
+        }
     }
 }

@@ -548,8 +548,11 @@ fn classify(
     }
 }
 
+/// The start of a provider's hint, with token-shaped fragments masked first (so that a
+/// token cut by the excerpt's end is not left half-recognizable).
 fn excerpt(text: &str) -> String {
-    let trimmed = text.trim();
+    let masked = crate::secrets::redact::mask_opaque_runs(text);
+    let trimmed = masked.trim();
     match trimmed.char_indices().nth(HINT_EXCERPT_CHARS) {
         Some((i, _)) => format!("{}…", &trimmed[..i]),
         None => trimmed.to_owned(),
@@ -581,4 +584,24 @@ pub fn log_probe(
             }),
         ),
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_hint_excerpt_masks_token_fragments_even_where_it_is_cut() {
+        let opaque = "Zq7RkVw3TnY8pL2mXc9BfH4sJd6GtA1e";
+        let text =
+            format!("{{\"error\":\"invalid api key {opaque}\",\"code\":\"invalid_api_key\"}}");
+        let short = excerpt(&text);
+        assert!(!short.contains(opaque), "{short}");
+        assert!(short.contains("invalid_api_key"), "{short}");
+        // A token the cut would have halved is masked whole first, not left in part.
+        let long = format!("{} sk-ant-api03-{opaque}", "x ".repeat(108));
+        assert!(long.len() > HINT_EXCERPT_CHARS && long.find("sk-ant").unwrap() < 230);
+        let cut = excerpt(&long);
+        assert!(!cut.contains("Zq7R") && cut.contains("[REDACTED]"), "{cut}");
+    }
 }

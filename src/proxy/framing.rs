@@ -14,7 +14,9 @@ pub const MAX_HEADERS: usize = 128;
 /// Bounds applied to every request the proxy reads.
 #[derive(Clone, Debug)]
 pub struct Limits {
-    /// Largest request head (request line plus headers) accepted; larger → 431.
+    /// Largest request head (request line plus headers) accepted; larger → 431. The
+    /// upstream client writes a head through a 32 KiB buffer, so no larger head could be
+    /// forwarded anyway.
     pub max_head_bytes: usize,
     /// Largest number of header fields accepted (at most [`MAX_HEADERS`]); more → 431.
     pub max_headers: usize,
@@ -22,7 +24,11 @@ pub struct Limits {
     pub max_body_bytes: usize,
     /// Time allowed to receive a whole head once its first byte arrived (slowloris bound).
     pub head_timeout: Duration,
-    /// Time a keep-alive connection may sit idle between requests.
+    /// Time a new connection has, from its acceptance, to complete its first request head
+    /// (and its TLS handshake on the TLS side): until it shows the session secret it may be
+    /// anyone's, so it does not get the keep-alive idle time.
+    pub first_request_timeout: Duration,
+    /// Time a keep-alive connection may sit idle between requests (after the secret).
     pub idle_timeout: Duration,
     /// Time allowed to receive a whole body.
     pub body_timeout: Duration,
@@ -31,10 +37,11 @@ pub struct Limits {
 impl Default for Limits {
     fn default() -> Self {
         Limits {
-            max_head_bytes: 64 * 1024,
+            max_head_bytes: 32 * 1024,
             max_headers: 128,
             max_body_bytes: 32 * 1024 * 1024,
             head_timeout: Duration::from_secs(10),
+            first_request_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(300),
             body_timeout: Duration::from_secs(60),
         }
@@ -203,11 +210,37 @@ pub fn body_framing(head: &RequestHead) -> Result<BodyFraming, FrameError> {
 struct LazyDeadline {
     dur: Duration,
     at: Option<Instant>,
+    /// Set from outside (not started by the first read): each read is bounded by it too.
+    fixed: bool,
 }
 
 impl LazyDeadline {
     fn new(dur: Duration) -> Self {
-        LazyDeadline { dur, at: None }
+        LazyDeadline {
+            dur,
+            at: None,
+            fixed: false,
+        }
+    }
+
+    /// A deadline fixed already.
+    fn at(at: Instant) -> Self {
+        LazyDeadline {
+            dur: Duration::ZERO,
+            at: Some(at),
+            fixed: true,
+        }
+    }
+
+    /// The time allowed for one read: `per_read`, or less when a fixed deadline is nearer.
+    fn per_read(&self, per_read: Duration) -> Duration {
+        match self.at.filter(|_| self.fixed) {
+            Some(at) => at
+                .saturating_duration_since(Instant::now())
+                .min(per_read)
+                .max(Duration::from_millis(1)),
+            None => per_read,
+        }
     }
 
     fn passed(&mut self) -> bool {
@@ -222,21 +255,35 @@ impl LazyDeadline {
     }
 }
 
-/// A connection requests are read from: plain TCP, or TLS over TCP.
+/// A connection requests are read from: plain TCP, TLS over TCP (or bytes in memory, for
+/// the fuzz harness).
 pub trait ConnStream: Read + Write {
     /// Bound each read on the underlying socket.
     fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()>;
+
+    /// The TCP socket underneath, if any (to watch for the peer going away).
+    fn socket(&self) -> Option<&TcpStream> {
+        None
+    }
 }
 
 impl ConnStream for TcpStream {
     fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
         TcpStream::set_read_timeout(self, timeout)
     }
+
+    fn socket(&self) -> Option<&TcpStream> {
+        Some(self)
+    }
 }
 
 impl ConnStream for rustls::StreamOwned<rustls::ServerConnection, TcpStream> {
     fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
         self.sock.set_read_timeout(timeout)
+    }
+
+    fn socket(&self) -> Option<&TcpStream> {
+        Some(&self.sock)
     }
 }
 
@@ -275,6 +322,7 @@ impl<S: ConnStream> ClientConn<S> {
         if deadline.passed() {
             return Err(FrameError::Timeout { mid_request });
         }
+        let per_read = deadline.per_read(per_read);
         if self.read_timeout != Some(per_read) {
             self.stream
                 .set_read_timeout(Some(per_read))
@@ -312,21 +360,44 @@ impl<S: ConnStream> ClientConn<S> {
         }
     }
 
-    /// Read the next request head. Waits up to `idle_timeout` for its first byte, then up to
-    /// `head_timeout` for the rest.
+    /// Read the next request head of a keep-alive connection. Waits up to `idle_timeout`
+    /// for its first byte, then up to `head_timeout` for the rest.
     pub fn read_head(&mut self, limits: &Limits) -> Result<RequestHead, FrameError> {
-        self.compact();
         // Waiting for a request is bounded by the idle read timeout alone; once its first
         // byte is in, the whole head must follow within `head_timeout`.
-        let mut idle = LazyDeadline::new(limits.idle_timeout);
-        let mut head = LazyDeadline::new(limits.head_timeout);
+        let idle = LazyDeadline::new(limits.idle_timeout);
+        let head = LazyDeadline::new(limits.head_timeout);
+        self.read_head_within(limits, idle, head)
+    }
+
+    /// Read the first request head of a connection: all of it must be in by `deadline`.
+    pub fn read_first_head(
+        &mut self,
+        limits: &Limits,
+        deadline: Instant,
+    ) -> Result<RequestHead, FrameError> {
+        self.read_head_within(
+            limits,
+            LazyDeadline::at(deadline),
+            LazyDeadline::at(deadline),
+        )
+    }
+
+    fn read_head_within(
+        &mut self,
+        limits: &Limits,
+        mut idle: LazyDeadline,
+        mut head: LazyDeadline,
+    ) -> Result<RequestHead, FrameError> {
+        self.compact();
         let mut started = false;
         loop {
             // RFC 9112 §2.2: ignore empty lines before a request line.
             while self.pending().starts_with(b"\r\n") {
                 self.pos += 2;
             }
-            if !self.pending().is_empty() {
+            // A lone CR may be the start of one more empty line: not a request yet.
+            if !self.pending().is_empty() && self.pending() != b"\r" {
                 started = true;
                 if let Some(parsed) = self.try_parse_head(limits)? {
                     return Ok(parsed);
@@ -353,7 +424,12 @@ impl<S: ConnStream> ClientConn<S> {
     fn try_parse_head(&mut self, limits: &Limits) -> Result<Option<RequestHead>, FrameError> {
         let mut fields = [httparse::EMPTY_HEADER; MAX_HEADERS];
         let mut req = httparse::Request::new(&mut fields[..limits.max_headers.min(MAX_HEADERS)]);
-        match req.parse(&self.buf[self.pos..]) {
+        // Never look past the limit: what lies beyond cannot belong to an acceptable head,
+        // and the verdict must not depend on how much of it happened to arrive in one read
+        // (a head over the limit is 431 whatever byte follows; the fuzz harness holds this).
+        let pending = &self.buf[self.pos..];
+        let window = &pending[..pending.len().min(limits.max_head_bytes)];
+        match req.parse(window) {
             Ok(httparse::Status::Complete(n)) => {
                 if n > limits.max_head_bytes {
                     return Err(FrameError::HeadTooLarge);
@@ -425,16 +501,21 @@ impl<S: ConnStream> ClientConn<S> {
         }
     }
 
-    /// One CRLF-terminated line (without the CRLF), at most `max` bytes.
+    /// One CRLF-terminated line (without the CRLF), at most `max` bytes; a longer one is
+    /// `too_long`. Only the first `max + 2` bytes are looked at, so the verdict does not
+    /// depend on how much arrived in one read.
     fn take_line(
         &mut self,
         max: usize,
+        too_long: FrameError,
         deadline: &mut LazyDeadline,
         per_read: Duration,
     ) -> Result<Vec<u8>, FrameError> {
         loop {
-            if let Some(i) = self.pending().iter().position(|b| *b == b'\n') {
-                if i == 0 || self.pending()[i - 1] != b'\r' {
+            let pending = self.pending();
+            let window = &pending[..pending.len().min(max + 2)];
+            if let Some(i) = window.iter().position(|b| *b == b'\n') {
+                if i == 0 || pending[i - 1] != b'\r' {
                     return Err(FrameError::BadRequest(
                         "chunked body line not ended by CRLF",
                     ));
@@ -443,8 +524,8 @@ impl<S: ConnStream> ClientConn<S> {
                 self.pos += i + 1;
                 return Ok(line);
             }
-            if self.pending().len() > max {
-                return Err(FrameError::BadRequest("chunked body line too long"));
+            if pending.len() > max + 1 {
+                return Err(too_long);
             }
             if self.fill(deadline, per_read, true)? == 0 {
                 return Err(FrameError::BadRequest(
@@ -461,7 +542,8 @@ impl<S: ConnStream> ClientConn<S> {
     ) -> Result<Vec<u8>, FrameError> {
         let mut body = Vec::new();
         loop {
-            let mut line = self.take_line(1024, deadline, limits.body_timeout)?;
+            let too_long = FrameError::BadRequest("chunked body line too long");
+            let mut line = self.take_line(1024, too_long, deadline, limits.body_timeout)?;
             // httparse reads the size line with its CRLF (extensions ignored, overflow refused).
             line.extend_from_slice(b"\r\n");
             let size = match httparse::parse_chunk_size(&line) {
@@ -472,7 +554,12 @@ impl<S: ConnStream> ClientConn<S> {
                 // Trailer fields, then the final empty line.
                 let mut trailer_bytes = 0;
                 loop {
-                    let t = self.take_line(limits.max_head_bytes, deadline, limits.body_timeout)?;
+                    let t = self.take_line(
+                        limits.max_head_bytes,
+                        FrameError::HeadTooLarge,
+                        deadline,
+                        limits.body_timeout,
+                    )?;
                     if t.is_empty() {
                         return Ok(body);
                     }
@@ -488,7 +575,11 @@ impl<S: ConnStream> ClientConn<S> {
                 return Err(FrameError::BodyTooLarge);
             }
             self.take_exact(&mut body, size as usize, deadline, limits.body_timeout)?;
-            if !self.take_line(2, deadline, limits.body_timeout)?.is_empty() {
+            let no_crlf = FrameError::BadRequest("chunk data not followed by CRLF");
+            if !self
+                .take_line(0, no_crlf, deadline, limits.body_timeout)?
+                .is_empty()
+            {
                 return Err(FrameError::BadRequest("chunk data not followed by CRLF"));
             }
         }
@@ -565,76 +656,5 @@ pub fn write_chunk(out: &mut impl Write, scratch: &mut Vec<u8>, data: &[u8]) -> 
 pub const LAST_CHUNK: &[u8] = b"0\r\n\r\n";
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn head(lines: &[(&str, &str)]) -> RequestHead {
-        RequestHead {
-            method: "POST".into(),
-            target: "/".into(),
-            minor_version: 1,
-            headers: lines
-                .iter()
-                .map(|(n, v)| Header {
-                    name: n.to_string(),
-                    value: v.as_bytes().to_vec(),
-                })
-                .collect(),
-        }
-    }
-
-    #[test]
-    fn framing_rules() {
-        assert_eq!(body_framing(&head(&[])).unwrap(), BodyFraming::None);
-        assert_eq!(
-            body_framing(&head(&[("Content-Length", "12")])).unwrap(),
-            BodyFraming::Length(12)
-        );
-        assert_eq!(
-            body_framing(&head(&[("Transfer-Encoding", "Chunked")])).unwrap(),
-            BodyFraming::Chunked
-        );
-        for bad in [
-            vec![("Content-Length", "3"), ("Transfer-Encoding", "chunked")],
-            vec![("Content-Length", "3"), ("content-length", "3")],
-            vec![("Content-Length", "3"), ("content-length", "4")],
-            vec![("Content-Length", "3, 4")],
-            vec![("Content-Length", "-1")],
-            vec![("Content-Length", "+5")],
-            vec![
-                ("Transfer-Encoding", "chunked"),
-                ("Transfer-Encoding", "chunked"),
-            ],
-        ] {
-            let err = body_framing(&head(&bad)).unwrap_err();
-            assert_eq!(err.status(), Some(400), "{bad:?}");
-        }
-        let err = body_framing(&head(&[("Transfer-Encoding", "gzip, chunked")])).unwrap_err();
-        assert_eq!(err.status(), Some(501));
-    }
-
-    #[test]
-    fn keep_alive_and_upgrade() {
-        assert!(head(&[]).keep_alive());
-        assert!(!head(&[("Connection", "Close")]).keep_alive());
-        let mut h10 = head(&[]);
-        h10.minor_version = 0;
-        assert!(!h10.keep_alive());
-        assert!(head(&[("Upgrade", "websocket"), ("Connection", "Upgrade")]).is_upgrade());
-        assert!(!head(&[("Connection", "keep-alive")]).is_upgrade());
-    }
-
-    #[test]
-    fn encode_head_shapes() {
-        let h = encode_head(
-            200,
-            &[("content-type".into(), b"text/plain".to_vec())],
-            ResponseFraming::Length(2),
-            false,
-        );
-        assert_eq!(
-            String::from_utf8(h).unwrap(),
-            "HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: 2\r\nconnection: close\r\n\r\n"
-        );
-    }
-}
+#[path = "framing_tests.rs"]
+mod tests;

@@ -17,6 +17,8 @@
 //! # Ok::<(), anyhow::Error>(())
 //! ```
 
+pub mod abandon;
+pub mod attempt;
 pub mod coalesce;
 pub mod durable_pool;
 pub mod frames;
@@ -24,12 +26,15 @@ pub mod framing;
 pub mod headers;
 pub mod pool;
 pub mod reader;
+pub mod refusals;
 pub mod renewal;
 pub mod replies;
 pub mod response;
 pub mod server;
 pub mod session;
+pub mod slots;
 pub mod sse;
+pub mod target;
 pub mod tls;
 pub mod upstream;
 pub mod usage;
@@ -46,6 +51,7 @@ use self::frames::FrameSink;
 use self::pool::Pool;
 use self::response::SseHold;
 use self::session::Session;
+use self::target::RequestRules;
 use self::upstream::UpstreamOptions;
 
 /// Which harness the session serves: decides error shapes and path families.
@@ -66,8 +72,15 @@ pub struct ProxyConfig {
     pub upstream_options: UpstreamOptions,
     /// Bound on holding back an SSE opening (bytes and time) before delivering anyway.
     pub sse_hold: SseHold,
-    /// Concurrent harness connections served; more get 503.
+    /// Concurrent connections per listener. When they run out, the oldest connection that
+    /// has not shown the session secret is closed to make room; only when every one has,
+    /// a newcomer gets 503 (plain HTTP) or a closed connection (TLS side).
     pub max_connections: usize,
+    /// The methods and paths forwarded at all (the provider definition's
+    /// `upstream.requests`); anything else is answered locally.
+    pub requests: RequestRules,
+    /// At most one `requests_refused` frame per this interval.
+    pub refusal_report_interval: Duration,
     /// In-place retries for transient overload (529/5xx) and transport failures.
     pub retries_in_place: u32,
     /// First in-place backoff; doubled per retry.
@@ -75,6 +88,27 @@ pub struct ProxyConfig {
     /// Also serve the same routes over TLS on a second port, with a per-session CA (for
     /// Codex's interactive TUI, which wants an `https://` `chatgpt_base_url`).
     pub tls_side_listener: bool,
+}
+
+impl Harness {
+    /// The built-in provider definition of this harness's wire protocol.
+    pub fn provider(self) -> &'static str {
+        match self {
+            Harness::Codex => "codex",
+            Harness::Claude => "claude",
+        }
+    }
+
+    /// What the built-in provider definition allows through the proxy.
+    pub fn builtin_request_rules(self) -> RequestRules {
+        crate::config::builtin::definition(self.provider())
+            .and_then(|def| def.upstream)
+            .and_then(|up| up.requests)
+            .unwrap_or(RequestRules {
+                methods: Vec::new(),
+                path_prefixes: Vec::new(),
+            })
+    }
 }
 
 impl ProxyConfig {
@@ -90,6 +124,8 @@ impl ProxyConfig {
                 max_time: Duration::from_secs(10),
             },
             max_connections: 64,
+            requests: harness.builtin_request_rules(),
+            refusal_report_interval: Duration::from_secs(60),
             retries_in_place: 2,
             retry_backoff: Duration::from_millis(250),
             tls_side_listener: false,
@@ -104,7 +140,7 @@ pub struct ProxyHandle {
     stop: Arc<AtomicBool>,
     accept: Option<JoinHandle<()>>,
     tls: Option<(SocketAddr, String, JoinHandle<()>)>,
-    pool: Arc<dyn Pool>,
+    session: Arc<Session>,
 }
 
 impl ProxyHandle {
@@ -144,7 +180,7 @@ impl ProxyHandle {
                 let _ = TcpStream::connect_timeout(&addr, Duration::from_secs(1));
                 let _ = tls_accept.join();
             }
-            self.pool.flush();
+            self.session.finish();
         }
     }
 }
@@ -170,7 +206,7 @@ pub fn start(config: ProxyConfig, pool: Arc<dyn Pool>, frames: FrameSink) -> Res
     let secret: Arc<str> = new_secret()?.into();
     let max = config.max_connections;
     let want_tls = config.tls_side_listener;
-    let session = Arc::new(Session::new(config, pool.clone(), frames)?);
+    let session = Arc::new(Session::new(config, pool, frames)?);
     let stop = Arc::new(AtomicBool::new(false));
     let tls = if want_tls {
         let identity = tls::session_tls()?;
@@ -190,7 +226,7 @@ pub fn start(config: ProxyConfig, pool: Arc<dyn Pool>, frames: FrameSink) -> Res
         None
     };
     let accept = {
-        let (secret, stop) = (secret.clone(), stop.clone());
+        let (session, secret, stop) = (session.clone(), secret.clone(), stop.clone());
         std::thread::Builder::new()
             .name("omux-proxy-accept".into())
             .spawn(move || server::accept_loop(listener, session, secret, stop, max, None))
@@ -202,6 +238,6 @@ pub fn start(config: ProxyConfig, pool: Arc<dyn Pool>, frames: FrameSink) -> Res
         stop,
         accept: Some(accept),
         tls,
-        pool,
+        session,
     })
 }

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use ureq::http;
 
+use super::abandon;
 use super::framing::{self, ResponseFraming};
 use super::headers::{downstream_response_headers, evidence_headers};
 use super::pool::ResponseEvidence;
@@ -61,9 +62,14 @@ fn read_up_to(reader: &mut impl Read, out: &mut Vec<u8>, limit: usize) -> io::Re
 
 fn pump(mut reader: ureq::BodyReader<'static>) -> Receiver<io::Result<Vec<u8>>> {
     let (tx, rx) = sync_channel::<io::Result<Vec<u8>>>(32);
+    // The pump's reads watch the harness connection it reads for (see `abandon`).
+    let watch = abandon::inherit();
     std::thread::Builder::new()
         .name("omux-sse-pump".into())
         .spawn(move || {
+            if let Some(watch) = watch {
+                watch();
+            }
             let mut chunk = vec![0u8; READ_CHUNK];
             loop {
                 match reader.read(&mut chunk) {
@@ -128,9 +134,13 @@ pub fn hold(
                 break;
             }
             let remaining = deadline.saturating_duration_since(Instant::now());
-            match rx.recv_timeout(remaining) {
+            match rx.recv_timeout(remaining.min(abandon::CHECK_EVERY)) {
                 Ok(Ok(bytes)) => held.extend_from_slice(&bytes),
                 Ok(Err(e)) => return Err(e),
+                Err(RecvTimeoutError::Timeout) if abandon::harness_gone() => {
+                    return Err(io::Error::from(io::ErrorKind::ConnectionAborted));
+                }
+                Err(RecvTimeoutError::Timeout) if !remaining.is_zero() => {}
                 Err(RecvTimeoutError::Timeout) => break,
                 Err(RecvTimeoutError::Disconnected) => {
                     done = true;
@@ -245,7 +255,9 @@ pub fn deliver_watched(
             }
         }
         Rest::Pump(rx) => loop {
-            match rx.recv() {
+            match rx.recv_timeout(abandon::CHECK_EVERY) {
+                Err(RecvTimeoutError::Timeout) if abandon::harness_gone() => break false,
+                Err(RecvTimeoutError::Timeout) => {}
                 Ok(Ok(bytes)) => {
                     if let Some(w) = watch.as_deref_mut() {
                         w(&bytes);
@@ -255,7 +267,7 @@ pub fn deliver_watched(
                     }
                 }
                 Ok(Err(_)) => break false,
-                Err(_) => break true,
+                Err(RecvTimeoutError::Disconnected) => break true,
             }
         },
     };

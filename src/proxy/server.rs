@@ -1,15 +1,19 @@
 //! The accept loop and the per-connection request loop (keep-alive, pipelining in order,
-//! a bound on concurrent connections, the session-secret gate).
+//! bounded connection slots, the session-secret gate, the checks of what may be forwarded).
 
 use std::net::TcpListener;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
 
-use super::frames::Frame;
+use super::abandon;
 use super::framing::{BodyFraming, ClientConn, ConnStream, body_framing};
+use super::refusals::RefusalReason;
 use super::replies;
 use super::response::write_local;
 use super::session::{ClientRequest, Session, harness_of};
+use super::slots::{Slot, Slots};
+use super::target::{self, TargetRefusal};
 
 /// Strip `/<secret>` from a request target. Constant-time in the secret's bytes.
 pub fn strip_secret<'a>(target: &'a str, secret: &str) -> Option<&'a str> {
@@ -38,7 +42,8 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 }
 
 /// Accept connections until `stop` is set; one thread per connection, at most `max` per
-/// listener. With `tls`, each connection is served behind TLS.
+/// listener (see [`Slots`]: a connection that has not shown the secret yields its slot to a
+/// newcomer). With `tls`, each connection is served behind TLS.
 pub fn accept_loop(
     listener: TcpListener,
     session: Arc<Session>,
@@ -47,18 +52,24 @@ pub fn accept_loop(
     max: usize,
     tls: Option<Arc<rustls::ServerConfig>>,
 ) {
-    let active = Arc::new(AtomicUsize::new(0));
+    let slots = Slots::new(max);
     for stream in listener.incoming() {
         if stop.load(Ordering::SeqCst) {
             return;
         }
         let Ok(mut stream) = stream else { continue };
-        if active.load(Ordering::SeqCst) >= max {
-            let reply = replies::proxy_error(harness_of(&session), 503, "too many connections");
-            let _ = write_local(&mut stream, &reply, false);
+        // The first request (and the TLS handshake) must be in within this, counted from
+        // acceptance: until then the connection may be anyone's.
+        let deadline = Instant::now() + session.config.limits.first_request_timeout;
+        let Some(slot) = slots.admit(&stream) else {
+            // Every slot carries the harness's own connections. Plain HTTP gets a 503; a
+            // TLS client gets no plaintext, only a closed connection.
+            if tls.is_none() {
+                let reply = replies::proxy_error(harness_of(&session), 503, "too many connections");
+                let _ = write_local(&mut stream, &reply, false);
+            }
             continue;
-        }
-        let slot = ConnectionSlot::take(&active);
+        };
         let (session, secret) = (session.clone(), secret.clone());
         let tls = tls.clone();
         let spawned = std::thread::Builder::new()
@@ -67,15 +78,18 @@ pub fn accept_loop(
             .spawn(move || {
                 let _ = stream.set_nodelay(true);
                 match tls {
-                    None => handle_connection(stream, &session, &secret),
+                    None => handle_connection(stream, &session, &secret, &slot, deadline),
                     Some(config) => {
-                        if let Ok(conn) = rustls::ServerConnection::new(config) {
-                            let tls_stream = rustls::StreamOwned::new(conn, stream);
-                            handle_connection(tls_stream, &session, &secret);
+                        let Ok(mut conn) = rustls::ServerConnection::new(config) else {
+                            return;
+                        };
+                        if super::tls::handshake(&mut conn, &mut stream, deadline).is_err() {
+                            return;
                         }
+                        let tls_stream = rustls::StreamOwned::new(conn, stream);
+                        handle_connection(tls_stream, &session, &secret, &slot, deadline);
                     }
                 }
-                drop(slot);
             });
         // When the spawn fails, the closure (its stream and slot) is dropped, which frees the
         // slot; so does a panic inside the connection thread.
@@ -83,31 +97,29 @@ pub fn accept_loop(
     }
 }
 
-/// One of the bounded connection slots, given back when dropped (also on panic).
-struct ConnectionSlot(Arc<AtomicUsize>);
-
-impl ConnectionSlot {
-    fn take(active: &Arc<AtomicUsize>) -> ConnectionSlot {
-        active.fetch_add(1, Ordering::SeqCst);
-        ConnectionSlot(active.clone())
-    }
-}
-
-impl Drop for ConnectionSlot {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::SeqCst);
-    }
-}
-
-fn handle_connection<S: ConnStream>(stream: S, session: &Session, secret: &str) {
+fn handle_connection<S: ConnStream>(
+    stream: S,
+    session: &Session,
+    secret: &str,
+    slot: &Slot,
+    first_deadline: Instant,
+) {
     let limits = session.config.limits.clone();
     let harness = harness_of(session);
     let mut conn = ClientConn::new(stream);
+    // Declared after `conn`, so dropped first: the watch never outlives the socket.
+    let _watch = conn.stream.socket().map(abandon::watch_connection);
     loop {
-        let head = match conn.read_head(&limits) {
+        let head = if slot.is_authenticated() {
+            conn.read_head(&limits)
+        } else {
+            conn.read_first_head(&limits, first_deadline)
+        };
+        let head = match head {
             Ok(head) => head,
             Err(e) => {
                 if let Some(status) = e.status() {
+                    session.refuse(RefusalReason::MalformedRequest);
                     let reply = replies::proxy_error(harness, status, e.message());
                     let _ = write_local(&mut conn.stream, &reply, false);
                 }
@@ -115,15 +127,26 @@ fn handle_connection<S: ConnStream>(stream: S, session: &Session, secret: &str) 
             }
         };
         let Some(path) = strip_secret(&head.target, secret).map(str::to_string) else {
-            (session.frames)(Frame::Refused {
-                reason: "missing_session_secret".into(),
-            });
+            session.refuse(RefusalReason::MissingSessionSecret);
             let _ = write_local(&mut conn.stream, &replies::forbidden(), false);
             return;
         };
+        slot.authenticate();
+        if let Err(refusal) = target::check(&head.method, &path, &session.config.requests) {
+            session.refuse(refusal.reason());
+            let mut reply = replies::proxy_error(harness, refusal.status(), refusal.message());
+            if refusal == TargetRefusal::Method {
+                let allow = session.config.requests.methods.join(", ");
+                reply.headers.push(("allow".into(), allow.into_bytes()));
+            }
+            // The body was not read: the connection's framing ends here.
+            let _ = write_local(&mut conn.stream, &reply, false);
+            return;
+        }
         let framing = match body_framing(&head) {
             Ok(f) => f,
             Err(e) => {
+                session.refuse(RefusalReason::MalformedRequest);
                 let reply = replies::proxy_error(harness, e.status().unwrap_or(400), e.message());
                 let _ = write_local(&mut conn.stream, &reply, false);
                 return;
@@ -133,6 +156,7 @@ fn handle_connection<S: ConnStream>(stream: S, session: &Session, secret: &str) 
             if let BodyFraming::Length(n) = framing
                 && n > limits.max_body_bytes as u64
             {
+                session.refuse(RefusalReason::MalformedRequest);
                 let reply = replies::proxy_error(
                     harness,
                     413,
@@ -153,6 +177,7 @@ fn handle_connection<S: ConnStream>(stream: S, session: &Session, secret: &str) 
             Ok(body) => body,
             Err(e) => {
                 if let Some(status) = e.status() {
+                    session.refuse(RefusalReason::MalformedRequest);
                     let reply = replies::proxy_error(harness, status, e.message());
                     let _ = write_local(&mut conn.stream, &reply, false);
                 }
@@ -170,20 +195,6 @@ fn handle_connection<S: ConnStream>(stream: S, session: &Session, secret: &str) 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_connection_slot_is_given_back_even_when_its_thread_panics() {
-        let active = Arc::new(AtomicUsize::new(0));
-        let slot = ConnectionSlot::take(&active);
-        assert_eq!(active.load(Ordering::SeqCst), 1);
-        let joined = std::thread::spawn(move || {
-            let _slot = slot;
-            panic!("a bad request");
-        })
-        .join();
-        assert!(joined.is_err());
-        assert_eq!(active.load(Ordering::SeqCst), 0);
-    }
 
     #[test]
     fn secret_prefix() {

@@ -7,10 +7,13 @@ use std::time::Duration;
 
 use jiff::Timestamp;
 
+use super::abandon;
+use super::attempt::{self, Failure, RequestProblem};
 use super::frames::{Frame, FrameSink};
 use super::framing::RequestHead;
 use super::headers::upstream_request_headers;
 use super::pool::{AccountId, Credential, Elected, Pool, ResponseEvidence};
+use super::refusals::{RefusalReason, Refusals};
 use super::replies::{self, LocalReply};
 use super::response::{self, Framing, Held};
 use super::sse::LateErrorSniffer;
@@ -93,6 +96,8 @@ pub struct Session {
     pub pool: Arc<dyn Pool>,
     pub frames: FrameSink,
     pub upstream: Upstream,
+    /// Requests refused before touching an account, counted and summarized.
+    refusals: Refusals,
     /// The sticky account: kept while it stays selectable.
     current: Mutex<Option<AccountId>>,
     /// The account whose response the harness saw last (its `x-codex-turn-state`).
@@ -106,11 +111,13 @@ impl Session {
         frames: FrameSink,
     ) -> anyhow::Result<Self> {
         let upstream = Upstream::new(&config.upstream_options)?;
+        let refusals = Refusals::new(config.refusal_report_interval);
         Ok(Session {
             config,
             pool,
             frames,
             upstream,
+            refusals,
             current: Mutex::new(None),
             last_served: Mutex::new(None),
         })
@@ -118,6 +125,18 @@ impl Session {
 
     fn emit(&self, frame: Frame) {
         (self.frames)(frame);
+    }
+
+    /// Count a request refused before it touched an account (see `refusals`).
+    pub fn refuse(&self, reason: RefusalReason) {
+        self.refusals.count(reason, &self.frames);
+    }
+
+    /// The session is over: report the refusals not reported yet and make every recorded
+    /// fact durable.
+    pub fn finish(&self) {
+        self.refusals.flush(&self.frames);
+        self.pool.flush();
     }
 
     /// Serve one request; returns whether the connection may carry another.
@@ -252,8 +271,19 @@ impl Session {
         let reply = replies::proxy_error(
             self.config.harness,
             502,
-            &format!("upstream unreachable ({})", transport_error_kind(err)),
+            &format!(
+                "upstream unreachable ({})",
+                attempt::transport_error_kind(err)
+            ),
         );
+        response::write_local(out, &reply, keep_alive)
+    }
+
+    /// A request the upstream client cannot send: answered here, counted as refused,
+    /// nothing recorded against the account.
+    fn unsendable(&self, out: &mut impl Write, problem: RequestProblem, keep_alive: bool) -> bool {
+        self.refuse(problem.reason());
+        let reply = replies::proxy_error(self.config.harness, problem.status(), problem.message());
         response::write_local(out, &reply, keep_alive)
     }
 
@@ -263,13 +293,15 @@ impl Session {
         url: &str,
         headers: &[(String, Vec<u8>)],
         model: bool,
-    ) -> Result<Held, ureq::Error> {
+    ) -> Result<Held, attempt::Failure> {
+        attempt::check_head(&req.head.method, &req.path, headers)?;
         let resp = self
             .upstream
             .send(&req.head.method, url, headers, &req.body)?;
         // `From` unwraps a ureq error carried inside an I/O error (a timeout while the
         // body is read), so `worth_retrying` sees what it is.
-        response::hold(resp, model, self.config.sse_hold).map_err(ureq::Error::from)
+        let held = response::hold(resp, model, self.config.sse_hold).map_err(ureq::Error::from)?;
+        Ok(held)
     }
 
     /// Side calls: the current account, one attempt, passed through as is.
@@ -281,7 +313,7 @@ impl Session {
         how: Framing,
     ) -> bool {
         let Some(elected) = self.elect_waiting_once(&mut Attempts::default(), None) else {
-            return self.exhausted(out, None, how.keep_alive);
+            return !abandon::harness_gone() && self.exhausted(out, None, how.keep_alive);
         };
         let headers = upstream_request_headers(
             &req.head.headers,
@@ -303,7 +335,9 @@ impl Session {
                 self.turn(&elected.account, req, kind, held.status, "side_call", true);
                 response::deliver(out, held, how)
             }
-            Err(e) => self.transport_failure(out, &e, how.keep_alive),
+            Err(Failure::HarnessGone) => false,
+            Err(Failure::Request(problem)) => self.unsendable(out, problem, how.keep_alive),
+            Err(Failure::Transport(e)) => self.transport_failure(out, &e, how.keep_alive),
         }
     }
 
@@ -355,9 +389,15 @@ impl Session {
             loop {
                 let held = match self.send(req, &url, &headers, true) {
                     Ok(held) => held,
-                    Err(e) => {
-                        if attempt < self.config.retries_in_place && worth_retrying(&e) {
-                            std::thread::sleep(self.backoff(attempt));
+                    Err(Failure::HarnessGone) => return false,
+                    Err(Failure::Request(problem)) => {
+                        return self.unsendable(out, problem, how.keep_alive);
+                    }
+                    Err(Failure::Transport(e)) => {
+                        if attempt < self.config.retries_in_place && attempt::worth_retrying(&e) {
+                            if !abandon::sleep(self.backoff(attempt)) {
+                                return false;
+                            }
                             attempt += 1;
                             continue;
                         }
@@ -418,7 +458,9 @@ impl Session {
                     }
                     Action::RetryInPlace => {
                         drop(held);
-                        std::thread::sleep(self.backoff(attempt));
+                        if !abandon::sleep(self.backoff(attempt)) {
+                            return false;
+                        }
                         attempt += 1;
                     }
                     // A session speaks to one provider: "next provider" (never the table's
@@ -444,6 +486,9 @@ impl Session {
         }
         // Nothing left to try. A request-scoped (windowless) refusal is passed on as the
         // provider sent it; a spent pool gets one clear error.
+        if abandon::harness_gone() {
+            return false;
+        }
         if let Some((held, account, classification)) = windowless {
             self.emit(Frame::HeldResponseDelivered {
                 account: account.0,
@@ -480,7 +525,9 @@ impl Session {
             account: account.0.clone(),
             wait_ms: u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
         });
-        std::thread::sleep(wait);
+        if !abandon::sleep(wait) {
+            return None;
+        }
         attempts.tried.retain(|a| a != &account);
         // The sleep ran on the monotonic clock; if the wall clock stepped back meanwhile,
         // judge the limit from its own end rather than refuse the account again.
@@ -549,18 +596,6 @@ impl Session {
     }
 }
 
-/// Whether a transport failure is worth asking the same account again: a refused or reset
-/// connection (a pooled connection the provider closed, a restart) usually is. A timeout is
-/// not: it already cost the harness the whole wait, and the provider may still be working on
-/// the first copy.
-fn worth_retrying(err: &ureq::Error) -> bool {
-    match err {
-        ureq::Error::Timeout(_) | ureq::Error::ConnectProxyFailed(_) => false,
-        ureq::Error::Io(e) => e.kind() != std::io::ErrorKind::TimedOut,
-        _ => true,
-    }
-}
-
 /// The accounts one request has asked, and its one wait for a short rate limit.
 #[derive(Default)]
 struct Attempts {
@@ -580,23 +615,6 @@ impl Attempts {
             .filter(|a| !self.short.contains(a))
             .cloned()
             .collect()
-    }
-}
-
-fn transport_error_kind(err: &ureq::Error) -> &'static str {
-    match err {
-        ureq::Error::Timeout(_) => "timeout",
-        ureq::Error::HostNotFound => "host not found",
-        ureq::Error::ConnectionFailed => "connection failed",
-        ureq::Error::Io(_) => "i/o error",
-        ureq::Error::Tls(_) => "tls error",
-        ureq::Error::ConnectProxyFailed(why) if why == super::upstream::SOCKS_UNSUPPORTED => {
-            super::upstream::SOCKS_UNSUPPORTED
-        }
-        ureq::Error::ConnectProxyFailed(_) => {
-            "the upstream proxy (ALL_PROXY, else HTTPS_PROXY, else HTTP_PROXY) refused the tunnel"
-        }
-        _ => "transport error",
     }
 }
 

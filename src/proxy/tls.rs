@@ -4,15 +4,18 @@
 //! generated in memory. Only the CA certificate (public) leaves the process, for the child's
 //! `CODEX_CA_CERTIFICATE`; no private key is ever written anywhere.
 
+use std::io;
+use std::net::TcpStream;
 use std::sync::Arc;
+use std::time::Instant;
 
 use anyhow::{Context, Result};
 use rcgen::{
     BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair,
     KeyUsagePurpose, SanType,
 };
-use rustls::ServerConfig;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use rustls::{ServerConfig, ServerConnection};
 
 /// A per-session server identity: the rustls config and the CA certificate to trust.
 pub struct SessionTls {
@@ -57,4 +60,37 @@ pub fn session_tls() -> Result<SessionTls> {
         config: Arc::new(config),
         ca_pem: ca.pem(),
     })
+}
+
+/// Complete the server side of the TLS handshake on `sock` by `deadline`: a client that
+/// dribbles its ClientHello (or sends none) is cut off then, whatever each read brings.
+pub fn handshake(
+    conn: &mut ServerConnection,
+    sock: &mut TcpStream,
+    deadline: Instant,
+) -> io::Result<()> {
+    while conn.is_handshaking() {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(io::Error::from(io::ErrorKind::TimedOut));
+        }
+        sock.set_read_timeout(Some(left))?;
+        sock.set_write_timeout(Some(left))?;
+        if conn.wants_write() {
+            conn.write_tls(sock)?;
+            continue;
+        }
+        if conn.read_tls(sock)? == 0 {
+            return Err(io::Error::from(io::ErrorKind::UnexpectedEof));
+        }
+        if let Err(err) = conn.process_new_packets() {
+            // Tell the client why (an alert), then give up.
+            let _ = conn.write_tls(sock);
+            return Err(io::Error::new(io::ErrorKind::InvalidData, err));
+        }
+    }
+    while conn.wants_write() {
+        conn.write_tls(sock)?;
+    }
+    sock.set_write_timeout(None)
 }

@@ -14,6 +14,7 @@ use ureq::unversioned::transport::{
     ConnectProxyConnector, Connector, RustlsConnector, TcpConnector,
 };
 
+use super::abandon::WatchConnector;
 use super::coalesce::CoalescingConnector;
 
 /// Upstream transport settings.
@@ -96,6 +97,24 @@ pub struct Upstream {
     socks_in_env: Option<ureq::Proxy>,
 }
 
+/// The upstream client's output buffer. A request head is written through it in one piece
+/// (the coalescing layer holds it whole), so a head must fit.
+pub const OUTPUT_BUFFER: usize = 32 * 1024;
+
+/// The largest request head sent upstream: the output buffer less room for the lines the
+/// client adds itself (`host`, `content-length`).
+pub const MAX_UPSTREAM_HEAD: usize = OUTPUT_BUFFER - 1024;
+
+/// The size of the head `send` writes for these parts (request line and header fields).
+pub fn head_len(method: &str, path: &str, headers: &[(String, Vec<u8>)]) -> usize {
+    let line = method.len() + 1 + path.len() + " HTTP/1.1\r\n".len();
+    let fields: usize = headers
+        .iter()
+        .map(|(name, value)| name.len() + 2 + value.len() + 2)
+        .sum();
+    line + fields + 2
+}
+
 /// Why a remote request is refused when the environment names a SOCKS proxy.
 pub const SOCKS_UNSUPPORTED: &str = "the upstream proxy from the environment (ALL_PROXY, else \
 HTTPS_PROXY, else HTTP_PROXY) is a SOCKS proxy, which oauth-mux cannot use; point that variable \
@@ -144,13 +163,15 @@ impl Upstream {
             .max_idle_connections_per_host(options.idle_per_host)
             .max_idle_age(Duration::from_secs(90))
             .input_buffer_size(32 * 1024)
-            .output_buffer_size(32 * 1024)
+            .output_buffer_size(OUTPUT_BUFFER)
             .build();
         // ureq's default chain (CONNECT proxy, TCP, rustls) with writes held until the
         // response is awaited: one write per small request (see `coalesce`).
+        // Waits for the provider also watch the harness (see `abandon`).
         let connector =
             ().chain(ConnectProxyConnector::default())
                 .chain(TcpConnector::default())
+                .chain(WatchConnector)
                 .chain(CoalescingConnector)
                 .chain(RustlsConnector::default());
         Ok(Upstream {

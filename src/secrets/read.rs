@@ -53,11 +53,22 @@ pub fn read_secret_with(
 fn read_env(ctx: &Ctx<'_>) -> Result<Secret, SecretError> {
     let name = ctx.required(&ctx.spec.variable);
     let field = ctx.field("variable");
+    // A credential pasted where its variable's name belongs must not be printed back.
+    let is_name = name
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    let shown = if is_name {
+        format!("environment variable {name}")
+    } else {
+        "the environment variable".to_string()
+    };
     let fail = |kind, problem: &str, fix: &str| {
         SecretError::new(
             kind,
             Some(SecretBackend::Env),
-            format!("environment variable {name} (from {field}) {problem}; {fix}"),
+            format!("{shown} (from {field}) {problem}; {fix}"),
         )
     };
     match std::env::var_os(&name) {

@@ -137,6 +137,13 @@ pub fn register_secret_text(value: &str) {
     }
 }
 
+/// Forget every registered value. Only for processes that parse untrusted credentials by
+/// the million and print none of them (the fuzz harness), where the registry would grow
+/// without end; never on a path that writes output.
+pub fn clear_registered() {
+    registry().clear();
+}
+
 /// Whether `value` (trimmed) is currently registered. For tests and diagnostics.
 pub fn is_registered(value: &str) -> bool {
     registry().iter().any(|v| v == value.trim())
@@ -351,9 +358,53 @@ pub fn mask_token_shapes_cow(text: &str) -> Cow<'_, str> {
     }
 }
 
+/// Runs of this many token characters (`[A-Za-z0-9_-]`) holding both letters and digits
+/// are masked by [`mask_opaque_runs`].
+pub const OPAQUE_RUN_LEN: usize = 24;
+
+/// [`mask_token_shapes`], and also any long opaque run of letters and digits (an API key
+/// or session id of a format no prefix knows). For text quoted from a provider that is
+/// shown as an excerpt (a probe's hint): request ids and hashes are masked too, which an
+/// excerpt can spare.
+pub fn mask_opaque_runs(text: &str) -> String {
+    let shaped = mask_token_shapes_cow(text);
+    let bytes = shaped.as_bytes();
+    let mut out = String::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let run = token_run(&bytes[i..]);
+        if run == 0 {
+            let ch = shaped[i..].chars().next().unwrap_or(' ');
+            out.push(ch);
+            i += ch.len_utf8();
+            continue;
+        }
+        let part = &shaped[i..i + run];
+        let opaque = run >= OPAQUE_RUN_LEN
+            && part.bytes().any(|b| b.is_ascii_digit())
+            && part.bytes().any(|b| b.is_ascii_alphabetic());
+        out.push_str(if opaque { REDACTED } else { part });
+        i += run;
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn opaque_runs_are_masked_and_words_stay() {
+        let text = "invalid key Zq7RkVw3TnY8pL2mXc9BfH4sJd6GtA1e for org_rate_limit_exceeded; Bearer abcdefgh12345678";
+        let masked = mask_opaque_runs(text);
+        assert!(
+            !masked.contains("Zq7RkVw3TnY8pL2mXc9BfH4sJd6GtA1e"),
+            "{masked}"
+        );
+        assert!(masked.contains("org_rate_limit_exceeded"), "{masked}");
+        assert!(!masked.contains("abcdefgh12345678"), "{masked}");
+        assert_eq!(mask_opaque_runs("caf\u{e9} ok 42"), "caf\u{e9} ok 42");
+    }
 
     #[test]
     fn json_text_scrub_matches_value_scrub_even_for_escaped_secrets() {

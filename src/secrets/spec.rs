@@ -99,6 +99,15 @@ pub enum WriteCapability {
     Unsupported,
 }
 
+/// The variables `sops --decrypt` reads age keys from (the key itself, a key file, a
+/// command printing keys, an SSH key file).
+pub const SOPS_KEY_VARIABLES: [&str; 4] = [
+    "SOPS_AGE_KEY",
+    "SOPS_AGE_KEY_FILE",
+    "SOPS_AGE_KEY_CMD",
+    "SOPS_AGE_SSH_PRIVATE_KEY_FILE",
+];
+
 /// An account's `secret` config block: the backend plus the fields it needs.
 /// Fields a backend does not use are ignored (config validation may warn).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -191,6 +200,26 @@ impl SecretSpec {
             }
         }
         missing
+    }
+
+    /// The environment variables this backend reads credential material from (or finds
+    /// it through): `env`'s variable, and the variables `sops` finds its age keys by.
+    /// Children oauth-mux starts never inherit them.
+    pub fn environment_reads(&self) -> Vec<String> {
+        match self.backend {
+            SecretBackend::Env => self
+                .variable
+                .iter()
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+                .collect(),
+            SecretBackend::Sops => SOPS_KEY_VARIABLES.iter().map(|v| v.to_string()).collect(),
+            SecretBackend::File
+            | SecretBackend::Command
+            | SecretBackend::Stdin
+            | SecretBackend::Keychain
+            | SecretBackend::Age => Vec::new(),
+        }
     }
 
     /// How a refreshed credential could be persisted to this backend.

@@ -97,8 +97,13 @@ impl Cmd {
         self.command
     }
 
+    /// Whether runs of this command fail on a canary in their output.
+    pub(super) fn checks_canaries(&self) -> bool {
+        self.check_canaries
+    }
+
     /// The command line, for messages.
-    fn shown(&self) -> String {
+    pub(super) fn shown(&self) -> String {
         let mut parts = vec![self.command.get_program().to_string_lossy().into_owned()];
         parts.extend(
             self.command
@@ -165,6 +170,14 @@ impl Running {
     /// Whether it is still running.
     pub fn is_running(&mut self) -> bool {
         self.child.try_wait().unwrap().is_none()
+    }
+
+    /// Wait for the process itself to end, not for its output to close (a process it
+    /// started may hold that open); [`Running::wait`] collects the output later.
+    pub fn wait_for_exit(&mut self) -> std::process::ExitStatus {
+        self.child
+            .wait()
+            .unwrap_or_else(|e| panic!("waiting for `{}`: {e}", self.shown))
     }
 
     /// Wait for it to end and collect what it printed.

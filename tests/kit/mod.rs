@@ -23,6 +23,7 @@
 //!   and log accounts in, writing the real CLIs' credential formats (onboarding tests);
 //! - [`fixture`]: recorded provider responses; [`worker`]: re-running this test binary;
 //! - [`stores`]: Codex and Claude credential stores for the refresh tests;
+//! - [`terminal`]: a program on a fresh pseudo-terminal, typed at and read like a screen;
 //! - [`toy`]: the `toy` provider of the injection and stay-afloat tests.
 #![allow(dead_code)]
 
@@ -35,6 +36,7 @@ pub mod harness;
 pub mod proxy_rig;
 pub mod sandbox;
 pub mod stores;
+pub mod terminal;
 pub mod toy;
 pub mod worker;
 

@@ -5,15 +5,18 @@
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use oauth_mux::config::builtin;
 use oauth_mux::demo::fake_provider::{Behaviour, FakeProvider};
+use oauth_mux::harness::session::artifact_sink;
+use oauth_mux::harness::status::{HarnessKind, StatusWriter};
 use oauth_mux::model::RouteKey;
 use oauth_mux::model::health::{RouteHealth, RouteStatus};
 use oauth_mux::proxy::durable_pool::{DurablePool, PoolAccount};
-use oauth_mux::proxy::frames::Frame;
+use oauth_mux::proxy::frames::{Frame, FrameSink};
 use oauth_mux::proxy::pool::{Credential, Pool};
 use oauth_mux::proxy::{self, Harness, ProxyConfig, ProxyHandle};
 use oauth_mux::store::health_file::HealthFile;
@@ -30,6 +33,14 @@ pub fn provider_of(harness: Harness) -> (&'static str, &'static str) {
     match harness {
         Harness::Codex => ("codex", "codex-max"),
         Harness::Claude => ("claude", "messages"),
+    }
+}
+
+/// The session record's name for `harness`.
+pub fn harness_kind(harness: Harness) -> HarnessKind {
+    match harness {
+        Harness::Codex => HarnessKind::Codex,
+        Harness::Claude => HarnessKind::Claude,
     }
 }
 
@@ -77,6 +88,7 @@ pub struct Rig {
     pub sandbox: Sandbox,
     pub proxy: Option<ProxyHandle>,
     frames: Arc<Mutex<Vec<Frame>>>,
+    artifact: Option<PathBuf>,
 }
 
 impl Rig {
@@ -85,11 +97,32 @@ impl Rig {
         Rig::with(harness, accounts, |_| {})
     }
 
-    /// [`Rig::new`], with the proxy's configuration tuned first.
+    /// [`Rig::new`], with the proxy's configuration tuned first (`c.upstream` may point it
+    /// at another upstream than the fake, or under a path prefix of the fake).
     pub fn with(
         harness: Harness,
         accounts: &[(&str, Behaviour)],
         tune: impl FnOnce(&mut ProxyConfig),
+    ) -> Rig {
+        Rig::start(harness, accounts, tune, false)
+    }
+
+    /// [`Rig::with`], the frames also appended to a session status artifact in the
+    /// sandbox's `sessions/` state dir, as a managed session writes them
+    /// ([`Rig::artifact`]).
+    pub fn with_artifact(
+        harness: Harness,
+        accounts: &[(&str, Behaviour)],
+        tune: impl FnOnce(&mut ProxyConfig),
+    ) -> Rig {
+        Rig::start(harness, accounts, tune, true)
+    }
+
+    fn start(
+        harness: Harness,
+        accounts: &[(&str, Behaviour)],
+        tune: impl FnOnce(&mut ProxyConfig),
+        with_artifact: bool,
     ) -> Rig {
         let fake = FakeProvider::start(
             accounts
@@ -102,9 +135,18 @@ impl Rig {
         let labels: Vec<&str> = accounts.iter().map(|(l, _)| *l).collect();
         let pool = Arc::new(durable_pool(harness, &labels, &sandbox.dirs()));
         let frames = Arc::new(Mutex::new(Vec::new()));
-        let sink = {
+        let collect = {
             let frames = frames.clone();
-            Arc::new(move |f: Frame| frames.lock().unwrap().push(f))
+            move |f: &Frame| frames.lock().unwrap().push(f.clone())
+        };
+        let (sink, artifact): (FrameSink, _) = if with_artifact {
+            let sessions = sandbox.state_dir().join("sessions");
+            let writer = StatusWriter::create(&sessions, harness_kind(harness))
+                .expect("create the status artifact");
+            let path = sessions.join(writer.file_name());
+            (artifact_sink(Arc::new(writer), collect), Some(path))
+        } else {
+            (Arc::new(move |f: Frame| collect(&f)), None)
         };
         let mut config = ProxyConfig::new(harness, fake.origin());
         config.retry_backoff = Duration::from_millis(5);
@@ -117,6 +159,7 @@ impl Rig {
             sandbox,
             proxy: Some(proxy),
             frames,
+            artifact,
         }
     }
 
@@ -131,6 +174,25 @@ impl Rig {
 
     pub fn addr(&self) -> SocketAddr {
         self.handle().addr()
+    }
+
+    /// The session secret: the first path segment of every request the proxy serves.
+    pub fn secret(&self) -> String {
+        let base = self.base();
+        base.rsplit('/').next().unwrap().to_owned()
+    }
+
+    /// The request target for `path` (`/v1/messages`) under the session secret, as the
+    /// harness sends it.
+    pub fn target(&self, path: &str) -> String {
+        format!("/{}{path}", self.secret())
+    }
+
+    /// The session status artifact of a [`Rig::with_artifact`] rig.
+    pub fn artifact(&self) -> &Path {
+        self.artifact
+            .as_deref()
+            .expect("a rig started with_artifact")
     }
 
     /// The route key of account `label`.
@@ -307,6 +369,16 @@ pub fn claude_turn(rig: &Rig) -> Seen {
         ],
         br#"{"model":"claude-sonnet-5","stream":true,"max_tokens":64000,"messages":[]}"#,
     )
+}
+
+/// The status code of the answer to raw `request` bytes on a fresh connection (0 when no
+/// status line came within `timeout`).
+pub fn raw_status(addr: SocketAddr, request: &[u8], timeout: Duration) -> u16 {
+    raw(addr, request, timeout)
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0)
 }
 
 /// Write raw bytes on a fresh connection and read until the peer closes (or `timeout`).

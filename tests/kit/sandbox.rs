@@ -42,7 +42,7 @@ const LAYOUT: &[&str] = &[
 /// The programs tests run through the binary (`sh -c …`, command probes, harness CLIs):
 /// `PATH` holds the directories these live in, and nothing else.
 const TOOLS: &[&str] = &[
-    "sh", "env", "cat", "cp", "grep", "mkdir", "sleep", "stat", "touch", "true", "node",
+    "sh", "bash", "env", "cat", "cp", "grep", "mkdir", "sleep", "stat", "touch", "true", "node",
 ];
 
 /// One test's machine.
@@ -186,6 +186,14 @@ impl Sandbox {
     /// Write the config file (pretty JSON).
     pub fn write_config(&self, config: &Value) {
         self.write_config_text(&serde_json::to_string_pretty(config).unwrap());
+    }
+
+    /// The config file, parsed (to change a sandbox's config and write it back).
+    pub fn config(&self) -> Value {
+        let path = self.config_file();
+        let text = std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
     }
 
     /// Write the config file exactly as given.

@@ -8,12 +8,12 @@
 use serde::Serialize;
 
 use super::{AccountCheck, check_account, ensure_store, harness_facts, shown_path};
+use crate::child::{self, ChildSpec, SignalForwarder};
 use crate::cli::LoginArgs;
 use crate::commands::context::Context;
 use crate::config::Config;
 use crate::exit::{ExitCode, Failure, Quiet};
 use crate::harness::binary;
-use crate::harness::child::{self, ChildSpec};
 use crate::harness::credentials::CredentialState;
 use crate::harness::status::HarnessKind;
 use crate::model::event::{Event, EventKind, LoginEvent, Outcome};
@@ -102,12 +102,18 @@ pub fn run(harness: HarnessKind, args: &LoginArgs) -> anyhow::Result<()> {
         args.account,
         shown_path(&store)
     ));
-    let ran = child::run(&ChildSpec {
+    let spec = ChildSpec {
         program: program.into_os_string(),
         args: starter.login_args.iter().map(Into::into).collect(),
-        env_remove: Vec::new(),
+        // The login gets no variable a configured secret backend reads.
+        env_remove: config.secret_environment().into_iter().collect(),
         env_set: vec![(env_name, store.clone().into_os_string())],
-    });
+    };
+    let forwarder = SignalForwarder::install()?;
+    let ran = child::spawn(&spec, &forwarder)
+        .map_err(|e| anyhow::anyhow!("{e}"))
+        .and_then(|running| Ok(running.wait()?));
+    drop(forwarder);
     let exit_code = ran
         .as_ref()
         .ok()
