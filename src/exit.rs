@@ -22,6 +22,21 @@ pub enum ExitCode {
 }
 
 impl ExitCode {
+    /// Every code, in numeric order (docs/exit-codes.md and docs/json.md list each one).
+    pub const ALL: [ExitCode; 11] = [
+        Self::Ok,
+        Self::Error,
+        Self::Usage,
+        Self::Config,
+        Self::NoneSelectable,
+        Self::SecretRead,
+        Self::TokenRefresh,
+        Self::Network,
+        Self::UpdateAvailable,
+        Self::UpdateRefused,
+        Self::NotSelfManaged,
+    ];
+
     pub fn code(self) -> u8 {
         self as u8
     }

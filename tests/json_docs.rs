@@ -272,6 +272,9 @@ fn every_json_output_prints_the_fields_docs_json_md_lists() {
         &sb,
         &[
             ("oauth-mux version --json", "version --json", 0),
+            // The test binary has no install receipt: update replaces nothing and makes no
+            // connection (tests/update_cli.rs and the release proof cover the other outcomes).
+            ("oauth-mux update --json", "update --json", 207),
             (VALIDATE, "config validate --json", 0),
             (DOCTOR, "doctor --json", 0),
             (
@@ -462,16 +465,7 @@ fn the_exit_code_table_matches_the_error_names() {
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/json.md"),
     )
     .unwrap();
-    for code in [
-        ExitCode::Ok,
-        ExitCode::Error,
-        ExitCode::Usage,
-        ExitCode::Config,
-        ExitCode::NoneSelectable,
-        ExitCode::SecretRead,
-        ExitCode::TokenRefresh,
-        ExitCode::Network,
-    ] {
+    for code in ExitCode::ALL {
         let row = format!("| {} | `{}` |", code.code(), code.name());
         assert!(text.contains(&row), "docs/json.md lacks the row `{row}`");
     }
