@@ -25,6 +25,9 @@ pub mod store;
 pub mod update;
 pub mod util;
 
+/// This build's version (the workspace version in Cargo.toml).
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
 use exit::{ChildExit, ExitCode, Failure, Quiet};
 
 /// Entry point used by `main.rs`: parse, run, map errors to exit codes.

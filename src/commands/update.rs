@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use anyhow::Result;
 
+use crate::VERSION;
 use crate::cli::UpdateArgs;
-use crate::commands::version::VERSION;
 use crate::exit::{ExitCode, Failure, Quiet};
 use crate::output;
 use crate::update::download::Fetcher;

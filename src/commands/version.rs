@@ -3,10 +3,8 @@
 use serde::Serialize;
 
 use crate::cli::VersionArgs;
-use crate::output;
 use crate::update::plan::{UpdateReport, render_human};
-
-pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+use crate::{VERSION, output};
 
 #[derive(Serialize)]
 struct VersionReport {
