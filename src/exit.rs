@@ -13,9 +13,30 @@ pub enum ExitCode {
     SecretRead = 202,
     TokenRefresh = 203,
     Network = 204,
+    /// `update --check` / `version --check`: a newer release is available.
+    UpdateAvailable = 205,
+    /// `update`: a verification failed (signature, checksum, test run); nothing changed.
+    UpdateRefused = 206,
+    /// `update`: a package manager (or no install receipt) owns the binary; nothing changed.
+    NotSelfManaged = 207,
 }
 
 impl ExitCode {
+    /// Every code, in numeric order (docs/exit-codes.md and docs/json.md list each one).
+    pub const ALL: [ExitCode; 11] = [
+        Self::Ok,
+        Self::Error,
+        Self::Usage,
+        Self::Config,
+        Self::NoneSelectable,
+        Self::SecretRead,
+        Self::TokenRefresh,
+        Self::Network,
+        Self::UpdateAvailable,
+        Self::UpdateRefused,
+        Self::NotSelfManaged,
+    ];
+
     pub fn code(self) -> u8 {
         self as u8
     }
@@ -31,6 +52,9 @@ impl ExitCode {
             Self::SecretRead => "secret_read_failed",
             Self::TokenRefresh => "token_refresh_failed",
             Self::Network => "network_error",
+            Self::UpdateAvailable => "update_available",
+            Self::UpdateRefused => "update_refused",
+            Self::NotSelfManaged => "not_self_managed",
         }
     }
 }

@@ -22,7 +22,11 @@ pub mod proxy;
 pub mod routes;
 pub mod secrets;
 pub mod store;
+pub mod update;
 pub mod util;
+
+/// This build's version (the workspace version in Cargo.toml).
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 use exit::{ChildExit, ExitCode, Failure, Quiet};
 

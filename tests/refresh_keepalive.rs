@@ -354,6 +354,18 @@ fn a_raw_setup_token_is_an_oauth_token_whose_end_is_not_recorded() {
 }
 
 #[test]
+fn a_capability_is_refused_because_tokens_belong_to_accounts() {
+    let (sb, _store, fake) = setup(Cli::Claude, Place::Owned, 600, json!({}));
+    let out = keepalive(&sb, &["--capability", "claude-max"]);
+    out.code(2);
+    assert!(out.stderr.contains("--account"), "{out}");
+    let out = keepalive(&sb, &["--capability", "claude-max", "--json"]);
+    out.code(2);
+    assert_eq!(out.json()["error"]["code"], "usage", "{out}");
+    assert!(fake.token_uses().is_empty(), "nothing was refreshed");
+}
+
+#[test]
 fn units_are_printed_never_installed() {
     let sb = Sandbox::new();
     let out = keepalive(&sb, &["--print-unit", "systemd", "--interval", "600"]);

@@ -5,6 +5,8 @@
 # Bump both pins together with docs/harnesses.md (re-verify the observed facts).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+# shellcheck source=../apt.sh
+. .ci/apt.sh
 prefix=.ci/.tools/npm
 codex_version=0.169.0
 claude_version=2.1.197
@@ -16,8 +18,8 @@ installed_version() { # package -> version or empty
 
 if ! command -v npm >/dev/null 2>&1; then
   if command -v apt-get >/dev/null 2>&1; then
-    apt-get update
-    apt-get install -y nodejs npm
+    apt_get update
+    apt_get install -y nodejs npm
   else
     echo "20-harness.sh: npm is missing; install Node.js >= 18 and npm" >&2
     exit 1

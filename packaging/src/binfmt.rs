@@ -1,110 +1,88 @@
-//! Just enough ELF, Mach-O and PE parsing to prove what a release binary is: its machine,
-//! whether a Linux binary is static, the minimum macOS version it declares, and the DLLs a
-//! Windows binary imports.
+//! What a release binary is, read with the `object` crate: its machine, whether a Linux
+//! binary is static, the minimum macOS version it declares and the libraries it links, and
+//! the DLLs a Windows binary imports.
 
 use anyhow::{Context, Result, bail};
+use object::LittleEndian as LE;
+use object::macho;
+use object::read::elf::{ElfFile64, ProgramHeader};
+use object::read::macho::{LoadCommandVariant, MachOFile64};
+use object::read::pe::PeFile64;
+use object::{Architecture, Object};
 
-fn u16le(b: &[u8], at: usize) -> Result<u16> {
-    let s = b.get(at..at + 2).context("truncated file")?;
-    Ok(u16::from_le_bytes([s[0], s[1]]))
+fn arch_name(a: Architecture) -> String {
+    match a {
+        Architecture::X86_64 => "x86_64".into(),
+        Architecture::Aarch64 => "aarch64".into(),
+        other => format!("other({other:?})"),
+    }
 }
 
-fn u32le(b: &[u8], at: usize) -> Result<u32> {
-    let s = b.get(at..at + 4).context("truncated file")?;
-    Ok(u32::from_le_bytes([s[0], s[1], s[2], s[3]]))
-}
-
-fn u64le(b: &[u8], at: usize) -> Result<u64> {
-    let s = b.get(at..at + 8).context("truncated file")?;
-    Ok(u64::from_le_bytes(s.try_into().expect("8 bytes")))
-}
-
-fn c_string(b: &[u8], at: usize) -> Result<String> {
-    let rest = b.get(at..).context("string offset past end of file")?;
-    let end = rest
-        .iter()
-        .position(|&c| c == 0)
-        .context("unterminated string")?;
-    Ok(String::from_utf8_lossy(&rest[..end]).into_owned())
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
 }
 
 /// What an ELF file says about itself.
 #[derive(Debug, PartialEq, Eq)]
 pub struct ElfFacts {
-    /// `x86_64` or `aarch64` (or `other(N)`).
+    /// `x86_64` or `aarch64` (or `other(…)`).
     pub arch: String,
     /// True when there is no program interpreter (`PT_INTERP`): no dynamic loader needed.
     pub is_static: bool,
 }
 
-/// Parse a 64-bit little-endian ELF header and program headers.
+/// Read a 64-bit little-endian ELF file's machine and program headers.
 pub fn elf_facts(b: &[u8]) -> Result<ElfFacts> {
-    if b.get(..4) != Some(b"\x7fELF") || b.get(4) != Some(&2) || b.get(5) != Some(&1) {
-        bail!("not a 64-bit little-endian ELF file");
-    }
-    let arch = match u16le(b, 18)? {
-        62 => "x86_64".to_string(),
-        183 => "aarch64".to_string(),
-        n => format!("other({n})"),
-    };
-    let phoff = u64le(b, 32)? as usize;
-    let phentsize = u16le(b, 54)? as usize;
-    let phnum = u16le(b, 56)? as usize;
-    let mut is_static = true;
-    for i in 0..phnum {
-        if u32le(b, phoff + i * phentsize)? == 3 {
-            is_static = false;
-        }
-    }
-    Ok(ElfFacts { arch, is_static })
+    let elf = ElfFile64::<LE>::parse(b).context("not a 64-bit little-endian ELF file")?;
+    let endian = elf.endian();
+    let is_static = !elf
+        .elf_program_headers()
+        .iter()
+        .any(|ph| ph.p_type(endian) == object::elf::PT_INTERP);
+    Ok(ElfFacts {
+        arch: arch_name(elf.architecture()),
+        is_static,
+    })
 }
 
 /// What a 64-bit Mach-O file says about itself.
 #[derive(Debug, PartialEq, Eq)]
 pub struct MachOFacts {
-    /// `x86_64` or `aarch64` (or `other(N)`).
+    /// `x86_64` or `aarch64` (or `other(…)`).
     pub arch: String,
     /// Minimum OS version from `LC_BUILD_VERSION` (or `LC_VERSION_MIN_MACOSX`), e.g. `11.0.0`.
     pub min_os: Option<String>,
-    /// Dynamic libraries it links (`LC_LOAD_DYLIB`, `LC_LOAD_WEAK_DYLIB`).
+    /// Dynamic libraries it links (`LC_LOAD_DYLIB`, `LC_LOAD_WEAK_DYLIB`, …).
     pub dylibs: Vec<String>,
 }
 
-fn macos_version(v: u32) -> String {
-    format!("{}.{}.{}", v >> 16, (v >> 8) & 0xff, v & 0xff)
+fn macos_version(v: macho::Version) -> String {
+    format!("{}.{}.{}", v.major(), v.minor(), v.update())
 }
 
-/// Parse a thin 64-bit little-endian Mach-O file's load commands.
+/// Read a thin 64-bit little-endian Mach-O file's load commands.
 pub fn macho_facts(b: &[u8]) -> Result<MachOFacts> {
-    if u32le(b, 0)? != 0xfeed_facf {
-        bail!("not a 64-bit little-endian Mach-O file");
-    }
-    let arch = match u32le(b, 4)? {
-        0x0100_0007 => "x86_64".to_string(),
-        0x0100_000c => "aarch64".to_string(),
-        n => format!("other({n:#x})"),
-    };
-    let ncmds = u32le(b, 16)? as usize;
-    let mut at = 32;
+    let file = MachOFile64::<LE>::parse(b).context("not a 64-bit little-endian Mach-O file")?;
+    let endian = file.endian();
     let mut min_os = None;
+    let mut version_min = None;
     let mut dylibs = Vec::new();
-    for _ in 0..ncmds {
-        let cmd = u32le(b, at)?;
-        let size = u32le(b, at + 4)? as usize;
-        match cmd {
-            0x32 => min_os = Some(macos_version(u32le(b, at + 12)?)),
-            0x24 if min_os.is_none() => min_os = Some(macos_version(u32le(b, at + 8)?)),
-            0xc | 0x8000_0018 => dylibs.push(c_string(b, at + u32le(b, at + 8)? as usize)?),
+    let mut commands = file.macho_load_commands()?;
+    while let Some(cmd) = commands.next()? {
+        match cmd.variant()? {
+            LoadCommandVariant::BuildVersion(v, _) => {
+                min_os = Some(macos_version(v.minos.get(endian)))
+            }
+            LoadCommandVariant::VersionMin(v) if cmd.cmd() == macho::LC_VERSION_MIN_MACOSX => {
+                version_min = Some(macos_version(v.version.get(endian)))
+            }
+            LoadCommandVariant::Dylib(d) => dylibs.push(text(cmd.string(endian, d.dylib.name)?)),
             _ => {}
         }
-        if size < 8 {
-            bail!("Mach-O load command with size {size}");
-        }
-        at += size;
     }
     Ok(MachOFacts {
-        arch,
-        min_os,
+        arch: arch_name(file.architecture()),
+        min_os: min_os.or(version_min),
         dylibs,
     })
 }
@@ -112,67 +90,35 @@ pub fn macho_facts(b: &[u8]) -> Result<MachOFacts> {
 /// What a PE32+ file says about itself.
 #[derive(Debug, PartialEq, Eq)]
 pub struct PeFacts {
-    /// `x86_64` or `aarch64` (or `other(N)`).
+    /// `x86_64` or `aarch64` (or `other(…)`).
     pub arch: String,
     /// DLL names from the import and delay-import directories, as written.
     pub imports: Vec<String>,
 }
 
-/// Parse a PE32+ file's COFF header and import directories.
+/// Read a PE32+ file's machine and import directories.
 pub fn pe_facts(b: &[u8]) -> Result<PeFacts> {
-    if b.get(..2) != Some(b"MZ") {
-        bail!("not a PE file (no MZ header)");
-    }
-    let pe = u32le(b, 0x3c)? as usize;
-    if b.get(pe..pe + 4) != Some(b"PE\0\0") {
-        bail!("not a PE file (no PE signature)");
-    }
-    let arch = match u16le(b, pe + 4)? {
-        0x8664 => "x86_64".to_string(),
-        0xaa64 => "aarch64".to_string(),
-        n => format!("other({n:#x})"),
-    };
-    let nsections = u16le(b, pe + 6)? as usize;
-    let opt = pe + 24;
-    let opt_size = u16le(b, pe + 20)? as usize;
-    if u16le(b, opt)? != 0x20b {
-        bail!("not a PE32+ image");
-    }
-    let ndirs = u32le(b, opt + 108)? as usize;
-    let sections = opt + opt_size;
-    let rva_to_offset = |rva: u32| -> Result<usize> {
-        for i in 0..nsections {
-            let s = sections + i * 40;
-            let vaddr = u32le(b, s + 12)?;
-            let vsize = u32le(b, s + 8)?.max(u32le(b, s + 16)?);
-            if rva >= vaddr && rva < vaddr + vsize {
-                return Ok((rva - vaddr + u32le(b, s + 20)?) as usize);
-            }
-        }
-        bail!("PE: RVA {rva:#x} is in no section")
-    };
+    let pe = PeFile64::parse(b).context("not a PE32+ image")?;
     let mut imports = Vec::new();
-    // Directory 1: imports (20-byte descriptors, name RVA at +12).
-    // Directory 13: delay imports (32-byte descriptors, name RVA at +4).
-    for (dir, desc_size, name_at) in [(1usize, 20usize, 12usize), (13, 32, 4)] {
-        if dir >= ndirs {
-            continue;
-        }
-        let rva = u32le(b, opt + 112 + dir * 8)?;
-        if rva == 0 {
-            continue;
-        }
-        let mut at = rva_to_offset(rva)?;
-        loop {
-            let name_rva = u32le(b, at + name_at)?;
-            if name_rva == 0 {
-                break;
-            }
-            imports.push(c_string(b, rva_to_offset(name_rva)?)?);
-            at += desc_size;
+    if let Some(table) = pe.import_table()? {
+        let mut descriptors = table.descriptors()?;
+        while let Some(d) = descriptors.next()? {
+            imports.push(text(table.name(d.name.get(LE))?));
         }
     }
-    Ok(PeFacts { arch, imports })
+    if let Some(table) = pe.delay_load_import_table()? {
+        let mut descriptors = table.descriptors()?;
+        while let Some(d) = descriptors.next()? {
+            imports.push(text(table.name(d.dll_name_rva.get(LE))?));
+        }
+    }
+    if pe.architecture() == Architecture::Unknown {
+        bail!("PE image for an unknown machine");
+    }
+    Ok(PeFacts {
+        arch: arch_name(pe.architecture()),
+        imports,
+    })
 }
 
 /// True for DLLs that every Windows 10+ system has.
@@ -270,8 +216,11 @@ mod tests {
     #[test]
     fn elf_interp_means_dynamic() {
         let mut b = vec![0u8; 64 + 56 * 2];
-        b[..6].copy_from_slice(b"\x7fELF\x02\x01");
-        b[18] = 62;
+        b[..7].copy_from_slice(b"\x7fELF\x02\x01\x01"); // 64-bit, little-endian, version 1
+        b[16] = 2; // ET_EXEC
+        b[18] = 62; // EM_X86_64
+        b[20] = 1; // e_version
+        b[52] = 64; // e_ehsize
         b[32] = 64; // phoff
         b[54] = 56; // phentsize
         b[56] = 2; // phnum

@@ -4,13 +4,14 @@
 
 pub mod archive;
 pub mod binfmt;
+pub mod build_paths;
 pub mod digest;
 pub mod macho_normalize;
 pub mod manifest;
 pub mod nfpm;
 pub mod npm;
 pub mod proof;
+pub mod release_key;
 pub mod render;
-pub mod sign;
 pub mod targets;
 pub mod templates;

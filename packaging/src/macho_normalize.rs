@@ -5,18 +5,15 @@
 //! hashes (an ad-hoc signature has no certificate, so nothing else needs re-signing).
 
 use anyhow::{Context, Result, bail, ensure};
+use object::LittleEndian as LE;
+use object::macho::LC_CODE_SIGNATURE;
+use object::read::macho::{LoadCommandVariant, MachOFile64};
 use sha2::{Digest, Sha256};
 
-const LC_UUID: u32 = 0x1b;
-const LC_CODE_SIGNATURE: u32 = 0x1d;
+#[cfg(test)]
+use object::macho::LC_UUID;
 const CODE_DIRECTORY: u32 = 0xfade_0c02;
 const SUPER_BLOB: u32 = 0xfade_0cc0;
-
-fn le32(b: &[u8], at: usize) -> Result<u32> {
-    Ok(u32::from_le_bytes(
-        b.get(at..at + 4).context("truncated Mach-O")?.try_into()?,
-    ))
-}
 
 fn be32(b: &[u8], at: usize) -> Result<u32> {
     Ok(u32::from_be_bytes(
@@ -29,25 +26,25 @@ fn be32(b: &[u8], at: usize) -> Result<u32> {
 /// Where the UUID bytes start, and the code signature's (offset, size), when present.
 type Layout = (Option<usize>, Option<(usize, usize)>);
 
-/// Find the UUID and the code signature of a Mach-O file.
+/// Find the UUID and the code signature of a Mach-O file (load commands read by `object`).
 fn locate(b: &[u8]) -> Result<Layout> {
-    ensure!(
-        le32(b, 0)? == 0xfeed_facf,
-        "not a 64-bit little-endian Mach-O file"
-    );
-    let ncmds = le32(b, 16)? as usize;
-    let (mut uuid, mut sig, mut at) = (None, None, 32usize);
-    for _ in 0..ncmds {
-        let (cmd, size) = (le32(b, at)?, le32(b, at + 4)? as usize);
-        match cmd {
-            LC_UUID => uuid = Some(at + 8),
-            LC_CODE_SIGNATURE => {
-                sig = Some((le32(b, at + 8)? as usize, le32(b, at + 12)? as usize))
+    let file = MachOFile64::<LE>::parse(b).context("not a 64-bit little-endian Mach-O file")?;
+    let endian = file.endian();
+    let (mut uuid, mut sig) = (None, None);
+    let mut commands = file.macho_load_commands()?;
+    while let Some(cmd) = commands.next()? {
+        match cmd.variant()? {
+            // The command's offset is relative to the header at 0; the 16 bytes follow its
+            // 8-byte cmd/cmdsize.
+            LoadCommandVariant::Uuid(_) => uuid = Some(cmd.offset() as usize + 8),
+            LoadCommandVariant::LinkeditData(d) if cmd.cmd() == LC_CODE_SIGNATURE => {
+                sig = Some((
+                    d.dataoff.get(endian) as usize,
+                    d.datasize.get(endian) as usize,
+                ))
             }
             _ => {}
         }
-        ensure!(size >= 8, "Mach-O load command with size {size}");
-        at += size;
     }
     Ok((uuid, sig))
 }
@@ -159,10 +156,10 @@ mod tests {
         {
             b[i * 4..i * 4 + 4].copy_from_slice(&v.to_le_bytes());
         }
-        b[32..36].copy_from_slice(&LC_UUID.to_le_bytes());
+        b[32..36].copy_from_slice(&LC_UUID.0.to_le_bytes());
         b[36..40].copy_from_slice(&24u32.to_le_bytes());
         b[40..56].copy_from_slice(&uuid);
-        b[56..60].copy_from_slice(&LC_CODE_SIGNATURE.to_le_bytes());
+        b[56..60].copy_from_slice(&LC_CODE_SIGNATURE.0.to_le_bytes());
         b[60..64].copy_from_slice(&16u32.to_le_bytes());
         b[64..68].copy_from_slice(&4096u32.to_le_bytes());
         b[100..200].fill(0xab); // "code"

@@ -5,11 +5,14 @@
 //! oauth-mux-packaging proof  --version V --dir dist/V
 //! oauth-mux-packaging targets            # the triples, one a line (for scripts)
 //! oauth-mux-packaging inspect FILE       # machine, static/minos/imports of a binary
+//! oauth-mux-packaging check-binary [--forbid DIR]... FILE...   # no build paths, intact signature
 //! ```
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
-use oauth_mux_packaging::{binfmt, macho_normalize, proof, render, targets, templates};
+use oauth_mux_packaging::{
+    binfmt, build_paths, macho_normalize, proof, render, targets, templates,
+};
 use std::path::PathBuf;
 
 #[derive(Parser)]
@@ -77,6 +80,17 @@ enum Cmd {
         /// The binary.
         file: PathBuf,
     },
+    /// Fail when a binary holds a path of this machine (checkout, $HOME, /tmp, cargo home,
+    /// rustup, zig caches, /nix/store), or when a Mach-O binary's code signature no longer
+    /// matches its bytes.
+    CheckBinary {
+        /// More directories that must not appear (e.g. another checkout).
+        #[arg(long = "forbid")]
+        forbid: Vec<PathBuf>,
+        /// The binaries.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
 }
 
 fn main() -> std::process::ExitCode {
@@ -141,6 +155,32 @@ fn run(cli: Cli) -> Result<std::process::ExitCode> {
         Cmd::Targets => {
             for t in targets::builtin_targets() {
                 println!("{}", t.triple);
+            }
+            Ok(std::process::ExitCode::SUCCESS)
+        }
+        Cmd::CheckBinary { forbid, files } => {
+            let forbidden = build_paths::forbidden_paths(&forbid);
+            for file in &files {
+                build_paths::check_file(file, &forbidden)?;
+                let bytes = std::fs::read(file)?;
+                if binfmt::macho_facts(&bytes).is_ok() {
+                    anyhow::ensure!(
+                        macho_normalize::signature_matches(&bytes)?,
+                        "{}: the ad-hoc code signature does not match the file (was it rewritten \
+                         after linking, e.g. by a store-path scrubber?)",
+                        file.display()
+                    );
+                }
+                println!(
+                    "check-binary: {}: no build paths ({} checked){}",
+                    file.display(),
+                    forbidden.len(),
+                    if binfmt::macho_facts(&bytes).is_ok() {
+                        ", code signature intact"
+                    } else {
+                        ""
+                    }
+                );
             }
             Ok(std::process::ExitCode::SUCCESS)
         }

@@ -49,6 +49,8 @@ pub struct Signing {
     pub scheme: String,
     /// The public key line (`RW…`) embedded in install.sh and the binary.
     pub public_key: String,
+    /// Its minisign key id (what `oauth-mux version --json` reports as `release_key_id`).
+    pub key_id: String,
     /// The signature file next to SHA256SUMS.
     pub file: String,
     /// The exact trusted comment of the signature.

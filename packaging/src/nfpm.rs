@@ -3,7 +3,7 @@
 //! file is staged at a fixed path first.
 
 use crate::targets::Target;
-use crate::templates::{DESCRIPTION, HOMEPAGE};
+use crate::templates::{DESCRIPTION, HOMEPAGE, LICENSE};
 use anyhow::{Context, Result, bail};
 use serde_json::json;
 use std::path::{Path, PathBuf};
@@ -46,7 +46,7 @@ fn config(t: &Target, version: &str, s: &Staged) -> serde_json::Value {
         "description": DESCRIPTION,
         "vendor": "oauth-mux",
         "homepage": HOMEPAGE,
-        "license": "MIT",
+        "license": LICENSE,
         "contents": [
             file(&s.binary, "/usr/bin/oauth-mux", 0o755),
             file(&s.license, "/usr/share/doc/oauth-mux/copyright", 0o644),

@@ -4,7 +4,7 @@
 use crate::archive::{Entry, tar_gz};
 use crate::digest::sha256_hex;
 use crate::targets::Target;
-use crate::templates::{DESCRIPTION, HOMEPAGE};
+use crate::templates::{DESCRIPTION, HOMEPAGE, LICENSE};
 use anyhow::Result;
 use serde_json::json;
 
@@ -34,7 +34,7 @@ pub fn platform_package(
         "name": t.npm_package(),
         "version": version,
         "description": format!("The oauth-mux binary for {} ({}). Install `oauth-mux`, not this.", t.triple, t.npm_os),
-        "license": "MIT",
+        "license": LICENSE,
         "homepage": HOMEPAGE,
         "repository": { "type": "git", "url": format!("git+{HOMEPAGE}.git") },
         "os": [t.npm_os],
@@ -72,7 +72,7 @@ pub fn root_package(
         "name": "oauth-mux",
         "version": version,
         "description": DESCRIPTION,
-        "license": "MIT",
+        "license": LICENSE,
         "homepage": HOMEPAGE,
         "repository": { "type": "git", "url": format!("git+{HOMEPAGE}.git") },
         "bin": { "oauth-mux": "bin/oauth-mux.js" },

@@ -2,13 +2,14 @@
 //!
 //! Order matters because later files embed the checksums of earlier ones: archives and npm
 //! packages, then .deb/.rpm/.apk, then the formula and install.sh (rendered from the
-//! manifest), then `dist-manifest.json`, `SHA256SUMS`, its signature and the handoff README.
+//! manifest), then `dist-manifest.json`, `SHA256SUMS` and the handoff README. The tree is
+//! rendered unsigned: `packaging/scripts/sign-release.sh` signs it in a step of its own.
 
 use crate::archive::{Entry, tar_gz, zip};
 use crate::digest::{render_sums, sha256_hex};
 use crate::manifest::{Artifact, Kind, Manifest, RECEIPT_FILE, Signing, trusted_comment};
 use crate::targets::Target;
-use crate::{nfpm, npm, sign, templates};
+use crate::{nfpm, npm, release_key, templates};
 use anyhow::{Context, Result, bail};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -46,16 +47,6 @@ pub const COMPLETIONS: [(&str, &str); 5] = [
 
 fn progress(step: usize, total: usize, what: &str) {
     eprintln!("render: [{step}/{total}] {what}");
-}
-
-fn host_triple_candidates() -> &'static [&'static str] {
-    match (std::env::consts::OS, std::env::consts::ARCH) {
-        ("linux", "x86_64") => &["x86_64-unknown-linux-musl"],
-        ("linux", "aarch64") => &["aarch64-unknown-linux-musl"],
-        ("macos", "x86_64") => &["x86_64-apple-darwin"],
-        ("macos", "aarch64") => &["aarch64-apple-darwin"],
-        _ => &[],
-    }
 }
 
 fn run_native(bin: &Path, args: &[&str]) -> Result<Vec<u8>> {
@@ -101,7 +92,7 @@ fn artifact(
 
 /// Render the whole tree. Returns the manifest.
 pub fn render(input: &RenderInput) -> Result<Manifest> {
-    const STEPS: usize = 8;
+    const STEPS: usize = 7;
     let v = &input.version;
     let epoch = input.source_date_epoch;
     let base_url = input.base_url_template.replace("{version}", v);
@@ -137,11 +128,22 @@ pub fn render(input: &RenderInput) -> Result<Manifest> {
     }
     let native = match &input.native_bin {
         Some(p) => p.clone(),
-        None => host_triple_candidates()
-            .iter()
-            .map(|t| input.bins.join(t).join("oauth-mux"))
-            .find(|p| p.exists())
-            .context("no binary for this machine in the bins directory; pass --native-bin (used to generate completions)")?,
+        None => {
+            let host = crate::targets::host_target(
+                &input.targets,
+                std::env::consts::OS,
+                std::env::consts::ARCH,
+            )
+            .context("pass --native-bin (a binary that runs here generates the completions)")?;
+            let path = input.bins.join(&host.triple).join(&host.exe);
+            if !path.exists() {
+                bail!(
+                    "no binary for this machine at {}; build it, or pass --native-bin (used to generate completions)",
+                    path.display()
+                );
+            }
+            path
+        }
     };
     let printed = String::from_utf8_lossy(&run_native(&native, &["version"])?)
         .trim()
@@ -166,7 +168,7 @@ pub fn render(input: &RenderInput) -> Result<Manifest> {
     let readme = read_repo("README.md")?;
     let pub_text = std::fs::read_to_string(&input.pubkey)
         .with_context(|| format!("read minisign public key {}", input.pubkey.display()))?;
-    let public_key = sign::public_key_line(&pub_text)?;
+    let public_key = release_key::public_key_line(&pub_text)?;
 
     // Render into a sibling temp dir, then swap it in: a failed render leaves no half tree.
     let parent = input
@@ -198,6 +200,7 @@ pub fn render(input: &RenderInput) -> Result<Manifest> {
         install_receipt: RECEIPT_FILE.into(),
         signing: Signing {
             scheme: "minisign".into(),
+            key_id: release_key::key_id(&public_key)?,
             public_key: public_key.clone(),
             file: "SHA256SUMS.minisig".into(),
             trusted_comment: trusted_comment(v),
@@ -332,32 +335,11 @@ pub fn render(input: &RenderInput) -> Result<Manifest> {
     sums.sort();
     std::fs::write(tmp.join("SHA256SUMS"), render_sums(&sums))?;
 
-    progress(7, STEPS, "signature");
-    let signed = match sign::key_from_env() {
-        Some(key) => {
-            sign::sign(
-                &tmp.join("SHA256SUMS"),
-                &key,
-                &manifest.signing.trusted_comment,
-                &public_key,
-                &work,
-            )?;
-            eprintln!("render: SHA256SUMS signed (key {}…)", &public_key[..12]);
-            true
-        }
-        None => {
-            eprintln!(
-                "render: no OMUX_MINISIGN_SECRET_KEY_FILE / OMUX_MINISIGN_SECRET_KEY: the tree is UNSIGNED"
-            );
-            false
-        }
-    };
-
-    progress(8, STEPS, "handoff/README.md");
+    progress(7, STEPS, "handoff/README.md");
     std::fs::create_dir_all(tmp.join("handoff"))?;
     std::fs::write(
         tmp.join("handoff/README.md"),
-        templates::handoff(&manifest, &sums, signed),
+        templates::handoff(&manifest, &sums),
     )?;
 
     std::fs::remove_dir_all(&work)?;
@@ -367,8 +349,8 @@ pub fn render(input: &RenderInput) -> Result<Manifest> {
     }
     std::fs::rename(&tmp, &input.out)?;
     eprintln!(
-        "render: {} files in {}",
-        sums.len() + 1 + usize::from(signed),
+        "render: {} files in {} (unsigned: sign it with packaging/scripts/sign-release.sh)",
+        sums.len() + 1,
         input.out.display()
     );
     Ok(manifest)

@@ -100,6 +100,14 @@ pub fn load_targets(path: &Path) -> Result<Vec<Target>> {
     parse_targets(&text)
 }
 
+/// The target of `os`/`arch` (`std::env::consts` names: same OS and same CPU) in the list.
+pub fn host_target<'a>(targets: &'a [Target], os: &str, arch: &str) -> Result<&'a Target> {
+    targets
+        .iter()
+        .find(|t| t.os == os && t.arch == arch)
+        .with_context(|| format!("no release target runs on this machine ({os} {arch})"))
+}
+
 /// The committed target list, compiled in so the tool works from any directory.
 pub fn builtin_targets() -> Vec<Target> {
     parse_targets(include_str!("../targets.json")).expect("packaging/targets.json is valid")
@@ -132,6 +140,47 @@ mod tests {
             assert_eq!(t.archive == "zip", t.os == "windows", "{}", t.triple);
             assert_eq!(t.exe.ends_with(".exe"), t.os == "windows", "{}", t.triple);
         }
+    }
+
+    #[test]
+    fn rust_toolchain_toml_carries_exactly_the_release_targets() {
+        let text = include_str!("../../rust-toolchain.toml");
+        let list = text
+            .split_once("targets = [")
+            .and_then(|(_, rest)| rest.split_once(']'))
+            .map(|(list, _)| list)
+            .expect("rust-toolchain.toml has a targets list");
+        let listed: Vec<&str> = list.split('"').skip(1).step_by(2).collect();
+        let want: Vec<String> = builtin_targets().into_iter().map(|t| t.triple).collect();
+        assert_eq!(
+            listed, want,
+            "rust-toolchain.toml targets != packaging/targets.json"
+        );
+        assert!(
+            text.lines().any(|l| {
+                l.trim_start().starts_with("channel = \"")
+                    && l.trim_end().ends_with('"')
+                    && l.matches('.').count() == 2
+            }),
+            "rust-toolchain.toml must pin an exact version (channel = \"1.x.y\"), not a channel name"
+        );
+    }
+
+    #[test]
+    fn the_host_target_matches_os_and_cpu() {
+        let t = builtin_targets();
+        let triple = |os, arch| host_target(&t, os, arch).map(|t| t.triple.as_str());
+        assert_eq!(
+            triple("linux", "x86_64").unwrap(),
+            "x86_64-unknown-linux-musl"
+        );
+        assert_eq!(triple("macos", "aarch64").unwrap(), "aarch64-apple-darwin");
+        assert_eq!(triple("macos", "x86_64").unwrap(), "x86_64-apple-darwin");
+        assert_eq!(
+            triple("windows", "x86_64").unwrap(),
+            "x86_64-pc-windows-gnu"
+        );
+        assert!(triple("freebsd", "x86_64").is_err());
     }
 
     #[test]

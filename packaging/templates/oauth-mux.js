@@ -1,9 +1,12 @@
 #!/usr/bin/env node
 // oauth-mux npm launcher for release @@VERSION@@ (rendered by oauth-mux-packaging; do not edit).
-// Finds the platform package npm installed as an optional dependency, runs its binary, and
-// passes the exit code and signals through.
+// Finds the platform package npm installed as an optional dependency, checks its binary
+// against the sha256 this package recorded (package.json "binaryHashes"), runs it, and passes
+// the exit code and signals through.
 "use strict";
 const { spawn } = require("child_process");
+const crypto = require("crypto");
+const fs = require("fs");
 const os = require("os");
 const path = require("path");
 
@@ -33,6 +36,29 @@ if (!binary) {
       `the platform package ${platform.package}@${VERSION} is not installed next to oauth-mux. ` +
         `npm skips optional dependencies with --omit=optional / --no-optional, and a lockfile made on ` +
         `another OS may lack it. Reinstall: npm install -g oauth-mux@${VERSION} --include=optional`
+    );
+  }
+  // The registry's integrity hash covers the tarball; this covers the binary on disk, which
+  // another tool (or a copied node_modules) may have replaced.
+  const key = `${platform.package}/bin/${platform.exe}`;
+  let expected;
+  try {
+    expected = require(path.join(__dirname, "..", "package.json")).binaryHashes[key];
+  } catch (_) {}
+  if (!expected) {
+    fail(`oauth-mux's package.json records no sha256 for ${key} (binaryHashes); reinstall: npm install -g oauth-mux@${VERSION}`);
+  }
+  let actual;
+  try {
+    actual = crypto.createHash("sha256").update(fs.readFileSync(binary)).digest("hex");
+  } catch (err) {
+    fail(`cannot read ${binary} (from ${platform.package}): ${err.message}`);
+  }
+  if (actual !== expected) {
+    fail(
+      `${binary} (from ${platform.package}) does not match the sha256 recorded in oauth-mux's ` +
+        `package.json (binaryHashes: ${expected}, file: ${actual}); refusing to run it. ` +
+        `Reinstall: npm install -g oauth-mux@${VERSION}`
     );
   }
 }

@@ -4,7 +4,12 @@ class OauthMux < Formula
   desc "@@DESCRIPTION@@"
   homepage "@@HOMEPAGE@@"
   version "@@VERSION@@"
-  license "MIT"
+  license "@@LICENSE@@"
+
+  livecheck do
+    url :homepage
+    strategy :github_latest
+  end
 
 @@PLATFORM_BLOCKS@@
   def install
@@ -17,7 +22,9 @@ class OauthMux < Formula
 
   def caveats
     <<~EOS
-      Installed by Homebrew: upgrade with `brew upgrade oauth-mux` (oauth-mux update defers to it).
+      Homebrew owns this install: upgrade it with `brew upgrade oauth-mux`.
+      `oauth-mux update` recognises the Homebrew install and prints that command
+      instead of replacing the binary.
     EOS
   end
 

@@ -376,7 +376,7 @@ pub fn discover(json: bool) -> anyhow::Result<()> {
     let ctx = Context::from_env()?;
     let loaded = ctx.config_if_present()?;
     let mut report = DiscoverReport {
-        version: super::version::VERSION,
+        version: crate::VERSION,
         configured: loaded.is_some(),
         config_path: ctx.dirs.config_file.display().to_string(),
         state_dir: ctx.dirs.state_dir.display().to_string(),
@@ -583,7 +583,7 @@ pub fn report(args: &ReportArgs) -> anyhow::Result<()> {
     let report = SupportReport {
         redacted: true,
         paths_included: args.include_paths,
-        version: super::version::VERSION,
+        version: crate::VERSION,
         platform: serde_json::json!({"os": std::env::consts::OS, "arch": std::env::consts::ARCH}),
         config: config_summary,
         accounts,

@@ -123,6 +123,13 @@ pub fn run(args: &KeepaliveArgs) -> anyhow::Result<()> {
 /// every account of every (or the selected) provider.
 fn selected_accounts(config: &Config, sel: &Selectors) -> Result<Vec<RouteKey>, Failure> {
     let usage = |m: String| Failure::new(ExitCode::Usage, m);
+    if sel.capability.is_some() {
+        return Err(usage(
+            "keepalive refreshes accounts' tokens, and a token serves every capability of its \
+             account: select with --profile, --provider or --account instead of --capability"
+                .to_owned(),
+        ));
+    }
     let mut keys: Vec<RouteKey> = Vec::new();
     if let Some(name) = &sel.profile {
         let profile = config.profiles.get(name).ok_or_else(|| {

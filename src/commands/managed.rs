@@ -11,15 +11,12 @@ use serde::Serialize;
 use super::context::Context;
 use super::session_plan;
 use crate::cli::LaunchArgs;
-use crate::config::ProviderDefinition;
-use crate::config::schema::AccountConfig;
 use crate::exit::{ExitCode, Failure, Quiet};
 use crate::harness::session::{self, LaunchPlan};
 use crate::harness::status::{self, HarnessKind};
 use crate::harness::{codex_home, token_renewal, upstream};
 use crate::model::session_verdict;
 use crate::proxy::durable_pool::DurablePool;
-use crate::secrets;
 
 /// What the launcher needs about one harness (its binary and default profile are the
 /// harness's onboarding facts, `config::starter`).
@@ -170,16 +167,6 @@ pub fn extra_ca_file(opts: &LaunchArgs) -> anyhow::Result<Option<PathBuf>> {
         .into());
     }
     Ok(extra_ca_file)
-}
-
-/// Read an account's credential: its `secret` block, or `<config_dir>/<credential file>`.
-pub(super) fn read_account_secret(
-    account: &AccountConfig,
-    def: &ProviderDefinition,
-    field: &str,
-) -> Result<secrets::Secret, String> {
-    let spec = account.secret_spec(&def.injection.credential_filename)?;
-    secrets::read_secret(&spec, field).map_err(|e| e.to_string())
 }
 
 /// What `status-latest --json` prints when no session was recorded yet.

@@ -25,6 +25,7 @@ pub mod repair;
 pub mod route;
 mod session_plan;
 pub mod status;
+pub mod update;
 pub mod version;
 
 use crate::cli::{AccountsCommand, Cli, Command, ProvidersCommand, RepairCommand, RouteCommand};
@@ -35,7 +36,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Codex(args) => codex::run(args),
         Command::Claude(args) => claude::run(args),
         Command::Demo => crate::demo::run::run(),
-        Command::Version(args) => version::run(args.json),
+        Command::Version(args) => version::run(&args),
+        Command::Update(args) => update::run(&args),
         Command::Init(args) => onboard::init::run(&args),
         Command::Setup(args) => onboard::setup::run(&args),
         Command::Enroll(args) => onboard::enroll::run(&args),

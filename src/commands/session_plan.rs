@@ -116,7 +116,8 @@ fn plan_with(
             .ok_or("no provider definition")?;
         let account = pc.accounts.get(&key.account).ok_or("not configured")?;
         let field = format!("providers.{}.accounts.{}.secret", key.provider, key.account);
-        let raw = super::managed::read_account_secret(account, def, &field)
+        let raw = account
+            .read_secret(&def.injection.credential_filename, &field)
             .map_err(|why| format!("secret: {why}"))?;
         let target = crate::oauth::target_for(
             config,

@@ -4,6 +4,8 @@
 
 use std::collections::BTreeSet;
 
+use crate::util::env_name::is_env_name;
+
 use super::problem::{Problem, join};
 use super::provider_def::{ProbeAuth, ProbeDefinition, ProbeTransport, ProviderDefinition};
 
@@ -371,15 +373,6 @@ fn validate_probe(probe: &ProbeDefinition, path: &str) -> Vec<Problem> {
     out
 }
 
-/// `[A-Za-z_][A-Za-z0-9_]*`: a portable environment variable name.
-pub fn is_env_name(s: &str) -> bool {
-    let mut chars = s.chars();
-    chars
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
-}
-
 /// Why a probe's extra header cannot be sent, if it cannot.
 fn probe_header_problem(name: &str, value: &str, probe: &ProbeDefinition) -> Option<String> {
     const SET_ELSEWHERE: &[&str] = &[
@@ -491,12 +484,5 @@ mod tests {
         assert!(token_material("https://x/?q=1&Authorization=abc").is_some());
         assert!(token_material("{\"refresh_token\": \"x\"}").is_some());
         assert!(token_material("https://api.example.com/me").is_none());
-    }
-
-    #[test]
-    fn env_names() {
-        assert!(is_env_name("CODEX_HOME"));
-        assert!(!is_env_name("1X"));
-        assert!(!is_env_name("A-B"));
     }
 }

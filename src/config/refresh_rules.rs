@@ -3,8 +3,8 @@
 
 use super::problem::{Problem, join};
 use super::provider_def::{ProviderDefinition, RefreshBodyFormat};
-use super::validate::is_env_name;
 use crate::model::grant::ExpirySource;
+use crate::util::env_name::is_env_name;
 
 /// The placeholders a refresh body may hold.
 pub const BODY_PLACEHOLDERS: [&str; 3] = ["refresh_token", "client_id", "refresh_reason"];

@@ -141,6 +141,17 @@ impl AccountConfig {
     /// Where the account's credential is read from: its `secret` block, or, without one,
     /// the file `credential_filename` (the provider definition's `injection`) in its
     /// `config_dir`. `Err` says what is missing, naming the config field.
+    /// Read the account's credential field `field` through [`AccountConfig::secret_spec`].
+    /// `Err` names what failed, never a value.
+    pub fn read_secret(
+        &self,
+        credential_filename: &str,
+        field: &str,
+    ) -> Result<crate::secrets::Secret, String> {
+        let spec = self.secret_spec(credential_filename)?;
+        crate::secrets::read_secret(&spec, field).map_err(|e| e.to_string())
+    }
+
     pub fn secret_spec(
         &self,
         credential_filename: &str,

@@ -78,7 +78,7 @@ pub fn validate_secret(secret: &Value, path: &str) -> Vec<Problem> {
     if spec.backend == SecretBackend::Env
         && let Some(variable) = spec.variable.as_deref()
         && !variable.trim().is_empty()
-        && !super::validate::is_env_name(variable.trim())
+        && !crate::util::env_name::is_env_name(variable.trim())
     {
         out.push(Problem::error(
             join(path, "variable"),

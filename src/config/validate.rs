@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 
 use super::builtin;
-pub use super::definition_checks::{is_env_name, validate_definition};
+pub use super::definition_checks::validate_definition;
 use super::problem::{Problem, join};
 use super::provider_def::ProviderDefinition;
 use super::schema::{CONFIG_VERSION, Config};

@@ -128,7 +128,7 @@ pub fn run(plan: &LaunchPlan, pool: Arc<dyn Pool>) -> anyhow::Result<SessionOutc
     let prepared = prepare_child(plan, &base, tls.as_ref())?;
     writer.write(Frame::SessionStarted {
         harness,
-        oauth_mux_version: env!("CARGO_PKG_VERSION").into(),
+        oauth_mux_version: crate::VERSION.into(),
         profile: plan.profile.clone(),
         account: plan.launch_account.clone(),
         pool: plan.pool_labels.clone(),

@@ -157,7 +157,7 @@ fn run<S: ureq::AsSendBody>(
 
 /// A short description of a transport error. ureq's messages name the host and
 /// the failure, never request headers.
-fn describe_error(e: &ureq::Error) -> String {
+pub(crate) fn describe_error(e: &ureq::Error) -> String {
     match e {
         ureq::Error::Timeout(t) => format!("timed out ({t})"),
         ureq::Error::HostNotFound => "host not found".into(),

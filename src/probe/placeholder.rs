@@ -1,7 +1,7 @@
 //! `{{NAME}}` placeholders in probe URLs and bodies, expanded from the process
 //! environment and validated before any request is built.
 
-use crate::config::validate::is_env_name;
+use crate::util::env_name::is_env_name;
 
 /// Why a template could not be expanded. The message names the variable, never its value.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -5,9 +5,11 @@
 mod binaries;
 mod http;
 mod install_sh;
+mod install_sh_cases;
 mod npm;
 mod system_packages;
 mod tree;
+pub mod update;
 mod util;
 
 use crate::digest::parse_sums;
@@ -48,6 +50,8 @@ pub struct Ctx {
     pub sums: Vec<(String, String)>,
     /// Scratch directory for this proof run (removed at the end).
     pub scratch: PathBuf,
+    /// Parts of lanes that could not run here, and why (reported, never silent).
+    pub skipped: std::cell::RefCell<Vec<String>>,
 }
 
 impl Ctx {
@@ -61,13 +65,15 @@ impl Ctx {
         Ok(d)
     }
 
-    /// The target this machine runs natively.
+    /// The target this machine runs natively (same OS and CPU).
     pub fn host_target(&self) -> Result<&Target> {
-        let arch = std::env::consts::ARCH;
-        self.targets
-            .iter()
-            .find(|t| t.os == "linux" && t.arch == arch)
-            .context("proof runs on Linux x86_64 or aarch64")
+        crate::targets::host_target(&self.targets, std::env::consts::OS, std::env::consts::ARCH)
+    }
+
+    /// Record a part of `lane` that cannot run on this machine (printed now and in the summary).
+    pub fn skip(&self, lane: &str, why: &str) {
+        eprintln!("  skipped: {why}");
+        self.skipped.borrow_mut().push(format!("{lane}: {why}"));
     }
 
     /// True when the tree carries a signature.
@@ -79,10 +85,11 @@ impl Ctx {
 type Lane = fn(&Ctx) -> Result<()>;
 
 /// Every lane, in run order.
-pub const LANES: [(&str, Lane); 7] = [
+pub const LANES: [(&str, Lane); 8] = [
     ("tree", tree::run),
     ("binaries", binaries::run),
-    ("install-sh", install_sh::run),
+    ("install-sh", install_sh_cases::run),
+    ("update", update::run),
     ("npm", npm::run),
     ("deb-rpm-apk", system_packages::run),
     ("homebrew", system_packages::run_formula),
@@ -113,6 +120,7 @@ pub fn run(input: &ProofInput) -> Result<Report> {
         manifest,
         sums,
         scratch,
+        skipped: Default::default(),
     };
     for lane in &input.lanes {
         if !LANES.iter().any(|(name, _)| name == lane) {
@@ -149,6 +157,14 @@ pub fn run(input: &ProofInput) -> Result<Report> {
     if !failures.is_empty() {
         eprintln!("proof: failures:\n  {}", failures.join("\n  "));
     }
-    println!("release-proof: {passed} passed, {failed} failed");
+    let skipped = ctx.skipped.borrow();
+    if skipped.is_empty() {
+        println!("release-proof: {passed} passed, {failed} failed");
+    } else {
+        println!(
+            "release-proof: {passed} passed, {failed} failed; skipped (needs root): {}",
+            skipped.join("; ")
+        );
+    }
     Ok(Report { passed, failed })
 }

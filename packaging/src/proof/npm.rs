@@ -159,6 +159,41 @@ pub fn run(ctx: &Ctx) -> Result<()> {
         "  ok: exit code passes through (usage error -> {})",
         got.unwrap_or(-1)
     );
+    // The binary knows npm owns it: `update` prints npm's command and replaces nothing.
+    let before = std::fs::read(&native)?;
+    let out = output(Command::new(&bin).args(["update", "--yes"]))?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    ensure!(
+        out.status.code() == Some(207) && text.contains("npm install -g oauth-mux@latest"),
+        "update through npm: {} {text}{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    ensure!(
+        std::fs::read(&native)? == before,
+        "update through npm changed the binary"
+    );
+    eprintln!(
+        "  ok: `oauth-mux update` through npm: not replaced (207), prints npm install -g oauth-mux@latest"
+    );
+    // A platform binary that is not the one the root package recorded is not run.
+    let mut changed = before.clone();
+    changed.extend_from_slice(b"\0");
+    std::fs::write(&native, &changed)?;
+    let out = output(Command::new(&bin).arg("version"));
+    std::fs::write(&native, &before)?;
+    let out = out?;
+    let text = String::from_utf8_lossy(&out.stderr);
+    ensure!(
+        out.status.code() == Some(1)
+            && text.contains("binaryHashes")
+            && text.contains(&host.npm_package()),
+        "a changed platform binary ran: {} {text}",
+        out.status
+    );
+    eprintln!(
+        "  ok: a platform binary that differs from binaryHashes is refused, naming the package"
+    );
     // Signals: the launcher forwards SIGTERM and dies the same way as its child.
     let sleep = require_tool("sleep", "coreutils")?;
     let mut child = Command::new(&bin)

@@ -55,32 +55,13 @@ pub fn run(ctx: &Ctx) -> Result<()> {
         .find(|a| a.target.as_deref() == Some(&host.triple))
         .context("no host .deb")?;
     let dpkg = require_tool("dpkg", "a Debian-based machine")?;
-    if Path::new("/usr/bin/oauth-mux").exists()
-        && run_ok(Command::new(&dpkg).args(["-s", "oauth-mux"])).is_err()
-    {
-        bail!(
-            "/usr/bin/oauth-mux exists and is not from the oauth-mux package; refusing to overwrite it"
-        );
+    match privileged() {
+        Some(prefix) => deb_install(ctx, &dpkg, &ctx.dir.join(&deb.name), &prefix)?,
+        None => ctx.skip(
+            "deb-rpm-apk",
+            "dpkg -i/-r of the .deb needs root: run the proof as root or with passwordless sudo",
+        ),
     }
-    run_ok(Command::new(&dpkg).arg("-i").arg(ctx.dir.join(&deb.name)))
-        .context("dpkg -i (needs root)")?;
-    let printed = run_ok(Command::new("/usr/bin/oauth-mux").arg("version"));
-    let removed = run_ok(Command::new(&dpkg).args(["-r", "oauth-mux"]));
-    let printed = printed?;
-    removed?;
-    ensure!(
-        printed.trim() == format!("oauth-mux {}", ctx.version),
-        "deb-installed oauth-mux prints {printed:?}"
-    );
-    ensure!(
-        !Path::new("/usr/bin/oauth-mux").exists(),
-        "dpkg -r left /usr/bin/oauth-mux behind"
-    );
-    eprintln!(
-        "  ok: dpkg -i {} -> `oauth-mux version` = {}; dpkg -r removed it",
-        deb.name,
-        printed.trim()
-    );
 
     // .rpm: metadata of both, install of the host one into a scratch root.
     let rpm = require_tool("rpm", "apt-get install rpm")?;
@@ -185,6 +166,76 @@ pub fn run(ctx: &Ctx) -> Result<()> {
     Ok(())
 }
 
+/// How to run a command as root here: directly (root), through `sudo -n` (passwordless
+/// sudo, as on CI runners), or not at all.
+fn privileged() -> Option<Vec<String>> {
+    let uid = run_ok(Command::new("id").arg("-u")).ok()?;
+    if uid.trim() == "0" {
+        return Some(Vec::new());
+    }
+    let sudo_works = Command::new("sudo")
+        .args(["-n", "true"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    sudo_works.then(|| vec!["sudo".to_string(), "-n".to_string()])
+}
+
+fn as_root(prefix: &[String], program: &Path) -> Command {
+    match prefix.split_first() {
+        Some((first, rest)) => {
+            let mut c = Command::new(first);
+            c.args(rest).arg(program);
+            c
+        }
+        None => Command::new(program),
+    }
+}
+
+/// `dpkg -i` the .deb, run the installed binary (`version`, and `update`, which must leave a
+/// dpkg-owned binary alone), `dpkg -r` it.
+fn deb_install(ctx: &Ctx, dpkg: &Path, deb: &Path, root: &[String]) -> Result<()> {
+    if Path::new("/usr/bin/oauth-mux").exists()
+        && run_ok(Command::new(dpkg).args(["-s", "oauth-mux"])).is_err()
+    {
+        bail!(
+            "/usr/bin/oauth-mux exists and is not from the oauth-mux package; refusing to overwrite it"
+        );
+    }
+    run_ok(as_root(root, dpkg).arg("-i").arg(deb)).context("dpkg -i")?;
+    let printed = run_ok(Command::new("/usr/bin/oauth-mux").arg("version"));
+    let update = Command::new("/usr/bin/oauth-mux")
+        .args(["update", "--yes"])
+        .env_remove("OMUX_RELEASE_BASE_URL")
+        .output();
+    let removed = run_ok(as_root(root, dpkg).args(["-r", "oauth-mux"]));
+    let printed = printed?;
+    let update = update?;
+    removed?;
+    ensure!(
+        printed.trim() == format!("oauth-mux {}", ctx.version),
+        "deb-installed oauth-mux prints {printed:?}"
+    );
+    let text = String::from_utf8_lossy(&update.stdout);
+    ensure!(
+        update.status.code() == Some(207)
+            && text.contains("sudo apt-get install --only-upgrade oauth-mux")
+            && text.contains("package database"),
+        "`oauth-mux update` on the dpkg-installed binary: {} {text}",
+        update.status
+    );
+    ensure!(
+        !Path::new("/usr/bin/oauth-mux").exists(),
+        "dpkg -r left /usr/bin/oauth-mux behind"
+    );
+    eprintln!(
+        "  ok: {}dpkg -i {} -> `oauth-mux version` = {}; `oauth-mux update` recognises dpkg (207, apt-get command); dpkg -r removed it",
+        if root.is_empty() { "" } else { "sudo " },
+        deb.display(),
+        printed.trim()
+    );
+    Ok(())
+}
+
 pub fn run_formula(ctx: &Ctx) -> Result<()> {
     let ruby = require_tool("ruby", "apt-get install ruby")?;
     let formula = ctx.dir.join("oauth-mux.rb");
@@ -197,7 +248,8 @@ pub fn run_formula(ctx: &Ctx) -> Result<()> {
             .arg(&formula)
             .arg(&ctx.dir)
             .arg(&ctx.manifest.base_url)
-            .arg(&ctx.version),
+            .arg(&ctx.version)
+            .arg(crate::templates::LICENSE),
     )?;
     eprintln!("  ok: ruby -c: Syntax OK; {}", out.trim());
     Ok(())

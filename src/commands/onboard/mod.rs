@@ -231,7 +231,7 @@ fn read_credentials(
         }
     }
     let field = format!("providers.{provider}.accounts.{account}.secret");
-    match super::managed::read_account_secret(acct, def, &field) {
+    match acct.read_secret(&def.injection.credential_filename, &field) {
         Ok(raw) => credentials::inspect(harness, def, &raw, ctx.now),
         Err(why) => CredentialFacts::without_credential(CredentialState::Unreadable, Some(why)),
     }

@@ -41,6 +41,7 @@ let
     "actionlint"
     "shellcheck"
     "qemu"
+    "chromium"
     "installShellFiles"
     "nixfmt-tree"
     "coreutils"
@@ -67,6 +68,7 @@ let
       runCommand =
         name: env: script:
         drv name (env // { inherit script; });
+      fetchurl = args: drv "fetchurl-${baseNameOf args.url}" args;
     };
 
   extend =
