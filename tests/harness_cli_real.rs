@@ -317,17 +317,22 @@ fn assert_pool_exhausted(kind: Kind) {
 
 /// The harness's own "usage limit" wording with the reset `resets_in` seconds from now (UTC;
 /// either minute next to it, the harness rounds): Claude Code "You've hit your session limit
-/// · resets 3:28am", Codex "You’ve hit your usage limit. Try again at 3:28 AM."
+/// · resets 3:28am" (on the hour "resets 4am"), Codex "You’ve hit your usage limit. Try again at 3:28 AM."
 #[track_caller]
 fn assert_native_limit_message(kind: Kind, all: &str, resets_in: i64) {
     let now = jiff::Timestamp::now().as_second();
     let times: Vec<String> = (-2..=2)
-        .map(|m| {
+        .flat_map(|m| {
             let t = jiff::Timestamp::from_second(now + resets_in + 60 * m).unwrap();
             let zoned = t.to_zoned(jiff::tz::TimeZone::UTC);
             match kind {
-                Kind::Claude => format!("resets {}", zoned.strftime("%-I:%M%P")),
-                Kind::Codex => format!("Try again at {}", zoned.strftime("%-I:%M %p")),
+                // On the hour Claude Code leaves the minutes out: "resets 6am".
+                Kind::Claude if zoned.minute() == 0 => vec![
+                    format!("resets {}", zoned.strftime("%-I:%M%P")),
+                    format!("resets {}", zoned.strftime("%-I%P")),
+                ],
+                Kind::Claude => vec![format!("resets {}", zoned.strftime("%-I:%M%P"))],
+                Kind::Codex => vec![format!("Try again at {}", zoned.strftime("%-I:%M %p"))],
             }
         })
         .collect();
