@@ -23,6 +23,8 @@ with pkgs;
   nix
   actionlint
   shellcheck
+  # `just bench-proxy` measures nginx as the plain reverse proxy reference row.
+  nginx
 ]
 ++ lib.optionals stdenv.hostPlatform.isLinux [
   # The dashboard test renders the page in headless chromium (tests/dashboard.rs).

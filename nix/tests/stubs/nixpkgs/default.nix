@@ -42,6 +42,7 @@ let
     "shellcheck"
     "qemu"
     "chromium"
+    "nginx"
     "installShellFiles"
     "nixfmt-tree"
     "coreutils"
