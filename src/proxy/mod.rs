@@ -31,6 +31,7 @@ pub mod reader;
 pub mod refusals;
 pub mod renewal;
 pub mod replies;
+pub mod resolver;
 pub mod response;
 pub mod server;
 pub mod session;

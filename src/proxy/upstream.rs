@@ -10,13 +10,13 @@ use anyhow::{Context, Result};
 use ureq::Agent;
 use ureq::http;
 use ureq::tls::{Certificate, PemItem, RootCerts, TlsConfig};
-use ureq::unversioned::resolver::DefaultResolver;
 use ureq::unversioned::transport::{ConnectProxyConnector, Connector, RustlsConnector};
 
 use super::abandon::WatchConnector;
 use super::agents::{Agents, SharedConnector};
 use super::coalesce::CoalescingConnector;
 use super::lean_tcp::LeanTcpConnector;
+use super::resolver::RememberingResolver;
 
 /// Upstream transport settings.
 #[derive(Clone, Debug)]
@@ -105,6 +105,10 @@ pub struct Upstream {
     /// The environment's proxy when it is a SOCKS one, which this build cannot speak:
     /// remote requests it would carry fail with a clear error instead of going direct.
     socks_in_env: Option<ureq::Proxy>,
+    /// Whether the agents go through an HTTP CONNECT proxy (loopback requests then take a
+    /// request-level configuration without it; with none, they need no configuration of
+    /// their own, which would be a copy of the agent's per request).
+    via_proxy: bool,
 }
 
 /// The upstream client's output buffer. A request head is written through it in one piece
@@ -151,6 +155,7 @@ impl Upstream {
             }
             other => (other, None),
         };
+        let via_proxy = proxy.is_some();
         let tls = TlsConfig::builder()
             .root_certs(root_certs(options.extra_ca_file.as_deref())?)
             .build();
@@ -188,11 +193,12 @@ impl Upstream {
         );
         let agents = Agents::new(options.idle_agents, move || {
             let connector = SharedConnector(connector.clone());
-            Agent::with_parts(config.clone(), connector, DefaultResolver::default())
+            Agent::with_parts(config.clone(), connector, RememberingResolver::new())
         });
         Ok(Upstream {
             agents,
             socks_in_env,
+            via_proxy,
         })
     }
 
@@ -217,7 +223,7 @@ impl Upstream {
             return Err(ureq::Error::ConnectProxyFailed(SOCKS_UNSUPPORTED.into()));
         }
         self.agents.with_agent(|agent| {
-            if loopback {
+            if loopback && self.via_proxy {
                 agent.run(agent.configure_request(request).proxy(None).build())
             } else {
                 agent.run(request)
