@@ -348,7 +348,7 @@ pub fn artifact_sink(
 ) -> FrameSink {
     Arc::new(move |frame: Frame| {
         observe(&frame);
-        let _ = writer.append(&frame);
+        let _ = writer.write(frame);
     })
 }
 

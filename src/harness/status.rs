@@ -10,6 +10,8 @@
 use std::fs::{self, File};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::Duration;
 
 use anyhow::Context;
 use serde::Serialize;
@@ -17,14 +19,95 @@ use serde::Serialize;
 use super::private_fs;
 pub use crate::model::session::{Artifact, FRAME_VERSION, Frame, HarnessKind, Record};
 
-/// Appends frames to one session's artifact. Shared between the proxy threads and the
-/// launcher without a lock (none on the proxy's request path): the file is opened for
-/// appending and each line is built first and handed to the kernel in one `write`, which a
-/// regular file takes whole (only a full disk or a signal could cut it short; the reader
-/// skips a line that does not parse).
+/// Appends frames to one session's artifact, a whole line per `write`, which a regular file
+/// takes whole (only a full disk or a signal could cut it short; the reader skips a line
+/// that does not parse).
+///
+/// A routine proxy turn (an answer delivered to the harness with a 2xx status: most of a
+/// session's lines) is not written on the request path: it waits in memory until the next
+/// other frame, the writer's flusher ([`FLUSH_INTERVAL`] after the first waiting line),
+/// [`StatusWriter::sync`] or the writer's end, so a busy session pays one `write` per
+/// interval instead of one per request (docs/performance.md). Every other frame is written
+/// at once, after the turns waiting before it, so the file keeps the order frames came in.
+/// A crash of oauth-mux itself can lose at most the last interval's routine turns.
 pub struct StatusWriter {
-    file: File,
+    shared: Arc<Shared>,
     name: String,
+}
+
+/// How long a routine turn may wait in memory before it reaches the file.
+pub const FLUSH_INTERVAL: Duration = Duration::from_millis(100);
+
+/// Routine turns waiting beyond this many bytes are written at once.
+const MAX_PENDING_BYTES: usize = 64 * 1024;
+
+struct Shared {
+    file: File,
+    pending: Mutex<Pending>,
+    /// Wakes the flusher when a routine turn starts waiting, or the writer ends.
+    wake: Condvar,
+}
+
+#[derive(Default)]
+struct Pending {
+    lines: Vec<u8>,
+    flusher_started: bool,
+    ended: bool,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, Pending> {
+        self.pending.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Write what is waiting (under the lock, so nothing overtakes it).
+    fn write_pending(&self, pending: &mut Pending) -> anyhow::Result<()> {
+        if pending.lines.is_empty() {
+            return Ok(());
+        }
+        let result = (&self.file).write_all(&pending.lines);
+        pending.lines.clear();
+        result.context("could not append to the session status artifact")
+    }
+
+    /// The flusher: waits for a routine turn, gives the others of the interval time to
+    /// join it, writes them in one go.
+    fn flush_loop(&self) {
+        let mut pending = self.lock();
+        loop {
+            while pending.lines.is_empty() && !pending.ended {
+                pending = self.wake.wait(pending).unwrap_or_else(|e| e.into_inner());
+            }
+            if pending.ended {
+                return;
+            }
+            drop(pending);
+            std::thread::sleep(FLUSH_INTERVAL);
+            pending = self.lock();
+            let _ = self.write_pending(&mut pending);
+        }
+    }
+}
+
+/// One artifact line: the frame stamped with the current time.
+fn line_of<F: Serialize>(frame: &F) -> anyhow::Result<Vec<u8>> {
+    #[derive(Serialize)]
+    struct Line<'a, F> {
+        v: u32,
+        ts: String,
+        #[serde(flatten)]
+        frame: &'a F,
+    }
+    let record = Line {
+        v: FRAME_VERSION,
+        ts: jiff::Timestamp::now()
+            .round(jiff::Unit::Millisecond)?
+            .to_string(),
+        frame,
+    };
+    let mut line = serde_json::to_vec(&record)?;
+    line.push(b'\n');
+    Ok(line)
 }
 
 impl StatusWriter {
@@ -42,7 +125,12 @@ impl StatusWriter {
         let file = private_fs::create_private_file(&dir.join(&name)).with_context(|| {
                 format!("could not create the session status artifact {name} in the state dir (sessions/); check its permissions")
             })?;
-        Ok(StatusWriter { file, name })
+        let shared = Arc::new(Shared {
+            file,
+            pending: Mutex::new(Pending::default()),
+            wake: Condvar::new(),
+        });
+        Ok(StatusWriter { shared, name })
     }
 
     /// The artifact's file name (no directory: paths are never reported).
@@ -50,42 +138,89 @@ impl StatusWriter {
         &self.name
     }
 
-    /// Append one frame, stamped with the current time. Errors are returned, never panicked.
+    /// Append one frame, stamped with the current time: a routine proxy turn waits for the
+    /// flusher, any other frame is written at once. Errors are returned, never panicked.
     pub fn write(&self, frame: Frame) -> anyhow::Result<()> {
-        self.append(&frame)
+        if is_routine(&frame) {
+            self.append_routine(&frame)
+        } else {
+            self.append(&frame)
+        }
     }
 
-    /// Append anything that serializes as a [`Frame`] does (the proxy's own frames, written
-    /// without a conversion on the request path), stamped with the current time.
+    /// Append anything that serializes as a [`Frame`] does, written at once (after the
+    /// routine turns waiting before it).
     pub fn append<F: Serialize>(&self, frame: &F) -> anyhow::Result<()> {
-        #[derive(Serialize)]
-        struct Line<'a, F> {
-            v: u32,
-            ts: String,
-            #[serde(flatten)]
-            frame: &'a F,
+        let line = line_of(frame)?;
+        let mut pending = self.shared.lock();
+        if pending.lines.is_empty() {
+            drop(pending);
+            // Nothing waiting, so nothing to keep in order with: no lock held on the write.
+            return (&self.shared.file)
+                .write_all(&line)
+                .context("could not append to the session status artifact");
         }
-        let record = Line {
-            v: FRAME_VERSION,
-            ts: jiff::Timestamp::now()
-                .round(jiff::Unit::Millisecond)?
-                .to_string(),
-            frame,
-        };
-        let mut line = serde_json::to_vec(&record)?;
-        line.push(b'\n');
-        (&self.file)
-            .write_all(&line)
-            .context("could not append to the session status artifact")?;
+        pending.lines.extend_from_slice(&line);
+        self.shared.write_pending(&mut pending)
+    }
+
+    /// Append a routine turn: kept in memory until the flusher writes it.
+    fn append_routine<F: Serialize>(&self, frame: &F) -> anyhow::Result<()> {
+        let line = line_of(frame)?;
+        let mut pending = self.shared.lock();
+        let was_empty = pending.lines.is_empty();
+        pending.lines.extend_from_slice(&line);
+        if pending.lines.len() > MAX_PENDING_BYTES {
+            return self.shared.write_pending(&mut pending);
+        }
+        if !pending.flusher_started {
+            pending.flusher_started = true;
+            let shared = self.shared.clone();
+            let started = std::thread::Builder::new()
+                .name("omux-artifact".into())
+                .spawn(move || shared.flush_loop());
+            if started.is_err() {
+                // No flusher: write now, as before there was one.
+                pending.flusher_started = false;
+                return self.shared.write_pending(&mut pending);
+            }
+        } else if was_empty {
+            self.shared.wake.notify_one();
+        }
         Ok(())
     }
 
-    /// Make everything written so far durable.
+    /// Write what is waiting and make everything written so far durable.
     pub fn sync(&self) -> anyhow::Result<()> {
-        self.file
+        self.shared.write_pending(&mut self.shared.lock())?;
+        self.shared
+            .file
             .sync_all()
             .context("could not sync the session status artifact")
     }
+}
+
+impl Drop for StatusWriter {
+    fn drop(&mut self) {
+        let mut pending = self.shared.lock();
+        let _ = self.shared.write_pending(&mut pending);
+        pending.ended = true;
+        drop(pending);
+        self.shared.wake.notify_one();
+    }
+}
+
+/// A turn whose answer reached the harness with a 2xx status: the bulk of a session's
+/// lines, and none a reader needs the moment it happens.
+fn is_routine(frame: &Frame) -> bool {
+    matches!(
+        frame,
+        Frame::ProxyTurn {
+            status: 200..=299,
+            delivered_to_harness: true,
+            ..
+        }
+    )
 }
 
 /// The longest artifact line read; a longer one (no frame comes near it) is skipped
@@ -198,6 +333,91 @@ pub fn latest_artifact(dir: &Path, harness: HarnessKind) -> anyhow::Result<Optio
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn turn(status: u16, delivered: bool) -> Frame {
+        Frame::ProxyTurn {
+            account: "a".into(),
+            method: "POST".into(),
+            path_kind: "messages".into(),
+            status,
+            classification: "ok".into(),
+            delivered_to_harness: delivered,
+        }
+    }
+
+    fn kinds(path: &Path) -> Vec<String> {
+        fs::read_to_string(path)
+            .unwrap()
+            .lines()
+            .map(|l| {
+                let v: serde_json::Value = serde_json::from_str(l).unwrap();
+                format!("{}:{}", v["kind"].as_str().unwrap(), v["status"])
+            })
+            .collect()
+    }
+
+    #[test]
+    fn routine_turns_wait_for_the_flusher_and_other_frames_keep_the_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let writer = StatusWriter::create(dir.path(), HarnessKind::Claude).unwrap();
+        let path = dir.path().join(writer.file_name());
+        writer.write(turn(200, true)).unwrap();
+        writer.write(turn(201, true)).unwrap();
+        assert_eq!(
+            fs::read_to_string(&path).unwrap(),
+            "",
+            "routine turns are not written on the request path"
+        );
+        // A frame that is not routine is written at once, after the turns waiting before it.
+        writer.write(turn(429, false)).unwrap();
+        assert_eq!(
+            kinds(&path),
+            ["proxy_turn:200", "proxy_turn:201", "proxy_turn:429"]
+        );
+        // A 5xx shown to the harness is not routine either.
+        writer.write(turn(500, true)).unwrap();
+        assert_eq!(kinds(&path).len(), 4);
+        // The flusher writes a waiting turn within the interval (with room for a slow machine).
+        writer.write(turn(202, true)).unwrap();
+        let deadline = std::time::Instant::now() + FLUSH_INTERVAL * 50;
+        while kinds(&path).len() < 5 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the flusher never wrote the waiting turn"
+            );
+            std::thread::sleep(FLUSH_INTERVAL / 4);
+        }
+        assert_eq!(kinds(&path)[4], "proxy_turn:202");
+    }
+
+    #[test]
+    fn sync_and_the_writers_end_write_what_waits() {
+        let dir = tempfile::tempdir().unwrap();
+        let writer = StatusWriter::create(dir.path(), HarnessKind::Codex).unwrap();
+        let path = dir.path().join(writer.file_name());
+        writer.write(turn(200, true)).unwrap();
+        writer.sync().unwrap();
+        assert_eq!(kinds(&path), ["proxy_turn:200"]);
+        writer.write(turn(204, true)).unwrap();
+        drop(writer);
+        assert_eq!(kinds(&path), ["proxy_turn:200", "proxy_turn:204"]);
+    }
+
+    #[test]
+    fn a_burst_of_routine_turns_is_written_once_it_outgrows_the_buffer() {
+        let dir = tempfile::tempdir().unwrap();
+        let writer = StatusWriter::create(dir.path(), HarnessKind::Codex).unwrap();
+        let path = dir.path().join(writer.file_name());
+        let line = line_of(&turn(200, true)).unwrap().len();
+        for _ in 0..MAX_PENDING_BYTES / line + 1 {
+            writer.write(turn(200, true)).unwrap();
+        }
+        assert!(
+            fs::metadata(&path).unwrap().len() as usize > MAX_PENDING_BYTES,
+            "written without waiting for the flusher"
+        );
+        drop(writer);
+    }
 
     #[cfg(unix)]
     #[test]
