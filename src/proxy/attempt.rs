@@ -4,6 +4,7 @@
 //! failure (the only kind retried in place, and only when it is worth it).
 
 use super::abandon;
+use super::headers::UpstreamHeader;
 use super::refusals::RefusalReason;
 use super::upstream::{self, SOCKS_UNSUPPORTED};
 
@@ -53,7 +54,7 @@ impl RequestProblem {
 }
 
 /// Refuse before sending a head the upstream client could not write.
-pub fn check_head(method: &str, path: &str, headers: &[(String, Vec<u8>)]) -> Result<(), Failure> {
+pub fn check_head(method: &str, path: &str, headers: &[UpstreamHeader<'_>]) -> Result<(), Failure> {
     if upstream::head_len(method, path, headers) > upstream::MAX_UPSTREAM_HEAD {
         return Err(Failure::Request(RequestProblem::HeadTooLarge));
     }
@@ -122,7 +123,7 @@ mod tests {
             Failure::from(ureq::Error::ConnectionFailed),
             Failure::Transport(_)
         ));
-        let huge = vec![("x-big".to_string(), vec![b'a'; 40 * 1024])];
+        let huge: Vec<UpstreamHeader<'_>> = vec![("x-big", vec![b'a'; 40 * 1024].into())];
         assert!(matches!(
             check_head("POST", "/v1/messages", &huge),
             Err(Failure::Request(RequestProblem::HeadTooLarge))
@@ -135,7 +136,7 @@ mod tests {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let url = format!("http://{}/v1/messages", listener.local_addr().unwrap());
         let client = upstream::Upstream::new(&upstream::UpstreamOptions::default()).unwrap();
-        let huge = vec![("x-big".to_string(), vec![b'a'; 40 * 1024])];
+        let huge: Vec<UpstreamHeader<'_>> = vec![("x-big", vec![b'a'; 40 * 1024].into())];
         let err = client.send("POST", &url, &huge, b"{}").unwrap_err();
         assert!(
             matches!(

@@ -1,8 +1,14 @@
 //! Header handling: the credential swap (the only change the proxy makes to a request) and
 //! hop-by-hop fields per RFC 9110 §7.6.1, in both directions.
 
+use std::borrow::Cow;
+
 use super::framing::Header;
 use super::pool::Credential;
+
+/// A header field as it goes upstream: borrowed from the harness's request, except the
+/// credential fields and a rewritten `anthropic-beta`, which are the proxy's own.
+pub type UpstreamHeader<'a> = (&'a str, Cow<'a, [u8]>);
 
 /// Fields that describe one connection, never forwarded.
 const HOP_BY_HOP: &[&str] = &[
@@ -50,13 +56,13 @@ fn is_listed(name: &str, list: &[&str]) -> bool {
 /// The headers to send upstream: every client header unchanged except hop-by-hop and
 /// framing fields, the credential swapped for `credential`, and `x-codex-turn-state`
 /// dropped when the request moves to another account.
-pub fn upstream_request_headers(
-    client: &[Header],
+pub fn upstream_request_headers<'a>(
+    client: &'a [Header],
     credential: &Credential,
     drop_turn_state: bool,
-) -> Vec<(String, Vec<u8>)> {
+) -> Vec<UpstreamHeader<'a>> {
     let listed = connection_tokens(client);
-    let mut out: Vec<(String, Vec<u8>)> = Vec::with_capacity(client.len() + 2);
+    let mut out: Vec<UpstreamHeader<'a>> = Vec::with_capacity(client.len() + 2);
     let mut betas: Option<Vec<String>> = None;
     for h in client {
         let name = h.name.as_str();
@@ -78,43 +84,44 @@ pub fn upstream_request_headers(
             );
             continue;
         }
-        out.push((h.name.clone(), h.value.clone()));
+        out.push((name, Cow::Borrowed(&h.value)));
     }
     match credential {
         Credential::CodexChatgpt {
             access_token,
             account_id,
         } => {
-            out.push(("authorization".into(), bearer(access_token)));
-            out.push(("chatgpt-account-id".into(), account_id.as_bytes().to_vec()));
+            out.push(("authorization", bearer(access_token)));
+            out.push(("chatgpt-account-id", account_id.as_bytes().to_vec().into()));
         }
         Credential::CodexApiKey { api_key } => {
-            out.push(("authorization".into(), bearer(api_key)));
+            out.push(("authorization", bearer(api_key)));
         }
         Credential::ClaudeOauth { access_token } => {
-            out.push(("authorization".into(), bearer(access_token)));
+            out.push(("authorization", bearer(access_token)));
             let list = betas.get_or_insert_with(Vec::new);
             if !list.iter().any(|b| b == CLAUDE_OAUTH_BETA) {
                 list.push(CLAUDE_OAUTH_BETA.to_string());
             }
         }
         Credential::ClaudeApiKey { api_key } => {
-            out.push(("x-api-key".into(), api_key.as_bytes().to_vec()));
+            out.push(("x-api-key", api_key.as_bytes().to_vec().into()));
             if let Some(list) = betas.as_mut() {
                 list.retain(|b| b != CLAUDE_OAUTH_BETA);
             }
         }
     }
     if let Some(list) = betas.filter(|l| !l.is_empty()) {
-        out.push(("anthropic-beta".into(), list.join(",").into_bytes()));
+        out.push(("anthropic-beta", list.join(",").into_bytes().into()));
     }
     out
 }
 
-fn bearer(token: &str) -> Vec<u8> {
-    let mut v = b"Bearer ".to_vec();
+fn bearer(token: &str) -> Cow<'static, [u8]> {
+    let mut v = Vec::with_capacity(7 + token.len());
+    v.extend_from_slice(b"Bearer ");
     v.extend_from_slice(token.as_bytes());
-    v
+    v.into()
 }
 
 /// The upstream response headers to show the harness: all but hop-by-hop fields (including
@@ -165,7 +172,7 @@ mod tests {
         }
     }
 
-    fn get<'a>(out: &'a [(String, Vec<u8>)], name: &str) -> Vec<&'a str> {
+    fn get<'a>(out: &'a [UpstreamHeader<'_>], name: &str) -> Vec<&'a str> {
         out.iter()
             .filter(|(n, _)| n.eq_ignore_ascii_case(name))
             .map(|(_, v)| std::str::from_utf8(v).unwrap())

@@ -11,7 +11,7 @@ use super::abandon;
 use super::attempt::{self, Failure, RequestProblem};
 use super::frames::{Frame, FrameSink};
 use super::framing::RequestHead;
-use super::headers::upstream_request_headers;
+use super::headers::{UpstreamHeader, upstream_request_headers};
 use super::pool::{AccountId, Credential, Elected, Pool, ResponseEvidence};
 use super::refusals::{RefusalReason, Refusals};
 use super::replies::{self, LocalReply};
@@ -28,7 +28,7 @@ use crate::model::judgement::{Action, Record};
 pub const PLACEHOLDER_ACCOUNT_ID: &str = "omux-placeholder-account";
 
 /// The headers a request goes upstream with (`headers::upstream_request_headers`).
-type UpstreamHeaders = Vec<(String, Vec<u8>)>;
+type UpstreamHeaders<'r> = Vec<UpstreamHeader<'r>>;
 
 /// A request read from the harness, the session secret already stripped from its path.
 pub struct ClientRequest {
@@ -291,7 +291,7 @@ impl Session {
         &self,
         req: &ClientRequest,
         url: &str,
-        headers: &[(String, Vec<u8>)],
+        headers: &[UpstreamHeader<'_>],
         model: bool,
     ) -> Result<Held, attempt::Failure> {
         attempt::check_head(&req.head.method, &req.path, headers)?;
@@ -343,11 +343,11 @@ impl Session {
 
     /// After a 401 from `elected`: its credential refreshed by the pool (or one another
     /// process refreshed), and the request's headers with it; `None` when it cannot be.
-    fn renewed(
+    fn renewed<'r>(
         &self,
-        req: &ClientRequest,
+        req: &'r ClientRequest,
         elected: &Elected,
-    ) -> Option<(Arc<Credential>, UpstreamHeaders)> {
+    ) -> Option<(Arc<Credential>, UpstreamHeaders<'r>)> {
         let fresh = self
             .pool
             .renew_unauthorized(&elected.account, &elected.credential)?;

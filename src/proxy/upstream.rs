@@ -15,6 +15,7 @@ use ureq::unversioned::transport::{ConnectProxyConnector, Connector, RustlsConne
 use super::abandon::WatchConnector;
 use super::agents::{Agents, SharedConnector};
 use super::coalesce::CoalescingConnector;
+use super::headers::UpstreamHeader;
 use super::lean_tcp::LeanTcpConnector;
 use super::resolver::RememberingResolver;
 
@@ -120,7 +121,7 @@ pub const OUTPUT_BUFFER: usize = 32 * 1024;
 pub const MAX_UPSTREAM_HEAD: usize = OUTPUT_BUFFER - 1024;
 
 /// The size of the head `send` writes for these parts (request line and header fields).
-pub fn head_len(method: &str, path: &str, headers: &[(String, Vec<u8>)]) -> usize {
+pub fn head_len(method: &str, path: &str, headers: &[UpstreamHeader<'_>]) -> usize {
     let line = method.len() + 1 + path.len() + " HTTP/1.1\r\n".len();
     let fields: usize = headers
         .iter()
@@ -207,12 +208,12 @@ impl Upstream {
         &self,
         method: &str,
         url: &str,
-        headers: &[(String, Vec<u8>)],
+        headers: &[UpstreamHeader<'_>],
         body: &[u8],
     ) -> Result<http::Response<ureq::Body>, ureq::Error> {
         let mut builder = http::Request::builder().method(method).uri(url);
         for (name, value) in headers {
-            builder = builder.header(name.as_str(), value.as_slice());
+            builder = builder.header(*name, value.as_ref());
         }
         let request = builder.body(body).map_err(ureq::Error::from)?;
         let loopback = is_loopback_url(url);
