@@ -4,9 +4,12 @@
 //! the path in `OMUX_BENCH_OUT`).
 //!
 //! Child modes of the same binary: `--child` runs one oauth-mux proxy (proxy_child.rs),
-//! `--one-core-latency` the small-request comparison pinned to one CPU.
+//! `--floor` the thread-per-connection floor (floor.rs), `--one-core-latency` the
+//! small-request comparison pinned to one CPU, `--profile-load` one party under load for
+//! `perf`/`strace`.
 
 mod client;
+mod floor;
 mod nginx;
 mod procs;
 mod proxy_child;
@@ -95,33 +98,48 @@ fn measure_one_core_latency() -> [f64; 4] {
     [v[0], v[1], v[2], v[3]]
 }
 
-/// Child mode `--profile-load SECONDS`: for `perf`/`strace` (docs/performance.md): start
-/// the fake and one oauth-mux proxy, print the proxy's pid, wait 2 s (attach then), put
-/// 16-connection load of small requests on it for SECONDS, and print the request count.
+/// Child mode `--profile-load SECONDS [named|floor]`: for `perf`/`strace`
+/// (docs/performance.md): start the fake and one oauth-mux proxy (with `named`, one that
+/// reaches the fake by the name `localhost`, as it reaches a provider by its host name; with
+/// `floor`, the thread-per-connection floor instead), print its pid, wait 2 s (attach then),
+/// put 16-connection load of small requests on it for SECONDS, and print the request count
+/// and its CPU per request.
 fn profile_load(args: &[String]) {
     let secs: u64 = args.first().and_then(|s| s.parse().ok()).unwrap_or(10);
+    let variant = args.get(1).map(String::as_str);
     let fake = FakeProvider::start(vec![("bench-small".into(), Behaviour::SmallJson)]).unwrap();
-    let proxy = ProxyChild::spawn(&fake.origin(), &[("small", "bench-small")]);
-    println!("proxy pid {}", proxy.pid());
+    let origin = match variant {
+        Some("named") => fake.origin().replace("127.0.0.1", "localhost"),
+        _ => fake.origin(),
+    };
+    let (pid, addr, request, _keep) = if variant == Some("floor") {
+        let floor = floor::Floor::spawn(addr_of(&fake));
+        let request = request_bytes("", "/v1/messages", "bench-small", false);
+        (floor.pid(), floor.addr, request, Measured::Floor(floor))
+    } else {
+        let proxy = ProxyChild::spawn(&origin, &[("small", "bench-small")]);
+        let request = request_bytes(&proxy.prefix, "/v1/messages", "placeholder", false);
+        (proxy.pid(), proxy.addr, request, Measured::Proxy(proxy))
+    };
+    println!("pid {pid}");
     std::thread::sleep(Duration::from_secs(2));
-    let request = request_bytes(&proxy.prefix, "/v1/messages", "placeholder", false);
     let target = Target {
-        addr: proxy.addr,
+        addr,
         request: &request,
     };
-    let done = load_slice(
-        target,
-        16,
-        Duration::from_secs(secs),
-        &[proxy.pid()],
-        &mut || {},
-    );
+    let done = load_slice(target, 16, Duration::from_secs(secs), &[pid], &mut || {});
     println!(
-        "{} requests in {:.1} s; proxy CPU {:.1} us per request",
+        "{} requests in {:.1} s; CPU {:.1} us per request",
         done.requests,
         done.seconds,
         done.cpu / done.requests as f64 * 1e6
     );
+}
+
+/// The child process [`profile_load`] measures, kept alive until it ends.
+enum Measured {
+    Floor(#[allow(dead_code)] floor::Floor),
+    Proxy(#[allow(dead_code)] ProxyChild),
 }
 
 /// Resident memory of these processes together, in KiB.
@@ -159,6 +177,7 @@ fn main() {
         Some("--child") => return proxy_child::child(&args[1..]),
         Some("--one-core-latency") => return one_core_latency(),
         Some("--profile-load") => return profile_load(&args[1..]),
+        Some("--floor") => return floor::child(&args[1..]),
         _ if args.iter().any(|a| a == "--list") => return, // `cargo bench -- --list`
         _ => {}
     }
@@ -200,6 +219,7 @@ fn main() {
     let sse = ProxyChild::spawn(&origin, &[("sse", "bench-sse")]);
     let fo = ProxyChild::spawn(&origin, &[("spent", "bench-quota"), ("fresh", "bench-sse")]);
     let streams = ProxyChild::spawn(&origin, &[("stream", "bench-stream")]);
+    let floor = floor::Floor::spawn(fake_addr);
     std::thread::sleep(Duration::from_millis(200));
     let idle_rss = procs::status_kib(small.pid(), "VmRSS:");
     let nginx_idle_rss = nginx.map(|g| rss_kib(&g.pids())).ok();
@@ -284,10 +304,15 @@ fn main() {
     let failover = scenario(|p| p.failover, direct(&direct_sse), n / 2, |t| t.total, 200);
     println!("failover: {failover:?}; direct 429 {quota:?}");
 
-    // Throughput: alternating one-second slices of direct, oauth-mux and nginx load.
+    // Throughput: alternating one-second slices of direct, oauth-mux, nginx and floor load.
     let me = std::process::id();
     let nginx_pids = nginx.map(|g| g.pids()).unwrap_or_default();
     let (mut td, mut to, mut tn) = (Slice::default(), Slice::default(), Slice::default());
+    let mut tf = Slice::default();
+    let floor_target = Target {
+        addr: floor.addr,
+        request: &direct_small,
+    };
     let mut peak = 0u64;
     let slice = Duration::from_secs(1);
     for _ in 0..secs.max(1) {
@@ -298,9 +323,10 @@ fn main() {
         if let Some(r) = &reference {
             tn += load_slice(r.small, 16, slice, &nginx_pids, &mut || {});
         }
+        tf += load_slice(floor_target, 16, slice, &[floor.pid()], &mut || {});
     }
     let hwm = procs::status_kib(small.pid(), "VmHWM:");
-    let throughput = Throughput::from_slices(td, to, reference.as_ref().map(|_| tn));
+    let throughput = Throughput::from_slices(td, to, reference.as_ref().map(|_| tn), tf);
     println!("throughput: {throughput:?}; RSS peak {peak} KiB, HWM {hwm} KiB");
 
     let stream_count = 64;

@@ -19,10 +19,18 @@ pub struct Throughput {
     pub rps: Side<f64>,
     /// Direct: the bench process (clients + fake provider); proxies: the proxy's processes.
     pub cpu_us: Side<f64>,
+    /// The thread-per-connection floor (floor.rs): requests per second, CPU per request.
+    pub floor_rps: f64,
+    pub floor_cpu_us: f64,
 }
 
 impl Throughput {
-    pub fn from_slices(direct: Slice, omux: Slice, nginx: Option<Slice>) -> Throughput {
+    pub fn from_slices(
+        direct: Slice,
+        omux: Slice,
+        nginx: Option<Slice>,
+        floor: Slice,
+    ) -> Throughput {
         let rps = |s: Slice| s.requests as f64 / s.seconds;
         let cpu = |s: Slice| s.cpu / s.requests.max(1) as f64 * 1e6;
         Throughput {
@@ -36,6 +44,8 @@ impl Throughput {
                 omux: cpu(omux),
                 nginx: nginx.map(cpu),
             },
+            floor_rps: rps(floor),
+            floor_cpu_us: cpu(floor),
         }
     }
 }
@@ -235,6 +245,12 @@ blocks of 100 requests ({n} small requests each); throughput takes turns in one-
         verdict(mib(f.idle_rss_kib) <= 10.0)
     ));
     s.push_str(&format!(
+        "| floor: a thread per connection, copying bytes (benches/proxy/floor.rs), 16 connections | — | — | {:.0} req/s ({:.0}% of direct), {:.1} µs CPU per request | — | — | — | — |\n",
+        tp.floor_rps,
+        share(tp.floor_rps),
+        tp.floor_cpu_us
+    ));
+    s.push_str(&format!(
         "| RSS with {} streams held open | — | {} | {:.1} MiB | — | — | — | ≤ 32 MiB ({}) |\n",
         f.stream_count,
         opt_mib(f.nginx_streams_rss_kib),
@@ -253,7 +269,10 @@ small request p50 direct {od50:.3} ms, through oauth-mux {op50:.3} ms (+{:.3} ms
 \"Added\" is a party's time minus direct's; for failover, minus the direct 429 and the direct success\n\
 together. SSE time to first byte through oauth-mux includes the deliberate hold of status and headers\n\
 until the first content event (SPEC §8), which lets a quota error inside a 200 stream fail over; nginx\n\
-has no such hold. Where the time goes and the history of these figures: the sections below.\n",
+has no such hold. The floor row is the least a proxy built as SPEC §1.7 asks (blocking I/O, a\n\
+thread per connection) costs on this machine: no secret check, credential, failover, artifact or\n\
+TLS, one buffer per connection; what oauth-mux costs above it is its own code. Where the time goes\n\
+and the history of these figures: the sections below.\n",
         op50 - od50
     ));
     s
