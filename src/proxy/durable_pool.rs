@@ -47,6 +47,8 @@ pub struct PoolAccount {
 struct Member {
     id: AccountId,
     key: RouteKey,
+    /// `key` as the mirror's map names it.
+    key_text: String,
     upstream: Option<String>,
     priority: i32,
 }
@@ -138,6 +140,7 @@ impl DurablePool {
             .into_iter()
             .map(|a| Member {
                 id: AccountId(a.label),
+                key_text: a.route_key.to_string(),
                 key: a.route_key,
                 upstream: a.upstream,
                 priority: a.priority,
@@ -313,7 +316,6 @@ impl Pool for DurablePool {
         // Transient overload, the request's own errors and a windowless 429 (request-scoped:
         // the next request may well pass) say nothing lasting about the account.
         let gauge = UsageGauge::from_windows(usage, now);
-        let key = member.key.clone();
         if judgement.record == Record::Nothing {
             // Nothing lasting to write, but the usage it reports still steers this
             // session's next election.
@@ -321,26 +323,28 @@ impl Pool for DurablePool {
                 self.unrecorded_usage
                     .lock()
                     .unwrap_or_else(|e| e.into_inner())
-                    .insert(key.to_string(), gauge);
+                    .insert(member.key_text.clone(), gauge);
                 self.any_unrecorded_usage.store(true, Ordering::Release);
             }
             return;
         }
         {
             let mut mirror = self.mirror();
-            let prev = mirror.get(&key.to_string()).cloned();
+            let prev = mirror.get(&member.key_text);
             // A success on a route whose last evidence was a success changes nothing worth a
             // write, unless it brings a usage reading. (A route that recovered by itself from
-            // a rate limit is available too, but its record still names the limit.)
+            // a rate limit is available too, but its record still names the limit.) The
+            // common case, so it is decided before anything is copied.
             let unchanged = matches!(class, Classification::Success)
                 && gauge.is_none()
-                && prev.as_ref().is_some_and(|p| {
+                && prev.is_some_and(|p| {
                     p.last_class.as_deref() == Some(class.label())
                         && p.status_at(now) == RouteStatus::Available
                 });
             if unchanged {
                 return;
             }
+            let prev = prev.cloned();
             let mut next = RouteHealth::observe(
                 prev.as_ref(),
                 class,
@@ -351,9 +355,9 @@ impl Pool for DurablePool {
             if gauge.is_some() {
                 next.usage = gauge.clone();
             }
-            mirror.insert(key.to_string(), next);
+            mirror.insert(member.key_text.clone(), next);
             if judgement.record == Record::RouteAndAccount {
-                let ak = key.account_key();
+                let ak = member.key.account_key();
                 let prev = mirror.get(&ak.to_string()).cloned();
                 let next = RouteHealth::observe(
                     prev.as_ref(),
@@ -366,7 +370,7 @@ impl Pool for DurablePool {
             }
         }
         self.send(WriteOp::Observe {
-            key,
+            key: member.key.clone(),
             class: class.clone(),
             status: evidence.status,
             usage: gauge,
