@@ -69,17 +69,29 @@ enum WriteOp {
 struct SessionHealth<'a> {
     mirror: &'a HashMap<String, RouteHealth>,
     unrecorded: Option<&'a HashMap<String, UsageGauge>>,
+    /// The session's members, whose keys' texts name them in both maps (no key is
+    /// formatted per lookup: elections run on every request).
+    members: &'a [Member],
+}
+
+impl SessionHealth<'_> {
+    fn text_of<'k>(&'k self, key: &RouteKey) -> std::borrow::Cow<'k, str> {
+        match self.members.iter().find(|m| &m.key == key) {
+            Some(m) => std::borrow::Cow::Borrowed(m.key_text.as_str()),
+            None => std::borrow::Cow::Owned(key.to_string()),
+        }
+    }
 }
 
 impl HealthLookup for SessionHealth<'_> {
     fn health(&self, key: &RouteKey) -> Option<RouteHealth> {
-        self.mirror.get(&key.to_string()).cloned()
+        self.mirror.get(self.text_of(key).as_ref()).cloned()
     }
 
     fn usage(&self, key: &RouteKey) -> Option<UsageGauge> {
-        let key = key.to_string();
-        let recorded = self.mirror.get(&key).and_then(|h| h.usage.clone());
-        let unrecorded = self.unrecorded.and_then(|u| u.get(&key).cloned());
+        let key = self.text_of(key);
+        let recorded = self.mirror.get(key.as_ref()).and_then(|h| h.usage.clone());
+        let unrecorded = self.unrecorded.and_then(|u| u.get(key.as_ref()).cloned());
         recorded
             .into_iter()
             .chain(unrecorded)
@@ -97,6 +109,8 @@ pub struct DurablePool {
     primary_capability: Option<String>,
     fallback_chain: Vec<String>,
     members: Vec<Member>,
+    /// The members as the election's candidates (same order), made once.
+    candidates: Vec<Candidate>,
     /// Each member's current credential (same order as `members`).
     slots: Arc<Vec<CredentialSlot>>,
     renewer: Option<Arc<dyn Renewer>>,
@@ -136,7 +150,7 @@ impl DurablePool {
                 .map(|a| CredentialSlot::new(AccountId(a.label.clone()), a.credential.clone()))
                 .collect(),
         );
-        let members = accounts
+        let members: Vec<Member> = accounts
             .into_iter()
             .map(|a| Member {
                 id: AccountId(a.label),
@@ -152,6 +166,14 @@ impl DurablePool {
         let handle = std::thread::Builder::new()
             .name("omux-health-writer".into())
             .spawn(move || write_loop(&dirs, rx, &errors))?;
+        let candidates = members
+            .iter()
+            .map(|m| Candidate {
+                key: m.key.clone(),
+                priority: m.priority,
+                runtime: RuntimeReadiness::Ready,
+            })
+            .collect();
         Ok(DurablePool {
             profile: profile.to_string(),
             reader: ResponseReader::new(definition),
@@ -159,6 +181,7 @@ impl DurablePool {
             primary_capability: None,
             fallback_chain: Vec::new(),
             members,
+            candidates,
             slots,
             renewer: None,
             renewal: None,
@@ -205,15 +228,6 @@ impl DurablePool {
     /// The session's routes in rank order, as the model sees them now: the mirror's health
     /// with each route's newest usage reading.
     fn views(&self, now: Timestamp) -> Vec<RouteView> {
-        let candidates: Vec<Candidate> = self
-            .members
-            .iter()
-            .map(|m| Candidate {
-                key: m.key.clone(),
-                priority: m.priority,
-                runtime: RuntimeReadiness::Ready,
-            })
-            .collect();
         let mirror = self.mirror();
         // Elections skip this lock until the first unrecorded reading.
         let unrecorded = self.any_unrecorded_usage.load(Ordering::Acquire).then(|| {
@@ -224,13 +238,14 @@ impl DurablePool {
         let lookup = SessionHealth {
             mirror: &mirror,
             unrecorded: unrecorded.as_deref(),
+            members: &self.members,
         };
         let policy = RankPolicy {
             primary_capability: self.primary_capability.as_deref(),
             fallback_chain: &self.fallback_chain,
             usage_threshold_pct: self.threshold_percent,
         };
-        rank(&candidates, &policy, &lookup, now)
+        rank(&self.candidates, &policy, &lookup, now)
     }
 
     fn member_index(&self, key: &RouteKey) -> Option<usize> {
