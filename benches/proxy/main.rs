@@ -217,7 +217,8 @@ fn main() {
     let nginx = nginx.as_ref();
     let small = ProxyChild::spawn(&origin, &[("small", "bench-small")]);
     let sse = ProxyChild::spawn(&origin, &[("sse", "bench-sse")]);
-    let fo = ProxyChild::spawn(&origin, &[("spent", "bench-quota"), ("fresh", "bench-sse")]);
+    let fo =
+        ProxyChild::spawn_forgetful(&origin, &[("spent", "bench-quota"), ("fresh", "bench-sse")]);
     let streams = ProxyChild::spawn(&origin, &[("stream", "bench-stream")]);
     let floor = floor::Floor::spawn(fake_addr);
     std::thread::sleep(Duration::from_millis(200));

@@ -1,6 +1,7 @@
 //! oauth-mux's session proxy in a child process of the bench (so its CPU time and RSS are
-//! its own), over the durable pool, appending the session's status artifact as a managed
-//! session does.
+//! its own), over the durable pool (election included, as in a managed session), appending
+//! the session's status artifact as a managed session does. Only the failover scenario's
+//! proxy forgets between requests (see [`ForgetfulPool`]).
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::SocketAddr;
@@ -80,12 +81,13 @@ impl Pool for ForgetfulPool {
     }
 }
 
-/// Child mode: `proxy --child STATE_DIR ORIGIN label=token...` runs one proxy until stdin
-/// closes.
+/// Child mode: `proxy --child STATE_DIR ORIGIN [--forgetful] label=token...` runs one proxy
+/// until stdin closes.
 pub fn child(args: &[String]) {
     let state = std::path::PathBuf::from(&args[0]);
     let origin = args[1].clone();
-    let parsed: Vec<(String, String)> = args[2..]
+    let forgetful = args.get(2).is_some_and(|a| a == "--forgetful");
+    let parsed: Vec<(String, String)> = args[2 + usize::from(forgetful)..]
         .iter()
         .map(|a| {
             let (label, token) = a.split_once('=').expect("label=token");
@@ -122,9 +124,14 @@ pub fn child(args: &[String]) {
     // The session's status artifact, as a managed session writes it (a line per frame).
     let artifact = StatusWriter::create(&state.join("state/sessions"), HarnessKind::Claude)
         .expect("status artifact");
+    let pool: Arc<dyn Pool> = if forgetful {
+        Arc::new(ForgetfulPool { accounts, durable })
+    } else {
+        Arc::new(durable)
+    };
     let handle = proxy::start(
         ProxyConfig::new(Harness::Claude, origin),
-        Arc::new(ForgetfulPool { accounts, durable }),
+        pool,
         artifact_sink(Arc::new(artifact), |_| {}),
     )
     .expect("start proxy");
@@ -145,8 +152,18 @@ pub struct ProxyChild {
 }
 
 impl ProxyChild {
-    /// A proxy in front of `origin` with these `(label, token)` accounts, in order.
+    /// A proxy in front of `origin` with these `(label, token)` accounts, in order, over the
+    /// durable pool as a managed session has it.
     pub fn spawn(origin: &str, accounts: &[(&str, &str)]) -> ProxyChild {
+        Self::start(origin, accounts, false)
+    }
+
+    /// The same over a pool whose election forgets every answer (the failover scenario).
+    pub fn spawn_forgetful(origin: &str, accounts: &[(&str, &str)]) -> ProxyChild {
+        Self::start(origin, accounts, true)
+    }
+
+    fn start(origin: &str, accounts: &[(&str, &str)], forgetful: bool) -> ProxyChild {
         let exe = std::env::current_exe().unwrap();
         let state = std::env::temp_dir().join(format!(
             "omux-bench-{}-{}",
@@ -156,6 +173,9 @@ impl ProxyChild {
         std::fs::create_dir_all(&state).unwrap();
         let mut cmd = Command::new(exe);
         cmd.arg("--child").arg(&state).arg(origin);
+        if forgetful {
+            cmd.arg("--forgetful");
+        }
         for (l, t) in accounts {
             cmd.arg(format!("{l}={t}"));
         }

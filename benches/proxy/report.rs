@@ -137,9 +137,10 @@ Three parties, measured side by side in one run against the same loopback fake p
 nginx-light, `.ci/deps/70-nginx.sh`) as a plain reverse proxy on loopback with its own temporary config\n\
 (keep-alive upstream connections, the account's token set by `proxy_set_header`, unbuffered\n\
 responses; failover: a 429 intercepted and the request sent again with the second token); and the\n\
-**oauth-mux** session proxy in a child process over the durable pool (the model's classifier, health\n\
-writes into a temporary state dir) with election that ignores health, so every failover pays the\n\
-whole failover again, appending the session's status artifact as a managed session does.\n\
+**oauth-mux** session proxy in a child process over the durable pool as a managed session has it\n\
+(the model's election and classifier, health writes into a temporary state dir), appending the\n\
+session's status artifact; for failover, election that ignores health, so every failover pays\n\
+the whole failover again.\n\
 Client: a minimal keep-alive HTTP/1.1 client, the same for all three; the parties take turns in\n\
 blocks of 100 requests ({n} small requests each); throughput takes turns in one-second slices of\n\
 16-connection load ({secs} each).\n\n",
