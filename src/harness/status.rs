@@ -43,6 +43,8 @@ const MAX_PENDING_BYTES: usize = 64 * 1024;
 
 struct Shared {
     file: File,
+    /// [`FLUSH_INTERVAL`] (tests stretch it to see what waits).
+    interval: Duration,
     pending: Mutex<Pending>,
     /// Wakes the flusher when a routine turn starts waiting, or the writer ends.
     wake: Condvar,
@@ -82,7 +84,7 @@ impl Shared {
                 return;
             }
             drop(pending);
-            std::thread::sleep(FLUSH_INTERVAL);
+            std::thread::sleep(self.interval);
             pending = self.lock();
             let _ = self.write_pending(&mut pending);
         }
@@ -113,6 +115,14 @@ fn line_of<F: Serialize>(frame: &F) -> anyhow::Result<Vec<u8>> {
 impl StatusWriter {
     /// Create `<dir>/<harness>-<unix_ms>-<pid>.ndjson` (0600; `dir` created 0700).
     pub fn create(dir: &Path, harness: HarnessKind) -> anyhow::Result<StatusWriter> {
+        Self::create_flushing_every(dir, harness, FLUSH_INTERVAL)
+    }
+
+    fn create_flushing_every(
+        dir: &Path,
+        harness: HarnessKind,
+        interval: Duration,
+    ) -> anyhow::Result<StatusWriter> {
         private_fs::ensure_private_dir(dir)
             .context("could not prepare the session artifact directory; set OMUX_STATE_DIR to a writable place")?;
         let ms = jiff::Timestamp::now().as_millisecond();
@@ -127,6 +137,7 @@ impl StatusWriter {
             })?;
         let shared = Arc::new(Shared {
             file,
+            interval,
             pending: Mutex::new(Pending::default()),
             wake: Condvar::new(),
         });
@@ -357,9 +368,16 @@ mod tests {
     }
 
     #[test]
-    fn routine_turns_wait_for_the_flusher_and_other_frames_keep_the_order() {
+    fn routine_turns_wait_and_other_frames_are_written_at_once_after_them() {
         let dir = tempfile::tempdir().unwrap();
-        let writer = StatusWriter::create(dir.path(), HarnessKind::Claude).unwrap();
+        // A flusher that would wait an hour: whatever reaches the file here, the frames
+        // themselves put there.
+        let writer = StatusWriter::create_flushing_every(
+            dir.path(),
+            HarnessKind::Claude,
+            Duration::from_secs(3600),
+        )
+        .unwrap();
         let path = dir.path().join(writer.file_name());
         writer.write(turn(200, true)).unwrap();
         writer.write(turn(201, true)).unwrap();
@@ -377,23 +395,45 @@ mod tests {
         // A 5xx shown to the harness is not routine either.
         writer.write(turn(500, true)).unwrap();
         assert_eq!(kinds(&path).len(), 4);
-        // The flusher writes a waiting turn within the interval (with room for a slow machine).
+    }
+
+    #[test]
+    fn the_flusher_writes_a_waiting_turn_within_its_interval() {
+        let dir = tempfile::tempdir().unwrap();
+        let writer = StatusWriter::create(dir.path(), HarnessKind::Claude).unwrap();
+        let path = dir.path().join(writer.file_name());
         writer.write(turn(202, true)).unwrap();
-        let deadline = std::time::Instant::now() + FLUSH_INTERVAL * 50;
-        while kinds(&path).len() < 5 {
+        // Room for a slow machine: the interval is 100 ms.
+        let deadline = std::time::Instant::now() + FLUSH_INTERVAL * 100;
+        while kinds(&path).is_empty() {
             assert!(
                 std::time::Instant::now() < deadline,
                 "the flusher never wrote the waiting turn"
             );
             std::thread::sleep(FLUSH_INTERVAL / 4);
         }
-        assert_eq!(kinds(&path)[4], "proxy_turn:202");
+        assert_eq!(kinds(&path), ["proxy_turn:202"]);
+        // And again after it went back to waiting.
+        writer.write(turn(203, true)).unwrap();
+        while kinds(&path).len() < 2 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the flusher never wrote the second turn"
+            );
+            std::thread::sleep(FLUSH_INTERVAL / 4);
+        }
+        assert_eq!(kinds(&path)[1], "proxy_turn:203");
     }
 
     #[test]
     fn sync_and_the_writers_end_write_what_waits() {
         let dir = tempfile::tempdir().unwrap();
-        let writer = StatusWriter::create(dir.path(), HarnessKind::Codex).unwrap();
+        let writer = StatusWriter::create_flushing_every(
+            dir.path(),
+            HarnessKind::Codex,
+            Duration::from_secs(3600),
+        )
+        .unwrap();
         let path = dir.path().join(writer.file_name());
         writer.write(turn(200, true)).unwrap();
         writer.sync().unwrap();
@@ -406,7 +446,12 @@ mod tests {
     #[test]
     fn a_burst_of_routine_turns_is_written_once_it_outgrows_the_buffer() {
         let dir = tempfile::tempdir().unwrap();
-        let writer = StatusWriter::create(dir.path(), HarnessKind::Codex).unwrap();
+        let writer = StatusWriter::create_flushing_every(
+            dir.path(),
+            HarnessKind::Codex,
+            Duration::from_secs(3600),
+        )
+        .unwrap();
         let path = dir.path().join(writer.file_name());
         let line = line_of(&turn(200, true)).unwrap().len();
         for _ in 0..MAX_PENDING_BYTES / line + 1 {
