@@ -100,10 +100,16 @@ fn latency_row(
             let judged = target.map_or("—".to_string(), |(text, slack)| {
                 format!("{text} ({})", verdict(added <= g_added + slack))
             });
+            // A ratio means something only when both added something.
+            let ratio = if g_added > 0.0 && added > 0.0 {
+                format!("{:.1}×", added / g_added)
+            } else {
+                "—".into()
+            };
             (
                 format!("{g:.3} ms"),
-                format!("+{g_added:.3} ms"),
-                format!("{:.1}×", added / g_added),
+                format!("{g_added:+.3} ms"),
+                ratio,
                 judged,
             )
         }
@@ -115,7 +121,7 @@ fn latency_row(
         ),
     };
     out.push_str(&format!(
-        "| {measure} | {direct_text} | {nginx_total} | {omux:.3} ms | {nginx_added} | +{added:.3} ms | {ratio} | {judged} |\n"
+        "| {measure} | {direct_text} | {nginx_total} | {omux:.3} ms | {nginx_added} | {added:+.3} ms | {ratio} | {judged} |\n"
     ));
 }
 
@@ -246,12 +252,6 @@ blocks of 100 requests ({n} small requests each); throughput takes turns in one-
         verdict(mib(f.idle_rss_kib) <= 10.0)
     ));
     s.push_str(&format!(
-        "| floor: a thread per connection, copying bytes (benches/proxy/floor.rs), 16 connections | — | — | {:.0} req/s ({:.0}% of direct), {:.1} µs CPU per request | — | — | — | — |\n",
-        tp.floor_rps,
-        share(tp.floor_rps),
-        tp.floor_cpu_us
-    ));
-    s.push_str(&format!(
         "| RSS with {} streams held open | — | {} | {:.1} MiB | — | — | — | ≤ 32 MiB ({}) |\n",
         f.stream_count,
         opt_mib(f.nginx_streams_rss_kib),
@@ -263,6 +263,13 @@ blocks of 100 requests ({n} small requests each); throughput takes turns in one-
         mib(f.load_peak_rss_kib),
         mib(f.load_hwm_kib)
     ));
+    s.push_str(&format!(
+        "**Floor** (benches/proxy/floor.rs: a thread per connection copying bytes, in the same\n\
+throughput slices): {:.0} req/s with 16 connections ({:.0}% of direct), {:.1} µs of CPU per request.\n\n",
+        tp.floor_rps,
+        share(tp.floor_rps),
+        tp.floor_cpu_us
+    ));
     let [od50, op50, od99, op99] = f.one_core;
     s.push_str(&format!(
         "All on one core (client, fake and oauth-mux pinned to one CPU, so no wake-up crosses cores):\n\
@@ -270,7 +277,7 @@ small request p50 direct {od50:.3} ms, through oauth-mux {op50:.3} ms (+{:.3} ms
 \"Added\" is a party's time minus direct's; for failover, minus the direct 429 and the direct success\n\
 together. SSE time to first byte through oauth-mux includes the deliberate hold of status and headers\n\
 until the first content event (SPEC §8), which lets a quota error inside a 200 stream fail over; nginx\n\
-has no such hold. The floor row is the least a proxy built as SPEC §1.7 asks (blocking I/O, a\n\
+has no such hold. The floor is the least a proxy built as SPEC §1.7 asks (blocking I/O, a\n\
 thread per connection) costs on this machine: no secret check, credential, failover, artifact or\n\
 TLS, one buffer per connection; what oauth-mux costs above it is its own code. Where the time goes\n\
 and the history of these figures: the sections below.\n",
