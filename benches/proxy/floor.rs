@@ -5,9 +5,11 @@
 //! no TLS, one buffer per connection. Whatever oauth-mux costs above this row is its own code;
 //! what this row costs above nginx is the thread-per-connection model itself.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
+
+use crate::procs;
 
 /// Child mode: `proxy --floor UPSTREAM` forwards until stdin closes.
 pub fn child(args: &[String]) {
@@ -80,19 +82,9 @@ pub struct Floor {
 
 impl Floor {
     pub fn spawn(upstream: SocketAddr) -> Floor {
-        let mut child = Command::new(std::env::current_exe().unwrap())
-            .arg("--floor")
-            .arg(upstream.to_string())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("spawn floor child");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
+        let (child, line) = procs::spawn_self(&["--floor".into(), upstream.to_string().into()]);
         Floor {
-            addr: line.trim().parse().expect("floor address"),
+            addr: line.parse().expect("floor address"),
             child,
         }
     }
@@ -104,7 +96,6 @@ impl Floor {
 
 impl Drop for Floor {
     fn drop(&mut self) {
-        drop(self.child.stdin.take());
-        let _ = self.child.wait();
+        procs::stop(&mut self.child);
     }
 }

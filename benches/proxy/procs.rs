@@ -1,4 +1,30 @@
-//! What the bench reads about processes from `/proc`: CPU time, memory, children, load.
+//! What the bench reads about processes from `/proc`: CPU time, memory, children, load; and
+//! how it starts its own child modes.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+
+/// Start this bench binary with `args` (one of its child modes), stdin and stdout piped; the
+/// child and the first line it prints (where it listens). Closing its stdin stops it.
+pub fn spawn_self(args: &[std::ffi::OsString]) -> (Child, String) {
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("spawn a child mode of the bench");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    (child, line.trim().to_string())
+}
+
+/// Stop a child started by [`spawn_self`]: close its stdin and wait for it.
+pub fn stop(child: &mut Child) {
+    drop(child.stdin.take());
+    let _ = child.wait();
+}
 
 /// A field of `/proc/<pid>/status` in KiB (`VmRSS:`, `VmHWM:`); 0 when unreadable.
 pub fn status_kib(pid: u32, field: &str) -> u64 {

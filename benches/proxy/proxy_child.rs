@@ -3,9 +3,9 @@
 //! the session's status artifact as a managed session does. Only the failover scenario's
 //! proxy forgets between requests (see [`ForgetfulPool`]).
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::sync::Arc;
 
 use jiff::Timestamp;
@@ -20,6 +20,8 @@ use oauth_mux::proxy::pool::{
 };
 use oauth_mux::proxy::{self, Harness, ProxyConfig};
 use oauth_mux::store::paths::Dirs;
+
+use crate::procs;
 
 /// Accounts in a fixed order. Judging, usage reading and recording go to the real durable
 /// pool (the model's classifier, a background writer into a health store in a temporary
@@ -164,35 +166,23 @@ impl ProxyChild {
     }
 
     fn start(origin: &str, accounts: &[(&str, &str)], forgetful: bool) -> ProxyChild {
-        let exe = std::env::current_exe().unwrap();
         let state = std::env::temp_dir().join(format!(
             "omux-bench-{}-{}",
             std::process::id(),
             proxy::new_secret().unwrap()
         ));
         std::fs::create_dir_all(&state).unwrap();
-        let mut cmd = Command::new(exe);
-        cmd.arg("--child").arg(&state).arg(origin);
+        let mut args = vec![
+            "--child".into(),
+            state.clone().into_os_string(),
+            origin.into(),
+        ];
         if forgetful {
-            cmd.arg("--forgetful");
+            args.push("--forgetful".into());
         }
-        for (l, t) in accounts {
-            cmd.arg(format!("{l}={t}"));
-        }
-        let mut child = cmd
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("spawn proxy child");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let url = line
-            .trim()
-            .strip_prefix("http://")
-            .expect("base url")
-            .to_string();
+        args.extend(accounts.iter().map(|(l, t)| format!("{l}={t}").into()));
+        let (child, line) = procs::spawn_self(&args);
+        let url = line.strip_prefix("http://").expect("base url").to_string();
         let (addr, secret) = url.split_once('/').unwrap();
         ProxyChild {
             child,
@@ -209,8 +199,7 @@ impl ProxyChild {
 
 impl Drop for ProxyChild {
     fn drop(&mut self) {
-        drop(self.child.stdin.take());
-        let _ = self.child.wait();
+        procs::stop(&mut self.child);
         let _ = std::fs::remove_dir_all(&self.state);
     }
 }

@@ -367,17 +367,30 @@ mod tests {
             .collect()
     }
 
+    /// Wait (up to 100 flush intervals: room for a slow machine) until the artifact holds
+    /// `n` lines.
+    fn wait_for_lines(path: &Path, n: usize) {
+        let deadline = std::time::Instant::now() + FLUSH_INTERVAL * 100;
+        while kinds(path).len() < n {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the flusher never wrote line {n}"
+            );
+            std::thread::sleep(FLUSH_INTERVAL / 4);
+        }
+    }
+
+    /// A writer whose flusher would wait an hour: whatever reaches its file, the frames
+    /// themselves put there.
+    fn idle_flusher_writer(dir: &Path) -> StatusWriter {
+        StatusWriter::create_flushing_every(dir, HarnessKind::Codex, Duration::from_secs(3600))
+            .unwrap()
+    }
+
     #[test]
     fn routine_turns_wait_and_other_frames_are_written_at_once_after_them() {
         let dir = tempfile::tempdir().unwrap();
-        // A flusher that would wait an hour: whatever reaches the file here, the frames
-        // themselves put there.
-        let writer = StatusWriter::create_flushing_every(
-            dir.path(),
-            HarnessKind::Claude,
-            Duration::from_secs(3600),
-        )
-        .unwrap();
+        let writer = idle_flusher_writer(dir.path());
         let path = dir.path().join(writer.file_name());
         writer.write(turn(200, true)).unwrap();
         writer.write(turn(201, true)).unwrap();
@@ -403,37 +416,18 @@ mod tests {
         let writer = StatusWriter::create(dir.path(), HarnessKind::Claude).unwrap();
         let path = dir.path().join(writer.file_name());
         writer.write(turn(202, true)).unwrap();
-        // Room for a slow machine: the interval is 100 ms.
-        let deadline = std::time::Instant::now() + FLUSH_INTERVAL * 100;
-        while kinds(&path).is_empty() {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "the flusher never wrote the waiting turn"
-            );
-            std::thread::sleep(FLUSH_INTERVAL / 4);
-        }
+        wait_for_lines(&path, 1);
         assert_eq!(kinds(&path), ["proxy_turn:202"]);
         // And again after it went back to waiting.
         writer.write(turn(203, true)).unwrap();
-        while kinds(&path).len() < 2 {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "the flusher never wrote the second turn"
-            );
-            std::thread::sleep(FLUSH_INTERVAL / 4);
-        }
+        wait_for_lines(&path, 2);
         assert_eq!(kinds(&path)[1], "proxy_turn:203");
     }
 
     #[test]
     fn sync_and_the_writers_end_write_what_waits() {
         let dir = tempfile::tempdir().unwrap();
-        let writer = StatusWriter::create_flushing_every(
-            dir.path(),
-            HarnessKind::Codex,
-            Duration::from_secs(3600),
-        )
-        .unwrap();
+        let writer = idle_flusher_writer(dir.path());
         let path = dir.path().join(writer.file_name());
         writer.write(turn(200, true)).unwrap();
         writer.sync().unwrap();
@@ -446,12 +440,7 @@ mod tests {
     #[test]
     fn a_burst_of_routine_turns_is_written_once_it_outgrows_the_buffer() {
         let dir = tempfile::tempdir().unwrap();
-        let writer = StatusWriter::create_flushing_every(
-            dir.path(),
-            HarnessKind::Codex,
-            Duration::from_secs(3600),
-        )
-        .unwrap();
+        let writer = idle_flusher_writer(dir.path());
         let path = dir.path().join(writer.file_name());
         // Lines differ by a few bytes (the timestamp's fraction drops trailing zeros), so
         // twice as many as one line's length says fills the buffer past its limit for sure.
