@@ -359,3 +359,59 @@ fn dead_token_is_an_account_level_fact() {
         RouteStatus::Dead { .. }
     ));
 }
+
+/// The pool keeps an election between requests (they each ask for one) only while it stands:
+/// what the pool learns, a limit lifting with time, and a clock stepping back each end it.
+#[test]
+fn a_kept_election_ends_with_new_evidence_with_time_and_with_a_clock_stepping_back() {
+    let sb = Sandbox::new();
+    let pool = durable_pool(Harness::Codex, &["one", "two"], &sb.dirs());
+    let (one, two) = (AccountId("one".into()), AccountId("two".into()));
+    let now = Timestamp::now();
+    let success = ResponseEvidence {
+        status: 200,
+        ..Default::default()
+    };
+    for account in [&one, &two] {
+        pool.record(
+            account,
+            &success,
+            &pool.judge(account, &success, now),
+            &[],
+            now,
+        );
+    }
+    let elect = |at: Timestamp| pool.elect(Some(&one), &[], at).unwrap();
+    assert_eq!(elect(now).account, one);
+    assert_eq!(elect(now).account, one, "asked again, unchanged");
+    // New evidence: a 30 s limit on "one" moves the very next election.
+    limit(&pool, &one, Some(30), now);
+    let moved = elect(now);
+    assert_eq!(moved.account, two);
+    assert_eq!(moved.passed_over.as_deref(), Some("rate_limited"));
+    let secs = std::time::Duration::from_secs;
+    assert_eq!(elect(now + secs(29)).account, two, "still limited");
+    // Time alone: the limit lifts at 30 s, and the preferred account is back.
+    assert_eq!(elect(now + secs(30)).account, one, "the limit has lifted");
+    // Quotas on both that reset in an hour: after the reset they may carry traffic again
+    // (to confirm the reset). Asked after the reset, then with the clock stepped back before
+    // it, the pool must not answer from the later election.
+    limit(&pool, &one, None, now);
+    limit(&pool, &two, None, now);
+    let account_at = |at: Timestamp| pool.elect(Some(&one), &[], at).map(|e| e.account);
+    assert_eq!(
+        account_at(now + secs(7200)),
+        Some(one.clone()),
+        "reset: revalidate"
+    );
+    assert_eq!(
+        account_at(now + secs(600)),
+        None,
+        "the clock stepped back: still spent"
+    );
+    assert_eq!(account_at(now + secs(7200)), Some(one.clone()));
+    // An election with accounts excluded (a replay) is its own, and keeps none.
+    let excluded = pool.elect(Some(&one), std::slice::from_ref(&one), now + secs(7200));
+    assert_eq!(excluded.map(|e| e.account), Some(two.clone()));
+    assert_eq!(account_at(now + secs(7200)), Some(one.clone()));
+}

@@ -48,6 +48,29 @@ pub struct RouteView {
     pub hot: bool,
 }
 
+impl RouteView {
+    /// The first moment at which this view may differ by time alone: its status wakes (a
+    /// limit lifts, a quota window resets, a retry time comes), or the usage window that
+    /// makes it hot resets. `None` when only new evidence can change it. Before that moment
+    /// ranking the same candidates over the same evidence gives this same view.
+    pub fn changes_at(&self) -> Option<Timestamp> {
+        let hot_until = self
+            .hot
+            .then(|| self.usage.as_ref().and_then(|u| u.resets_at))
+            .flatten();
+        match (self.status.wakes_at(), hot_until) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+}
+
+/// The first moment at which [`rank`] over the same candidates and evidence may give other
+/// views than `routes` (which it returned): until then an election over them stands.
+pub fn next_change(routes: &[RouteView]) -> Option<Timestamp> {
+    routes.iter().filter_map(RouteView::changes_at).min()
+}
+
 /// Usage percentage at or above which an account is "hot" (config
 /// `policy.usage_switch_threshold_pct`).
 pub const DEFAULT_USAGE_THRESHOLD_PCT: f64 = 95.0;

@@ -238,3 +238,149 @@ fn revalidation_needed_after_reset() {
         Some("revalidation_needed")
     );
 }
+
+/// Every kind of evidence that changes with time alone (and some that never does), each as
+/// one route's record.
+fn timed_records() -> Vec<(&'static str, RouteHealth)> {
+    use crate::model::liveness::{Availability, DegradedReason, Liveness};
+    let at = |class: Classification| {
+        RouteHealth::observe(None, &class, Some(0), EvidenceSource::Proxy, now())
+    };
+    let mut cooldown = at(Classification::Success);
+    cooldown.liveness = Liveness::Live {
+        availability: Availability::Cooldown {
+            until: now() + jiff::SignedDuration::from_secs(90),
+            reason: "operator".into(),
+        },
+    };
+    let gauge = |used_pct: f64, resets_in: Option<i64>| UsageGauge {
+        used_pct,
+        resets_at: resets_in.map(|s| now() + jiff::SignedDuration::from_secs(s)),
+        observed_at: now(),
+        windows: Vec::new(),
+    };
+    let with_usage = |mut h: RouteHealth, g: UsageGauge| {
+        h.usage = Some(g);
+        h
+    };
+    vec![
+        ("success", at(Classification::Success)),
+        (
+            "rate limited 30 s",
+            at(Classification::RateLimited {
+                retry_after_s: Some(30),
+                window: RateLimitWindow::PerMinute,
+            }),
+        ),
+        (
+            "rate limited, windowless",
+            at(Classification::RateLimited {
+                retry_after_s: None,
+                window: RateLimitWindow::Unknown,
+            }),
+        ),
+        ("quota, reset known", at(quota())),
+        (
+            "quota, reset unknown",
+            at(Classification::QuotaExhausted { resets_at: None }),
+        ),
+        ("provider degraded", at(Classification::ProviderDegraded)),
+        (
+            "tier insufficient",
+            at(Classification::Degraded {
+                reason: DegradedReason::TierInsufficient,
+            }),
+        ),
+        (
+            "dead",
+            at(Classification::Dead {
+                reason: DeadReason::TokenRevoked,
+            }),
+        ),
+        ("cooldown", cooldown),
+        (
+            "hot until its window resets",
+            with_usage(at(Classification::Success), gauge(97.0, Some(600))),
+        ),
+        (
+            "hot, no reset stated",
+            with_usage(at(Classification::Success), gauge(97.0, None)),
+        ),
+        (
+            "cool usage",
+            with_usage(at(Classification::Success), gauge(40.0, Some(600))),
+        ),
+        (
+            "rate limited and hot",
+            with_usage(
+                at(Classification::RateLimited {
+                    retry_after_s: Some(45),
+                    window: RateLimitWindow::PerMinute,
+                }),
+                gauge(99.0, Some(20)),
+            ),
+        ),
+    ]
+}
+
+/// `next_change` is what lets the proxy keep an election between requests: before it, ranking
+/// the same evidence must give the same views; at it, they must differ (it is not early).
+#[test]
+fn views_stay_the_same_until_next_change_and_change_at_it() {
+    let rank_at = |store: &Store, cands: &[Candidate], t: Timestamp| {
+        rank(cands, &RankPolicy::default(), store, t)
+    };
+    let cands = [cand("toy:a1#cheap", 0)];
+    for (what, record) in timed_records() {
+        // The record at route level, and at account level (it then dominates the route).
+        for key in ["toy:a1#cheap", "toy:a1"] {
+            let mut store = Store::new().with("toy:a1#cheap", Classification::Success);
+            store.0.insert(key.to_owned(), record.clone());
+            let start = rank_at(&store, &cands, now());
+            let boundary = next_change(&start);
+            let horizon = boundary.unwrap_or(now() + jiff::SignedDuration::from_hours(24 * 400));
+            let step =
+                (horizon.duration_since(now()) / 97).max(jiff::SignedDuration::from_millis(1));
+            let mut t = now();
+            while t < horizon {
+                assert_eq!(
+                    rank_at(&store, &cands, t),
+                    start,
+                    "{what} at {key}: changed at {t}, before its next change {boundary:?}"
+                );
+                t += step;
+            }
+            if let Some(b) = boundary {
+                let just_before = b - jiff::SignedDuration::from_nanos(1);
+                assert_eq!(
+                    rank_at(&store, &cands, just_before),
+                    start,
+                    "{what} at {key}"
+                );
+                assert_ne!(
+                    rank_at(&store, &cands, b),
+                    start,
+                    "{what} at {key}: nothing changed at its next change {b}"
+                );
+            }
+        }
+    }
+    // Several routes: the earliest of their changes.
+    let mut store = Store::new();
+    let records = timed_records();
+    let keys = ["toy:a1#cheap", "toy:a2#cheap", "toy:a3#cheap"];
+    for (key, (_, record)) in keys.iter().zip(records.iter().skip(1)) {
+        store.0.insert((*key).to_owned(), record.clone());
+    }
+    let cands: Vec<Candidate> = keys.iter().map(|k| cand(k, 0)).collect();
+    let views = rank_at(&store, &cands, now());
+    assert_eq!(
+        next_change(&views),
+        views.iter().filter_map(RouteView::changes_at).min()
+    );
+    assert_eq!(
+        next_change(&views),
+        Some(now() + jiff::SignedDuration::from_secs(30)),
+        "the 30 s rate limit lifts first"
+    );
+}

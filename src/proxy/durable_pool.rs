@@ -6,7 +6,7 @@
 //! background thread (`proxy::renewal`) and once more when it meets a 401.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -26,7 +26,7 @@ use crate::model::health::{EvidenceSource, RouteHealth, RouteStatus, UsageGauge}
 use crate::model::judgement::{Judgement, Record};
 use crate::model::liveness::Liveness;
 use crate::model::runtime::RuntimeReadiness;
-use crate::model::selection::{Candidate, HealthLookup, RankPolicy, RouteView, rank};
+use crate::model::selection::{Candidate, HealthLookup, RankPolicy, RouteView, next_change, rank};
 use crate::store::health_file::HealthFile;
 use crate::store::paths::Dirs;
 
@@ -99,6 +99,29 @@ impl HealthLookup for SessionHealth<'_> {
     }
 }
 
+/// The last election with nothing excluded (a request's first, so almost every election),
+/// kept while it stands: until the pool learns something (its generation moves) or time alone
+/// changes a route's standing ([`next_change`]). Asking again then costs a lock, not a ranking.
+struct StandingElection {
+    generation: u64,
+    /// The preferred member (by index), as asked.
+    prefer: Option<usize>,
+    /// When it was held: a clock that steps back before it asks afresh.
+    held_at: Timestamp,
+    until: Option<Timestamp>,
+    /// The first member and why the preferred one was passed over, if it was.
+    outcome: Option<(usize, Option<String>)>,
+}
+
+impl StandingElection {
+    fn answers(&self, generation: u64, prefer: Option<usize>, now: Timestamp) -> bool {
+        self.generation == generation
+            && self.prefer == prefer
+            && self.held_at <= now
+            && self.until.is_none_or(|until| now < until)
+    }
+}
+
 /// A [`Pool`] over the model's classifier and selection and the durable health store.
 pub struct DurablePool {
     profile: String,
@@ -123,6 +146,9 @@ pub struct DurablePool {
     unrecorded_usage: Mutex<HashMap<String, UsageGauge>>,
     /// False until the first such reading: elections skip that lock until then.
     any_unrecorded_usage: AtomicBool,
+    /// Moves after every change of `mirror` or `unrecorded_usage`.
+    generation: AtomicU64,
+    standing: Mutex<Option<StandingElection>>,
     writer: Mutex<Option<(Sender<WriteOp>, JoinHandle<()>)>>,
     /// Store write failures (reported once at the end; never on the request path).
     write_errors: Arc<Mutex<Vec<String>>>,
@@ -188,6 +214,8 @@ impl DurablePool {
             mirror: Mutex::new(mirror),
             unrecorded_usage: Mutex::new(HashMap::new()),
             any_unrecorded_usage: AtomicBool::new(false),
+            generation: AtomicU64::new(0),
+            standing: Mutex::new(None),
             writer: Mutex::new(Some((tx, handle))),
             write_errors,
         })
@@ -268,6 +296,43 @@ impl DurablePool {
         }
     }
 
+    fn standing(&self) -> std::sync::MutexGuard<'_, Option<StandingElection>> {
+        self.standing.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The model's election over `views`: the first member, and why the preferred one was
+    /// passed over if it was.
+    fn hold_election(
+        &self,
+        views: &[RouteView],
+        prefer: Option<usize>,
+        exclude: &[AccountId],
+    ) -> Option<(usize, Option<String>)> {
+        let prefer = prefer.map(|i| &self.members[i].key);
+        let exclude = self.keys_of(exclude);
+        let election = election::elect(
+            views,
+            &Ballot {
+                purpose: Purpose::Session,
+                prefer,
+                exclude: &exclude,
+            },
+        );
+        let first = election.first()?;
+        let passed_over = prefer.filter(|p| *p != first).map(|p| {
+            election
+                .reason_for(p)
+                .unwrap_or("not_selectable")
+                .to_owned()
+        });
+        Some((self.member_index(first)?, passed_over))
+    }
+
+    /// Something the elections read changed: a standing election no longer stands.
+    fn changed(&self) {
+        self.generation.fetch_add(1, Ordering::Release);
+    }
+
     fn send(&self, op: WriteOp) {
         if let Some((tx, _)) = self
             .writer
@@ -291,25 +356,36 @@ impl Pool for DurablePool {
         exclude: &[AccountId],
         now: Timestamp,
     ) -> Option<Elected> {
+        let prefer = prefer.and_then(|p| self.members.iter().position(|m| &m.id == p));
+        // Read before the ranking: a change that lands meanwhile moves it past what is kept.
+        let generation = self.generation.load(Ordering::Acquire);
+        let may_stand = exclude.is_empty();
+        let stands = may_stand
+            .then(|| {
+                let standing = self.standing();
+                let standing = standing.as_ref()?;
+                standing
+                    .answers(generation, prefer, now)
+                    .then(|| standing.outcome.clone())
+            })
+            .flatten();
+        if let Some(outcome) = stands {
+            let (i, passed_over) = outcome?;
+            return Some(self.elected(i, passed_over));
+        }
         let views = self.views(now);
-        let prefer = prefer.and_then(|p| self.member(p)).map(|m| m.key.clone());
-        let exclude = self.keys_of(exclude);
-        let election = election::elect(
-            &views,
-            &Ballot {
-                purpose: Purpose::Session,
-                prefer: prefer.as_ref(),
-                exclude: &exclude,
-            },
-        );
-        let first = election.first()?;
-        let passed_over = prefer.filter(|p| p != first).map(|p| {
-            election
-                .reason_for(&p)
-                .unwrap_or("not_selectable")
-                .to_owned()
-        });
-        Some(self.elected(self.member_index(first)?, passed_over))
+        let outcome = self.hold_election(&views, prefer, exclude);
+        if may_stand {
+            *self.standing() = Some(StandingElection {
+                generation,
+                prefer,
+                held_at: now,
+                until: next_change(&views),
+                outcome: outcome.clone(),
+            });
+        }
+        let (i, passed_over) = outcome?;
+        Some(self.elected(i, passed_over))
     }
 
     fn reader(&self) -> &ResponseReader {
@@ -340,6 +416,7 @@ impl Pool for DurablePool {
                     .unwrap_or_else(|e| e.into_inner())
                     .insert(member.key_text.clone(), gauge);
                 self.any_unrecorded_usage.store(true, Ordering::Release);
+                self.changed();
             }
             return;
         }
@@ -383,6 +460,7 @@ impl Pool for DurablePool {
                 );
                 mirror.insert(ak.to_string(), next);
             }
+            self.changed();
         }
         self.send(WriteOp::Observe {
             key: member.key.clone(),
