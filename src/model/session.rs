@@ -149,12 +149,12 @@ pub struct Artifact {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    #[test]
-    fn every_frame_reads_back_as_written() {
-        let frames = [
+    /// One frame of every kind (for tests that must cover them all).
+    pub(crate) fn one_of_each() -> Vec<Frame> {
+        vec![
             Frame::SessionStarted {
                 harness: HarnessKind::Codex,
                 oauth_mux_version: "0.0.0".into(),
@@ -227,7 +227,12 @@ mod tests {
                 account: "a".into(),
                 trigger: "unauthorized".into(),
             },
-        ];
+        ]
+    }
+
+    #[test]
+    fn every_frame_reads_back_as_written() {
+        let frames = one_of_each();
         for frame in &frames {
             // A new kind must be added above (this match stops compiling until it is).
             match frame {
