@@ -216,7 +216,9 @@ impl Upstream {
             builder = builder.header(*name, value.as_ref());
         }
         let request = builder.body(body).map_err(ureq::Error::from)?;
-        let loopback = is_loopback_url(url);
+        // Whether the upstream is loopback matters only when a proxy is in the picture (the
+        // common case has none: no URL is looked at twice per request).
+        let loopback = (self.via_proxy || self.socks_in_env.is_some()) && is_loopback_url(url);
         if let Some(socks) = &self.socks_in_env
             && !loopback
             && !socks.is_no_proxy(request.uri())
