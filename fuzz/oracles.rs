@@ -127,26 +127,25 @@ fn read_requests(data: &[u8], sizes: Vec<usize>, limits: &Limits) -> Vec<Outcome
             );
         }
         assert!(body.len() <= limits.max_body_bytes, "a body over the limit");
-        for text in [&head.method, &head.target] {
+        for text in [head.method(), head.target()] {
             assert!(
                 !text.is_empty() && !text.bytes().any(|b| b.is_ascii_whitespace() || b == 0),
                 "a request line part with whitespace: {text:?}"
             );
         }
-        for h in &head.headers {
+        for h in head.headers() {
             assert!(
                 !h.name.is_empty() && !h.value.iter().any(|b| *b == b'\r' || *b == b'\n'),
                 "a header that could split the request: {h:?}"
             );
         }
         out.push(Outcome::Request {
-            method: head.method.clone(),
-            target: head.target.clone(),
+            method: head.method().to_string(),
+            target: head.target().to_string(),
             minor: head.minor_version,
             headers: head
-                .headers
-                .iter()
-                .map(|h| (h.name.clone(), h.value.clone()))
+                .headers()
+                .map(|h| (h.name.to_string(), h.value.to_vec()))
                 .collect(),
             body,
         });

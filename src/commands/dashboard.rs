@@ -123,7 +123,7 @@ fn serve_one(stream: TcpStream, token: &str) {
     let Ok(head) = conn.read_head(&limits) else {
         return;
     };
-    let reply = answer(&head.method, &head.target, token);
+    let reply = answer(head.method(), head.target(), token);
     let _ = write_local(&mut conn.stream, &reply, false);
 }
 

@@ -49,29 +49,96 @@ impl Default for Limits {
 }
 
 /// One header field as received: the name as sent, the raw value bytes.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Header {
-    pub name: String,
-    pub value: Vec<u8>,
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Header<'a> {
+    pub name: &'a str,
+    pub value: &'a [u8],
 }
 
-/// A parsed request line and header block.
+/// Where a part of the head lies in its bytes.
+type Span = std::ops::Range<usize>;
+
+/// A parsed request line and header block, kept as the bytes received with the place of
+/// each part: one copy per request rather than a string per method, target, name and value.
 #[derive(Clone, Debug)]
 pub struct RequestHead {
-    pub method: String,
-    pub target: String,
+    raw: Vec<u8>,
+    method: Span,
+    target: Span,
     /// 0 for HTTP/1.0, 1 for HTTP/1.1.
     pub minor_version: u8,
-    pub headers: Vec<Header>,
+    fields: Vec<(Span, Span)>,
 }
 
 impl RequestHead {
+    /// A head of these parts (for callers that make one rather than read it).
+    pub fn new(method: &str, target: &str, minor_version: u8, fields: &[(&str, &[u8])]) -> Self {
+        let mut raw = Vec::new();
+        let mut put = |part: &[u8]| {
+            raw.extend_from_slice(part);
+            raw.len() - part.len()..raw.len()
+        };
+        let method = put(method.as_bytes());
+        let target = put(target.as_bytes());
+        let fields = fields
+            .iter()
+            .map(|(name, value)| (put(name.as_bytes()), put(value)))
+            .collect();
+        RequestHead {
+            raw,
+            method,
+            target,
+            minor_version,
+            fields,
+        }
+    }
+
+    /// The head httparse read from `bytes` (the head's own bytes, which its parts borrow).
+    fn from_parsed(bytes: &[u8], req: &httparse::Request<'_, '_>) -> Self {
+        let span = |part: &[u8]| {
+            let start = part.as_ptr() as usize - bytes.as_ptr() as usize;
+            start..start + part.len()
+        };
+        RequestHead {
+            raw: bytes.to_vec(),
+            method: span(req.method.unwrap_or_default().as_bytes()),
+            target: span(req.path.unwrap_or_default().as_bytes()),
+            minor_version: req.version.unwrap_or(1),
+            fields: req
+                .headers
+                .iter()
+                .map(|h| (span(h.name.as_bytes()), span(h.value)))
+                .collect(),
+        }
+    }
+
+    fn text(&self, span: &Span) -> &str {
+        // Every span but a value's holds a token httparse checked (or a caller's `&str`).
+        std::str::from_utf8(&self.raw[span.clone()]).unwrap_or_default()
+    }
+
+    pub fn method(&self) -> &str {
+        self.text(&self.method)
+    }
+
+    /// The request target as sent (path and query).
+    pub fn target(&self) -> &str {
+        self.text(&self.target)
+    }
+
+    /// Every header field, in the order received.
+    pub fn headers(&self) -> impl ExactSizeIterator<Item = Header<'_>> + Clone + '_ {
+        self.fields.iter().map(|(name, value)| Header {
+            name: self.text(name),
+            value: &self.raw[value.clone()],
+        })
+    }
+
     /// Values of every header with this (case-insensitive) name, in order.
     pub fn values<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a [u8]> + 'a {
-        self.headers
-            .iter()
+        self.headers()
             .filter(move |h| h.name.eq_ignore_ascii_case(name))
-            .map(|h| h.value.as_slice())
+            .map(|h| h.value)
     }
 
     /// True when a comma-separated header (e.g. `Connection`) carries `token`.
@@ -434,19 +501,7 @@ impl<S: ConnStream> ClientConn<S> {
                 if n > limits.max_head_bytes {
                     return Err(FrameError::HeadTooLarge);
                 }
-                let head = RequestHead {
-                    method: req.method.unwrap_or_default().to_string(),
-                    target: req.path.unwrap_or_default().to_string(),
-                    minor_version: req.version.unwrap_or(1),
-                    headers: req
-                        .headers
-                        .iter()
-                        .map(|h| Header {
-                            name: h.name.to_string(),
-                            value: h.value.to_vec(),
-                        })
-                        .collect(),
-                };
+                let head = RequestHead::from_parsed(&window[..n], &req);
                 self.pos += n;
                 Ok(Some(head))
             }

@@ -1,18 +1,8 @@
 use super::*;
 
 fn head(lines: &[(&str, &str)]) -> RequestHead {
-    RequestHead {
-        method: "POST".into(),
-        target: "/".into(),
-        minor_version: 1,
-        headers: lines
-            .iter()
-            .map(|(n, v)| Header {
-                name: n.to_string(),
-                value: v.as_bytes().to_vec(),
-            })
-            .collect(),
-    }
+    let fields: Vec<(&str, &[u8])> = lines.iter().map(|(n, v)| (*n, v.as_bytes())).collect();
+    RequestHead::new("POST", "/", 1, &fields)
 }
 
 #[test]

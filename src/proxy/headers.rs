@@ -3,7 +3,7 @@
 
 use std::borrow::Cow;
 
-use super::framing::Header;
+use super::framing::RequestHead;
 use super::pool::Credential;
 
 /// A header field as it goes upstream: borrowed from the harness's request, except the
@@ -35,12 +35,10 @@ pub const CLAUDE_OAUTH_BETA: &str = "oauth-2025-04-20";
 /// Codex's per-conversation routing token; only valid on the account that issued it.
 pub const CODEX_TURN_STATE: &str = "x-codex-turn-state";
 
-fn connection_tokens(headers: &[Header]) -> Vec<String> {
-    headers
-        .iter()
-        .filter(|h| h.name.eq_ignore_ascii_case("connection"))
-        .flat_map(|h| {
-            String::from_utf8_lossy(&h.value)
+fn connection_tokens(head: &RequestHead) -> Vec<String> {
+    head.values("connection")
+        .flat_map(|value| {
+            String::from_utf8_lossy(value)
                 .split(',')
                 .map(|t| t.trim().to_ascii_lowercase())
                 .filter(|t| !t.is_empty())
@@ -57,15 +55,15 @@ fn is_listed(name: &str, list: &[&str]) -> bool {
 /// framing fields, the credential swapped for `credential`, and `x-codex-turn-state`
 /// dropped when the request moves to another account.
 pub fn upstream_request_headers<'a>(
-    client: &'a [Header],
+    client: &'a RequestHead,
     credential: &Credential,
     drop_turn_state: bool,
 ) -> Vec<UpstreamHeader<'a>> {
     let listed = connection_tokens(client);
-    let mut out: Vec<UpstreamHeader<'a>> = Vec::with_capacity(client.len() + 2);
+    let mut out: Vec<UpstreamHeader<'a>> = Vec::with_capacity(client.headers().len() + 2);
     let mut betas: Option<Vec<String>> = None;
-    for h in client {
-        let name = h.name.as_str();
+    for h in client.headers() {
+        let name = h.name;
         if is_listed(name, HOP_BY_HOP)
             || is_listed(name, REFRAMED)
             || is_listed(name, CREDENTIAL)
@@ -77,14 +75,14 @@ pub fn upstream_request_headers<'a>(
         if name.eq_ignore_ascii_case("anthropic-beta") {
             let list = betas.get_or_insert_with(Vec::new);
             list.extend(
-                String::from_utf8_lossy(&h.value)
+                String::from_utf8_lossy(h.value)
                     .split(',')
                     .map(|s| s.trim().to_string())
                     .filter(|s| !s.is_empty()),
             );
             continue;
         }
-        out.push((name, Cow::Borrowed(&h.value)));
+        out.push((name, Cow::Borrowed(h.value)));
     }
     match credential {
         Credential::CodexChatgpt {
@@ -165,11 +163,10 @@ pub fn evidence_headers(upstream: &ureq::http::HeaderMap) -> Vec<(String, String
 mod tests {
     use super::*;
 
-    fn h(name: &str, value: &str) -> Header {
-        Header {
-            name: name.into(),
-            value: value.as_bytes().to_vec(),
-        }
+    /// A request with these header fields.
+    fn request(fields: &[(&str, &str)]) -> RequestHead {
+        let fields: Vec<(&str, &[u8])> = fields.iter().map(|(n, v)| (*n, v.as_bytes())).collect();
+        RequestHead::new("POST", "/", 1, &fields)
     }
 
     fn get<'a>(out: &'a [UpstreamHeader<'_>], name: &str) -> Vec<&'a str> {
@@ -181,17 +178,17 @@ mod tests {
 
     #[test]
     fn codex_chatgpt_swap_keeps_everything_else() {
-        let client = vec![
-            h("Host", "127.0.0.1:1"),
-            h("Authorization", "Bearer harness-token"),
-            h("chatgpt-account-id", "harness-acct"),
-            h("originator", "codex_exec"),
-            h("Connection", "keep-alive, x-drop-me"),
-            h("x-drop-me", "1"),
-            h("Content-Length", "5"),
-            h("content-encoding", "zstd"),
-            h("x-codex-turn-state", "ts"),
-        ];
+        let client = request(&[
+            ("Host", "127.0.0.1:1"),
+            ("Authorization", "Bearer harness-token"),
+            ("chatgpt-account-id", "harness-acct"),
+            ("originator", "codex_exec"),
+            ("Connection", "keep-alive, x-drop-me"),
+            ("x-drop-me", "1"),
+            ("Content-Length", "5"),
+            ("content-encoding", "zstd"),
+            ("x-codex-turn-state", "ts"),
+        ]);
         let cred = Credential::CodexChatgpt {
             access_token: "tok-A".into(),
             account_id: "acct-A".into(),
@@ -211,13 +208,13 @@ mod tests {
 
     #[test]
     fn claude_oauth_adds_beta_once_and_api_key_removes_it() {
-        let client = vec![
-            h("x-api-key", "sk-ant-harness"),
-            h(
+        let client = request(&[
+            ("x-api-key", "sk-ant-harness"),
+            (
                 "anthropic-beta",
                 "claude-code-20250219,context-1m-2025-08-07",
             ),
-        ];
+        ]);
         let oauth = Credential::ClaudeOauth {
             access_token: "oat".into(),
         };
@@ -228,10 +225,10 @@ mod tests {
             get(&out, "anthropic-beta"),
             ["claude-code-20250219,context-1m-2025-08-07,oauth-2025-04-20"]
         );
-        let client2 = vec![
-            h("authorization", "Bearer harness"),
-            h("anthropic-beta", "claude-code-20250219,oauth-2025-04-20"),
-        ];
+        let client2 = request(&[
+            ("authorization", "Bearer harness"),
+            ("anthropic-beta", "claude-code-20250219,oauth-2025-04-20"),
+        ]);
         let out = upstream_request_headers(&client2, &oauth, false);
         assert_eq!(
             get(&out, "anthropic-beta"),

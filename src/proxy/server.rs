@@ -126,13 +126,13 @@ fn handle_connection<S: ConnStream>(
                 return;
             }
         };
-        let Some(path) = strip_secret(&head.target, secret).map(str::to_string) else {
+        let Some(path) = strip_secret(head.target(), secret).map(str::to_string) else {
             session.refuse(RefusalReason::MissingSessionSecret);
             let _ = write_local(&mut conn.stream, &replies::forbidden(), false);
             return;
         };
         slot.authenticate();
-        if let Err(refusal) = target::check(&head.method, &path, &session.config.requests) {
+        if let Err(refusal) = target::check(head.method(), &path, &session.config.requests) {
             session.refuse(refusal.reason());
             let mut reply = replies::proxy_error(harness, refusal.status(), refusal.message());
             if refusal == TargetRefusal::Method {

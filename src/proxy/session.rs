@@ -154,7 +154,7 @@ impl Session {
             return response::write_local(out, &replies::websocket_refused(), keep_alive);
         }
         let how = Framing {
-            head_request: req.head.method.eq_ignore_ascii_case("HEAD"),
+            head_request: req.head.method().eq_ignore_ascii_case("HEAD"),
             http10: req.head.minor_version == 0,
             keep_alive,
         };
@@ -244,7 +244,7 @@ impl Session {
     ) {
         self.emit(Frame::ProxyTurn {
             account: account.0.clone(),
-            method: req.head.method.clone(),
+            method: req.head.method().to_string(),
             path_kind: kind.into(),
             status,
             classification: classification.to_string(),
@@ -294,10 +294,10 @@ impl Session {
         headers: &[UpstreamHeader<'_>],
         model: bool,
     ) -> Result<Held, attempt::Failure> {
-        attempt::check_head(&req.head.method, &req.path, headers)?;
+        attempt::check_head(req.head.method(), &req.path, headers)?;
         let resp = self
             .upstream
-            .send(&req.head.method, url, headers, &req.body)?;
+            .send(req.head.method(), url, headers, &req.body)?;
         // `From` unwraps a ureq error carried inside an I/O error (a timeout while the
         // body is read), so `worth_retrying` sees what it is.
         let held = response::hold(resp, model, self.config.sse_hold).map_err(ureq::Error::from)?;
@@ -316,7 +316,7 @@ impl Session {
             return !abandon::harness_gone() && self.exhausted(out, None, how.keep_alive);
         };
         let headers = upstream_request_headers(
-            &req.head.headers,
+            &req.head,
             &elected.credential,
             self.drop_turn_state(&elected.account),
         );
@@ -355,11 +355,8 @@ impl Session {
             account: elected.account.0.clone(),
             trigger: "unauthorized".into(),
         });
-        let headers = upstream_request_headers(
-            &req.head.headers,
-            &fresh,
-            self.drop_turn_state(&elected.account),
-        );
+        let headers =
+            upstream_request_headers(&req.head, &fresh, self.drop_turn_state(&elected.account));
         Some((fresh, headers))
     }
 
@@ -379,7 +376,7 @@ impl Session {
         while let Some(mut elected) = self.elect_waiting_once(&mut attempts, reason.as_deref()) {
             attempts.tried.push(elected.account.clone());
             let mut headers = upstream_request_headers(
-                &req.head.headers,
+                &req.head,
                 &elected.credential,
                 self.drop_turn_state(&elected.account),
             );

@@ -16,15 +16,14 @@ pub struct SeenRequest {
 impl SeenRequest {
     pub(super) fn new(head: &RequestHead, body: Vec<u8>) -> SeenRequest {
         SeenRequest {
-            method: head.method.clone(),
-            target: head.target.clone(),
+            method: head.method().to_string(),
+            target: head.target().to_string(),
             headers: head
-                .headers
-                .iter()
+                .headers()
                 .map(|h| {
                     (
                         h.name.to_ascii_lowercase(),
-                        String::from_utf8_lossy(&h.value).into_owned(),
+                        String::from_utf8_lossy(h.value).into_owned(),
                     )
                 })
                 .collect(),
