@@ -98,7 +98,9 @@ impl Shared {
 fn line_of<F: Serialize>(frame: &F) -> anyhow::Result<Vec<u8>> {
     let ts = jiff::Timestamp::now().round(jiff::Unit::Millisecond)?;
     let mut line = Vec::with_capacity(256);
-    write!(line, "{{\"v\":{FRAME_VERSION},\"ts\":\"{ts}\"")?;
+    write!(line, "{{\"v\":{FRAME_VERSION},\"ts\":\"")?;
+    write_stamp(&mut line, ts)?;
+    line.push(b'"');
     let frame_at = line.len();
     serde_json::to_writer(&mut line, frame)?;
     match line.get(frame_at..frame_at + 2) {
@@ -111,6 +113,43 @@ fn line_of<F: Serialize>(frame: &F) -> anyhow::Result<Vec<u8>> {
     }
     line.push(b'\n');
     Ok(line)
+}
+
+/// `ts` exactly as jiff displays it (RFC 3339 UTC, a fraction only as long as it needs to
+/// be), with the date and time of day formatted once per second per thread: most lines of a
+/// busy session fall in a second whose text is already made.
+fn write_stamp(out: &mut Vec<u8>, ts: jiff::Timestamp) -> std::io::Result<()> {
+    thread_local! {
+        static SECOND: std::cell::RefCell<(i64, String)> =
+            const { std::cell::RefCell::new((i64::MIN, String::new())) };
+    }
+    let (second, nanos) = (ts.as_second(), ts.subsec_nanosecond());
+    if second < 0 || nanos % 1_000_000 != 0 {
+        return write!(out, "{ts}");
+    }
+    SECOND.with_borrow_mut(|(cached, text)| {
+        if *cached != second {
+            *text = jiff::Timestamp::from_second(second)
+                .unwrap_or(ts)
+                .to_string();
+            *cached = second;
+        }
+        // The whole second's text ends with its `Z`; the fraction goes before it.
+        out.extend_from_slice(text.trim_end_matches('Z').as_bytes());
+    });
+    // Not negative: the second is not before 1970.
+    let millis = (nanos / 1_000_000) as u32;
+    if millis != 0 {
+        let digit = |d: u32| b'0' + (d % 10) as u8;
+        let fraction = [b'.', digit(millis / 100), digit(millis / 10), digit(millis)];
+        let len = fraction
+            .iter()
+            .rposition(|&b| b != b'0')
+            .map_or(1, |i| i + 1);
+        out.extend_from_slice(&fraction[..len]);
+    }
+    out.push(b'Z');
+    Ok(())
 }
 
 impl StatusWriter {
@@ -370,6 +409,24 @@ mod tests {
         let value: serde_json::Value = serde_json::from_slice(&empty).unwrap();
         assert_eq!(value.as_object().map(|o| o.len()), Some(2), "{value}");
         assert!(line_of(&"not an object").is_err());
+    }
+
+    /// The stamp is jiff's own text, whatever the fraction, across second boundaries.
+    #[test]
+    fn a_stamp_reads_as_jiff_writes_it() {
+        let base = jiff::Timestamp::from_second(1_796_000_000).unwrap();
+        for second in [0i64, 0, 1, 59, 60, 86_399, 86_400, 0] {
+            for millis in [0i64, 1, 9, 10, 90, 99, 100, 120, 123, 500, 999] {
+                let ts = base + jiff::SignedDuration::from_millis(second * 1000 + millis);
+                let mut out = Vec::new();
+                write_stamp(&mut out, ts).unwrap();
+                assert_eq!(String::from_utf8(out).unwrap(), ts.to_string());
+            }
+        }
+        let odd = base + jiff::SignedDuration::from_nanos(1_500);
+        let mut out = Vec::new();
+        write_stamp(&mut out, odd).unwrap();
+        assert_eq!(String::from_utf8(out).unwrap(), odd.to_string());
     }
 
     fn turn(status: u16, delivered: bool) -> Frame {
