@@ -54,14 +54,27 @@ impl RouteView {
     /// makes it hot resets. `None` when only new evidence can change it. Before that moment
     /// ranking the same candidates over the same evidence gives this same view.
     pub fn changes_at(&self) -> Option<Timestamp> {
-        let hot_until = self
-            .hot
-            .then(|| self.usage.as_ref().and_then(|u| u.resets_at))
-            .flatten();
-        match (self.status.wakes_at(), hot_until) {
+        match (self.status.wakes_at(), self.hot_until()) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         }
+    }
+
+    /// When the usage window that makes this view hot resets, if it is hot and says so.
+    fn hot_until(&self) -> Option<Timestamp> {
+        self.hot
+            .then(|| self.usage.as_ref().and_then(|u| u.resets_at))
+            .flatten()
+    }
+
+    /// Whether an election reads `other` (the same route at the same moment, over newer
+    /// evidence) as it reads this view, now and from now on: the same status (which names its
+    /// own next change) and the same hot window. A usage reading that moves the percentage
+    /// without crossing the threshold leaves a route's view alike.
+    pub fn stays_alike(&self, other: &RouteView) -> bool {
+        self.status == other.status
+            && self.hot == other.hot
+            && self.hot_until() == other.hot_until()
     }
 }
 

@@ -384,3 +384,42 @@ fn views_stay_the_same_until_next_change_and_change_at_it() {
         "the 30 s rate limit lifts first"
     );
 }
+
+/// Two views that stay alike are ranked alike from then on (what lets the proxy keep its
+/// election across a usage reading); views that differ in what an election reads do not.
+#[test]
+fn views_alike_now_stay_alike_later() {
+    let records = timed_records();
+    let cands = [cand("toy:a1#cheap", 0)];
+    let view_over = |record: &RouteHealth, t: Timestamp| {
+        let mut store = Store::new();
+        store.0.insert("toy:a1#cheap".to_owned(), record.clone());
+        rank(&cands, &RankPolicy::default(), &store, t).remove(0)
+    };
+    let mut alike_pairs = 0;
+    for (what_a, a) in &records {
+        for (what_b, b) in &records {
+            let (va, vb) = (view_over(a, now()), view_over(b, now()));
+            if !va.stays_alike(&vb) {
+                continue;
+            }
+            alike_pairs += 1;
+            for hours in [0, 1, 2, 5, 24, 24 * 400] {
+                let t = now() + jiff::SignedDuration::from_hours(hours);
+                let (la, lb) = (view_over(a, t), view_over(b, t));
+                assert!(
+                    la.status == lb.status && la.hot == lb.hot,
+                    "{what_a} and {what_b} alike now, apart {hours} h later"
+                );
+            }
+        }
+    }
+    // Beyond each record with itself: success and cool usage, two cool readings.
+    assert!(alike_pairs > records.len(), "{alike_pairs}");
+    let hot = records
+        .iter()
+        .find(|(w, _)| *w == "hot until its window resets");
+    let cool = records.iter().find(|(w, _)| *w == "cool usage");
+    let (hot, cool) = (&hot.unwrap().1, &cool.unwrap().1);
+    assert!(!view_over(hot, now()).stays_alike(&view_over(cool, now())));
+}

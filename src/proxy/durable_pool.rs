@@ -26,7 +26,9 @@ use crate::model::health::{EvidenceSource, RouteHealth, RouteStatus, UsageGauge}
 use crate::model::judgement::{Judgement, Record};
 use crate::model::liveness::Liveness;
 use crate::model::runtime::RuntimeReadiness;
-use crate::model::selection::{Candidate, HealthLookup, RankPolicy, RouteView, next_change, rank};
+use crate::model::selection::{
+    Candidate, HealthLookup, RankPolicy, RouteView, next_change, rank, view_of,
+};
 use crate::store::health_file::HealthFile;
 use crate::store::paths::Dirs;
 
@@ -257,23 +259,48 @@ impl DurablePool {
     /// with each route's newest usage reading.
     fn views(&self, now: Timestamp) -> Vec<RouteView> {
         let mirror = self.mirror();
-        // Elections skip this lock until the first unrecorded reading.
-        let unrecorded = self.any_unrecorded_usage.load(Ordering::Acquire).then(|| {
-            self.unrecorded_usage
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-        });
-        let lookup = SessionHealth {
-            mirror: &mirror,
-            unrecorded: unrecorded.as_deref(),
-            members: &self.members,
-        };
+        let unrecorded = self.unrecorded_if_any();
+        let lookup = self.lookup(&mirror, unrecorded.as_deref());
         let policy = RankPolicy {
             primary_capability: self.primary_capability.as_deref(),
             fallback_chain: &self.fallback_chain,
             usage_threshold_pct: self.threshold_percent,
         };
         rank(&self.candidates, &policy, &lookup, now)
+    }
+
+    /// The unrecorded usage readings, locked, once there are any (elections skip that lock
+    /// until the first). Taken after the mirror's lock, never before it.
+    fn unrecorded_if_any(&self) -> Option<std::sync::MutexGuard<'_, HashMap<String, UsageGauge>>> {
+        self.any_unrecorded_usage.load(Ordering::Acquire).then(|| {
+            self.unrecorded_usage
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+        })
+    }
+
+    fn lookup<'a>(
+        &'a self,
+        mirror: &'a HashMap<String, RouteHealth>,
+        unrecorded: Option<&'a HashMap<String, UsageGauge>>,
+    ) -> SessionHealth<'a> {
+        SessionHealth {
+            mirror,
+            unrecorded,
+            members: &self.members,
+        }
+    }
+
+    /// Member `i`'s route as an election sees it over these maps.
+    fn member_view(
+        &self,
+        i: usize,
+        mirror: &HashMap<String, RouteHealth>,
+        unrecorded: Option<&HashMap<String, UsageGauge>>,
+        now: Timestamp,
+    ) -> RouteView {
+        let lookup = self.lookup(mirror, unrecorded);
+        view_of(&self.candidates[i], &lookup, self.threshold_percent, now)
     }
 
     fn member_index(&self, key: &RouteKey) -> Option<usize> {
@@ -331,6 +358,21 @@ impl DurablePool {
     /// Something the elections read changed: a standing election no longer stands.
     fn changed(&self) {
         self.generation.fetch_add(1, Ordering::Release);
+    }
+
+    /// A change to one member's route ends the standing election unless an election reads the
+    /// route as before (most usage readings: the percentage moves, the threshold is not crossed).
+    /// Called with the locks of the change held, after it.
+    fn changed_unless_alike(&self, before: &RouteView, after: &RouteView) {
+        if !before.stays_alike(after) {
+            self.changed();
+        }
+    }
+
+    /// How many times what the elections read has changed (for tests of the standing election).
+    #[cfg(test)]
+    fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
     }
 
     fn send(&self, op: WriteOp) {
@@ -400,9 +442,10 @@ impl Pool for DurablePool {
         usage: &[UsageWindow],
         now: Timestamp,
     ) {
-        let Some(member) = self.member(account) else {
+        let Some(i) = self.members.iter().position(|m| &m.id == account) else {
             return;
         };
+        let member = &self.members[i];
         let class = &judgement.class;
         // Transient overload, the request's own errors and a windowless 429 (request-scoped:
         // the next request may well pass) say nothing lasting about the account.
@@ -411,12 +454,17 @@ impl Pool for DurablePool {
             // Nothing lasting to write, but the usage it reports still steers this
             // session's next election.
             if let Some(gauge) = gauge {
-                self.unrecorded_usage
+                // Locked in the elections' order: the mirror first.
+                let mirror = self.mirror();
+                let mut unrecorded = self
+                    .unrecorded_usage
                     .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .insert(member.key_text.clone(), gauge);
+                    .unwrap_or_else(|e| e.into_inner());
+                let before = self.member_view(i, &mirror, Some(&unrecorded), now);
+                unrecorded.insert(member.key_text.clone(), gauge);
                 self.any_unrecorded_usage.store(true, Ordering::Release);
-                self.changed();
+                let after = self.member_view(i, &mirror, Some(&unrecorded), now);
+                self.changed_unless_alike(&before, &after);
             }
             return;
         }
@@ -436,6 +484,10 @@ impl Pool for DurablePool {
             if unchanged {
                 return;
             }
+            let before = {
+                let unrecorded = self.unrecorded_if_any();
+                self.member_view(i, &mirror, unrecorded.as_deref(), now)
+            };
             let prev = prev.cloned();
             let mut next = RouteHealth::observe(
                 prev.as_ref(),
@@ -459,8 +511,13 @@ impl Pool for DurablePool {
                     now,
                 );
                 mirror.insert(ak.to_string(), next);
+                // Every route of the account may read it: elections start afresh.
+                self.changed();
+            } else {
+                let unrecorded = self.unrecorded_if_any();
+                let after = self.member_view(i, &mirror, unrecorded.as_deref(), now);
+                self.changed_unless_alike(&before, &after);
             }
-            self.changed();
         }
         self.send(WriteOp::Observe {
             key: member.key.clone(),
@@ -590,4 +647,72 @@ fn write_loop(dirs: &Dirs, rx: Receiver<WriteOp>, errors: &Mutex<Vec<String>>) {
 /// Whether a recorded route is currently dead at account level (for callers that report).
 pub fn is_dead(health: &RouteHealth) -> bool {
     matches!(health.liveness, Liveness::Dead { .. })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::classify::Classification;
+    use crate::model::judgement::Judgement;
+
+    fn pool(state: &std::path::Path) -> DurablePool {
+        let home = state.to_string_lossy().into_owned();
+        let dirs = Dirs::resolve(&|name| {
+            matches!(name, "OMUX_STATE_DIR" | "HOME" | "OMUX_CONFIG_DIR").then(|| home.clone())
+        })
+        .unwrap();
+        let account = |label: &str, priority| PoolAccount {
+            label: label.into(),
+            route_key: RouteKey::new("codex", label, Some("codex-max")),
+            credential: Credential::CodexApiKey {
+                api_key: format!("sk-{label}"),
+            },
+            upstream: None,
+            priority,
+        };
+        let definition = crate::config::builtin::definition("codex").unwrap();
+        let accounts = vec![account("one", 100), account("two", 90)];
+        DurablePool::new("p", definition, accounts, dirs, 95.0).unwrap()
+    }
+
+    fn success_with_usage(pool: &DurablePool, account: &AccountId, pct: f64, now: Timestamp) {
+        let evidence = ResponseEvidence {
+            status: 200,
+            ..Default::default()
+        };
+        let usage = [UsageWindow {
+            window: "primary".into(),
+            used_percent: pct,
+            resets_in_seconds: Some(3600),
+            window_minutes: Some(300),
+        }];
+        let judgement: Judgement = pool.judge(account, &evidence, now);
+        assert_eq!(judgement.class, Classification::Success);
+        pool.record(account, &evidence, &judgement, &usage, now);
+    }
+
+    /// Real providers report usage on nearly every answer: a reading that leaves the route
+    /// as an election sees it keeps the standing election; one that crosses the threshold
+    /// ends it (and moves the next election).
+    #[test]
+    fn a_usage_reading_ends_the_standing_election_only_when_it_crosses_the_threshold() {
+        let dir = tempfile::tempdir().unwrap();
+        let pool = pool(dir.path());
+        let (one, two) = (AccountId("one".into()), AccountId("two".into()));
+        let now = Timestamp::now();
+        success_with_usage(&pool, &two, 10.0, now);
+        success_with_usage(&pool, &one, 40.0, now);
+        let first = pool.generation();
+        assert_eq!(pool.elect(Some(&one), &[], now).unwrap().account, one);
+        for pct in [41.0, 55.5, 94.9] {
+            success_with_usage(&pool, &one, pct, now);
+            assert_eq!(pool.generation(), first, "{pct}% read as before");
+            assert_eq!(pool.elect(Some(&one), &[], now).unwrap().account, one);
+        }
+        success_with_usage(&pool, &one, 97.0, now);
+        assert!(pool.generation() > first, "97% makes the route hot");
+        let moved = pool.elect(Some(&one), &[], now).unwrap();
+        assert_eq!(moved.account, two);
+        assert_eq!(moved.passed_over.as_deref(), Some("usage_threshold"));
+    }
 }
