@@ -98,16 +98,21 @@ fn measure_one_core_latency() -> [f64; 4] {
     [v[0], v[1], v[2], v[3]]
 }
 
-/// Child mode `--profile-load SECONDS [named|floor]`: for `perf`/`strace`
+/// Child mode `--profile-load SECONDS [named|floor|usage]`: for `perf`/`strace`
 /// (docs/performance.md): start the fake and one oauth-mux proxy (with `named`, one that
 /// reaches the fake by the name `localhost`, as it reaches a provider by its host name; with
-/// `floor`, the thread-per-connection floor instead), print its pid, wait 2 s (attach then),
+/// `floor`, the thread-per-connection floor instead; with `usage`, a fake whose answers carry
+/// usage headers, as real providers' do), print its pid, wait 2 s (attach then),
 /// put 16-connection load of small requests on it for SECONDS, and print the request count
 /// and its CPU per request.
 fn profile_load(args: &[String]) {
     let secs: u64 = args.first().and_then(|s| s.parse().ok()).unwrap_or(10);
     let variant = args.get(1).map(String::as_str);
-    let fake = FakeProvider::start(vec![("bench-small".into(), Behaviour::SmallJson)]).unwrap();
+    let answer = match variant {
+        Some("usage") => Behaviour::SmallJsonWithUsage { used_percent: 40.0 },
+        _ => Behaviour::SmallJson,
+    };
+    let fake = FakeProvider::start(vec![("bench-small".into(), answer)]).unwrap();
     let origin = match variant {
         Some("named") => fake.origin().replace("127.0.0.1", "localhost"),
         _ => fake.origin(),

@@ -36,6 +36,9 @@ pub enum Behaviour {
     SucceedWithUsage { text: String, used_percent: f64 },
     /// A small non-streaming 200 JSON answer (for latency benchmarks).
     SmallJson,
+    /// [`Behaviour::SmallJson`] with the usage headers real providers send on nearly every
+    /// answer (`used_percent` of the 5-hour window).
+    SmallJsonWithUsage { used_percent: f64 },
     /// The provider's real quota error, resetting in `resets_in_seconds`.
     QuotaExhausted { resets_in_seconds: u64 },
     /// A 429 with no reset information at all (request-scoped).

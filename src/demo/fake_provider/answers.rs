@@ -16,6 +16,37 @@ pub(super) enum Wire {
     Anthropic,
 }
 
+/// The small answer of the latency benchmarks.
+fn small_json() -> serde_json::Value {
+    json!({"id": "resp_small", "status": "completed", "output_text": "ok"})
+}
+
+/// The usage headers a provider sends with (nearly) every answer: `used_percent` of the
+/// 5-hour window, resetting in an hour.
+fn usage_headers(wire: Wire, used_percent: f64) -> Vec<(&'static str, String)> {
+    match wire {
+        Wire::Codex => vec![
+            ("x-codex-primary-used-percent", format!("{used_percent}")),
+            ("x-codex-primary-window-minutes", "300".to_string()),
+            ("x-codex-primary-reset-after-seconds", "3600".to_string()),
+        ],
+        Wire::Anthropic => vec![
+            (
+                "anthropic-ratelimit-unified-status",
+                "allowed_warning".to_string(),
+            ),
+            (
+                "anthropic-ratelimit-unified-5h-utilization",
+                format!("{}", used_percent / 100.0),
+            ),
+            (
+                "anthropic-ratelimit-unified-5h-reset",
+                format!("{}", now_epoch() + 3600),
+            ),
+        ],
+    }
+}
+
 pub(super) fn write_json(
     out: &mut TcpStream,
     status: u16,
@@ -89,35 +120,12 @@ pub(super) fn behave(
             out.write_all(body).is_ok()
         }
         Behaviour::SucceedWithUsage { text, used_percent } => {
-            let headers = match wire {
-                Wire::Codex => vec![
-                    ("x-codex-primary-used-percent", format!("{used_percent}")),
-                    ("x-codex-primary-window-minutes", "300".to_string()),
-                    ("x-codex-primary-reset-after-seconds", "3600".to_string()),
-                ],
-                Wire::Anthropic => vec![
-                    (
-                        "anthropic-ratelimit-unified-status",
-                        "allowed_warning".to_string(),
-                    ),
-                    (
-                        "anthropic-ratelimit-unified-5h-utilization",
-                        format!("{}", used_percent / 100.0),
-                    ),
-                    (
-                        "anthropic-ratelimit-unified-5h-reset",
-                        format!("{}", now_epoch() + 3600),
-                    ),
-                ],
-            };
-            succeed(out, wire, &text, &headers)
+            succeed(out, wire, &text, &usage_headers(wire, used_percent))
         }
-        Behaviour::SmallJson => write_json(
-            out,
-            200,
-            &[],
-            &json!({"id": "resp_small", "status": "completed", "output_text": "ok"}),
-        ),
+        Behaviour::SmallJson => write_json(out, 200, &[], &small_json()),
+        Behaviour::SmallJsonWithUsage { used_percent } => {
+            write_json(out, 200, &usage_headers(wire, used_percent), &small_json())
+        }
         Behaviour::QuotaExhausted { resets_in_seconds } => quota(out, wire, resets_in_seconds),
         Behaviour::WindowlessRateLimit => match wire {
             Wire::Codex => write_json(
