@@ -24,32 +24,45 @@ pub fn record(
     now: Timestamp,
 ) -> Result<RouteHealth, StoreError> {
     HealthFile::update(&dirs.health_file(), |routes| {
-        let write = |routes: &mut std::collections::BTreeMap<String, serde_json::Value>,
-                     k: &RouteKey| {
-            let ks = k.to_string();
-            let prev = routes.get(&ks).and_then(|v| RouteHealth::from_json(v).ok());
-            let next = RouteHealth::observe(prev.as_ref(), class, status, source, now);
-            routes.insert(ks, next.to_json());
-            next
-        };
-        let recorded = write(routes, key);
-        if key.is_account_level() {
-            return recorded;
-        }
-        let account_key = key.account_key();
-        let account_dead = routes
-            .get(&account_key.to_string())
-            .and_then(|v| RouteHealth::from_json(v).ok())
-            .is_some_and(|r| matches!(r.liveness, crate::model::Liveness::Dead { .. }));
-        // A dead credential is an account fact (the judgement table); a working route
-        // proves the account's credential works again.
-        if judge(class, Origin::Probe).record == Record::RouteAndAccount
-            || (account_dead && matches!(class, Classification::Success))
-        {
-            write(routes, &account_key);
-        }
-        recorded
+        record_in(routes, key, class, status, source, now)
     })
+}
+
+/// [`record`] into the routes of a health file already open for update (for callers that
+/// record several observations in one write).
+pub fn record_in(
+    routes: &mut std::collections::BTreeMap<String, serde_json::Value>,
+    key: &RouteKey,
+    class: &Classification,
+    status: Option<u16>,
+    source: EvidenceSource,
+    now: Timestamp,
+) -> RouteHealth {
+    let write = |routes: &mut std::collections::BTreeMap<String, serde_json::Value>,
+                 k: &RouteKey| {
+        let ks = k.to_string();
+        let prev = routes.get(&ks).and_then(|v| RouteHealth::from_json(v).ok());
+        let next = RouteHealth::observe(prev.as_ref(), class, status, source, now);
+        routes.insert(ks, next.to_json());
+        next
+    };
+    let recorded = write(routes, key);
+    if key.is_account_level() {
+        return recorded;
+    }
+    let account_key = key.account_key();
+    let account_dead = routes
+        .get(&account_key.to_string())
+        .and_then(|v| RouteHealth::from_json(v).ok())
+        .is_some_and(|r| matches!(r.liveness, crate::model::Liveness::Dead { .. }));
+    // A dead credential is an account fact (the judgement table); a working route
+    // proves the account's credential works again.
+    if judge(class, Origin::Probe).record == Record::RouteAndAccount
+        || (account_dead && matches!(class, Classification::Success))
+    {
+        write(routes, &account_key);
+    }
+    recorded
 }
 
 /// After a successful refresh of `account` (an account-level key): remove the records of the

@@ -597,48 +597,53 @@ impl Drop for DurablePool {
     }
 }
 
-/// The background writer: applies observations to the store in arrival order.
+/// The background writer: applies observations to the store in arrival order, everything
+/// waiting in one write of the store (a busy session, or one whose provider reports usage on
+/// every answer, would otherwise rewrite the file once per answer and fall behind), and
+/// answers a flush once what came before it is written.
 fn write_loop(dirs: &Dirs, rx: Receiver<WriteOp>, errors: &Mutex<Vec<String>>) {
-    while let Ok(op) = rx.recv() {
-        match op {
-            WriteOp::Flush(ack) => {
-                let _ = ack.send(());
+    while let Ok(first) = rx.recv() {
+        let batch: Vec<WriteOp> = std::iter::once(first).chain(rx.try_iter()).collect();
+        let (observations, flushes): (Vec<WriteOp>, Vec<WriteOp>) = batch
+            .into_iter()
+            .partition(|op| matches!(op, WriteOp::Observe { .. }));
+        if !observations.is_empty() {
+            let written = HealthFile::update(&dirs.health_file(), |routes| {
+                for op in &observations {
+                    let WriteOp::Observe {
+                        key,
+                        class,
+                        status,
+                        usage,
+                        now,
+                    } = op
+                    else {
+                        continue;
+                    };
+                    let mut health = crate::evidence::record_in(
+                        routes,
+                        key,
+                        class,
+                        Some(*status),
+                        EvidenceSource::Proxy,
+                        *now,
+                    );
+                    if let Some(gauge) = usage {
+                        health.usage = Some(gauge.clone());
+                        routes.insert(key.to_string(), health.to_json());
+                    }
+                }
+            });
+            if let Err(e) = written {
+                errors
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push(e.to_string());
             }
-            WriteOp::Observe {
-                key,
-                class,
-                status,
-                usage,
-                now,
-            } => {
-                let mut result = crate::evidence::record(
-                    dirs,
-                    &key,
-                    &class,
-                    Some(status),
-                    EvidenceSource::Proxy,
-                    now,
-                )
-                .map(|_| ());
-                if result.is_ok()
-                    && let Some(gauge) = usage
-                {
-                    result = HealthFile::update(&dirs.health_file(), |routes| {
-                        if let Some(mut h) = routes
-                            .get(&key.to_string())
-                            .and_then(|v| RouteHealth::from_json(v).ok())
-                        {
-                            h.usage = Some(gauge);
-                            routes.insert(key.to_string(), h.to_json());
-                        }
-                    });
-                }
-                if let Err(e) = result {
-                    errors
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .push(e.to_string());
-                }
+        }
+        for op in flushes {
+            if let WriteOp::Flush(ack) = op {
+                let _ = ack.send(());
             }
         }
     }
@@ -689,6 +694,24 @@ mod tests {
         let judgement: Judgement = pool.judge(account, &evidence, now);
         assert_eq!(judgement.class, Classification::Success);
         pool.record(account, &evidence, &judgement, &usage, now);
+    }
+
+    /// Observations that wait for the writer go to the store together, none lost, in order.
+    #[test]
+    fn every_observation_reaches_the_store_in_order_however_many_wait() {
+        let dir = tempfile::tempdir().unwrap();
+        let pool = pool(dir.path());
+        let one = AccountId("one".into());
+        let now = Timestamp::now();
+        for i in 0..300 {
+            success_with_usage(&pool, &one, f64::from(i % 90), now);
+        }
+        pool.flush();
+        let store = HealthFile::load(&dir.path().join("health.json")).unwrap();
+        let health = RouteHealth::from_json(&store.routes()["codex:one#codex-max"]).unwrap();
+        assert_eq!(health.successes, 300);
+        assert_eq!(health.usage.map(|u| u.used_pct), Some(f64::from(299 % 90)));
+        assert!(pool.write_errors().is_empty());
     }
 
     /// Real providers report usage on nearly every answer: a reading that leaves the route
