@@ -23,13 +23,13 @@ pub use crate::model::session::{Artifact, FRAME_VERSION, Frame, HarnessKind, Rec
 /// takes whole (only a full disk or a signal could cut it short; the reader skips a line
 /// that does not parse).
 ///
-/// A routine proxy turn (an answer delivered to the harness with a 2xx status: most of a
-/// session's lines) is not written on the request path: it waits in memory until the next
+/// A routine frame (a proxy turn whose answer reached the harness with a 2xx status, or a
+/// usage reading: most of a session's lines) is not written on the request path: it waits in memory until the next
 /// other frame, the writer's flusher ([`FLUSH_INTERVAL`] after the first waiting line),
 /// [`StatusWriter::sync`] or the writer's end, so a busy session pays one `write` per
 /// interval instead of one per request (docs/performance.md). Every other frame is written
 /// at once, after the turns waiting before it, so the file keeps the order frames came in.
-/// A crash of oauth-mux itself can lose at most the last interval's routine turns.
+/// A crash of oauth-mux itself can lose at most the last interval's routine frames.
 pub struct StatusWriter {
     shared: Arc<Shared>,
     name: String,
@@ -189,7 +189,7 @@ impl StatusWriter {
         &self.name
     }
 
-    /// Append one frame, stamped with the current time: a routine proxy turn waits for the
+    /// Append one frame, stamped with the current time: a routine frame waits for the
     /// flusher, any other frame is written at once. Errors are returned, never panicked.
     pub fn write(&self, frame: Frame) -> anyhow::Result<()> {
         if is_routine(&frame) {
@@ -261,8 +261,9 @@ impl Drop for StatusWriter {
     }
 }
 
-/// A turn whose answer reached the harness with a 2xx status: the bulk of a session's
-/// lines, and none a reader needs the moment it happens.
+/// A turn whose answer reached the harness with a 2xx status, and a usage reading (real
+/// providers send one with nearly every answer): the bulk of a session's lines, and none a
+/// reader needs the moment it happens.
 fn is_routine(frame: &Frame) -> bool {
     matches!(
         frame,
@@ -270,7 +271,7 @@ fn is_routine(frame: &Frame) -> bool {
             status: 200..=299,
             delivered_to_harness: true,
             ..
-        }
+        } | Frame::QuotaObserved { .. }
     )
 }
 
@@ -427,6 +428,24 @@ mod tests {
         let mut out = Vec::new();
         write_stamp(&mut out, odd).unwrap();
         assert_eq!(String::from_utf8(out).unwrap(), odd.to_string());
+    }
+
+    /// Only delivered 2xx turns and usage readings wait for the flusher.
+    #[test]
+    fn routine_frames_are_delivered_turns_and_usage_readings() {
+        for frame in crate::model::session::tests::one_of_each() {
+            let expected = matches!(
+                &frame,
+                Frame::QuotaObserved { .. }
+                    | Frame::ProxyTurn {
+                        status: 200..=299,
+                        delivered_to_harness: true,
+                        ..
+                    }
+            );
+            assert_eq!(is_routine(&frame), expected, "{frame:?}");
+        }
+        assert!(!is_routine(&turn(200, false)) && !is_routine(&turn(429, true)));
     }
 
     fn turn(status: u16, delivered: bool) -> Frame {
