@@ -247,8 +247,12 @@ impl DurablePool {
             .clone()
     }
 
+    fn index_of(&self, id: &AccountId) -> Option<usize> {
+        self.members.iter().position(|m| &m.id == id)
+    }
+
     fn member(&self, id: &AccountId) -> Option<&Member> {
-        self.members.iter().find(|m| &m.id == id)
+        self.index_of(id).map(|i| &self.members[i])
     }
 
     fn mirror(&self) -> std::sync::MutexGuard<'_, HashMap<String, RouteHealth>> {
@@ -303,7 +307,7 @@ impl DurablePool {
         view_of(&self.candidates[i], &lookup, self.threshold_percent, now)
     }
 
-    fn member_index(&self, key: &RouteKey) -> Option<usize> {
+    fn index_of_key(&self, key: &RouteKey) -> Option<usize> {
         self.members.iter().position(|m| &m.key == key)
     }
 
@@ -352,7 +356,7 @@ impl DurablePool {
                 .unwrap_or("not_selectable")
                 .to_owned()
         });
-        Some((self.member_index(first)?, passed_over))
+        Some((self.index_of_key(first)?, passed_over))
     }
 
     /// Something the elections read changed: a standing election no longer stands.
@@ -398,7 +402,7 @@ impl Pool for DurablePool {
         exclude: &[AccountId],
         now: Timestamp,
     ) -> Option<Elected> {
-        let prefer = prefer.and_then(|p| self.members.iter().position(|m| &m.id == p));
+        let prefer = prefer.and_then(|p| self.index_of(p));
         // Read before the ranking: a change that lands meanwhile moves it past what is kept.
         let generation = self.generation.load(Ordering::Acquire);
         let may_stand = exclude.is_empty();
@@ -442,7 +446,7 @@ impl Pool for DurablePool {
         usage: &[UsageWindow],
         now: Timestamp,
     ) {
-        let Some(i) = self.members.iter().position(|m| &m.id == account) else {
+        let Some(i) = self.index_of(account) else {
             return;
         };
         let member = &self.members[i];
@@ -534,7 +538,7 @@ impl Pool for DurablePool {
 
     fn short_limit(&self, exclude: &[AccountId], now: Timestamp) -> Option<(Timestamp, AccountId)> {
         let (at, key) = election::first_to_lift(&self.views(now), &self.keys_of(exclude), now)?;
-        Some((at, self.members[self.member_index(&key)?].id.clone()))
+        Some((at, self.members[self.index_of_key(&key)?].id.clone()))
     }
 
     fn usage_view(&self, now: Timestamp) -> UsageView {
@@ -597,16 +601,28 @@ impl Drop for DurablePool {
     }
 }
 
+/// Observations a failed write keeps for the next one (a store that stays unwritable, a
+/// full disk, keeps the newest this many rather than growing without end).
+const MAX_UNWRITTEN: usize = 4096;
+
 /// The background writer: applies observations to the store in arrival order, everything
 /// waiting in one write of the store (a busy session, or one whose provider reports usage on
 /// every answer, would otherwise rewrite the file once per answer and fall behind), and
-/// answers a flush once what came before it is written.
+/// answers a flush once what came before it is written. A write that fails (the store's
+/// lock held past its timeout, a file it cannot understand, a full disk) records the error
+/// and keeps its observations for the next write, so a failure loses none of them from the
+/// file once the store can be written again.
 fn write_loop(dirs: &Dirs, rx: Receiver<WriteOp>, errors: &Mutex<Vec<String>>) {
+    let mut unwritten: Vec<WriteOp> = Vec::new();
     while let Ok(first) = rx.recv() {
-        let batch: Vec<WriteOp> = std::iter::once(first).chain(rx.try_iter()).collect();
-        let (observations, flushes): (Vec<WriteOp>, Vec<WriteOp>) = batch
-            .into_iter()
-            .partition(|op| matches!(op, WriteOp::Observe { .. }));
+        let mut flushes = Vec::new();
+        let mut observations = std::mem::take(&mut unwritten);
+        for op in std::iter::once(first).chain(rx.try_iter()) {
+            match op {
+                WriteOp::Flush(_) => flushes.push(op),
+                observe => observations.push(observe),
+            }
+        }
         if !observations.is_empty() {
             let written = HealthFile::update(&dirs.health_file(), |routes| {
                 for op in &observations {
@@ -639,6 +655,9 @@ fn write_loop(dirs: &Dirs, rx: Receiver<WriteOp>, errors: &Mutex<Vec<String>>) {
                     .lock()
                     .unwrap_or_else(|e| e.into_inner())
                     .push(e.to_string());
+                let excess = observations.len().saturating_sub(MAX_UNWRITTEN);
+                observations.drain(..excess);
+                unwritten = observations;
             }
         }
         for op in flushes {
@@ -712,6 +731,36 @@ mod tests {
         assert_eq!(health.successes, 300);
         assert_eq!(health.usage.map(|u| u.used_pct), Some(f64::from(299 % 90)));
         assert!(pool.write_errors().is_empty());
+    }
+
+    /// A write that fails keeps its observations: the next write, once the store can be
+    /// written again, brings them in with its own.
+    #[test]
+    fn observations_a_failed_write_held_reach_the_store_with_the_next_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let pool = pool(dir.path());
+        let one = AccountId("one".into());
+        let store_path = dir.path().join("health.json");
+        std::fs::write(&store_path, "{ not json").unwrap();
+        let now = Timestamp::now();
+        success_with_usage(&pool, &one, 10.0, now);
+        success_with_usage(&pool, &one, 20.0, now);
+        pool.flush();
+        assert!(
+            !pool.write_errors().is_empty(),
+            "the unreadable store fails the write"
+        );
+        assert_eq!(std::fs::read_to_string(&store_path).unwrap(), "{ not json");
+        std::fs::remove_file(&store_path).unwrap();
+        success_with_usage(&pool, &one, 30.0, now);
+        pool.flush();
+        let store = HealthFile::load(&store_path).unwrap();
+        let health = RouteHealth::from_json(&store.routes()["codex:one#codex-max"]).unwrap();
+        assert_eq!(
+            health.successes, 3,
+            "the two held observations and the new one"
+        );
+        assert_eq!(health.usage.map(|u| u.used_pct), Some(30.0));
     }
 
     /// Real providers report usage on nearly every answer: a reading that leaves the route
