@@ -18,10 +18,11 @@
 //! ```
 
 pub mod abandon;
-pub mod agents;
 pub mod attempt;
 pub mod coalesce;
+pub mod connections;
 pub mod durable_pool;
+pub mod exchange;
 pub mod frames;
 pub mod framing;
 pub mod headers;

@@ -1,12 +1,10 @@
 //! Name resolution for the upstream client, remembered for a short while.
 //!
-//! `ureq` asks its resolver on every request, before it looks for a pooled connection, so
-//! with its default resolver every request to a named provider (`api.anthropic.com`,
-//! `chatgpt.com`) ran `getaddrinfo` again, even on a reused connection: glibc reads
-//! `/etc/hosts` and its configuration anew and asks the DNS resolver. Measured with a named
-//! loopback upstream (docs/performance.md): 9 more system calls and about twice the proxy's
-//! CPU per request. Each upstream agent (one per connection thread, see `agents`) has its
-//! own resolver, so the memory below is never shared between threads.
+//! Names are resolved when a connection is opened (a kept connection needs none). A burst of
+//! harness connections opens a burst of upstream ones; with `ureq`'s default resolver each
+//! ran `getaddrinfo` (glibc reads `/etc/hosts` and its configuration anew and asks the DNS
+//! resolver: 9 system calls and, measured when it still ran per request, about twice the
+//! proxy's CPU per request; docs/performance.md). One resolver serves a session's threads.
 //!
 //! An answer is kept for [`REMEMBER`]; failures are not kept. A provider that moves to new
 //! addresses is followed within that time; connections already open are not affected.

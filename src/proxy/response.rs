@@ -8,11 +8,13 @@ use std::time::{Duration, Instant};
 use ureq::http;
 
 use super::abandon;
+use super::exchange::Body;
 use super::framing::{self, ResponseFraming};
 use super::headers::{downstream_response_headers, evidence_headers};
 use super::pool::ResponseEvidence;
 use super::replies::LocalReply;
 use super::sse::{Opening, scan_opening};
+use super::upstream::Answer;
 
 /// Largest error body read for classification.
 pub const MAX_EVIDENCE_BODY: usize = 64 * 1024;
@@ -23,7 +25,7 @@ pub enum Rest {
     /// The body was read completely into `held`.
     Done,
     /// Read directly from the upstream.
-    Reader(ureq::BodyReader<'static>),
+    Reader(Body),
 }
 
 /// A response from the provider, partly held back.
@@ -59,26 +61,23 @@ fn read_up_to(reader: &mut impl Read, out: &mut Vec<u8>, limit: usize) -> io::Re
 
 /// Hold back what the decision needs: error bodies (bounded), small complete bodies, and
 /// for SSE on model requests the opening up to the first content event.
-pub fn hold(
-    response: http::Response<ureq::Body>,
-    model_request: bool,
-    sse: SseHold,
-) -> io::Result<Held> {
-    let (parts, body) = response.into_parts();
-    let status = parts.status.as_u16();
-    let content_length = body.content_length();
-    let is_sse = parts
-        .headers
+pub fn hold(answer: Answer, model_request: bool, sse: SseHold) -> io::Result<Held> {
+    let Answer {
+        status,
+        headers,
+        body: mut reader,
+    } = answer;
+    let content_length = reader.content_length();
+    let is_sse = headers
         .get("content-type")
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.trim_start().starts_with("text/event-stream"));
     let mut evidence = ResponseEvidence {
         status,
-        headers: evidence_headers(&parts.headers),
+        headers: evidence_headers(&headers),
         body: Vec::new(),
         from_stream_event: false,
     };
-    let mut reader = body.into_reader();
     let mut held = Vec::new();
     let success = (200..300).contains(&status);
     let rest = if success && is_sse && model_request {
@@ -129,7 +128,7 @@ pub fn hold(
     };
     Ok(Held {
         status,
-        headers: parts.headers,
+        headers,
         held,
         rest,
         content_length,

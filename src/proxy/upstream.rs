@@ -1,20 +1,28 @@
-//! The upstream side: `ureq` agents (one per connection thread, see `agents`) that send the
-//! harness's request to the provider and hand back the response untouched (no status errors,
-//! no redirects, no decompression, no added headers).
+//! The upstream side: sends the harness's request to the provider and hands back the answer
+//! untouched (no status errors, no redirects, no decompression, no added headers).
+//!
+//! Connections come from `ureq`'s connector chain (a CONNECT proxy, TCP, TLS, plus the
+//! proxy's own layers), are kept idle per connection thread (see `connections`), and carry
+//! exchanges the proxy writes and reads itself (see `exchange`).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use ureq::Agent;
-use ureq::http;
+use ureq::config::Config;
 use ureq::tls::{Certificate, PemItem, RootCerts, TlsConfig};
-use ureq::unversioned::transport::{ConnectProxyConnector, Connector, RustlsConnector};
+use ureq::unversioned::resolver::Resolver;
+use ureq::unversioned::transport::time::Instant as UreqInstant;
+use ureq::unversioned::transport::{
+    ConnectProxyConnector, ConnectionDetails, Connector, NextTimeout, RustlsConnector, Transport,
+};
+use ureq::{Agent, Timeout};
 
 use super::abandon::WatchConnector;
-use super::agents::{Agents, SharedConnector};
 use super::coalesce::CoalescingConnector;
+use super::connections::{Connection, Connections};
+use super::exchange::{self, Body, Url, Waits};
 use super::headers::UpstreamHeader;
 use super::lean_tcp::LeanTcpConnector;
 use super::resolver::RememberingResolver;
@@ -29,9 +37,9 @@ pub struct UpstreamOptions {
     pub read_idle_timeout: Duration,
     /// An extra PEM CA bundle trusted in addition to the system roots.
     pub extra_ca_file: Option<PathBuf>,
-    /// Idle upstream agents (each with its idle connections) kept for the next harness
-    /// connection (see `agents`).
-    pub idle_agents: usize,
+    /// Idle upstream connections kept in the session's stock for the next harness
+    /// connection (see `connections`).
+    pub idle_connections: usize,
 }
 
 impl Default for UpstreamOptions {
@@ -41,7 +49,7 @@ impl Default for UpstreamOptions {
             response_timeout: Duration::from_secs(600),
             read_idle_timeout: Duration::from_secs(300),
             extra_ca_file: None,
-            idle_agents: 32,
+            idle_connections: 32,
         }
     }
 }
@@ -92,32 +100,45 @@ fn root_certs(extra: Option<&Path>) -> Result<RootCerts> {
     Ok(RootCerts::new_with_certs(&certs))
 }
 
-/// Idle upstream connections one agent keeps, in all and per host: a connection thread
-/// sends one request at a time (a failover's retry goes out after the refused answer was
-/// read whole, so it reuses the same connection), mostly to one host. So a host sees at
-/// most one idle connection per agent: per harness connection, plus `idle_agents` in the
-/// stock.
-const IDLE_PER_AGENT: usize = 2;
-const IDLE_PER_AGENT_HOST: usize = 1;
+/// The whole connector chain, as `ureq`'s transport API runs it.
+type Chain = dyn Fn(&ConnectionDetails) -> Result<Box<dyn Transport>, ureq::Error> + Send + Sync;
 
 /// The upstream client of a proxy session.
 pub struct Upstream {
-    agents: Agents,
+    connections: Arc<Connections>,
+    /// Opens a connection: ureq's default chain (CONNECT proxy, TCP, rustls) with writes
+    /// held until the answer is awaited (see `coalesce`), the TCP transport's check of an
+    /// idle connection in one system call (see `lean_tcp`), and waits that watch the
+    /// harness (see `abandon`).
+    chain: Arc<Chain>,
+    /// The transport settings, with the environment's CONNECT proxy.
+    config: Config,
+    /// The same without a proxy, for loopback upstreams, which always go direct.
+    direct: Config,
+    resolver: RememberingResolver,
+    connect_timeout: Duration,
+    waits: Waits,
     /// The environment's proxy when it is a SOCKS one, which this build cannot speak:
     /// remote requests it would carry fail with a clear error instead of going direct.
     socks_in_env: Option<ureq::Proxy>,
-    /// Whether the agents go through an HTTP CONNECT proxy (loopback requests then take a
-    /// request-level configuration without it; with none, they need no configuration of
-    /// their own, which would be a copy of the agent's per request).
+    /// Whether connections go through an HTTP CONNECT proxy.
     via_proxy: bool,
 }
 
-/// The upstream client's output buffer. A request head is written through it in one piece
-/// (the coalescing layer holds it whole), so a head must fit.
+/// The answer to a request: its head, and its body still on the connection.
+#[derive(Debug)]
+pub struct Answer {
+    pub status: u16,
+    pub headers: ureq::http::HeaderMap,
+    pub body: Body,
+}
+
+/// A connection's output buffer: a request up to this size leaves in one write.
 pub const OUTPUT_BUFFER: usize = 32 * 1024;
 
-/// The largest request head sent upstream: the output buffer less room for the lines the
-/// client adds itself (`host`, `content-length`).
+/// The largest request head sent upstream (request line and fields, before the lines the
+/// client adds itself, `host` and `content-length`): larger heads are refused with a clear
+/// answer rather than sent to a provider that would refuse them less clearly.
 pub const MAX_UPSTREAM_HEAD: usize = OUTPUT_BUFFER - 1024;
 
 /// The size of the head `send` writes for these parts (request line and header fields).
@@ -160,77 +181,143 @@ impl Upstream {
         let tls = TlsConfig::builder()
             .root_certs(root_certs(options.extra_ca_file.as_deref())?)
             .build();
-        let config = Agent::config_builder()
-            .http_status_as_error(false)
-            .max_redirects(0)
-            .user_agent("")
-            .accept("")
-            .accept_encoding("")
-            .allow_non_standard_methods(true)
-            .proxy(proxy)
-            .tls_config(tls)
-            .timeout_connect(Some(options.connect_timeout))
-            .timeout_send_request(Some(Duration::from_secs(60)))
-            .timeout_send_body(Some(Duration::from_secs(120)))
-            .timeout_recv_response(Some(options.response_timeout))
-            .timeout_recv_body(None)
-            .timeout_per_read(Some(options.read_idle_timeout))
-            .max_idle_connections(IDLE_PER_AGENT)
-            .max_idle_connections_per_host(IDLE_PER_AGENT_HOST)
-            .max_idle_age(Duration::from_secs(90))
-            .input_buffer_size(32 * 1024)
-            .output_buffer_size(OUTPUT_BUFFER)
-            .build();
-        // ureq's default chain (CONNECT proxy, TCP, rustls) with writes held until the
-        // response is awaited: one write per small request (see `coalesce`); the TCP
-        // transport checks a pooled connection in one system call (see `lean_tcp`).
-        // Waits for the provider also watch the harness (see `abandon`).
-        let connector = Arc::new(
+        let builder = || {
+            Agent::config_builder()
+                .tls_config(tls.clone())
+                .timeout_connect(Some(options.connect_timeout))
+                .input_buffer_size(32 * 1024)
+                .output_buffer_size(OUTPUT_BUFFER)
+        };
+        let config = builder().proxy(proxy).build();
+        let direct = builder().proxy(None).build();
+        let connector =
             ().chain(ConnectProxyConnector::default())
                 .chain(LeanTcpConnector)
                 .chain(WatchConnector)
                 .chain(CoalescingConnector)
-                .chain(RustlsConnector::default()),
-        );
-        let agents = Agents::new(options.idle_agents, move || {
-            let connector = SharedConnector(connector.clone());
-            Agent::with_parts(config.clone(), connector, RememberingResolver::new())
+                .chain(RustlsConnector::default());
+        let chain: Arc<Chain> = Arc::new(move |details: &ConnectionDetails| {
+            connector
+                .connect(details, None)?
+                .map(Transport::boxed)
+                .ok_or(ureq::Error::ConnectionFailed)
         });
         Ok(Upstream {
-            agents,
+            connections: Arc::new(Connections::new(options.idle_connections)),
+            chain,
+            config,
+            direct,
+            resolver: RememberingResolver::new(),
+            connect_timeout: options.connect_timeout,
+            waits: Waits {
+                send: Duration::from_secs(120),
+                response: options.response_timeout,
+                read_idle: options.read_idle_timeout,
+            },
             socks_in_env,
             via_proxy,
         })
     }
 
-    /// Send one request. 4xx/5xx come back as responses; only transport failures are errors.
+    /// Open a connection for `url` through the chain.
+    fn open(&self, url: &Url<'_>, loopback: bool) -> Result<Connection, ureq::Error> {
+        let uri: ureq::http::Uri = url
+            .origin
+            .parse()
+            .map_err(|_| ureq::Error::BadUri(format!("not a valid origin: {}", url.origin)))?;
+        let config = if loopback { &self.direct } else { &self.config };
+        let connect = NextTimeout {
+            after: self.connect_timeout.into(),
+            reason: Timeout::Connect,
+            per_read: None,
+            per_write: None,
+        };
+        let proxied = config.proxy().is_some_and(|p| !p.is_no_proxy(&uri));
+        let addrs = if proxied {
+            self.resolver.empty()
+        } else {
+            self.resolver.resolve(&uri, config, connect)?
+        };
+        let details = ConnectionDetails {
+            uri: &uri,
+            addrs,
+            config,
+            request_level: false,
+            resolver: &self.resolver,
+            now: UreqInstant::now(),
+            timeout: connect,
+            current_time: Arc::new(UreqInstant::now),
+            run_connector: self.chain.clone(),
+            register_shutdown: Arc::new(|_| Ok(())),
+        };
+        let connection = (self.chain)(&details)?;
+        if url.https && !connection.is_tls() {
+            return Err(ureq::Error::TlsRequired);
+        }
+        Ok(connection)
+    }
+
+    /// Send one request. 4xx/5xx come back as answers; only transport failures are errors.
     pub fn send(
         &self,
         method: &str,
         url: &str,
         headers: &[UpstreamHeader<'_>],
         body: &[u8],
-    ) -> Result<http::Response<ureq::Body>, ureq::Error> {
-        let mut builder = http::Request::builder().method(method).uri(url);
-        for (name, value) in headers {
-            builder = builder.header(*name, value.as_ref());
-        }
-        let request = builder.body(body).map_err(ureq::Error::from)?;
+    ) -> Result<Answer, ureq::Error> {
+        let parts = exchange::split_url(url)?;
         // Whether the upstream is loopback matters only when a proxy is in the picture (the
         // common case has none: no URL is looked at twice per request).
         let loopback = (self.via_proxy || self.socks_in_env.is_some()) && is_loopback_url(url);
         if let Some(socks) = &self.socks_in_env
             && !loopback
-            && !socks.is_no_proxy(request.uri())
         {
-            return Err(ureq::Error::ConnectProxyFailed(SOCKS_UNSUPPORTED.into()));
-        }
-        self.agents.with_agent(|agent| {
-            if loopback && self.via_proxy {
-                agent.run(agent.configure_request(request).proxy(None).build())
-            } else {
-                agent.run(request)
+            let uri: ureq::http::Uri = parts.origin.parse().map_err(|_| {
+                ureq::Error::BadUri(format!("not a valid origin: {}", parts.origin))
+            })?;
+            if !socks.is_no_proxy(&uri) {
+                return Err(ureq::Error::ConnectProxyFailed(SOCKS_UNSUPPORTED.into()));
             }
+        }
+        let head_request = method.eq_ignore_ascii_case("HEAD");
+        let exchange = |connection: &mut Connection| {
+            exchange::write_request(
+                &mut **connection,
+                method,
+                &parts,
+                headers,
+                body,
+                &self.waits,
+            )?;
+            exchange::read_head(&mut **connection, head_request, &self.waits)
+        };
+        let (connection, head) = match self.connections.take(parts.origin) {
+            Some(mut idle) => match exchange(&mut idle) {
+                Ok(head) => (idle, head),
+                Err(e) if exchange::failed_before_answering(&e) => {
+                    let mut fresh = self.open(&parts, loopback)?;
+                    let head = exchange(&mut fresh)?;
+                    (fresh, head)
+                }
+                Err(e) => return Err(e),
+            },
+            None => {
+                let mut fresh = self.open(&parts, loopback)?;
+                let head = exchange(&mut fresh)?;
+                (fresh, head)
+            }
+        };
+        let body = Body::new(
+            connection,
+            &head,
+            &self.waits,
+            self.connections.clone(),
+            parts.origin,
+        );
+        Ok(Answer {
+            status: head.status,
+            headers: head.headers,
+            body,
         })
     }
 }
@@ -289,6 +376,54 @@ mod tests {
             upstream.send("GET", &url, &[], b""),
             Err(ureq::Error::ConnectProxyFailed(_))
         ));
+    }
+
+    /// Read one request head (no body) from `stream`.
+    fn read_request(stream: &mut std::net::TcpStream) -> bool {
+        use std::io::Read;
+        let mut got = Vec::new();
+        let mut byte = [0u8; 1];
+        while !got.ends_with(b"\r\n\r\n") {
+            match stream.read(&mut byte) {
+                Ok(1) => got.push(byte[0]),
+                _ => return false,
+            }
+        }
+        true
+    }
+
+    /// A provider that closes an idle connection just as the next request goes out on it
+    /// (its idle timeout and the request crossing): the request goes again on a new
+    /// connection, and the harness never hears of it.
+    #[test]
+    fn a_request_on_a_connection_closed_as_it_went_out_goes_again_on_a_new_one() {
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/v1/models", listener.local_addr().unwrap());
+        let server = std::thread::spawn(move || {
+            let (mut first, _) = listener.accept().unwrap();
+            assert!(read_request(&mut first));
+            first
+                .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 3\r\n\r\none")
+                .unwrap();
+            // The second request arrives on the kept connection: closed unanswered.
+            assert!(read_request(&mut first));
+            drop(first);
+            let (mut second, _) = listener.accept().unwrap();
+            assert!(read_request(&mut second));
+            second
+                .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 3\r\n\r\ntwo")
+                .unwrap();
+        });
+        let upstream = Upstream::new(&UpstreamOptions::default()).unwrap();
+        for expected in ["one", "two"] {
+            let mut answer = upstream.send("GET", &url, &[], b"").unwrap();
+            assert_eq!(answer.status, 200);
+            let mut body = String::new();
+            answer.body.read_to_string(&mut body).unwrap();
+            assert_eq!(body, expected);
+        }
+        server.join().unwrap();
     }
 
     #[test]

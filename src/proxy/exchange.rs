@@ -1,0 +1,670 @@
+//! One HTTP/1.1 exchange with the provider, written and read straight on a connection from
+//! `ureq`'s connector chain (TCP, TLS, a CONNECT tunnel; see `upstream`).
+//!
+//! The proxy already holds the request as bytes (the harness's head with the credential
+//! swapped, the buffered body), and wants the answer as bytes: its status, its header fields,
+//! its body decoded from the wire's framing. Going through `ureq`'s request and response
+//! model cost more than everything else the proxy does per request (docs/performance.md):
+//! an `http::Request` with a header map built from the fields, a call state machine, an
+//! `http::Response` with another map and per-request extensions. Here the head is written
+//! into the connection's output buffer as it goes, the answer's head parsed with `httparse`,
+//! and the body read through the framing it names (RFC 9112 §6).
+
+use std::io::{self, Read};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ureq::Error;
+use ureq::Timeout;
+use ureq::http::{HeaderMap, HeaderName, HeaderValue};
+use ureq::unversioned::transport::time::Duration as UreqDuration;
+use ureq::unversioned::transport::{NextTimeout, Transport};
+
+use super::connections::{Connection, Connections};
+use super::headers::UpstreamHeader;
+
+/// Response header fields read at most (more is a malformed answer).
+const MAX_RESPONSE_FIELDS: usize = 160;
+
+/// The longest chunk-size or trailer line accepted in a chunked body.
+const MAX_CHUNK_LINE: usize = 4096;
+
+/// A request URL in the parts the exchange needs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Url<'a> {
+    /// `scheme://authority`: which connections can carry the request.
+    pub origin: &'a str,
+    /// `host[:port]`, for the `host` field.
+    pub authority: &'a str,
+    /// The origin-form request target (`/path?query`).
+    pub target: &'a str,
+    pub https: bool,
+}
+
+/// Split an absolute `http(s)` URL.
+pub fn split_url(url: &str) -> Result<Url<'_>, Error> {
+    let bad = || Error::BadUri(format!("not an absolute http(s) URL: {url}"));
+    let (scheme, rest) = url.split_once("://").ok_or_else(bad)?;
+    let https = if scheme.eq_ignore_ascii_case("https") {
+        true
+    } else if scheme.eq_ignore_ascii_case("http") {
+        false
+    } else {
+        return Err(bad());
+    };
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let authority = &rest[..end];
+    if authority.is_empty() || authority.contains('@') {
+        return Err(bad());
+    }
+    let origin = &url[..scheme.len() + 3 + end];
+    let target = match &rest[end..] {
+        "" => "/",
+        t if t.starts_with('/') => t.split('#').next().unwrap_or(t),
+        _ => return Err(bad()),
+    };
+    Ok(Url {
+        origin,
+        authority,
+        target,
+        https,
+    })
+}
+
+/// The waits of one exchange.
+#[derive(Clone, Copy, Debug)]
+pub struct Waits {
+    /// For the request to be written.
+    pub send: Duration,
+    /// From the request written to the answer's head read.
+    pub response: Duration,
+    /// The longest silence inside a body (and inside the wait for the head).
+    pub read_idle: Duration,
+}
+
+fn next_timeout(
+    after: Option<Duration>,
+    reason: Timeout,
+    per_read: Option<Duration>,
+) -> NextTimeout {
+    NextTimeout {
+        after: after.map_or(UreqDuration::NotHappening, UreqDuration::from),
+        reason,
+        per_read: per_read.map(UreqDuration::from),
+        per_write: None,
+    }
+}
+
+/// A field value that can go on the wire: no CR, LF, NUL or other control byte but HTAB.
+fn value_ok(value: &[u8]) -> bool {
+    value
+        .iter()
+        .all(|&b| b == b'\t' || (b >= 0x20 && b != 0x7f))
+}
+
+/// A field name that is an RFC 9110 token.
+fn name_ok(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}
+
+/// Writes into the connection's output buffer, transmitting whenever it is full.
+struct Output<'t> {
+    connection: &'t mut dyn Transport,
+    filled: usize,
+    timeout: NextTimeout,
+}
+
+impl Output<'_> {
+    fn put(&mut self, mut bytes: &[u8]) -> Result<(), Error> {
+        while !bytes.is_empty() {
+            let out = self.connection.buffers().output();
+            let room = out.len() - self.filled;
+            if room == 0 {
+                self.transmit()?;
+                continue;
+            }
+            let n = room.min(bytes.len());
+            out[self.filled..self.filled + n].copy_from_slice(&bytes[..n]);
+            self.filled += n;
+            bytes = &bytes[n..];
+        }
+        Ok(())
+    }
+
+    fn transmit(&mut self) -> Result<(), Error> {
+        if self.filled > 0 {
+            self.connection.transmit_output(self.filled, self.timeout)?;
+            self.filled = 0;
+        }
+        Ok(())
+    }
+}
+
+/// Write one request: the request line, `host`, the fields as given, `content-length`
+/// when there is a body (or the method carries one), and the body.
+pub fn write_request(
+    connection: &mut dyn Transport,
+    method: &str,
+    url: &Url<'_>,
+    headers: &[UpstreamHeader<'_>],
+    body: &[u8],
+    waits: &Waits,
+) -> Result<(), Error> {
+    if !name_ok(method) || !url.target.bytes().all(|b| b > 0x20 && b != 0x7f) {
+        return Err(Error::BadUri(
+            "a request line the provider cannot be sent".into(),
+        ));
+    }
+    if let Some((name, _)) = headers
+        .iter()
+        .find(|(name, value)| !name_ok(name) || !value_ok(value))
+    {
+        let _ = name;
+        return Err(Error::BadUri(
+            "a header field the provider cannot be sent".into(),
+        ));
+    }
+    let mut out = Output {
+        connection,
+        filled: 0,
+        timeout: next_timeout(Some(waits.send), Timeout::SendRequest, None),
+    };
+    out.put(method.as_bytes())?;
+    out.put(b" ")?;
+    out.put(url.target.as_bytes())?;
+    out.put(b" HTTP/1.1\r\nhost: ")?;
+    out.put(url.authority.as_bytes())?;
+    out.put(b"\r\n")?;
+    for (name, value) in headers {
+        out.put(name.as_bytes())?;
+        out.put(b": ")?;
+        out.put(value)?;
+        out.put(b"\r\n")?;
+    }
+    let carries_body = !body.is_empty()
+        || ["POST", "PUT", "PATCH"]
+            .iter()
+            .any(|m| method.eq_ignore_ascii_case(m));
+    if carries_body {
+        out.put(b"content-length: ")?;
+        out.put(body.len().to_string().as_bytes())?;
+        out.put(b"\r\n")?;
+    }
+    out.put(b"\r\n")?;
+    out.put(body)?;
+    out.transmit()
+}
+
+/// How the answer's body is delimited on the wire.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Framing {
+    /// No body (a HEAD request, 1xx, 204, 304).
+    Empty,
+    Length(u64),
+    Chunked,
+    /// Until the provider closes the connection.
+    Close,
+}
+
+/// An answer's head.
+#[derive(Debug)]
+pub struct Head {
+    pub status: u16,
+    pub headers: HeaderMap,
+    framing: Framing,
+    /// Whether the connection may carry another request once the body is read.
+    reusable: bool,
+}
+
+fn protocol_error(what: &str) -> Error {
+    Error::Io(io::Error::new(io::ErrorKind::InvalidData, what.to_string()))
+}
+
+fn disconnected() -> Error {
+    Error::Io(io::Error::new(
+        io::ErrorKind::UnexpectedEof,
+        "the provider closed the connection inside the answer's head",
+    ))
+}
+
+/// The provider closed the connection without a byte of answer: on a connection that sat
+/// idle, it had closed it as the request went out.
+#[derive(Debug)]
+struct ClosedBeforeAnswering;
+
+impl std::fmt::Display for ClosedBeforeAnswering {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the provider closed the connection before answering")
+    }
+}
+
+impl std::error::Error for ClosedBeforeAnswering {}
+
+/// Whether a request on a connection that sat idle failed before a byte of the answer came:
+/// the provider closed that connection as the request went out (or before), so the request
+/// is sent again on a new one.
+pub fn failed_before_answering(err: &Error) -> bool {
+    match err {
+        Error::Io(e) => {
+            matches!(
+                e.kind(),
+                io::ErrorKind::BrokenPipe
+                    | io::ErrorKind::ConnectionReset
+                    | io::ErrorKind::ConnectionAborted
+            ) || e
+                .get_ref()
+                .is_some_and(|inner| inner.is::<ClosedBeforeAnswering>())
+        }
+        _ => false,
+    }
+}
+
+/// Read the answer's head (passing over interim 1xx answers) and consume it from the
+/// connection's input.
+pub fn read_head(
+    connection: &mut dyn Transport,
+    head_request: bool,
+    waits: &Waits,
+) -> Result<Head, Error> {
+    let deadline = Instant::now() + waits.response;
+    let mut received = !connection.buffers().input().is_empty();
+    loop {
+        let parsed = {
+            let input = connection.buffers().input();
+            if input.is_empty() {
+                None
+            } else {
+                parse_head(input, head_request)?
+            }
+        };
+        match parsed {
+            Some((len, head)) => {
+                connection.buffers().input_consume(len);
+                if (100..200).contains(&head.status) && head.status != 101 {
+                    continue;
+                }
+                return Ok(head);
+            }
+            None => {
+                let before = connection.buffers().input().len();
+                let left = deadline.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    return Err(Error::Timeout(Timeout::RecvResponse));
+                }
+                let timeout =
+                    next_timeout(Some(left), Timeout::RecvResponse, Some(waits.read_idle));
+                if !connection.await_input(timeout)? {
+                    return Err(
+                        if before > 0 && connection.buffers().input().len() == before {
+                            protocol_error("the provider's answer head is too large")
+                        } else if received {
+                            disconnected()
+                        } else {
+                            Error::Io(io::Error::new(
+                                io::ErrorKind::UnexpectedEof,
+                                ClosedBeforeAnswering,
+                            ))
+                        },
+                    );
+                }
+                received = true;
+            }
+        }
+    }
+}
+
+/// The head at the start of `input` and its length, or `None` when more is needed.
+fn parse_head(input: &[u8], head_request: bool) -> Result<Option<(usize, Head)>, Error> {
+    let mut fields = [httparse::EMPTY_HEADER; MAX_RESPONSE_FIELDS];
+    let mut response = httparse::Response::new(&mut fields);
+    let len = match response.parse(input) {
+        Ok(httparse::Status::Complete(len)) => len,
+        Ok(httparse::Status::Partial) => return Ok(None),
+        Err(_) => return Err(protocol_error("the provider's answer head is malformed")),
+    };
+    let status = response.code.unwrap_or(0);
+    let http11 = response.version == Some(1);
+    let mut headers = HeaderMap::with_capacity(response.headers.len());
+    let mut close = !http11;
+    let mut chunked = None;
+    let mut length: Option<u64> = None;
+    for field in response.headers.iter() {
+        let name = HeaderName::from_bytes(field.name.as_bytes())
+            .map_err(|_| protocol_error("a malformed field name in the provider's answer"))?;
+        let value = HeaderValue::from_bytes(field.value)
+            .map_err(|_| protocol_error("a malformed field value in the provider's answer"))?;
+        if name == ureq::http::header::CONNECTION {
+            let text = String::from_utf8_lossy(field.value);
+            for token in text.split(',').map(str::trim) {
+                if token.eq_ignore_ascii_case("close") {
+                    close = true;
+                } else if token.eq_ignore_ascii_case("keep-alive") && !http11 {
+                    close = false;
+                }
+            }
+        } else if name == ureq::http::header::TRANSFER_ENCODING {
+            let text = String::from_utf8_lossy(field.value);
+            let last = text.rsplit(',').map(str::trim).find(|t| !t.is_empty());
+            chunked = Some(last.is_some_and(|t| t.eq_ignore_ascii_case("chunked")));
+        } else if name == ureq::http::header::CONTENT_LENGTH {
+            for part in String::from_utf8_lossy(field.value)
+                .split(',')
+                .map(str::trim)
+            {
+                let n: u64 = part.parse().map_err(|_| {
+                    protocol_error("a malformed content-length in the provider's answer")
+                })?;
+                if length.is_some_and(|l| l != n) {
+                    return Err(protocol_error(
+                        "conflicting content-lengths in the provider's answer",
+                    ));
+                }
+                length = Some(n);
+            }
+        }
+        headers.append(name, value);
+    }
+    let framing = if head_request || (100..200).contains(&status) || status == 204 || status == 304
+    {
+        Framing::Empty
+    } else {
+        match (chunked, length) {
+            (Some(true), _) => Framing::Chunked,
+            (Some(false), _) => Framing::Close,
+            (None, Some(n)) => Framing::Length(n),
+            (None, None) => Framing::Close,
+        }
+    };
+    // A switch of protocols leaves the connection to the new one; an answer with both a
+    // length and a transfer coding must not be trusted with another (RFC 9112 §6.3).
+    let reusable = !close
+        && framing != Framing::Close
+        && status != 101
+        && !(chunked.is_some() && length.is_some());
+    Ok(Some((
+        len,
+        Head {
+            status,
+            headers,
+            framing,
+            reusable,
+        },
+    )))
+}
+
+/// Where a chunked body's decoder stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Chunk {
+    /// Before a chunk-size line.
+    Size,
+    /// Inside a chunk's data, this many bytes left.
+    Data(u64),
+    /// After a chunk's data, before its CRLF.
+    DataEnd,
+    /// After the last chunk, before the end of the trailer section.
+    Trailers,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum State {
+    Length(u64),
+    Chunked(Chunk),
+    Close,
+    Done,
+}
+
+/// Where a connection goes back when its answer was read whole.
+struct Home {
+    connections: Arc<Connections>,
+    origin: String,
+}
+
+/// An answer's body, decoded from its framing, read straight from the connection. Read to
+/// its end on a connection the provider keeps open, the connection goes back to the
+/// session's idle connections; dropped before that, it is closed.
+pub struct Body {
+    connection: Option<Connection>,
+    state: State,
+    content_length: Option<u64>,
+    read_idle: Duration,
+    home: Option<Home>,
+}
+
+impl std::fmt::Debug for Body {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Body")
+            .field("state", &self.state)
+            .field("content_length", &self.content_length)
+            .finish()
+    }
+}
+
+impl Body {
+    /// The body of `head` on `connection`, which goes back to `connections` under `origin`
+    /// once read whole (when the provider keeps it open).
+    pub fn new(
+        connection: Connection,
+        head: &Head,
+        waits: &Waits,
+        connections: Arc<Connections>,
+        origin: &str,
+    ) -> Body {
+        let state = match head.framing {
+            Framing::Empty | Framing::Length(0) => State::Done,
+            Framing::Length(n) => State::Length(n),
+            Framing::Chunked => State::Chunked(Chunk::Size),
+            Framing::Close => State::Close,
+        };
+        let mut body = Body {
+            connection: Some(connection),
+            state,
+            content_length: match head.framing {
+                Framing::Empty => Some(0),
+                Framing::Length(n) => Some(n),
+                _ => None,
+            },
+            read_idle: waits.read_idle,
+            home: head.reusable.then(|| Home {
+                connections,
+                origin: origin.to_string(),
+            }),
+        };
+        if body.state == State::Done {
+            body.finish();
+        }
+        body
+    }
+
+    /// The body's length, when the answer names it.
+    pub fn content_length(&self) -> Option<u64> {
+        self.content_length
+    }
+
+    /// The body is read whole: the connection goes home when it is fit for another request.
+    fn finish(&mut self) {
+        self.state = State::Done;
+        let (Some(mut connection), Some(home)) = (self.connection.take(), self.home.take()) else {
+            return;
+        };
+        if connection.buffers().input().is_empty() {
+            home.connections.put(&home.origin, connection);
+        }
+    }
+
+    /// Wait for more input; false at the provider's end of the connection.
+    fn fill(&mut self) -> io::Result<bool> {
+        let timeout = next_timeout(None, Timeout::RecvBody, Some(self.read_idle));
+        let connection = self
+            .connection
+            .as_mut()
+            .ok_or_else(|| io::Error::other("body read after its end"))?;
+        connection.await_input(timeout).map_err(Error::into_io)
+    }
+
+    fn input(&mut self) -> &[u8] {
+        match self.connection.as_mut() {
+            Some(c) => c.buffers().input(),
+            None => &[],
+        }
+    }
+
+    fn consume(&mut self, n: usize) {
+        if let Some(c) = self.connection.as_mut() {
+            c.buffers().input_consume(n);
+        }
+    }
+
+    /// Copy up to `limit` bytes of input into `buf`.
+    fn copy_out(&mut self, buf: &mut [u8], limit: u64) -> usize {
+        let input = self.input();
+        let n = input
+            .len()
+            .min(buf.len())
+            .min(usize::try_from(limit).unwrap_or(usize::MAX));
+        buf[..n].copy_from_slice(&input[..n]);
+        self.consume(n);
+        n
+    }
+
+    /// One line of the chunked framing (without its line end), consumed; `None` when the
+    /// input does not hold a whole line yet.
+    fn line(&mut self) -> io::Result<Option<Vec<u8>>> {
+        let input = self.input();
+        match input.iter().position(|&b| b == b'\n') {
+            Some(end) => {
+                let line = input[..end]
+                    .strip_suffix(b"\r")
+                    .unwrap_or(&input[..end])
+                    .to_vec();
+                self.consume(end + 1);
+                Ok(Some(line))
+            }
+            None if input.len() > MAX_CHUNK_LINE => Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "a chunk line in the provider's answer is too long",
+            )),
+            None => Ok(None),
+        }
+    }
+
+    fn more_or_eof(&mut self) -> io::Result<()> {
+        if self.fill()? {
+            Ok(())
+        } else {
+            Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "the provider closed the connection inside the body",
+            ))
+        }
+    }
+
+    fn read_chunked(&mut self, buf: &mut [u8], chunk: Chunk) -> io::Result<Option<usize>> {
+        match chunk {
+            Chunk::Size => {
+                let Some(line) = self.line()? else {
+                    self.more_or_eof()?;
+                    return Ok(None);
+                };
+                let text = String::from_utf8_lossy(&line);
+                let size = text.split(';').next().unwrap_or("").trim();
+                let size = u64::from_str_radix(size, 16).map_err(|_| {
+                    io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        "a malformed chunk size in the provider's answer",
+                    )
+                })?;
+                self.state = State::Chunked(if size == 0 {
+                    Chunk::Trailers
+                } else {
+                    Chunk::Data(size)
+                });
+                Ok(None)
+            }
+            Chunk::Data(left) => {
+                if self.input().is_empty() {
+                    self.more_or_eof()?;
+                    return Ok(None);
+                }
+                let n = self.copy_out(buf, left);
+                let left = left - n as u64;
+                self.state = State::Chunked(if left == 0 {
+                    Chunk::DataEnd
+                } else {
+                    Chunk::Data(left)
+                });
+                Ok(Some(n))
+            }
+            Chunk::DataEnd => {
+                let Some(line) = self.line()? else {
+                    self.more_or_eof()?;
+                    return Ok(None);
+                };
+                if !line.is_empty() {
+                    return Err(io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        "a chunk in the provider's answer is longer than its size",
+                    ));
+                }
+                self.state = State::Chunked(Chunk::Size);
+                Ok(None)
+            }
+            Chunk::Trailers => {
+                let Some(line) = self.line()? else {
+                    self.more_or_eof()?;
+                    return Ok(None);
+                };
+                if line.is_empty() {
+                    self.finish();
+                    return Ok(Some(0));
+                }
+                Ok(None)
+            }
+        }
+    }
+}
+
+impl Read for Body {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        loop {
+            match self.state {
+                State::Done => return Ok(0),
+                State::Length(left) => {
+                    if self.input().is_empty() {
+                        self.more_or_eof()?;
+                        continue;
+                    }
+                    let n = self.copy_out(buf, left);
+                    let left = left - n as u64;
+                    if left == 0 {
+                        self.finish();
+                    } else {
+                        self.state = State::Length(left);
+                    }
+                    return Ok(n);
+                }
+                State::Close => {
+                    if self.input().is_empty() && !self.fill()? {
+                        self.finish();
+                        return Ok(0);
+                    }
+                    return Ok(self.copy_out(buf, u64::MAX));
+                }
+                State::Chunked(chunk) => {
+                    if let Some(n) = self.read_chunked(buf, chunk)? {
+                        return Ok(n);
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "exchange_tests.rs"]
+mod tests;
