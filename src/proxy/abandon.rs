@@ -140,20 +140,15 @@ impl<In: Transport> Connector<In> for WatchConnector {
         _details: &ConnectionDetails,
         chained: Option<In>,
     ) -> Result<Option<Self::Out>, Error> {
-        Ok(chained.map(|inner| WatchedTransport {
-            inner,
-            just_read: false,
-        }))
+        Ok(chained.map(|inner| WatchedTransport { inner }))
     }
 }
 
 /// An upstream connection that, while it waits for the provider, looks at the harness
-/// every [`CHECK_EVERY`] and gives up when it has gone. Two system calls per request are
-/// saved on the way (see `transmit_output` and `is_open`); everything else passes through.
+/// every [`CHECK_EVERY`] and gives up when it has gone. A system call per request is saved
+/// on the way (see `transmit_output`); everything else passes through.
 pub struct WatchedTransport<T> {
     inner: T,
-    /// The last thing done was reading the provider's bytes (nothing sent since).
-    just_read: bool,
 }
 
 /// A send timeout rounded up to whole seconds. `ureq` passes what is left of the request's
@@ -176,26 +171,14 @@ impl<T: Transport> Transport for WatchedTransport<T> {
     }
 
     fn transmit_output(&mut self, amount: usize, timeout: NextTimeout) -> Result<(), Error> {
-        self.just_read = false;
         self.inner.transmit_output(amount, whole_seconds(timeout))
     }
 
     fn await_input(&mut self, timeout: NextTimeout) -> Result<bool, Error> {
-        let result = self.await_input_watched(timeout);
-        self.just_read = matches!(result, Ok(true));
-        result
+        self.await_input_watched(timeout)
     }
 
-    /// `ureq` probes a pooled connection (a system call, see `lean_tcp`) twice per
-    /// request: when the response is done and it goes back to the pool, and again when it is
-    /// taken out. The first probe is skipped when the provider's bytes were the last thing
-    /// on the connection: whatever it could find (bytes after the response, a close) the
-    /// second one finds as well, before anything is sent, and `ureq` then opens a fresh
-    /// connection.
     fn is_open(&mut self) -> bool {
-        if std::mem::take(&mut self.just_read) {
-            return true;
-        }
         self.inner.is_open()
     }
 

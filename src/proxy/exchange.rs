@@ -29,13 +29,16 @@ const MAX_RESPONSE_FIELDS: usize = 160;
 /// The longest chunk-size or trailer line accepted in a chunked body.
 const MAX_CHUNK_LINE: usize = 4096;
 
+/// Trailer fields accepted after a chunked body (they are read and dropped).
+const MAX_TRAILER_LINES: usize = 64;
+
 /// A request URL in the parts the exchange needs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Url<'a> {
     /// `scheme://authority`: which connections can carry the request.
     pub origin: &'a str,
-    /// `host[:port]`, for the `host` field.
-    pub authority: &'a str,
+    /// The `host` field: `host[:port]`, without the port when it is the scheme's default.
+    pub host: &'a str,
     /// The origin-form request target (`/path?query`).
     pub target: &'a str,
     pub https: bool,
@@ -58,6 +61,8 @@ pub fn split_url(url: &str) -> Result<Url<'_>, Error> {
         return Err(bad());
     }
     let origin = &url[..scheme.len() + 3 + end];
+    let default_port = if https { ":443" } else { ":80" };
+    let host = authority.strip_suffix(default_port).unwrap_or(authority);
     let target = match &rest[end..] {
         "" => "/",
         t if t.starts_with('/') => t.split('#').next().unwrap_or(t),
@@ -65,7 +70,7 @@ pub fn split_url(url: &str) -> Result<Url<'_>, Error> {
     };
     Ok(Url {
         origin,
-        authority,
+        host,
         target,
         https,
     })
@@ -136,7 +141,14 @@ impl Output<'_> {
 
     fn transmit(&mut self) -> Result<(), Error> {
         if self.filled > 0 {
-            self.connection.transmit_output(self.filled, self.timeout)?;
+            // Nothing of an answer can have come yet: a close seen here is the provider's
+            // close of an idle connection.
+            self.connection
+                .transmit_output(self.filled, self.timeout)
+                .map_err(|e| match e {
+                    Error::Io(e) if closed_by_peer(&e) => closed_before_answering(),
+                    other => other,
+                })?;
             self.filled = 0;
         }
         Ok(())
@@ -176,7 +188,7 @@ pub fn write_request(
     out.put(b" ")?;
     out.put(url.target.as_bytes())?;
     out.put(b" HTTP/1.1\r\nhost: ")?;
-    out.put(url.authority.as_bytes())?;
+    out.put(url.host.as_bytes())?;
     out.put(b"\r\n")?;
     for (name, value) in headers {
         out.put(name.as_bytes())?;
@@ -243,23 +255,12 @@ impl std::fmt::Display for ClosedBeforeAnswering {
 
 impl std::error::Error for ClosedBeforeAnswering {}
 
-/// Whether a request on a connection that sat idle failed before a byte of the answer came:
-/// the provider closed that connection as the request went out (or before), so the request
-/// is sent again on a new one.
+/// Whether a request failed before a byte of the answer came because the provider closed
+/// the connection: on a connection that sat idle, the provider closed it as the request went
+/// out (or before), so the request is sent again on a new one. A reset after part of an
+/// answer, or a harness that went away, is not this.
 pub fn failed_before_answering(err: &Error) -> bool {
-    match err {
-        Error::Io(e) => {
-            matches!(
-                e.kind(),
-                io::ErrorKind::BrokenPipe
-                    | io::ErrorKind::ConnectionReset
-                    | io::ErrorKind::ConnectionAborted
-            ) || e
-                .get_ref()
-                .is_some_and(|inner| inner.is::<ClosedBeforeAnswering>())
-        }
-        _ => false,
-    }
+    matches!(err, Error::Io(e) if e.get_ref().is_some_and(|inner| inner.is::<ClosedBeforeAnswering>()))
 }
 
 /// Read the answer's head (passing over interim 1xx answers) and consume it from the
@@ -289,31 +290,45 @@ pub fn read_head(
                 return Ok(head);
             }
             None => {
-                let before = connection.buffers().input().len();
+                if connection.buffers().input_append_buf().is_empty() {
+                    return Err(protocol_error("the provider's answer head is too large"));
+                }
                 let left = deadline.saturating_duration_since(Instant::now());
                 if left.is_zero() {
                     return Err(Error::Timeout(Timeout::RecvResponse));
                 }
                 let timeout =
                     next_timeout(Some(left), Timeout::RecvResponse, Some(waits.read_idle));
-                if !connection.await_input(timeout)? {
-                    return Err(
-                        if before > 0 && connection.buffers().input().len() == before {
-                            protocol_error("the provider's answer head is too large")
-                        } else if received {
-                            disconnected()
-                        } else {
-                            Error::Io(io::Error::new(
-                                io::ErrorKind::UnexpectedEof,
-                                ClosedBeforeAnswering,
-                            ))
-                        },
-                    );
+                match connection.await_input(timeout) {
+                    Ok(true) => received = true,
+                    Ok(false) if received => return Err(disconnected()),
+                    Ok(false) => return Err(closed_before_answering()),
+                    // The request was written into a connection the provider had closed (a
+                    // write held by the coalescing layer goes out with this first wait).
+                    Err(Error::Io(e)) if !received && closed_by_peer(&e) => {
+                        return Err(closed_before_answering());
+                    }
+                    Err(e) => return Err(e),
                 }
-                received = true;
             }
         }
     }
+}
+
+/// An error that means the peer closed the connection (not a harness going away, which
+/// `abandon` reports as aborted).
+fn closed_by_peer(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::UnexpectedEof | io::ErrorKind::ConnectionReset | io::ErrorKind::BrokenPipe
+    )
+}
+
+fn closed_before_answering() -> Error {
+    Error::Io(io::Error::new(
+        io::ErrorKind::UnexpectedEof,
+        ClosedBeforeAnswering,
+    ))
 }
 
 /// The head at the start of `input` and its length, or `None` when more is needed.
@@ -354,9 +369,12 @@ fn parse_head(input: &[u8], head_request: bool) -> Result<Option<(usize, Head)>,
                 .split(',')
                 .map(str::trim)
             {
-                let n: u64 = part.parse().map_err(|_| {
-                    protocol_error("a malformed content-length in the provider's answer")
-                })?;
+                let n: u64 = Some(part)
+                    .filter(|p| p.bytes().all(|b| b.is_ascii_digit()))
+                    .and_then(|p| p.parse().ok())
+                    .ok_or_else(|| {
+                        protocol_error("a malformed content-length in the provider's answer")
+                    })?;
                 if length.is_some_and(|l| l != n) {
                     return Err(protocol_error(
                         "conflicting content-lengths in the provider's answer",
@@ -431,6 +449,7 @@ pub struct Body {
     content_length: Option<u64>,
     read_idle: Duration,
     home: Option<Home>,
+    trailer_lines: usize,
 }
 
 impl std::fmt::Debug for Body {
@@ -471,6 +490,7 @@ impl Body {
                 connections,
                 origin: origin.to_string(),
             }),
+            trailer_lines: 0,
         };
         if body.state == State::Done {
             body.finish();
@@ -492,6 +512,22 @@ impl Body {
         if connection.buffers().input().is_empty() {
             home.connections.put(&home.origin, connection);
         }
+    }
+
+    /// [`Self::fill`] where the provider's close ends the body: a close without TLS's
+    /// `close_notify`, or a reset, is an end too (the body had no other end to miss).
+    fn fill_until_closed(&mut self) -> io::Result<bool> {
+        match self.fill() {
+            Err(e) if closed_by_peer(&e) => Ok(false),
+            other => other,
+        }
+    }
+
+    /// The body ended with the connection: it is closed, never kept.
+    fn end_here(&mut self) {
+        self.state = State::Done;
+        self.connection = None;
+        self.home = None;
     }
 
     /// Wait for more input; false at the provider's end of the connection.
@@ -570,12 +606,15 @@ impl Body {
                 };
                 let text = String::from_utf8_lossy(&line);
                 let size = text.split(';').next().unwrap_or("").trim();
-                let size = u64::from_str_radix(size, 16).map_err(|_| {
-                    io::Error::new(
-                        io::ErrorKind::InvalidData,
-                        "a malformed chunk size in the provider's answer",
-                    )
-                })?;
+                let size = Some(size)
+                    .filter(|s| s.bytes().all(|b| b.is_ascii_hexdigit()))
+                    .and_then(|s| u64::from_str_radix(s, 16).ok())
+                    .ok_or_else(|| {
+                        io::Error::new(
+                            io::ErrorKind::InvalidData,
+                            "a malformed chunk size in the provider's answer",
+                        )
+                    })?;
                 self.state = State::Chunked(if size == 0 {
                     Chunk::Trailers
                 } else {
@@ -613,12 +652,24 @@ impl Body {
             }
             Chunk::Trailers => {
                 let Some(line) = self.line()? else {
-                    self.more_or_eof()?;
+                    // Some servers close the connection after the last chunk instead of
+                    // ending the trailer section: all the body came, so it ends here.
+                    if !self.fill_until_closed()? {
+                        self.end_here();
+                        return Ok(Some(0));
+                    }
                     return Ok(None);
                 };
                 if line.is_empty() {
                     self.finish();
                     return Ok(Some(0));
+                }
+                self.trailer_lines += 1;
+                if self.trailer_lines > MAX_TRAILER_LINES {
+                    return Err(io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        "too many trailer fields in the provider's answer",
+                    ));
                 }
                 Ok(None)
             }
@@ -649,8 +700,8 @@ impl Read for Body {
                     return Ok(n);
                 }
                 State::Close => {
-                    if self.input().is_empty() && !self.fill()? {
-                        self.finish();
+                    if self.input().is_empty() && !self.fill_until_closed()? {
+                        self.end_here();
                         return Ok(0);
                     }
                     return Ok(self.copy_out(buf, u64::MAX));

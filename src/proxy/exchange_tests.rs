@@ -43,13 +43,17 @@ impl Transport for Scripted {
         let Some(piece) = self.pieces.pop_front() else {
             return Err(Error::Io(io::ErrorKind::TimedOut.into()));
         };
+        if piece == RESET {
+            return Err(Error::Io(io::ErrorKind::ConnectionReset.into()));
+        }
+        // As much as fits, as a socket gives; the rest waits for the next read.
         let free = self.buffers.input_append_buf();
-        assert!(
-            piece.len() <= free.len(),
-            "a script piece larger than the buffer"
-        );
-        free[..piece.len()].copy_from_slice(&piece);
-        self.buffers.input_appended(piece.len());
+        let n = piece.len().min(free.len());
+        free[..n].copy_from_slice(&piece[..n]);
+        self.buffers.input_appended(n);
+        if n < piece.len() {
+            self.pieces.push_front(piece[n..].to_vec());
+        }
         Ok(!piece.is_empty())
     }
 
@@ -57,6 +61,9 @@ impl Transport for Scripted {
         self.open
     }
 }
+
+/// A script piece that is the provider resetting the connection.
+const RESET: &[u8] = b"<reset>";
 
 const WAITS: Waits = Waits {
     send: Duration::from_secs(5),
@@ -113,7 +120,7 @@ fn answer_in_every_piece_size(wire: &[u8]) -> (u16, Vec<u8>, bool) {
 fn urls_split_into_origin_authority_and_target() {
     let url = split_url("https://api.anthropic.com/v1/messages?beta=true").unwrap();
     assert_eq!(url.origin, "https://api.anthropic.com");
-    assert_eq!(url.authority, "api.anthropic.com");
+    assert_eq!(url.host, "api.anthropic.com");
     assert_eq!(url.target, "/v1/messages?beta=true");
     assert!(url.https);
     let url = split_url("http://127.0.0.1:8080").unwrap();
@@ -122,7 +129,12 @@ fn urls_split_into_origin_authority_and_target() {
         ("http://127.0.0.1:8080", "/", false)
     );
     let url = split_url("http://[::1]:9/a#frag").unwrap();
-    assert_eq!((url.authority, url.target), ("[::1]:9", "/a"));
+    assert_eq!((url.host, url.target), ("[::1]:9", "/a"));
+    // The scheme's default port is left out of `host`, as clients do.
+    let url = split_url("https://h.test:443/x").unwrap();
+    assert_eq!((url.origin, url.host), ("https://h.test:443", "h.test"));
+    assert_eq!(split_url("http://[::1]:80/").unwrap().host, "[::1]");
+    assert_eq!(split_url("http://h:443/").unwrap().host, "h:443");
     // The session always joins a base and a path that starts with `/`; anything else is
     // refused rather than guessed at.
     for bad in [
@@ -350,8 +362,6 @@ fn a_close_before_any_answer_is_told_apart_from_one_inside_the_head() {
         !failed_before_answering(&err),
         "part of a head came: not sent again"
     );
-    let reset = Error::Io(io::ErrorKind::ConnectionReset.into());
-    assert!(failed_before_answering(&reset));
     assert!(!failed_before_answering(&Error::Timeout(
         Timeout::RecvResponse
     )));
@@ -366,4 +376,79 @@ fn a_body_dropped_before_its_end_closes_its_connection() {
     body.read_exact(&mut two).unwrap();
     drop(body);
     assert!(connections.take(ORIGIN).is_none());
+}
+
+#[test]
+fn a_body_that_ends_with_the_connection_ends_cleanly_without_keeping_it() {
+    // Close-delimited, ended by a close without TLS's close_notify or by a reset.
+    for end in [Vec::new(), RESET.to_vec()] {
+        let pieces = vec![b"HTTP/1.1 200 OK\r\n\r\nall of it".to_vec(), end.clone()];
+        let (status, mut body, connections) = opened(pieces, false).unwrap();
+        let mut out = Vec::new();
+        body.read_to_end(&mut out).unwrap();
+        assert_eq!(
+            (status.status, out.as_slice()),
+            (200, b"all of it".as_slice())
+        );
+        drop(body);
+        assert!(connections.take(ORIGIN).is_none());
+    }
+    // A chunked body whose last chunk is followed by the close, not the trailer's end.
+    let wire = b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n";
+    assert_eq!(
+        answer(wire, 7, false).unwrap(),
+        (200, b"ok".to_vec(), false)
+    );
+    // A length-framed one cut short by a reset is still an error.
+    let pieces = vec![
+        b"HTTP/1.1 200 OK\r\ncontent-length: 9\r\n\r\nall".to_vec(),
+        RESET.to_vec(),
+    ];
+    let (_, mut body, _) = opened(pieces, false).unwrap();
+    assert!(body.read_to_end(&mut Vec::new()).is_err());
+}
+
+#[test]
+fn lengths_and_sizes_are_plain_digits_and_trailers_are_bounded() {
+    for bad in [
+        b"HTTP/1.1 200 OK\r\ncontent-length: +2\r\n\r\nok".to_vec(),
+        b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n+2\r\nok\r\n0\r\n\r\n".to_vec(),
+        [
+            b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n0\r\n".as_slice(),
+            &b"x-t: 1\r\n".repeat(MAX_TRAILER_LINES + 1),
+            b"\r\n",
+        ]
+        .concat(),
+    ] {
+        let err = answer(&bad, 512, false).unwrap_err();
+        assert!(
+            matches!(&err, Error::Io(e) if e.kind() == io::ErrorKind::InvalidData),
+            "{err:?}"
+        );
+    }
+}
+
+#[test]
+fn a_head_that_outgrows_the_input_buffer_is_refused_as_too_large() {
+    let mut wire = b"HTTP/1.1 200 OK\r\n".to_vec();
+    while wire.len() < 5000 {
+        wire.extend_from_slice(b"x-filler: 0123456789012345678901234567890123456789\r\n");
+    }
+    let err = answer(&wire, 1000, false).unwrap_err();
+    assert!(err.to_string().contains("too large"), "{err}");
+}
+
+#[test]
+fn only_a_close_before_any_answer_sends_the_request_again() {
+    let reset_at_once = vec![RESET.to_vec()];
+    let (mut scripted, _) = Scripted::new(reset_at_once, 64);
+    let err = read_head(&mut scripted, false, &WAITS).unwrap_err();
+    assert!(failed_before_answering(&err), "{err:?}");
+    let reset_inside = vec![b"HTTP/1.1 200".to_vec(), RESET.to_vec()];
+    let (mut scripted, _) = Scripted::new(reset_inside, 64);
+    let err = read_head(&mut scripted, false, &WAITS).unwrap_err();
+    assert!(!failed_before_answering(&err), "{err:?}");
+    // A harness that went away (`abandon` reports it as aborted) is never sent again.
+    let aborted = Error::Io(io::ErrorKind::ConnectionAborted.into());
+    assert!(!failed_before_answering(&aborted));
 }

@@ -13,7 +13,7 @@ use anyhow::{Context, Result};
 use ureq::config::Config;
 use ureq::tls::{Certificate, PemItem, RootCerts, TlsConfig};
 use ureq::unversioned::resolver::Resolver;
-use ureq::unversioned::transport::time::Instant as UreqInstant;
+use ureq::unversioned::transport::time::{Duration as UreqDuration, Instant as UreqInstant};
 use ureq::unversioned::transport::{
     ConnectProxyConnector, ConnectionDetails, Connector, NextTimeout, RustlsConnector, Transport,
 };
@@ -236,7 +236,14 @@ impl Upstream {
         let addrs = if proxied {
             self.resolver.empty()
         } else {
-            self.resolver.resolve(&uri, config, connect)?
+            // Without a timeout of its own, `ureq`'s resolver looks the name up on this
+            // thread (with one, on a thread of its own per lookup), as it did before.
+            let inline = NextTimeout {
+                after: UreqDuration::NotHappening,
+                reason: Timeout::Resolve,
+                ..connect
+            };
+            self.resolver.resolve(&uri, config, inline)?
         };
         let details = ConnectionDetails {
             uri: &uri,
@@ -392,37 +399,83 @@ mod tests {
         true
     }
 
+    /// Read a request from `stream` and answer `200` with `body`, keeping the connection.
+    fn serve(stream: &mut std::net::TcpStream, body: &str) {
+        use std::io::Write;
+        assert!(read_request(stream));
+        let answer = format!(
+            "HTTP/1.1 200 OK\r\ncontent-length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        stream.write_all(answer.as_bytes()).unwrap();
+    }
+
+    /// A loopback provider and the URL of its model list.
+    fn provider() -> (std::net::TcpListener, String) {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/v1/models", listener.local_addr().unwrap());
+        (listener, url)
+    }
+
+    /// The body of a `200` answer to a GET of `url`.
+    fn fetch(upstream: &Upstream, url: &str) -> String {
+        use std::io::Read;
+        let mut answer = upstream.send("GET", url, &[], b"").unwrap();
+        assert_eq!(answer.status, 200);
+        let mut body = String::new();
+        answer.body.read_to_string(&mut body).unwrap();
+        body
+    }
+
     /// A provider that closes an idle connection just as the next request goes out on it
     /// (its idle timeout and the request crossing): the request goes again on a new
     /// connection, and the harness never hears of it.
     #[test]
     fn a_request_on_a_connection_closed_as_it_went_out_goes_again_on_a_new_one() {
-        use std::io::{Read, Write};
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let url = format!("http://{}/v1/models", listener.local_addr().unwrap());
+        let (listener, url) = provider();
         let server = std::thread::spawn(move || {
             let (mut first, _) = listener.accept().unwrap();
-            assert!(read_request(&mut first));
-            first
-                .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 3\r\n\r\none")
-                .unwrap();
+            serve(&mut first, "one");
             // The second request arrives on the kept connection: closed unanswered.
             assert!(read_request(&mut first));
             drop(first);
             let (mut second, _) = listener.accept().unwrap();
-            assert!(read_request(&mut second));
-            second
-                .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 3\r\n\r\ntwo")
-                .unwrap();
+            serve(&mut second, "two");
         });
         let upstream = Upstream::new(&UpstreamOptions::default()).unwrap();
-        for expected in ["one", "two"] {
-            let mut answer = upstream.send("GET", &url, &[], b"").unwrap();
-            assert_eq!(answer.status, 200);
-            let mut body = String::new();
-            answer.body.read_to_string(&mut body).unwrap();
-            assert_eq!(body, expected);
-        }
+        assert_eq!(fetch(&upstream, &url), "one");
+        assert_eq!(fetch(&upstream, &url), "two");
+        server.join().unwrap();
+    }
+
+    /// A provider that queues an answer nobody asked for on an idle connection (a `408`
+    /// before it closes it): the connection is not reused, so the next request's answer is
+    /// its own.
+    #[test]
+    fn an_idle_connection_with_bytes_waiting_is_not_reused() {
+        use std::io::Write;
+        let (listener, url) = provider();
+        let (stray_sent, stray_seen) = std::sync::mpsc::channel();
+        let (first_read, first_seen) = std::sync::mpsc::channel();
+        let server = std::thread::spawn(move || {
+            let (mut first, _) = listener.accept().unwrap();
+            serve(&mut first, "one");
+            // Once the answer was read and its connection went idle.
+            first_seen.recv().unwrap();
+            first
+                .write_all(b"HTTP/1.1 408 Request Timeout\r\ncontent-length: 0\r\n\r\n")
+                .unwrap();
+            stray_sent.send(()).unwrap();
+            let (mut second, _) = listener.accept().unwrap();
+            serve(&mut second, "two");
+            drop(first);
+        });
+        let upstream = Upstream::new(&UpstreamOptions::default()).unwrap();
+        assert_eq!(fetch(&upstream, &url), "one");
+        first_read.send(()).unwrap();
+        stray_seen.recv().unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        assert_eq!(fetch(&upstream, &url), "two");
         server.join().unwrap();
     }
 
