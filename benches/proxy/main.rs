@@ -98,21 +98,41 @@ fn measure_one_core_latency() -> [f64; 4] {
     [v[0], v[1], v[2], v[3]]
 }
 
-/// Child mode `--profile-load SECONDS [named|floor|usage]`: for `perf`/`strace`
+/// Child mode `--profile-load SECONDS [named|floor|usage|failover|plain [CONNECTIONS]]`: for
+/// `perf`/`strace`
 /// (docs/performance.md): start the fake and one oauth-mux proxy (with `named`, one that
 /// reaches the fake by the name `localhost`, as it reaches a provider by its host name; with
 /// `floor`, the thread-per-connection floor instead; with `usage`, a fake whose answers carry
-/// usage headers, as real providers' do), print its pid, wait 2 s (attach then),
-/// put 16-connection load of small requests on it for SECONDS, and print the request count
+/// usage headers, as real providers' do; with `failover`, the failover scenario's proxy, whose
+/// every request meets a spent account's 429 and goes on to a second account's stream), print
+/// its pid, wait 2 s (attach then),
+/// put load of small requests on it from CONNECTIONS connections (16 unless given; `plain`
+/// is the default variant) for SECONDS, and print the request count
 /// and its CPU per request.
 fn profile_load(args: &[String]) {
     let secs: u64 = args.first().and_then(|s| s.parse().ok()).unwrap_or(10);
     let variant = args.get(1).map(String::as_str);
+    let connections: usize = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(16);
     let answer = match variant {
         Some("usage") => Behaviour::SmallJsonWithUsage { used_percent: 40.0 },
         _ => Behaviour::SmallJson,
     };
-    let fake = FakeProvider::start(vec![("bench-small".into(), answer)]).unwrap();
+    let fake = FakeProvider::start(vec![
+        ("bench-small".into(), answer),
+        (
+            "bench-quota".into(),
+            Behaviour::QuotaExhausted {
+                resets_in_seconds: 3600,
+            },
+        ),
+        (
+            "bench-sse".into(),
+            Behaviour::Succeed {
+                text: "benchmark".into(),
+            },
+        ),
+    ])
+    .unwrap();
     let origin = match variant {
         Some("named") => fake.origin().replace("127.0.0.1", "localhost"),
         _ => fake.origin(),
@@ -121,6 +141,13 @@ fn profile_load(args: &[String]) {
         let floor = floor::Floor::spawn(addr_of(&fake));
         let request = request_bytes("", "/v1/messages", "bench-small", false);
         (floor.pid(), floor.addr, request, Measured::Floor(floor))
+    } else if variant == Some("failover") {
+        let proxy = ProxyChild::spawn_forgetful(
+            &origin,
+            &[("spent", "bench-quota"), ("fresh", "bench-sse")],
+        );
+        let request = request_bytes(&proxy.prefix, "/v1/messages", "placeholder", true);
+        (proxy.pid(), proxy.addr, request, Measured::Proxy(proxy))
     } else {
         let proxy = ProxyChild::spawn(&origin, &[("small", "bench-small")]);
         let request = request_bytes(&proxy.prefix, "/v1/messages", "placeholder", false);
@@ -132,7 +159,13 @@ fn profile_load(args: &[String]) {
         addr,
         request: &request,
     };
-    let done = load_slice(target, 16, Duration::from_secs(secs), &[pid], &mut || {});
+    let done = load_slice(
+        target,
+        connections,
+        Duration::from_secs(secs),
+        &[pid],
+        &mut || {},
+    );
     println!(
         "{} requests in {:.1} s; CPU {:.1} us per request",
         done.requests,
