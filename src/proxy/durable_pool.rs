@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use jiff::Timestamp;
 
@@ -605,10 +606,29 @@ impl Drop for DurablePool {
 /// full disk, keeps the newest this many rather than growing without end).
 const MAX_UNWRITTEN: usize = 4096;
 
+/// How long the writer gathers observations after the first one before it writes them all.
+/// Other processes see an observation at most this much later; a flush does not wait.
+const GATHER: Duration = Duration::from_millis(100);
+
+/// `first` and what follows it within `window` (or up to a flush, which ends the wait).
+fn gather(first: WriteOp, rx: &Receiver<WriteOp>, window: Duration) -> Vec<WriteOp> {
+    let until = Instant::now() + window;
+    let mut ops = vec![first];
+    while !matches!(ops.last(), Some(WriteOp::Flush(_))) {
+        let left = until.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(op) => ops.push(op),
+            Err(_) => break,
+        }
+    }
+    ops.extend(rx.try_iter());
+    ops
+}
+
 /// The background writer: applies observations to the store in arrival order, everything
-/// waiting in one write of the store (a busy session, or one whose provider reports usage on
-/// every answer, would otherwise rewrite the file once per answer and fall behind), and
-/// answers a flush once what came before it is written. A write that fails (the store's
+/// gathered in one write of the store (a busy session, or one whose provider reports usage on
+/// every answer, would otherwise rewrite the file, and sync it to disk, once per answer and
+/// fall behind), and answers a flush once what came before it is written. A write that fails (the store's
 /// lock held past its timeout, a file it cannot understand, a full disk) records the error
 /// and keeps its observations for the next write, so a failure loses none of them from the
 /// file once the store can be written again.
@@ -617,7 +637,7 @@ fn write_loop(dirs: &Dirs, rx: Receiver<WriteOp>, errors: &Mutex<Vec<String>>) {
     while let Ok(first) = rx.recv() {
         let mut flushes = Vec::new();
         let mut observations = std::mem::take(&mut unwritten);
-        for op in std::iter::once(first).chain(rx.try_iter()) {
+        for op in gather(first, &rx, GATHER) {
             match op {
                 WriteOp::Flush(_) => flushes.push(op),
                 observe => observations.push(observe),
@@ -731,6 +751,47 @@ mod tests {
         assert_eq!(health.successes, 300);
         assert_eq!(health.usage.map(|u| u.used_pct), Some(f64::from(299 % 90)));
         assert!(pool.write_errors().is_empty());
+    }
+
+    /// The writer gathers what comes within its window after the first observation, and a
+    /// flush ends the wait.
+    #[test]
+    fn the_writer_gathers_what_follows_until_its_window_ends_or_a_flush_comes() {
+        let observation = |pct: f64| WriteOp::Observe {
+            key: RouteKey::new("codex", "one", Some("codex-max")),
+            class: Classification::Success,
+            status: 200,
+            usage: Some(UsageGauge {
+                used_pct: pct,
+                resets_at: None,
+                observed_at: Timestamp::now(),
+                windows: Vec::new(),
+            }),
+            now: Timestamp::now(),
+        };
+        let (tx, rx) = mpsc::channel();
+        let (ack, _acked) = mpsc::channel();
+        let (flushed, flush_seen) = mpsc::channel();
+        let sender = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(20));
+            tx.send(observation(2.0)).unwrap();
+            tx.send(WriteOp::Flush(ack)).unwrap();
+            // Sent once the flush ended the gathering: left for the next one.
+            flush_seen.recv().unwrap();
+            tx.send(observation(3.0)).unwrap();
+        });
+        let ops = gather(observation(1.0), &rx, Duration::from_secs(600));
+        flushed.send(()).unwrap();
+        sender.join().unwrap();
+        let kinds: Vec<&str> = ops
+            .iter()
+            .map(|op| match op {
+                WriteOp::Observe { .. } => "observe",
+                WriteOp::Flush(_) => "flush",
+            })
+            .collect();
+        assert_eq!(kinds, ["observe", "observe", "flush"]);
+        assert_eq!(rx.try_iter().count(), 1, "the later observation waits");
     }
 
     /// A write that fails keeps its observations: the next write, once the store can be
