@@ -16,11 +16,11 @@ use std::time::{Duration, Instant};
 
 use ureq::Error;
 use ureq::Timeout;
-use ureq::http::{HeaderMap, HeaderName, HeaderValue};
 use ureq::unversioned::transport::time::Duration as UreqDuration;
 use ureq::unversioned::transport::{NextTimeout, Transport};
 
 use super::connections::{Connection, Connections};
+use super::fields::{Fields, name_ok, value_ok};
 use super::headers::UpstreamHeader;
 
 /// Response header fields read at most (more is a malformed answer).
@@ -98,21 +98,6 @@ fn next_timeout(
         per_read: per_read.map(UreqDuration::from),
         per_write: None,
     }
-}
-
-/// A field value that can go on the wire: no CR, LF, NUL or other control byte but HTAB.
-fn value_ok(value: &[u8]) -> bool {
-    value
-        .iter()
-        .all(|&b| b == b'\t' || (b >= 0x20 && b != 0x7f))
-}
-
-/// A field name that is an RFC 9110 token.
-fn name_ok(name: &str) -> bool {
-    !name.is_empty()
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
 }
 
 /// Writes into the connection's output buffer, transmitting whenever it is full.
@@ -225,7 +210,7 @@ enum Framing {
 #[derive(Debug)]
 pub struct Head {
     pub status: u16,
-    pub headers: HeaderMap,
+    pub headers: Fields,
     framing: Framing,
     /// Whether the connection may carry another request once the body is read.
     reusable: bool,
@@ -342,48 +327,51 @@ fn parse_head(input: &[u8], head_request: bool) -> Result<Option<(usize, Head)>,
     };
     let status = response.code.unwrap_or(0);
     let http11 = response.version == Some(1);
-    let mut headers = HeaderMap::with_capacity(response.headers.len());
+    let headers = Fields::new(
+        response
+            .headers
+            .iter()
+            .map(|field| (field.name, field.value)),
+    )
+    .ok_or_else(|| protocol_error("a malformed field in the provider's answer"))?;
     let mut close = !http11;
     let mut chunked = None;
     let mut length: Option<u64> = None;
-    for field in response.headers.iter() {
-        let name = HeaderName::from_bytes(field.name.as_bytes())
-            .map_err(|_| protocol_error("a malformed field name in the provider's answer"))?;
-        let value = HeaderValue::from_bytes(field.value)
-            .map_err(|_| protocol_error("a malformed field value in the provider's answer"))?;
-        if name == ureq::http::header::CONNECTION {
-            let text = String::from_utf8_lossy(field.value);
-            for token in text.split(',').map(str::trim) {
-                if token.eq_ignore_ascii_case("close") {
-                    close = true;
-                } else if token.eq_ignore_ascii_case("keep-alive") && !http11 {
-                    close = false;
+    for (name, value) in headers.iter() {
+        match name {
+            "connection" => {
+                let text = String::from_utf8_lossy(value);
+                for token in text.split(',').map(str::trim) {
+                    if token.eq_ignore_ascii_case("close") {
+                        close = true;
+                    } else if token.eq_ignore_ascii_case("keep-alive") && !http11 {
+                        close = false;
+                    }
                 }
             }
-        } else if name == ureq::http::header::TRANSFER_ENCODING {
-            let text = String::from_utf8_lossy(field.value);
-            let last = text.rsplit(',').map(str::trim).find(|t| !t.is_empty());
-            chunked = Some(last.is_some_and(|t| t.eq_ignore_ascii_case("chunked")));
-        } else if name == ureq::http::header::CONTENT_LENGTH {
-            for part in String::from_utf8_lossy(field.value)
-                .split(',')
-                .map(str::trim)
-            {
-                let n: u64 = Some(part)
-                    .filter(|p| p.bytes().all(|b| b.is_ascii_digit()))
-                    .and_then(|p| p.parse().ok())
-                    .ok_or_else(|| {
-                        protocol_error("a malformed content-length in the provider's answer")
-                    })?;
-                if length.is_some_and(|l| l != n) {
-                    return Err(protocol_error(
-                        "conflicting content-lengths in the provider's answer",
-                    ));
-                }
-                length = Some(n);
+            "transfer-encoding" => {
+                let text = String::from_utf8_lossy(value);
+                let last = text.rsplit(',').map(str::trim).find(|t| !t.is_empty());
+                chunked = Some(last.is_some_and(|t| t.eq_ignore_ascii_case("chunked")));
             }
+            "content-length" => {
+                for part in String::from_utf8_lossy(value).split(',').map(str::trim) {
+                    let n: u64 = Some(part)
+                        .filter(|p| p.bytes().all(|b| b.is_ascii_digit()))
+                        .and_then(|p| p.parse().ok())
+                        .ok_or_else(|| {
+                            protocol_error("a malformed content-length in the provider's answer")
+                        })?;
+                    if length.is_some_and(|l| l != n) {
+                        return Err(protocol_error(
+                            "conflicting content-lengths in the provider's answer",
+                        ));
+                    }
+                    length = Some(n);
+                }
+            }
+            _ => {}
         }
-        headers.append(name, value);
     }
     let framing = if head_request || (100..200).contains(&status) || status == 204 || status == 304
     {

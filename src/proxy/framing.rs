@@ -661,9 +661,9 @@ pub enum ResponseFraming {
 }
 
 /// Serialize a response head. `headers` must already be free of hop-by-hop and framing fields.
-pub fn encode_head(
+pub fn encode_head<'h>(
     status: u16,
-    headers: &[(String, Vec<u8>)],
+    headers: impl ExactSizeIterator<Item = (&'h str, &'h [u8])>,
     framing: ResponseFraming,
     keep_alive: bool,
 ) -> Vec<u8> {

@@ -50,7 +50,7 @@ fn keep_alive_and_upgrade() {
 fn encode_head_shapes() {
     let h = encode_head(
         200,
-        &[("content-type".into(), b"text/plain".to_vec())],
+        [("content-type", b"text/plain".as_slice())].into_iter(),
         ResponseFraming::Length(2),
         false,
     );

@@ -3,6 +3,7 @@
 
 use std::borrow::Cow;
 
+use super::fields::Fields;
 use super::framing::RequestHead;
 use super::pool::Credential;
 
@@ -124,12 +125,11 @@ fn bearer(token: &str) -> Cow<'static, [u8]> {
 
 /// The upstream response headers to show the harness: all but hop-by-hop fields (including
 /// those the response's `Connection` lists) and `content-length` (the proxy re-frames).
-pub fn downstream_response_headers(upstream: &ureq::http::HeaderMap) -> Vec<(String, Vec<u8>)> {
+pub fn downstream_response_headers(upstream: &Fields) -> Vec<(&str, &[u8])> {
     let listed: Vec<String> = upstream
         .get_all("connection")
-        .iter()
         .flat_map(|v| {
-            String::from_utf8_lossy(v.as_bytes())
+            String::from_utf8_lossy(v)
                 .split(',')
                 .map(|t| t.trim().to_ascii_lowercase())
                 .collect::<Vec<_>>()
@@ -138,23 +138,22 @@ pub fn downstream_response_headers(upstream: &ureq::http::HeaderMap) -> Vec<(Str
     upstream
         .iter()
         .filter(|(name, _)| {
-            let n = name.as_str();
-            !is_listed(n, HOP_BY_HOP) && n != "content-length" && !listed.iter().any(|t| t == n)
+            !is_listed(name, HOP_BY_HOP)
+                && *name != "content-length"
+                && !listed.iter().any(|t| t == name)
         })
-        .map(|(name, value)| (name.as_str().to_string(), value.as_bytes().to_vec()))
         .collect()
 }
 
 /// Response headers as evidence for the classifier (names lower-case).
-pub fn evidence_headers(upstream: &ureq::http::HeaderMap) -> Vec<(String, String)> {
+pub fn evidence_headers(upstream: &Fields) -> Vec<(String, String)> {
     upstream
         .iter()
-        .map(|(n, v)| {
-            let value = match v.to_str() {
-                Ok(text) => text.to_string(),
-                Err(_) => String::from_utf8_lossy(v.as_bytes()).into_owned(),
-            };
-            (n.as_str().to_string(), value)
+        .map(|(name, value)| {
+            (
+                name.to_string(),
+                String::from_utf8_lossy(value).into_owned(),
+            )
         })
         .collect()
 }

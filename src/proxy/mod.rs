@@ -23,6 +23,7 @@ pub mod coalesce;
 pub mod connections;
 pub mod durable_pool;
 pub mod exchange;
+pub mod fields;
 pub mod frames;
 pub mod framing;
 pub mod headers;

@@ -5,10 +5,9 @@
 use std::io::{self, Read, Write};
 use std::time::{Duration, Instant};
 
-use ureq::http;
-
 use super::abandon;
 use super::exchange::Body;
+use super::fields::Fields;
 use super::framing::{self, ResponseFraming};
 use super::headers::{downstream_response_headers, evidence_headers};
 use super::pool::ResponseEvidence;
@@ -31,7 +30,7 @@ pub enum Rest {
 /// A response from the provider, partly held back.
 pub struct Held {
     pub status: u16,
-    pub headers: http::HeaderMap,
+    pub headers: Fields,
     pub held: Vec<u8>,
     pub rest: Rest,
     pub content_length: Option<u64>,
@@ -70,8 +69,7 @@ pub fn hold(answer: Answer, model_request: bool, sse: SseHold) -> io::Result<Hel
     let content_length = reader.content_length();
     let is_sse = headers
         .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.trim_start().starts_with("text/event-stream"));
+        .is_some_and(|v| v.trim_ascii_start().starts_with(b"text/event-stream"));
     let mut evidence = ResponseEvidence {
         status,
         headers: evidence_headers(&headers),
@@ -176,7 +174,7 @@ pub fn deliver_watched(
         ResponseFraming::Chunked
     };
     let keep_alive = how.keep_alive && framing != ResponseFraming::Close;
-    let mut first = framing::encode_head(held.status, &headers, framing, keep_alive);
+    let mut first = framing::encode_head(held.status, headers.iter().copied(), framing, keep_alive);
     if no_body {
         return out.write_all(&first).is_ok() && keep_alive;
     }
@@ -238,7 +236,10 @@ pub fn deliver_watched(
 pub fn write_local(out: &mut impl Write, reply: &LocalReply, keep_alive: bool) -> bool {
     let mut bytes = framing::encode_head(
         reply.status,
-        &reply.headers,
+        reply
+            .headers
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_slice())),
         ResponseFraming::Length(reply.body.len() as u64),
         keep_alive,
     );

@@ -23,6 +23,7 @@ use super::abandon::WatchConnector;
 use super::coalesce::CoalescingConnector;
 use super::connections::{Connection, Connections};
 use super::exchange::{self, Body, Url, Waits};
+use super::fields::Fields;
 use super::headers::UpstreamHeader;
 use super::lean_tcp::LeanTcpConnector;
 use super::resolver::RememberingResolver;
@@ -129,7 +130,7 @@ pub struct Upstream {
 #[derive(Debug)]
 pub struct Answer {
     pub status: u16,
-    pub headers: ureq::http::HeaderMap,
+    pub headers: Fields,
     pub body: Body,
 }
 
