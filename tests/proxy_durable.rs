@@ -248,7 +248,7 @@ fn windowless_usage_moves_the_next_election(pool: &DurablePool, one: &AccountId,
     assert_eq!(usage.len(), 1);
     pool.record(one, &windowless, &judgement, &usage, now);
     let next = pool.elect(Some(one), &[], now).unwrap();
-    assert_eq!(next.account.0, "two");
+    assert_eq!(&*next.account.0, "two");
     assert_eq!(next.passed_over.as_deref(), Some("usage_threshold"));
 }
 

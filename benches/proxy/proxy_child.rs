@@ -121,7 +121,12 @@ pub fn child(args: &[String]) {
     let durable = DurablePool::new("bench", definition, members, dirs, 95.0).expect("pool");
     let accounts = parsed
         .iter()
-        .map(|(label, token)| (AccountId(label.clone()), Arc::new(credential(token))))
+        .map(|(label, token)| {
+            (
+                AccountId(label.as_str().into()),
+                Arc::new(credential(token)),
+            )
+        })
         .collect();
     // The session's status artifact, as a managed session writes it (a line per frame).
     let artifact = StatusWriter::create(&state.join("state/sessions"), HarnessKind::Claude)

@@ -70,7 +70,7 @@ pub fn launch(spec: HarnessLaunch, opts: &LaunchArgs) -> anyhow::Result<()> {
     for m in &mut pool.members {
         if let Some((target, expires_at)) = m.refresh.take() {
             renewer.add(
-                crate::proxy::pool::AccountId(m.account.label.clone()),
+                crate::proxy::pool::AccountId(m.account.label.as_str().into()),
                 target,
                 &m.account.credential,
                 expires_at,

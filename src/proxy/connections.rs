@@ -37,10 +37,10 @@ struct Idle {
 }
 
 impl Idle {
-    /// The connection, when it is young enough and still fit for a request.
-    fn fit(mut self, now: Instant) -> Option<Connection> {
+    /// The connection and its origin, when it is young enough and still fit for a request.
+    fn fit(mut self, now: Instant) -> Option<(Connection, String)> {
         (now.saturating_duration_since(self.since) < MAX_IDLE_AGE && self.connection.is_open())
-            .then_some(self.connection)
+            .then_some((self.connection, self.origin))
     }
 }
 
@@ -113,9 +113,10 @@ impl Connections {
         })
     }
 
-    /// An idle connection to `origin` fit for a request: this thread's own, else one from
-    /// the stock. Unfit ones met on the way are closed.
-    pub fn take(&self, origin: &str) -> Option<Connection> {
+    /// An idle connection to `origin` fit for a request, with the origin's text to put it
+    /// back under: this thread's own, else one from the stock. Unfit ones met on the way are
+    /// closed.
+    pub fn take(&self, origin: &str) -> Option<(Connection, String)> {
         let now = Instant::now();
         let own = self.with_held(|held| take_from(&mut held.idle, origin, now));
         own.or_else(|| {
@@ -126,18 +127,17 @@ impl Connections {
 
     /// Keep `connection` (its answer read whole, the provider keeping it open) for this
     /// thread's next request to `origin`.
-    pub fn put(&self, origin: &str, connection: Connection) {
-        let idle = Idle {
-            origin: origin.to_string(),
-            connection,
-            since: Instant::now(),
-        };
+    pub fn put(&self, origin: String, connection: Connection) {
         self.with_held(|held| {
             held.idle.retain(|i| i.origin != origin);
             if held.idle.len() >= IDLE_PER_THREAD {
                 held.idle.remove(0);
             }
-            held.idle.push(idle);
+            held.idle.push(Idle {
+                origin,
+                connection,
+                since: Instant::now(),
+            });
         });
     }
 
@@ -149,10 +149,10 @@ impl Connections {
 }
 
 /// The newest fit connection to `origin` in `idle`, closing the unfit ones to it.
-fn take_from(idle: &mut Vec<Idle>, origin: &str, now: Instant) -> Option<Connection> {
+fn take_from(idle: &mut Vec<Idle>, origin: &str, now: Instant) -> Option<(Connection, String)> {
     while let Some(i) = idle.iter().rposition(|i| i.origin == origin) {
-        if let Some(connection) = idle.remove(i).fit(now) {
-            return Some(connection);
+        if let Some(fit) = idle.remove(i).fit(now) {
+            return Some(fit);
         }
     }
     None
@@ -203,12 +203,13 @@ mod tests {
         let p = pool.clone();
         std::thread::spawn(move || {
             assert!(p.take("http://a").is_none(), "nothing idle yet");
-            p.put("http://a", fake(1, true));
-            let mut again = p.take("http://a").expect("its own idle connection");
+            p.put("http://a".into(), fake(1, true));
+            let (mut again, origin) = p.take("http://a").expect("its own idle connection");
+            assert_eq!(origin, "http://a");
             assert_eq!(tag(&mut again), 1);
             assert!(p.take("http://a").is_none(), "taken, not copied");
-            p.put("http://a", again);
-            p.put("http://b", fake(2, true));
+            p.put(origin, again);
+            p.put("http://b".into(), fake(2, true));
             assert!(p.take("http://c").is_none(), "another host's are not used");
         })
         .join()
@@ -216,7 +217,7 @@ mod tests {
         assert_eq!(pool.stocked(), 1, "the stock keeps at most max_stock");
         let p = pool.clone();
         std::thread::spawn(move || {
-            let mut next = p.take("http://b").expect("the ended thread's connection");
+            let (mut next, _) = p.take("http://b").expect("the ended thread's connection");
             assert_eq!(tag(&mut next), 2);
         })
         .join()
@@ -226,7 +227,7 @@ mod tests {
     #[test]
     fn a_connection_closed_while_idle_is_not_reused() {
         let pool = Connections::new(4);
-        pool.put("http://a", fake(1, false));
+        pool.put("http://a".into(), fake(1, false));
         assert!(pool.take("http://a").is_none());
         let mut old = vec![Idle {
             origin: "http://a".into(),

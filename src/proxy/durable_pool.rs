@@ -176,13 +176,15 @@ impl DurablePool {
         let slots = Arc::new(
             accounts
                 .iter()
-                .map(|a| CredentialSlot::new(AccountId(a.label.clone()), a.credential.clone()))
+                .map(|a| {
+                    CredentialSlot::new(AccountId(a.label.as_str().into()), a.credential.clone())
+                })
                 .collect(),
         );
         let members: Vec<Member> = accounts
             .into_iter()
             .map(|a| Member {
-                id: AccountId(a.label),
+                id: AccountId(a.label.into()),
                 key_text: a.route_key.to_string(),
                 key: a.route_key,
                 upstream: a.upstream,

@@ -10,7 +10,7 @@
 //! into the connection's output buffer as it goes, the answer's head parsed with `httparse`,
 //! and the body read through the framing it names (RFC 9112 §6).
 
-use std::io::{self, Read};
+use std::io::{self, Read, Write};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -186,9 +186,11 @@ pub fn write_request(
             .iter()
             .any(|m| method.eq_ignore_ascii_case(m));
     if carries_body {
-        out.put(b"content-length: ")?;
-        out.put(body.len().to_string().as_bytes())?;
-        out.put(b"\r\n")?;
+        let mut line = [0u8; 40];
+        let mut cursor = io::Cursor::new(&mut line[..]);
+        let _ = write!(cursor, "content-length: {}\r\n", body.len());
+        let end = cursor.position() as usize;
+        out.put(&line[..end])?;
     }
     out.put(b"\r\n")?;
     out.put(body)?;
@@ -457,7 +459,7 @@ impl Body {
         head: &Head,
         waits: &Waits,
         connections: Arc<Connections>,
-        origin: &str,
+        origin: String,
     ) -> Body {
         let state = match head.framing {
             Framing::Empty | Framing::Length(0) => State::Done,
@@ -474,9 +476,9 @@ impl Body {
                 _ => None,
             },
             read_idle: waits.read_idle,
-            home: head.reusable.then(|| Home {
+            home: head.reusable.then_some(Home {
                 connections,
-                origin: origin.to_string(),
+                origin,
             }),
             trailer_lines: 0,
         };
@@ -498,7 +500,7 @@ impl Body {
             return;
         };
         if connection.buffers().input().is_empty() {
-            home.connections.put(&home.origin, connection);
+            home.connections.put(home.origin, connection);
         }
     }
 

@@ -86,7 +86,7 @@ fn opened(
         &head,
         &WAITS,
         connections.clone(),
-        ORIGIN,
+        ORIGIN.into(),
     );
     Ok((head, body, connections))
 }

@@ -669,7 +669,8 @@ pub fn encode_head<'h>(
 ) -> Vec<u8> {
     let mut out = Vec::with_capacity(256 + headers.len() * 48);
     out.extend_from_slice(b"HTTP/1.1 ");
-    out.extend_from_slice(status.to_string().as_bytes());
+    // Written into the head itself (a `Vec` takes `write!` without failing).
+    let _ = write!(out, "{status}");
     out.push(b' ');
     out.extend_from_slice(reason_phrase(status).as_bytes());
     out.extend_from_slice(b"\r\n");
@@ -682,9 +683,7 @@ pub fn encode_head<'h>(
     match framing {
         ResponseFraming::Empty | ResponseFraming::Close => {}
         ResponseFraming::Length(n) => {
-            out.extend_from_slice(b"content-length: ");
-            out.extend_from_slice(n.to_string().as_bytes());
-            out.extend_from_slice(b"\r\n");
+            let _ = write!(out, "content-length: {n}\r\n");
         }
         ResponseFraming::Chunked => out.extend_from_slice(b"transfer-encoding: chunked\r\n"),
     }
@@ -701,7 +700,7 @@ pub fn write_chunk(out: &mut impl Write, scratch: &mut Vec<u8>, data: &[u8]) -> 
         return Ok(());
     }
     scratch.clear();
-    scratch.extend_from_slice(format!("{:x}\r\n", data.len()).as_bytes());
+    let _ = write!(scratch, "{:x}\r\n", data.len());
     scratch.extend_from_slice(data);
     scratch.extend_from_slice(b"\r\n");
     out.write_all(scratch)

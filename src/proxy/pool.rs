@@ -10,9 +10,10 @@ use jiff::Timestamp;
 pub use super::reader::{ResponseEvidence, ResponseReader, UsageWindow};
 use crate::model::judgement::Judgement;
 
-/// An account inside a pool, named by the config's account label (never a raw upstream id).
+/// An account inside a pool, named by the config's account label (never a raw upstream id);
+/// shared, since every request's election, attempts and frames copy it.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct AccountId(pub String);
+pub struct AccountId(pub std::sync::Arc<str>);
 
 impl fmt::Display for AccountId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -211,8 +211,8 @@ impl Session {
         if current.as_ref() != Some(&elected.account) {
             if current.is_some() {
                 self.emit(Frame::Handoff {
-                    from: current.as_ref().map(|a| a.0.clone()),
-                    to: elected.account.0.clone(),
+                    from: current.as_ref().map(|a| a.0.to_string()),
+                    to: elected.account.0.to_string(),
                     reason: reason
                         .or(elected.passed_over.as_deref())
                         .unwrap_or("not_selectable")
@@ -243,7 +243,7 @@ impl Session {
         delivered: bool,
     ) {
         self.emit(Frame::ProxyTurn {
-            account: account.0.clone(),
+            account: account.0.to_string(),
             method: req.head.method().to_string(),
             path_kind: kind.into(),
             status,
@@ -352,7 +352,7 @@ impl Session {
             .pool
             .renew_unauthorized(&elected.account, &elected.credential)?;
         self.emit(Frame::TokenRefresh {
-            account: elected.account.0.clone(),
+            account: elected.account.0.to_string(),
             trigger: "unauthorized".into(),
         });
         let headers =
@@ -428,7 +428,7 @@ impl Session {
                 let usage = self.pool.observe_usage(&held.evidence, now);
                 if !usage.is_empty() {
                     self.emit(Frame::QuotaObserved {
-                        account: elected.account.0.clone(),
+                        account: elected.account.0.to_string(),
                         windows: usage.clone(),
                     });
                 }
@@ -488,7 +488,7 @@ impl Session {
         }
         if let Some((held, account, classification)) = windowless {
             self.emit(Frame::HeldResponseDelivered {
-                account: account.0,
+                account: account.0.to_string(),
                 status: held.evidence.status,
                 classification,
             });
@@ -519,7 +519,7 @@ impl Session {
             .try_into()
             .unwrap_or(Duration::ZERO);
         self.emit(Frame::RateLimitWait {
-            account: account.0.clone(),
+            account: account.0.to_string(),
             wait_ms: u64::try_from(wait.as_millis()).unwrap_or(u64::MAX),
         });
         if !abandon::sleep(wait) {
@@ -582,7 +582,7 @@ impl Session {
             self.pool.record(account, &evidence, &judgement, &[], now);
         }
         self.emit(Frame::StreamErrorAfterContent {
-            account: account.0.clone(),
+            account: account.0.to_string(),
             status,
             classification: judgement.label.to_owned(),
         });

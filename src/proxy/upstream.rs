@@ -22,7 +22,7 @@ use ureq::{Agent, Timeout};
 use super::abandon::WatchConnector;
 use super::coalesce::CoalescingConnector;
 use super::connections::{Connection, Connections};
-use super::exchange::{self, Body, Url, Waits};
+use super::exchange::{self, Body, Head, Url, Waits};
 use super::fields::Fields;
 use super::headers::UpstreamHeader;
 use super::lean_tcp::LeanTcpConnector;
@@ -299,28 +299,25 @@ impl Upstream {
             )?;
             exchange::read_head(&mut **connection, head_request, &self.waits)
         };
-        let (connection, head) = match self.connections.take(parts.origin) {
-            Some(mut idle) => match exchange(&mut idle) {
-                Ok(head) => (idle, head),
-                Err(e) if exchange::failed_before_answering(&e) => {
-                    let mut fresh = self.open(&parts, loopback)?;
-                    let head = exchange(&mut fresh)?;
-                    (fresh, head)
-                }
+        let fresh = |parts: &Url<'_>| -> Result<(Connection, Head, String), ureq::Error> {
+            let mut connection = self.open(parts, loopback)?;
+            let head = exchange(&mut connection)?;
+            Ok((connection, head, parts.origin.to_string()))
+        };
+        let (connection, head, origin) = match self.connections.take(parts.origin) {
+            Some((mut idle, origin)) => match exchange(&mut idle) {
+                Ok(head) => (idle, head, origin),
+                Err(e) if exchange::failed_before_answering(&e) => fresh(&parts)?,
                 Err(e) => return Err(e),
             },
-            None => {
-                let mut fresh = self.open(&parts, loopback)?;
-                let head = exchange(&mut fresh)?;
-                (fresh, head)
-            }
+            None => fresh(&parts)?,
         };
         let body = Body::new(
             connection,
             &head,
             &self.waits,
             self.connections.clone(),
-            parts.origin,
+            origin,
         );
         Ok(Answer {
             status: head.status,
