@@ -151,10 +151,11 @@ pub struct WatchedTransport<T> {
     inner: T,
 }
 
-/// A send timeout rounded up to whole seconds. `ureq` passes what is left of the request's
-/// send budget, a little less each time, and the TCP transport sets the socket option
-/// whenever the value changes: one system call per request. Rounded, it stays the same
-/// from one request to the next; a send may take at most a second longer than configured.
+/// A send timeout rounded up to whole seconds. A caller that passes what is left of a budget
+/// (`ureq`'s connection set-up does) passes a little less each time, and the TCP transport
+/// sets the socket option whenever the value changes: a system call each time. Rounded, it
+/// stays the same from one write to the next; a send may take at most a second longer than
+/// configured.
 fn whole_seconds(timeout: NextTimeout) -> NextTimeout {
     let after = match timeout.after {
         UreqDuration::Exact(d) if d.subsec_nanos() > 0 => {

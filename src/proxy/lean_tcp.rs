@@ -1,9 +1,9 @@
 //! The upstream TCP transport: `ureq`'s own, doing the same, with the check of a pooled
 //! connection in one system call instead of three.
 //!
-//! `ureq` checks an idle connection before it reuses it (`Transport::is_open`): its TCP
-//! transport switches the socket to non-blocking, tries to read a byte that must not be
-//! there, and switches it back. Here the same check is one `recv` with `MSG_PEEK |
+//! An idle connection is checked before it is reused (`Transport::is_open`, see
+//! `connections`): `ureq`'s TCP transport switches the socket to non-blocking, tries to read
+//! a byte that must not be there, and switches it back. Here the same check is one `recv` with `MSG_PEEK |
 //! MSG_DONTWAIT` (Unix): nothing waiting means open; a byte, an end of file or an error
 //! means the connection must not be reused. Socket timeouts are set only when they change,
 //! as `ureq` does.

@@ -158,13 +158,13 @@ HTTPS_PROXY, else HTTP_PROXY) is a SOCKS proxy, which oauth-mux cannot use; poin
 at an HTTP CONNECT proxy (http://host:port), unset it, or list the provider's host in NO_PROXY";
 
 impl Upstream {
-    /// Build the agent. `HTTPS_PROXY`/`ALL_PROXY`/`HTTP_PROXY` and `NO_PROXY` are honoured;
+    /// Build the client. `HTTPS_PROXY`/`ALL_PROXY`/`HTTP_PROXY` and `NO_PROXY` are honoured;
     /// loopback upstreams always go direct.
     pub fn new(options: &UpstreamOptions) -> Result<Self> {
         Self::with_proxy(options, ureq::Proxy::try_from_env())
     }
 
-    /// Build the agent around `proxy` (an HTTP CONNECT proxy; a SOCKS one refuses remote
+    /// Build the client around `proxy` (an HTTP CONNECT proxy; a SOCKS one refuses remote
     /// requests).
     fn with_proxy(options: &UpstreamOptions, proxy: Option<ureq::Proxy>) -> Result<Self> {
         let (proxy, socks_in_env) = match proxy {
