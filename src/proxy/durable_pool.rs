@@ -7,9 +7,10 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::mpsc::{self, Receiver, Sender, TryRecvError};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
+use std::thread::Thread;
 use std::time::{Duration, Instant};
 
 use jiff::Timestamp;
@@ -152,7 +153,7 @@ pub struct DurablePool {
     /// Moves after every change of `mirror` or `unrecorded_usage`.
     generation: AtomicU64,
     standing: Mutex<Option<StandingElection>>,
-    writer: Mutex<Option<(Sender<WriteOp>, JoinHandle<()>)>>,
+    writer: Mutex<Option<(Inbox, JoinHandle<()>)>>,
     /// Store write failures (reported once at the end; never on the request path).
     write_errors: Arc<Mutex<Vec<String>>>,
 }
@@ -221,7 +222,13 @@ impl DurablePool {
             any_unrecorded_usage: AtomicBool::new(false),
             generation: AtomicU64::new(0),
             standing: Mutex::new(None),
-            writer: Mutex::new(Some((tx, handle))),
+            writer: Mutex::new(Some((
+                Inbox {
+                    tx,
+                    writer: handle.thread().clone(),
+                },
+                handle,
+            ))),
             write_errors,
         })
     }
@@ -383,13 +390,13 @@ impl DurablePool {
     }
 
     fn send(&self, op: WriteOp) {
-        if let Some((tx, _)) = self
+        if let Some((inbox, _)) = self
             .writer
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .as_ref()
         {
-            let _ = tx.send(op);
+            inbox.post(op);
         }
     }
 }
@@ -597,8 +604,9 @@ impl Pool for DurablePool {
 
 impl Drop for DurablePool {
     fn drop(&mut self) {
-        if let Some((tx, handle)) = self.writer.lock().unwrap_or_else(|e| e.into_inner()).take() {
-            drop(tx);
+        if let Some((inbox, handle)) = self.writer.lock().unwrap_or_else(|e| e.into_inner()).take()
+        {
+            inbox.close();
             let _ = handle.join();
         }
     }
@@ -612,19 +620,53 @@ const MAX_UNWRITTEN: usize = 4096;
 /// Other processes see an observation at most this much later; a flush does not wait.
 const GATHER: Duration = Duration::from_millis(100);
 
-/// `first` and what follows it within `window` (or up to a flush, which ends the wait).
+/// The writer's inbox. An observation posted while the writer gathers waits there without
+/// waking it (with usage on every answer, a wake-up per answer cost the proxy a context
+/// switch per request); a flush, or the inbox closing, wakes it.
+struct Inbox {
+    tx: Sender<WriteOp>,
+    writer: Thread,
+}
+
+impl Inbox {
+    fn post(&self, op: WriteOp) {
+        let wake = matches!(op, WriteOp::Flush(_));
+        let _ = self.tx.send(op);
+        if wake {
+            self.writer.unpark();
+        }
+    }
+
+    /// No more posts: the writer writes what it has and ends.
+    fn close(self) {
+        drop(self.tx);
+        self.writer.unpark();
+    }
+}
+
+/// `first` and what follows it within `window` (or up to a flush, which ends the wait, or
+/// the inbox closing). Sleeps through the window; [`Inbox`] wakes it for a flush.
 fn gather(first: WriteOp, rx: &Receiver<WriteOp>, window: Duration) -> Vec<WriteOp> {
     let until = Instant::now() + window;
     let mut ops = vec![first];
-    while !matches!(ops.last(), Some(WriteOp::Flush(_))) {
-        let left = until.saturating_duration_since(Instant::now());
-        match rx.recv_timeout(left) {
-            Ok(op) => ops.push(op),
-            Err(_) => break,
+    let mut flushed = matches!(ops[0], WriteOp::Flush(_));
+    loop {
+        loop {
+            match rx.try_recv() {
+                Ok(op) => {
+                    flushed |= matches!(op, WriteOp::Flush(_));
+                    ops.push(op);
+                }
+                Err(TryRecvError::Empty) => break,
+                Err(TryRecvError::Disconnected) => return ops,
+            }
         }
+        let left = until.saturating_duration_since(Instant::now());
+        if flushed || left.is_zero() {
+            return ops;
+        }
+        std::thread::park_timeout(left);
     }
-    ops.extend(rx.try_iter());
-    ops
 }
 
 /// The background writer: applies observations to the store in arrival order, everything
@@ -772,15 +814,20 @@ mod tests {
             now: Timestamp::now(),
         };
         let (tx, rx) = mpsc::channel();
+        let inbox = Inbox {
+            tx,
+            writer: std::thread::current(),
+        };
         let (ack, _acked) = mpsc::channel();
         let (flushed, flush_seen) = mpsc::channel();
         let sender = std::thread::spawn(move || {
             std::thread::sleep(Duration::from_millis(20));
-            tx.send(observation(2.0)).unwrap();
-            tx.send(WriteOp::Flush(ack)).unwrap();
+            inbox.post(observation(2.0));
+            std::thread::sleep(Duration::from_millis(20));
+            inbox.post(WriteOp::Flush(ack));
             // Sent once the flush ended the gathering: left for the next one.
             flush_seen.recv().unwrap();
-            tx.send(observation(3.0)).unwrap();
+            inbox.post(observation(3.0));
         });
         let ops = gather(observation(1.0), &rx, Duration::from_secs(600));
         flushed.send(()).unwrap();
@@ -794,6 +841,30 @@ mod tests {
             .collect();
         assert_eq!(kinds, ["observe", "observe", "flush"]);
         assert_eq!(rx.try_iter().count(), 1, "the later observation waits");
+    }
+
+    /// A pool dropped while its writer gathers: the writer ends at once with what it has.
+    #[test]
+    fn the_inbox_closing_ends_the_gathering() {
+        let (tx, rx) = mpsc::channel();
+        let inbox = Inbox {
+            tx,
+            writer: std::thread::current(),
+        };
+        let closer = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(20));
+            inbox.close();
+        });
+        let first = WriteOp::Observe {
+            key: RouteKey::new("codex", "one", Some("codex-max")),
+            class: Classification::Success,
+            status: 200,
+            usage: None,
+            now: Timestamp::now(),
+        };
+        let ops = gather(first, &rx, Duration::from_secs(600));
+        closer.join().unwrap();
+        assert_eq!(ops.len(), 1);
     }
 
     /// A write that fails keeps its observations: the next write, once the store can be
