@@ -10,6 +10,7 @@ use oauth_mux::demo::fake_provider::Behaviour;
 use oauth_mux::model::health::RouteStatus;
 use oauth_mux::proxy::Harness;
 use oauth_mux::proxy::durable_pool::DurablePool;
+use oauth_mux::proxy::fields::Fields;
 use oauth_mux::proxy::frames::Frame;
 use oauth_mux::proxy::pool::{AccountId, Pool, ResponseEvidence};
 
@@ -238,7 +239,7 @@ fn usage_read_from_a_windowless_429_still_steers_the_next_election() {
 fn windowless_usage_moves_the_next_election(pool: &DurablePool, one: &AccountId, now: Timestamp) {
     let windowless = ResponseEvidence {
         status: 429,
-        headers: vec![("x-codex-primary-used-percent".into(), "100".into())],
+        headers: Fields::new([("x-codex-primary-used-percent", b"100".as_slice())]).unwrap(),
         body: b"{}".to_vec(),
         from_stream_event: false,
     };
@@ -257,7 +258,7 @@ fn limit(pool: &dyn Pool, account: &AccountId, retry_after: Option<u64>, now: Ti
     let evidence = match retry_after {
         Some(secs) => ResponseEvidence {
             status: 429,
-            headers: vec![("retry-after".into(), secs.to_string())],
+            headers: Fields::new([("retry-after", secs.to_string().as_bytes())]).unwrap(),
             body: b"{}".to_vec(),
             from_stream_event: false,
         },

@@ -185,7 +185,7 @@ fn a_side_call_during_a_short_limit_waits_for_it() {
     let now = Timestamp::now();
     let evidence = oauth_mux::proxy::pool::ResponseEvidence {
         status: 429,
-        headers: vec![("retry-after".into(), "1".into())],
+        headers: oauth_mux::proxy::fields::Fields::new([("retry-after", b"1".as_slice())]).unwrap(),
         body: b"{}".to_vec(),
         from_stream_event: false,
     };

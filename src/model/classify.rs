@@ -11,12 +11,27 @@ use serde::{Deserialize, Serialize};
 
 use super::liveness::{DeadReason, DegradedReason, RateLimitWindow};
 
+/// A response's header fields as the classifier reads them: each caller keeps its fields as
+/// it has them (the proxy as received, in one buffer; probes as a list of owned pairs), with
+/// no copy made for the classifier.
+pub trait HeaderLookup {
+    /// The first value of the field `name` (matched case-insensitively), trimmed; `None`
+    /// when there is no such field or its value is not text.
+    fn header(&self, name: &str) -> Option<&str>;
+}
+
+impl HeaderLookup for Vec<(String, String)> {
+    fn header(&self, name: &str) -> Option<&str> {
+        header_value(self, name)
+    }
+}
+
 /// What a provider answered, as the classifier sees it.
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone, Copy)]
 pub struct ResponseEvidence<'a> {
     pub status: u16,
     /// Response headers; names are matched case-insensitively.
-    pub headers: &'a [(String, String)],
+    pub headers: &'a dyn HeaderLookup,
     /// A bounded prefix of the body (lossy UTF-8 is fine).
     pub body: &'a str,
     /// The text failure rules match against; `None` means the body.
@@ -24,7 +39,7 @@ pub struct ResponseEvidence<'a> {
 }
 
 impl<'a> ResponseEvidence<'a> {
-    pub fn new(status: u16, headers: &'a [(String, String)], body: &'a str) -> Self {
+    pub fn new(status: u16, headers: &'a dyn HeaderLookup, body: &'a str) -> Self {
         Self {
             status,
             headers,
@@ -34,7 +49,7 @@ impl<'a> ResponseEvidence<'a> {
     }
 
     pub fn header(&self, name: &str) -> Option<&'a str> {
-        header_value(self.headers, name)
+        self.headers.header(name)
     }
 
     fn hint_text(&self) -> &'a str {

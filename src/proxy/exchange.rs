@@ -155,11 +155,10 @@ pub fn write_request(
             "a request line the provider cannot be sent".into(),
         ));
     }
-    if let Some((name, _)) = headers
+    if headers
         .iter()
-        .find(|(name, value)| !name_ok(name) || !value_ok(value))
+        .any(|(name, value)| !name_ok(name) || !value_ok(value))
     {
-        let _ = name;
         return Err(Error::BadUri(
             "a header field the provider cannot be sent".into(),
         ));

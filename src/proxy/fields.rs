@@ -2,9 +2,12 @@
 //! and where each lies in it. Providers send 20–30 fields with each answer (rate limits,
 //! usage, request ids); kept as a map of owned names and values they cost an allocation or
 //! two each, three times over (the map, the classifier's evidence, the copy shown to the
-//! harness). Here they cost two allocations together, and the harness's copy borrows them.
+//! harness). Here they cost two allocations together: the classifier reads them where they
+//! are ([`HeaderLookup`]) and the harness's copy borrows them.
 
 use std::ops::Range;
+
+use crate::model::classify::HeaderLookup;
 
 /// Header fields, in the order received.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -68,20 +71,27 @@ impl Fields {
 
     /// Every value of the field `name` (lower-case).
     pub fn get_all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a [u8]> + 'a {
-        self.iter().filter(move |(n, _)| *n == name).map(|(_, v)| v)
+        self.spans
+            .iter()
+            .filter(move |(n, _)| self.bytes[n.clone()] == *name.as_bytes())
+            .map(|(_, v)| &self.bytes[v.clone()])
     }
 
     /// The first value of the field `name` (lower-case).
-    pub fn get(&self, name: &str) -> Option<&[u8]> {
-        self.iter().find(|(n, _)| *n == name).map(|(_, v)| v)
+    pub fn get<'a>(&'a self, name: &'a str) -> Option<&'a [u8]> {
+        self.get_all(name).next()
     }
+}
 
-    pub fn len(&self) -> usize {
-        self.spans.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.spans.is_empty()
+impl HeaderLookup for Fields {
+    fn header(&self, name: &str) -> Option<&str> {
+        let (_, value) = self
+            .spans
+            .iter()
+            .find(|(n, _)| self.bytes[n.clone()].eq_ignore_ascii_case(name.as_bytes()))?;
+        std::str::from_utf8(&self.bytes[value.clone()])
+            .ok()
+            .map(str::trim)
     }
 }
 
@@ -114,7 +124,20 @@ mod tests {
         );
         assert_eq!(fields.get_all("x-multi").collect::<Vec<_>>(), [b"1", b"2"]);
         assert_eq!(fields.get("absent"), None);
-        assert_eq!(fields.len(), 4);
+        assert_eq!(fields.iter().count(), 4);
+    }
+
+    #[test]
+    fn the_classifier_finds_a_field_by_any_case_with_its_value_trimmed() {
+        let fields = Fields::new([
+            ("Retry-After", b" 30 ".as_slice()),
+            ("retry-after", b"99"),
+            ("x-bytes", b"\xff"),
+        ])
+        .unwrap();
+        assert_eq!(fields.header("RETRY-after"), Some("30"));
+        assert_eq!(fields.header("x-bytes"), None, "a value that is not text");
+        assert_eq!(fields.header("absent"), None);
     }
 
     #[test]

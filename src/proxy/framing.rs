@@ -136,17 +136,15 @@ impl RequestHead {
 
     /// Values of every header with this (case-insensitive) name, in order.
     pub fn values<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a [u8]> + 'a {
-        self.headers()
-            .filter(move |h| h.name.eq_ignore_ascii_case(name))
-            .map(|h| h.value)
+        self.fields
+            .iter()
+            .filter(move |(n, _)| self.raw[n.clone()].eq_ignore_ascii_case(name.as_bytes()))
+            .map(|(_, value)| &self.raw[value.clone()])
     }
 
     /// True when a comma-separated header (e.g. `Connection`) carries `token`.
     pub fn has_token(&self, name: &str, token: &str) -> bool {
-        self.values(name).any(|v| {
-            v.split(|b| *b == b',')
-                .any(|t| t.trim_ascii().eq_ignore_ascii_case(token.as_bytes()))
-        })
+        self.values(name).any(|v| lists_token(v, token))
     }
 
     /// Whether the connection may carry another request after this one.
@@ -223,27 +221,36 @@ impl FrameError {
     }
 }
 
+/// True when a comma-separated field value (e.g. `Connection`'s) carries `token` (any case).
+pub fn lists_token(value: &[u8], token: &str) -> bool {
+    value
+        .split(|b| *b == b',')
+        .any(|t| t.trim_ascii().eq_ignore_ascii_case(token.as_bytes()))
+}
+
 /// Decide the body framing of a request, refusing anything ambiguous (RFC 9112 §6.3):
 /// both `Transfer-Encoding` and `Content-Length`, several `Content-Length` fields, a
 /// non-numeric length, or a transfer coding other than a lone `chunked`.
 pub fn body_framing(head: &RequestHead) -> Result<BodyFraming, FrameError> {
-    let te: Vec<&[u8]> = head.values("transfer-encoding").collect();
-    let cl: Vec<&[u8]> = head.values("content-length").collect();
-    if !te.is_empty() && !cl.is_empty() {
+    let mut te = head.values("transfer-encoding");
+    let mut cl = head.values("content-length");
+    let (te, several_te) = (te.next(), te.next().is_some());
+    let (cl, several_cl) = (cl.next(), cl.next().is_some());
+    if te.is_some() && cl.is_some() {
         return Err(FrameError::BadRequest(
             "both Transfer-Encoding and Content-Length are present",
         ));
     }
-    if !te.is_empty() {
+    if let Some(te) = te {
         if head.minor_version == 0 {
             return Err(FrameError::BadRequest(
                 "Transfer-Encoding in an HTTP/1.0 request",
             ));
         }
-        if te.len() > 1 {
+        if several_te {
             return Err(FrameError::BadRequest("several Transfer-Encoding fields"));
         }
-        return if te[0].trim_ascii().eq_ignore_ascii_case(b"chunked") {
+        return if te.trim_ascii().eq_ignore_ascii_case(b"chunked") {
             Ok(BodyFraming::Chunked)
         } else {
             Err(FrameError::NotImplemented(
@@ -251,25 +258,25 @@ pub fn body_framing(head: &RequestHead) -> Result<BodyFraming, FrameError> {
             ))
         };
     }
-    match cl.as_slice() {
-        [] => Ok(BodyFraming::None),
-        [one] => {
-            let text = one.trim_ascii();
-            if text.is_empty() || text.len() > 19 || !text.iter().all(u8::is_ascii_digit) {
-                return Err(FrameError::BadRequest("invalid Content-Length"));
-            }
-            let n: u64 = std::str::from_utf8(text)
-                .ok()
-                .and_then(|s| s.parse().ok())
-                .ok_or(FrameError::BadRequest("invalid Content-Length"))?;
-            Ok(if n == 0 {
-                BodyFraming::None
-            } else {
-                BodyFraming::Length(n)
-            })
-        }
-        _ => Err(FrameError::BadRequest("several Content-Length fields")),
+    if several_cl {
+        return Err(FrameError::BadRequest("several Content-Length fields"));
     }
+    let Some(cl) = cl else {
+        return Ok(BodyFraming::None);
+    };
+    let text = cl.trim_ascii();
+    if text.is_empty() || text.len() > 19 || !text.iter().all(u8::is_ascii_digit) {
+        return Err(FrameError::BadRequest("invalid Content-Length"));
+    }
+    let n: u64 = std::str::from_utf8(text)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .ok_or(FrameError::BadRequest("invalid Content-Length"))?;
+    Ok(if n == 0 {
+        BodyFraming::None
+    } else {
+        BodyFraming::Length(n)
+    })
 }
 
 /// A deadline that starts when first consulted, so a request that arrives in one read

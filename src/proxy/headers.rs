@@ -4,7 +4,7 @@
 use std::borrow::Cow;
 
 use super::fields::Fields;
-use super::framing::RequestHead;
+use super::framing::{RequestHead, lists_token};
 use super::pool::Credential;
 
 /// A header field as it goes upstream: borrowed from the harness's request, except the
@@ -36,18 +36,6 @@ pub const CLAUDE_OAUTH_BETA: &str = "oauth-2025-04-20";
 /// Codex's per-conversation routing token; only valid on the account that issued it.
 pub const CODEX_TURN_STATE: &str = "x-codex-turn-state";
 
-fn connection_tokens(head: &RequestHead) -> Vec<String> {
-    head.values("connection")
-        .flat_map(|value| {
-            String::from_utf8_lossy(value)
-                .split(',')
-                .map(|t| t.trim().to_ascii_lowercase())
-                .filter(|t| !t.is_empty())
-                .collect::<Vec<_>>()
-        })
-        .collect()
-}
-
 fn is_listed(name: &str, list: &[&str]) -> bool {
     list.iter().any(|l| name.eq_ignore_ascii_case(l))
 }
@@ -60,7 +48,6 @@ pub fn upstream_request_headers<'a>(
     credential: &Credential,
     drop_turn_state: bool,
 ) -> Vec<UpstreamHeader<'a>> {
-    let listed = connection_tokens(client);
     let mut out: Vec<UpstreamHeader<'a>> = Vec::with_capacity(client.headers().len() + 2);
     let mut betas: Option<Vec<String>> = None;
     for h in client.headers() {
@@ -68,7 +55,7 @@ pub fn upstream_request_headers<'a>(
         if is_listed(name, HOP_BY_HOP)
             || is_listed(name, REFRAMED)
             || is_listed(name, CREDENTIAL)
-            || listed.iter().any(|t| name.eq_ignore_ascii_case(t))
+            || client.has_token("connection", name)
             || (drop_turn_state && name.eq_ignore_ascii_case(CODEX_TURN_STATE))
         {
             continue;
@@ -126,34 +113,12 @@ fn bearer(token: &str) -> Cow<'static, [u8]> {
 /// The upstream response headers to show the harness: all but hop-by-hop fields (including
 /// those the response's `Connection` lists) and `content-length` (the proxy re-frames).
 pub fn downstream_response_headers(upstream: &Fields) -> Vec<(&str, &[u8])> {
-    let listed: Vec<String> = upstream
-        .get_all("connection")
-        .flat_map(|v| {
-            String::from_utf8_lossy(v)
-                .split(',')
-                .map(|t| t.trim().to_ascii_lowercase())
-                .collect::<Vec<_>>()
-        })
-        .collect();
     upstream
         .iter()
         .filter(|(name, _)| {
             !is_listed(name, HOP_BY_HOP)
                 && *name != "content-length"
-                && !listed.iter().any(|t| t == name)
-        })
-        .collect()
-}
-
-/// Response headers as evidence for the classifier (names lower-case).
-pub fn evidence_headers(upstream: &Fields) -> Vec<(String, String)> {
-    upstream
-        .iter()
-        .map(|(name, value)| {
-            (
-                name.to_string(),
-                String::from_utf8_lossy(value).into_owned(),
-            )
+                && !upstream.get_all("connection").any(|v| lists_token(v, name))
         })
         .collect()
 }

@@ -5,8 +5,9 @@
 
 use jiff::Timestamp;
 
+use super::fields::Fields;
 use crate::config::ProviderDefinition;
-use crate::model::classify::{self, Classification, UsageScale, classify_response};
+use crate::model::classify::{self, Classification, HeaderLookup, UsageScale, classify_response};
 use crate::model::judgement::{Judgement, Origin, judge};
 pub use crate::model::session::UsageWindow;
 
@@ -16,20 +17,17 @@ pub use crate::model::session::UsageWindow;
 #[derive(Clone, Debug, Default)]
 pub struct ResponseEvidence {
     pub status: u16,
-    /// Header names lower-cased; values lossily decoded.
-    pub headers: Vec<(String, String)>,
+    /// The answer's header fields as received (names lower-cased).
+    pub headers: Fields,
     pub body: Vec<u8>,
     /// True when this evidence came from an SSE error event inside a 2xx stream.
     pub from_stream_event: bool,
 }
 
 impl ResponseEvidence {
-    /// First value of a header (name lower-case).
+    /// The first value of a header (any case), trimmed.
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
+        self.headers.header(name)
     }
 }
 
@@ -123,10 +121,7 @@ mod tests {
     fn evidence(status: u16, headers: &[(&str, &str)], body: &str) -> ResponseEvidence {
         ResponseEvidence {
             status,
-            headers: headers
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
+            headers: Fields::new(headers.iter().map(|(k, v)| (*k, v.as_bytes()))).unwrap(),
             body: body.as_bytes().to_vec(),
             ..Default::default()
         }

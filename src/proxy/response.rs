@@ -7,9 +7,8 @@ use std::time::{Duration, Instant};
 
 use super::abandon;
 use super::exchange::Body;
-use super::fields::Fields;
 use super::framing::{self, ResponseFraming};
-use super::headers::{downstream_response_headers, evidence_headers};
+use super::headers::downstream_response_headers;
 use super::pool::ResponseEvidence;
 use super::replies::LocalReply;
 use super::sse::{Opening, scan_opening};
@@ -27,10 +26,10 @@ pub enum Rest {
     Reader(Body),
 }
 
-/// A response from the provider, partly held back.
+/// A response from the provider, partly held back. Its header fields are the evidence's
+/// (`evidence.headers`): the classifier and the harness read the same ones.
 pub struct Held {
     pub status: u16,
-    pub headers: Fields,
     pub held: Vec<u8>,
     pub rest: Rest,
     pub content_length: Option<u64>,
@@ -72,7 +71,7 @@ pub fn hold(answer: Answer, model_request: bool, sse: SseHold) -> io::Result<Hel
         .is_some_and(|v| v.trim_ascii_start().starts_with(b"text/event-stream"));
     let mut evidence = ResponseEvidence {
         status,
-        headers: evidence_headers(&headers),
+        headers,
         body: Vec::new(),
         from_stream_event: false,
     };
@@ -126,7 +125,6 @@ pub fn hold(answer: Answer, model_request: bool, sse: SseHold) -> io::Result<Hel
     };
     Ok(Held {
         status,
-        headers,
         held,
         rest,
         content_length,
@@ -160,7 +158,7 @@ pub fn deliver_watched(
     how: Framing,
     mut watch: Option<ChunkWatch<'_>>,
 ) -> bool {
-    let headers = downstream_response_headers(&held.headers);
+    let headers = downstream_response_headers(&held.evidence.headers);
     let no_body = how.head_request || held.status < 200 || held.status == 204 || held.status == 304;
     let framing = if no_body {
         ResponseFraming::Empty

@@ -1,6 +1,7 @@
 //! One managed session's request handling: route by path, swap credentials, and the
 //! failover loop of SPEC §8 (hold back, record, elect the next account, replay).
 
+use std::borrow::Cow;
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -9,6 +10,7 @@ use jiff::Timestamp;
 
 use super::abandon;
 use super::attempt::{self, Failure, RequestProblem};
+use super::fields::Fields;
 use super::frames::{Frame, FrameSink};
 use super::framing::RequestHead;
 use super::headers::{UpstreamHeader, upstream_request_headers};
@@ -76,18 +78,17 @@ pub fn route(path: &str) -> Route {
 
 /// Map the path between Codex's ChatGPT (`/backend-api/codex/…`) and API-key (`/v1/…`)
 /// families to fit the elected credential. Other paths are unchanged.
-pub fn upstream_path(credential: &Credential, path: &str) -> String {
-    match credential {
-        Credential::CodexApiKey { .. } => match path.strip_prefix("/backend-api/codex/") {
-            Some(rest) => format!("/v1/{rest}"),
-            None => path.to_string(),
-        },
-        Credential::CodexChatgpt { .. } => match path.strip_prefix("/v1/") {
-            Some(rest) => format!("/backend-api/codex/{rest}"),
-            None => path.to_string(),
-        },
-        _ => path.to_string(),
-    }
+pub fn upstream_path<'a>(credential: &Credential, path: &'a str) -> Cow<'a, str> {
+    let moved = match credential {
+        Credential::CodexApiKey { .. } => path
+            .strip_prefix("/backend-api/codex/")
+            .map(|rest| format!("/v1/{rest}")),
+        Credential::CodexChatgpt { .. } => path
+            .strip_prefix("/v1/")
+            .map(|rest| format!("/backend-api/codex/{rest}")),
+        _ => None,
+    };
+    moved.map_or(Cow::Borrowed(path), Cow::Owned)
 }
 
 /// State shared by every connection of one session.
@@ -563,17 +564,11 @@ impl Session {
         response::deliver_watched(out, held, how, Some(&mut watch))
     }
 
-    fn late_error(
-        &self,
-        account: &AccountId,
-        headers: &[(String, String)],
-        status: u16,
-        body: &[u8],
-    ) {
+    fn late_error(&self, account: &AccountId, headers: &Fields, status: u16, body: &[u8]) {
         let now = Timestamp::now();
         let evidence = ResponseEvidence {
             status,
-            headers: headers.to_vec(),
+            headers: headers.clone(),
             body: body.to_vec(),
             from_stream_event: true,
         };

@@ -96,50 +96,53 @@ pub fn check_target(path: &str) -> Result<(), TargetRefusal> {
         }
     }
     let path_only = path.split('?').next().unwrap_or(path);
-    let segments: Vec<&str> = path_only[1..].split('/').collect();
-    let last = segments.len() - 1;
-    for (n, segment) in segments.iter().enumerate() {
-        // One trailing slash is a path of its own (`/backend-api/`); `//` is not.
-        if segment.is_empty() && n != last {
-            return Err(TargetRefusal::BadTarget(
-                "the request path holds an empty segment (//)",
-            ));
+    // One trailing slash is a path of its own (`/backend-api/`); `//` anywhere is not.
+    if path_only.contains("//") {
+        return Err(TargetRefusal::BadTarget(
+            "the request path holds an empty segment (//)",
+        ));
+    }
+    for segment in path_only[1..].split('/') {
+        let (mut len, mut dots) = (0, 0);
+        for b in decoded(segment.as_bytes()) {
+            len += 1;
+            match b {
+                b'.' => dots += 1,
+                b'/' | b'\\' => {
+                    return Err(TargetRefusal::BadTarget(
+                        "the request path holds an encoded / or \\",
+                    ));
+                }
+                _ => {}
+            }
         }
-        let decoded = percent_decoded_lower(segment);
-        if decoded == "." || decoded == ".." {
+        if len > 0 && len <= 2 && dots == len {
             return Err(TargetRefusal::BadTarget(
                 "the request path holds a dot segment (. or ..)",
-            ));
-        }
-        if decoded.contains('/') || decoded.contains('\\') {
-            return Err(TargetRefusal::BadTarget(
-                "the request path holds an encoded / or \\",
             ));
         }
     }
     Ok(())
 }
 
-/// A segment with `%XX` escapes of ASCII decoded (others kept escaped), lower-cased.
-fn percent_decoded_lower(segment: &str) -> String {
-    let bytes = segment.as_bytes();
-    let mut out = String::with_capacity(segment.len());
+/// A segment's bytes with `%XX` escapes of ASCII decoded (others kept escaped). The
+/// escapes were checked before: a `%` is always followed by two hex digits.
+fn decoded(segment: &[u8]) -> impl Iterator<Item = u8> + '_ {
+    let hex = |b: u8| char::from(b).to_digit(16);
     let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%'
-            && let Some(v) = segment
-                .get(i + 1..i + 3)
-                .and_then(|h| u8::from_str_radix(h, 16).ok())
-                .filter(u8::is_ascii)
+    std::iter::from_fn(move || {
+        let b = *segment.get(i)?;
+        if b == b'%'
+            && let [hi, lo] = segment.get(i + 1..i + 3).unwrap_or_default()
+            && let (Some(hi), Some(lo)) = (hex(*hi), hex(*lo))
+            && hi < 8
         {
-            out.push(char::from(v).to_ascii_lowercase());
             i += 3;
-            continue;
+            return Some((hi * 16 + lo) as u8);
         }
-        out.push(char::from(bytes[i]).to_ascii_lowercase());
         i += 1;
-    }
-    out
+        Some(b)
+    })
 }
 
 #[cfg(test)]
@@ -162,6 +165,8 @@ mod tests {
             ("GET", "/backend-api/wham/usage"),
             ("GET", "/backend-api/"),
             ("GET", "/v1/files/file_01%3Aab?x=a/b&y=..%2F"),
+            ("GET", "/v1/.../x"),
+            ("GET", "/v1/a.%2e/%2e%2e%2e"),
         ] {
             assert_eq!(check(method, path, &rules()), Ok(()), "{method} {path}");
         }
@@ -192,6 +197,8 @@ mod tests {
             "/v1/./x",
             "/v1/%2e%2E/x",
             "/v1/.%2e/x",
+            "/v1/x/..",
+            "/v1/x/%2E",
             "/v1//x",
             "//v1/x",
             "/v1/a%2fb",
