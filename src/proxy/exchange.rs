@@ -11,6 +11,7 @@
 //! and the body read through the framing it names (RFC 9112 §6).
 
 use std::io::{self, Read, Write};
+use std::mem::MaybeUninit;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -319,9 +320,16 @@ fn closed_before_answering() -> Error {
 
 /// The head at the start of `input` and its length, or `None` when more is needed.
 fn parse_head(input: &[u8], head_request: bool) -> Result<Option<(usize, Head)>, Error> {
-    let mut fields = [httparse::EMPTY_HEADER; MAX_RESPONSE_FIELDS];
-    let mut response = httparse::Response::new(&mut fields);
-    let len = match response.parse(input) {
+    // Left uninitialized: filling a few KB of empty fields before every parse showed in
+    // the proxy's profile.
+    let mut fields = [const { MaybeUninit::uninit() }; MAX_RESPONSE_FIELDS];
+    let mut response = httparse::Response::new(&mut []);
+    let parsed = httparse::ParserConfig::default().parse_response_with_uninit_headers(
+        &mut response,
+        input,
+        &mut fields,
+    );
+    let len = match parsed {
         Ok(httparse::Status::Complete(len)) => len,
         Ok(httparse::Status::Partial) => return Ok(None),
         Err(_) => return Err(protocol_error("the provider's answer head is malformed")),
