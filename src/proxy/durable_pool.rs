@@ -21,6 +21,7 @@ use super::pool::{
 };
 use super::renewal::{CredentialSlot, RenewalThread};
 use crate::config::ProviderDefinition;
+use crate::evidence::{RouteRecords, record_in};
 use crate::model::RouteKey;
 use crate::model::classify::Classification;
 use crate::model::election::{self, Ballot, Purpose};
@@ -689,6 +690,7 @@ fn write_loop(dirs: &Dirs, rx: Receiver<WriteOp>, errors: &Mutex<Vec<String>>) {
         }
         if !observations.is_empty() {
             let written = HealthFile::update(&dirs.health_file(), |routes| {
+                let mut records = RouteRecords::new(routes);
                 for op in &observations {
                     let WriteOp::Observe {
                         key,
@@ -700,8 +702,8 @@ fn write_loop(dirs: &Dirs, rx: Receiver<WriteOp>, errors: &Mutex<Vec<String>>) {
                     else {
                         continue;
                     };
-                    let mut health = crate::evidence::record_in(
-                        routes,
+                    let mut health = record_in(
+                        &mut records,
                         key,
                         class,
                         Some(*status),
@@ -710,9 +712,10 @@ fn write_loop(dirs: &Dirs, rx: Receiver<WriteOp>, errors: &Mutex<Vec<String>>) {
                     );
                     if let Some(gauge) = usage {
                         health.usage = Some(gauge.clone());
-                        routes.insert(key.to_string(), health.to_json());
+                        records.set(key.to_string(), health);
                     }
                 }
+                records.finish();
             });
             if let Err(e) = written {
                 errors
