@@ -43,18 +43,12 @@ pub struct SseHold {
     pub max_time: Duration,
 }
 
+/// Read into `out` until the body ends (true) or `out` holds `limit` bytes (false). Read
+/// straight into `out`: a zeroed 16 KB chunk per call showed in the proxy's profile.
 fn read_up_to(reader: &mut impl Read, out: &mut Vec<u8>, limit: usize) -> io::Result<bool> {
-    let mut chunk = [0u8; READ_CHUNK];
-    while out.len() < limit {
-        let want = (limit - out.len()).min(READ_CHUNK);
-        match reader.read(&mut chunk[..want]) {
-            Ok(0) => return Ok(true),
-            Ok(n) => out.extend_from_slice(&chunk[..n]),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(false)
+    let want = limit.saturating_sub(out.len()) as u64;
+    reader.take(want).read_to_end(out)?;
+    Ok(out.len() < limit)
 }
 
 /// Hold back what the decision needs: error bodies (bounded), small complete bodies, and
@@ -113,6 +107,7 @@ pub fn hold(answer: Answer, model_request: bool, sse: SseHold) -> io::Result<Hel
             Rest::Reader(reader)
         }
     } else if !success || content_length.is_some_and(|n| n <= MAX_EVIDENCE_BODY as u64) {
+        held.reserve_exact(content_length.map_or(0, |n| n.min(MAX_EVIDENCE_BODY as u64) as usize));
         let complete = read_up_to(&mut reader, &mut held, MAX_EVIDENCE_BODY)?;
         evidence.body = held.clone();
         if complete {
