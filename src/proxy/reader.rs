@@ -61,7 +61,9 @@ impl ResponseReader {
             .usage_headers
             .iter()
             .filter_map(|h| {
-                let raw: f64 = evidence.header(&h.used)?.trim().parse().ok()?;
+                // "NaN" and "inf" parse as numbers; no usage reading is either.
+                let number = |text: &str| text.trim().parse::<f64>().ok().filter(|v| v.is_finite());
+                let raw = number(evidence.header(&h.used)?)?;
                 let used_percent = match h.scale {
                     UsageScale::Percent => raw,
                     UsageScale::Fraction => raw * 100.0,
@@ -69,7 +71,7 @@ impl ResponseReader {
                 let resets_in_seconds = h
                     .reset_after_seconds
                     .as_deref()
-                    .and_then(|n| evidence.header(n)?.trim().parse::<f64>().ok())
+                    .and_then(|n| number(evidence.header(n)?))
                     .map(|s| s.max(0.0) as u64)
                     .or_else(|| {
                         let at: i64 = evidence
@@ -148,6 +150,28 @@ mod tests {
         assert_eq!(u[0].window_minutes, Some(300));
         assert_eq!(u[1].window, "secondary");
         assert_eq!(u[1].resets_in_seconds, None);
+    }
+
+    /// A usage figure that parses as a float but is no number (it would be stored as
+    /// `null` and leave a health record that cannot be read back).
+    #[test]
+    fn usage_that_is_not_a_finite_number_is_no_reading() {
+        let now = Timestamp::from_second(1_000_000).unwrap();
+        for bad in ["NaN", "inf", "-infinity"] {
+            let ev = evidence(
+                200,
+                &[
+                    ("x-codex-primary-used-percent", bad),
+                    ("x-codex-secondary-used-percent", "12"),
+                    ("x-codex-secondary-reset-after-seconds", bad),
+                ],
+                "",
+            );
+            let u = reader("codex").usage(&ev, now);
+            assert_eq!(u.len(), 1, "{bad}");
+            assert_eq!(u[0].window, "secondary");
+            assert_eq!(u[0].resets_in_seconds, None, "{bad}");
+        }
     }
 
     #[test]
