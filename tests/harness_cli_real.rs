@@ -315,9 +315,21 @@ fn assert_pool_exhausted(kind: Kind) {
     s.assert_hygiene(&[&out, &again]);
 }
 
+/// "st", "nd", "rd" or "th", as Codex writes a day of the month ("Dec 8th", "Dec 22nd").
+fn ordinal_suffix(day: i8) -> &'static str {
+    match (day % 10, day % 100) {
+        (_, 11..=13) => "th",
+        (1, _) => "st",
+        (2, _) => "nd",
+        (3, _) => "rd",
+        _ => "th",
+    }
+}
+
 /// The harness's own "usage limit" wording with the reset `resets_in` seconds from now (UTC;
 /// either minute next to it, the harness rounds): Claude Code "You've hit your session limit
 /// · resets 3:28am" (on the hour "resets 4am"), Codex "You’ve hit your usage limit. Try again at 3:28 AM."
+/// (with the date when the reset falls on another day).
 #[track_caller]
 fn assert_native_limit_message(kind: Kind, all: &str, resets_in: i64) {
     let now = jiff::Timestamp::now().as_second();
@@ -332,7 +344,19 @@ fn assert_native_limit_message(kind: Kind, all: &str, resets_in: i64) {
                     format!("resets {}", zoned.strftime("%-I%P")),
                 ],
                 Kind::Claude => vec![format!("resets {}", zoned.strftime("%-I:%M%P"))],
-                Kind::Codex => vec![format!("Try again at {}", zoned.strftime("%-I:%M %p"))],
+                // A reset on another day than today's carries its date:
+                // "Try again at Dec 8th, 2026 12:00 AM."
+                Kind::Codex => vec![
+                    format!("Try again at {}", zoned.strftime("%-I:%M %p")),
+                    format!(
+                        "Try again at {} {}{}, {} {}",
+                        zoned.strftime("%b"),
+                        zoned.day(),
+                        ordinal_suffix(zoned.day()),
+                        zoned.year(),
+                        zoned.strftime("%-I:%M %p")
+                    ),
+                ],
             }
         })
         .collect();
