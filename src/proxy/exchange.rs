@@ -22,6 +22,7 @@ use ureq::unversioned::transport::{NextTimeout, Transport};
 
 use super::connections::{Connection, Connections};
 use super::fields::{Fields, name_ok, value_ok};
+use super::framing::lists_token;
 use super::headers::UpstreamHeader;
 
 /// Response header fields read at most (more is a malformed answer).
@@ -349,13 +350,10 @@ fn parse_head(input: &[u8], head_request: bool) -> Result<Option<(usize, Head)>,
     for (name, value) in headers.iter() {
         match name {
             "connection" => {
-                let text = String::from_utf8_lossy(value);
-                for token in text.split(',').map(str::trim) {
-                    if token.eq_ignore_ascii_case("close") {
-                        close = true;
-                    } else if token.eq_ignore_ascii_case("keep-alive") && !http11 {
-                        close = false;
-                    }
+                if lists_token(value, "close") {
+                    close = true;
+                } else if !http11 && lists_token(value, "keep-alive") {
+                    close = false;
                 }
             }
             "transfer-encoding" => {

@@ -305,11 +305,33 @@ fn length_framed_and_chunked_answers_are_read_to_their_end_and_their_connection_
 }
 
 #[test]
+fn an_http10_answer_that_asks_to_keep_the_connection_leaves_it_fit() {
+    each_reads_as(&[(
+        b"HTTP/1.0 200 OK\r\nConnection: Keep-Alive\r\ncontent-length: 2\r\n\r\nok",
+        200,
+        b"ok",
+        true,
+    )]);
+}
+
+#[test]
 fn a_connection_the_answer_does_not_leave_fit_is_closed_not_kept() {
     each_reads_as(&[
         (b"HTTP/1.1 200 OK\r\nconnection: close\r\ncontent-length: 2\r\n\r\nok", 200, b"ok", false),
         (b"HTTP/1.1 200 OK\r\n\r\nall of it", 200, b"all of it", false),
         (b"HTTP/1.0 200 OK\r\ncontent-length: 2\r\n\r\nok", 200, b"ok", false),
+        (
+            b"HTTP/1.1 200 OK\r\nConnection: Keep-Alive, Close\r\ncontent-length: 2\r\n\r\nok",
+            200,
+            b"ok",
+            false,
+        ),
+        (
+            b"HTTP/1.0 200 OK\r\nconnection: close, keep-alive\r\ncontent-length: 2\r\n\r\nok",
+            200,
+            b"ok",
+            false,
+        ),
         // The transfer coding wins over the length, and the connection goes.
         (
             b"HTTP/1.1 200 OK\r\ncontent-length: 3\r\ntransfer-encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n",
